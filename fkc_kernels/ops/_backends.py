@@ -1,0 +1,96 @@
+"""Backend registry and dispatch (DESIGN section 6).
+
+A backend is an object with ``name``, ``unavailable_reason(device) -> str | None`` and the op
+methods below. Tensors reach it validated, 2-D ``(N, D)`` with unit inner stride, on one device:
+
+* ``fkc_step(x, w, score, reward_grad, reward, f, noise, seeds, x_out, w_out, *, h, g, lam,
+  dlam, f_coef, dw_clip, w_min, w_max) -> None``: writes ``x_out`` (x's dtype) and ``w_out``
+  (float32); either may alias its input. ``f``/``noise`` may be ``None``; ``seeds`` is the int64
+  ``(2,)`` tensor ``[S, O]`` of the noise contract. Clips that are off come as ``inf``.
+* ``select_particles(w, k, n_random, seeds) -> LongTensor[k]``.
+* ``systematic_resample(logw, u) -> LongTensor[N]`` with ``u`` a float64 ``(1,)`` uniform.
+
+Backends other than the reference are imported lazily, so importing ``fkc_kernels`` never fails
+because one of them cannot load.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import torch
+
+BACKEND_NAMES = ("reference", "triton", "cpu", "cuda")
+# module that defines each backend object as ``BACKEND`` (imported on first use)
+_BACKEND_MODULES = {
+    "reference": "fkc_kernels.ops._reference_backend",
+    "triton": "fkc_kernels.triton",
+    "cpu": "fkc_kernels.extension.cpu_backend",
+    "cuda": "fkc_kernels.extension.cuda_backend",
+}
+_LOADED: dict[str, Any] = {}
+_LOAD_ERRORS: dict[str, str] = {}
+
+
+def get_backend_object(name: str) -> Any | None:
+    """The backend object for ``name``, or ``None`` when its module cannot be imported."""
+    if name in _LOADED:
+        return _LOADED[name]
+    if name in _LOAD_ERRORS:
+        return None
+    try:
+        module = importlib.import_module(_BACKEND_MODULES[name])
+        _LOADED[name] = module.BACKEND
+        return module.BACKEND
+    except Exception as exc:  # a missing optional backend must never break import
+        _LOAD_ERRORS[name] = f"{type(exc).__name__}: {exc}"
+        return None
+
+
+def unavailable_reason(name: str, device: torch.device | None = None) -> str | None:
+    """Why backend ``name`` cannot run (on ``device`` when given); ``None`` when it can."""
+    obj = get_backend_object(name)
+    if obj is None:
+        return f"it failed to load ({_LOAD_ERRORS.get(name, 'unknown error')})"
+    return obj.unavailable_reason(device)
+
+
+def available_backends() -> list[str]:
+    """Names of the backends that can run here, on some device, in preference order."""
+    return [n for n in BACKEND_NAMES if unavailable_reason(n) is None]
+
+
+_HOW_TO_GET = {
+    "triton": "install triton and use CUDA tensors, or set TRITON_INTERPRET=1 before importing "
+    "fkc_kernels to run Triton kernels on the CPU",
+    "cpu": "build the C++ extension: pip install -e . (needs a C++ compiler and ninja)",
+    "cuda": "build the CUDA extension: FKC_FORCE_CUDA=1 pip install -e . with CUDA_HOME set, "
+    "and use CUDA tensors",
+    "reference": "",
+}
+
+
+def resolve_backend(backend: str, device: torch.device) -> Any:
+    """Backend object for a request (``"auto"`` or a name) and the tensors' device.
+
+    ``"auto"``: CUDA tensors -> cuda, else triton, else reference; CPU tensors -> cpu, else
+    reference. A named backend that cannot run raises ``ValueError`` saying why and how to get it.
+    """
+    if backend == "auto":
+        order = ("cuda", "triton", "reference") if device.type == "cuda" else ("cpu", "reference")
+        for name in order:
+            if unavailable_reason(name, device) is None:
+                return get_backend_object(name)
+        return get_backend_object("reference")
+    if backend not in BACKEND_NAMES:
+        raise ValueError(
+            f"backend: expected 'auto' or one of {list(BACKEND_NAMES)}, got {backend!r}"
+        )
+    reason = unavailable_reason(backend, device)
+    if reason is not None:
+        raise ValueError(
+            f"backend={backend!r} is not available for {device.type} tensors: {reason}. "
+            f"To get it: {_HOW_TO_GET[backend]}. Available here: {available_backends()}"
+        )
+    return get_backend_object(backend)

