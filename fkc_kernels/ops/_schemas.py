@@ -1,0 +1,60 @@
+"""``torch.library`` schemas and fake kernels shared by every compiled backend (namespace ``fkc``).
+
+Each compiled backend ``B`` (``triton``, ``ext`` for the C++/CUDA library) gets three ops with the
+same schemas, so the Python-side definitions and fake (meta) kernels exist even when no native
+library was built, and ``torch.compile``/CUDA graphs see one opaque call per op:
+
+* ``fkc::fkc_step_B(...) -> ()`` writes ``x_out`` and ``w_out`` (they may alias ``x`` and ``w``).
+* ``fkc::select_particles_B(w, k, n_random, seeds) -> Tensor`` (int64 ``(k,)``).
+* ``fkc::systematic_resample_B(logw, u) -> Tensor`` (int64 ``(N,)``).
+
+Scalars are ``float`` (double on the C++ side); backends do their math in float32. Clips that
+are off arrive as ``inf``.
+"""
+
+from __future__ import annotations
+
+import torch
+
+STEP_SCHEMA = (
+    "(Tensor x, Tensor w, Tensor score, Tensor reward_grad, Tensor reward, Tensor? f, "
+    "Tensor? noise, Tensor? seeds, Tensor(a!) x_out, Tensor(b!) w_out, float h, float g, "
+    "float lam, float dlam, float f_coef, float dw_clip, float w_min, float w_max) -> ()"
+)
+SELECT_SCHEMA = "(Tensor w, int k, int n_random, Tensor seeds) -> Tensor"
+RESAMPLE_SCHEMA = "(Tensor logw, Tensor u) -> Tensor"
+
+_DEFINED: set[str] = set()
+
+
+def _fake_step(x, w, score, reward_grad, reward, f, noise, seeds, x_out, w_out, h, g, lam, dlam,
+               f_coef, dw_clip, w_min, w_max) -> None:
+    return None
+
+
+def _fake_select(w, k, n_random, seeds):
+    return w.new_empty((k,), dtype=torch.int64)
+
+
+def _fake_resample(logw, u):
+    return logw.new_empty(logw.shape, dtype=torch.int64)
+
+
+def define_backend_ops(suffix: str) -> dict[str, str]:
+    """Define ``fkc::{fkc_step,select_particles,systematic_resample}_{suffix}`` with fake kernels.
+
+    Idempotent. Returns the qualified op names by op (``"fkc_step" -> "fkc::fkc_step_triton"``).
+    Implementations are registered by the backend (``torch.library.impl`` or C++
+    ``TORCH_LIBRARY_IMPL(fkc, CPU/CUDA, m)``).
+    """
+    names = {op: f"fkc::{op}_{suffix}" for op in ("fkc_step", "select_particles",
+                                                   "systematic_resample")}
+    if suffix in _DEFINED:
+        return names
+    for op, schema, fake in (("fkc_step", STEP_SCHEMA, _fake_step),
+                             ("select_particles", SELECT_SCHEMA, _fake_select),
+                             ("systematic_resample", RESAMPLE_SCHEMA, _fake_resample)):
+        torch.library.define(names[op], schema)
+        torch.library.register_fake(names[op])(fake)
+    _DEFINED.add(suffix)
+    return names
