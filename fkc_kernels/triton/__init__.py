@@ -1,0 +1,78 @@
+"""Triton backend: fused FKC step, one-pass selection and systematic resampling.
+
+Each op is registered as ``torch.ops.fkc.<op>_triton`` (schemas and fake kernels from
+``fkc_kernels.ops._schemas``) with CPU and CUDA implementations, so ``torch.compile`` sees one
+opaque call per op. CUDA tensors run compiled kernels; CPU tensors run only under
+``TRITON_INTERPRET=1`` (set before this module is imported), which is how CI tests the kernels.
+Importing raises when triton is missing; the backend registry catches that.
+"""
+
+from __future__ import annotations
+
+import os
+
+import torch
+import triton  # noqa: F401  (fail here, clearly, when triton is missing)
+
+from ..ops._schemas import define_backend_ops
+from .fkc_step import fkc_step as _fkc_step
+from .select_particles import select_particles as _select_particles
+from .systematic_resample import systematic_resample as _systematic_resample
+
+OPS = define_backend_ops("triton")
+_INTERPRET = os.environ.get("TRITON_INTERPRET", "0") == "1"
+
+
+def _step_impl(x, w, score, reward_grad, reward, f, noise, seeds, x_out, w_out, h, g, lam, dlam,
+               f_coef, dw_clip, w_min, w_max) -> None:
+    _fkc_step(x, w, score, reward_grad, reward, f, noise, seeds, x_out, w_out, h=h, g=g,
+              lam=lam, dlam=dlam, f_coef=f_coef, dw_clip=dw_clip, w_min=w_min, w_max=w_max)
+
+
+for _device in ("CPU", "CUDA"):
+    torch.library.impl(OPS["fkc_step"], _device)(_step_impl)
+    torch.library.impl(OPS["select_particles"], _device)(_select_particles)
+    torch.library.impl(OPS["systematic_resample"], _device)(_systematic_resample)
+
+
+class TritonBackend:
+    """The backend object of ``fkc_kernels.ops._backends`` (interface documented there)."""
+
+    name = "triton"
+
+    def unavailable_reason(self, device: torch.device | None = None) -> str | None:
+        """``None`` when Triton can run on ``device`` (any device when ``None``), else why not."""
+        interpret = os.environ.get("TRITON_INTERPRET", "0") == "1"
+        if interpret != _INTERPRET:
+            return ("TRITON_INTERPRET changed after the Triton kernels were imported; set it "
+                    "before importing fkc_kernels")
+        if device is None:
+            if interpret or torch.cuda.is_available():
+                return None
+            return ("no CUDA device is visible, and the Triton backend runs CPU tensors only "
+                    "under TRITON_INTERPRET=1")
+        device = torch.device(device)
+        if device.type == "cuda":
+            if interpret:
+                return "TRITON_INTERPRET=1 is set, so the Triton backend runs CPU tensors only"
+            return None
+        if device.type == "cpu":
+            if interpret:
+                return None
+            return "the Triton backend runs CPU tensors only under TRITON_INTERPRET=1"
+        return f"the Triton backend does not run {device.type} tensors"
+
+    def fkc_step(self, x, w, score, reward_grad, reward, f, noise, seeds, x_out, w_out, *,
+                 h, g, lam, dlam, f_coef, dw_clip, w_min, w_max) -> None:
+        torch.ops.fkc.fkc_step_triton(x, w, score, reward_grad, reward, f, noise, seeds, x_out,
+                                      w_out, h, g, lam, dlam, f_coef, dw_clip, w_min, w_max)
+
+    def select_particles(self, w: torch.Tensor, k: int, n_random: int,
+                         seeds: torch.Tensor) -> torch.Tensor:
+        return torch.ops.fkc.select_particles_triton(w, k, n_random, seeds)
+
+    def systematic_resample(self, logw: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+        return torch.ops.fkc.systematic_resample_triton(logw, u)
+
+
+BACKEND = TritonBackend()

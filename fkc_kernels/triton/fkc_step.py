@@ -1,0 +1,193 @@
+"""Fused FKC step in Triton: drift, Euler-Maruyama noise and the clipped weight increment.
+
+One pass over the ``(N, D)`` particle rows: each program owns ``BLOCK_N`` rows, walks D in
+``BLOCK_D`` tiles, writes ``x'`` tile by tile and keeps the two row reductions ``<∇r, f>`` and
+``<∇r, s>`` in float32 registers, then updates ``w``. For few rows and long rows (too few programs
+to fill a GPU) D is split across programs that write partial sums, and a tiny kernel finishes
+``w``. Math mirrors :func:`fkc_kernels.reference.fkc_step` operation for operation.
+"""
+
+from __future__ import annotations
+
+import torch
+import triton
+import triton.language as tl
+
+from ._philox import load_seeds, normals_interleaved, normals_per_element
+
+_TILE = 4096  # elements per program and D-iteration: enough bytes in flight, few registers
+_MAX_BLOCK_D = 1024
+_PROGRAMS_TARGET = 1024  # on CUDA, split D when there are fewer row blocks than this
+
+
+@triton.jit
+def _clip(v, lo, hi):
+    # where-based so NaN passes through (tl.minimum/maximum may drop NaN on GPUs)
+    return tl.where(v < lo, lo, tl.where(v > hi, hi, v))
+
+
+@triton.jit
+def _update_w(w_ptr, r_ptr, wo_ptr, rows, row_ok, gf, gs, h, lam, dlam, half_g2_lam,
+              dw_clip, w_min, w_max):
+    r = tl.load(r_ptr + rows, mask=row_ok, other=0.0).to(tl.float32)
+    w = tl.load(w_ptr + rows, mask=row_ok, other=0.0).to(tl.float32)
+    dw = h * (dlam * r - lam * gf + half_g2_lam * gs)
+    w_new = _clip(w + _clip(dw, -dw_clip, dw_clip), w_min, w_max)
+    tl.store(wo_ptr + rows, w_new, mask=row_ok)
+
+
+@triton.jit
+def _fkc_step_kernel(
+    x_ptr, s_ptr, gr_ptr, f_ptr, z_ptr, r_ptr, w_ptr, seeds_ptr, xo_ptr, wo_ptr, part_ptr,
+    N, D, stride_x, stride_s, stride_gr, stride_f, stride_z, stride_xo, d_per_program,
+    h, g2, half_lam, g_sqrt_h, f_coef, lam, dlam, half_g2_lam, dw_clip, w_min, w_max,
+    HAS_F: tl.constexpr, HAS_NOISE: tl.constexpr, NOISE_BY_GROUP: tl.constexpr,
+    SPLIT_D: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr,
+):
+    pid_n = tl.program_id(0)
+    pid_d = tl.program_id(1)
+    rows = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
+    row_ok = rows < N
+    rows64 = rows.to(tl.int64)  # N * stride can pass 2**31
+    if not HAS_NOISE:
+        seed, offset = load_seeds(seeds_ptr)
+    gf = tl.zeros([BLOCK_N], dtype=tl.float32)
+    gs = tl.zeros([BLOCK_N], dtype=tl.float32)
+    d_start = pid_d * d_per_program
+    d_end = tl.minimum(d_start + d_per_program, D)
+    for d0 in range(d_start, d_end, BLOCK_D):
+        cols = d0 + tl.arange(0, BLOCK_D)
+        mask = row_ok[:, None] & (cols < d_end)[None, :]
+        xs = tl.load(x_ptr + rows64[:, None] * stride_x + cols[None, :], mask=mask,
+                     other=0.0).to(tl.float32)
+        s = tl.load(s_ptr + rows64[:, None] * stride_s + cols[None, :], mask=mask,
+                    other=0.0).to(tl.float32)
+        gr = tl.load(gr_ptr + rows64[:, None] * stride_gr + cols[None, :], mask=mask,
+                     other=0.0).to(tl.float32)
+        if HAS_F:
+            fx = tl.load(f_ptr + rows64[:, None] * stride_f + cols[None, :], mask=mask,
+                         other=0.0).to(tl.float32)
+        else:
+            fx = f_coef * xs
+        if HAS_NOISE:
+            z = tl.load(z_ptr + rows64[:, None] * stride_z + cols[None, :], mask=mask,
+                        other=0.0).to(tl.float32)
+        elif NOISE_BY_GROUP:
+            # D % 4 == 0 and d0 % 4 == 0: group of (n, d) is n * D/4 + d/4
+            groups = rows64[:, None] * (D // 4) + (d0 // 4 + tl.arange(0, BLOCK_D // 4))[None, :]
+            z = normals_interleaved(seed, offset, groups, BLOCK_N, BLOCK_D // 4)
+        else:
+            z = normals_per_element(seed, offset, rows64[:, None] * D + cols[None, :])
+        drift = g2 * (s + half_lam * gr) - fx
+        x_new = xs + h * drift + g_sqrt_h * z
+        tl.store(xo_ptr + rows64[:, None] * stride_xo + cols[None, :],
+                 x_new.to(xo_ptr.dtype.element_ty), mask=mask)
+        gf += tl.sum(gr * fx, axis=1)
+        gs += tl.sum(gr * s, axis=1)
+    if SPLIT_D:
+        part = part_ptr + (pid_d * N + rows64) * 2
+        tl.store(part, gf, mask=row_ok)
+        tl.store(part + 1, gs, mask=row_ok)
+    else:
+        _update_w(w_ptr, r_ptr, wo_ptr, rows, row_ok, gf, gs, h, lam, dlam, half_g2_lam,
+                  dw_clip, w_min, w_max)
+
+
+@triton.jit
+def _finish_w_kernel(part_ptr, r_ptr, w_ptr, wo_ptr, N, n_splits, h, lam, dlam, half_g2_lam,
+                     dw_clip, w_min, w_max, BLOCK: tl.constexpr):
+    rows = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    row_ok = rows < N
+    rows64 = rows.to(tl.int64)
+    gf = tl.zeros([BLOCK], dtype=tl.float32)
+    gs = tl.zeros([BLOCK], dtype=tl.float32)
+    for sp in range(0, n_splits):
+        part = part_ptr + (sp * N + rows64) * 2
+        gf += tl.load(part, mask=row_ok, other=0.0)
+        gs += tl.load(part + 1, mask=row_ok, other=0.0)
+    _update_w(w_ptr, r_ptr, wo_ptr, rows, row_ok, gf, gs, h, lam, dlam, half_g2_lam,
+              dw_clip, w_min, w_max)
+
+
+def block_sizes(n: int, d: int) -> tuple[int, int, int]:
+    """``(BLOCK_N, BLOCK_D, num_warps)`` for an ``(n, d)`` step: a heuristic keyed on D.
+
+    BLOCK_D covers short rows whole (at least 4, so a tile holds whole Philox groups) and caps at
+    1024; BLOCK_N fills a tile of about 4096 elements but not past the rows there are.
+    """
+    block_d = max(4, min(triton.next_power_of_2(d), _MAX_BLOCK_D))
+    block_n = max(1, min(_TILE // block_d, triton.next_power_of_2(n)))
+    num_warps = 8 if block_n * block_d >= 4096 else 4
+    return block_n, block_d, num_warps
+
+
+def d_splits(n_row_blocks: int, d: int, block_d: int, device: torch.device) -> int:
+    """How many programs share one row block's D (1 = no split, the single-kernel path).
+
+    Only on CUDA, where too few programs leave SMs idle; under the CPU interpreter every extra
+    program costs time and buys nothing.
+    """
+    d_blocks = triton.cdiv(d, block_d)
+    if device.type != "cuda" or n_row_blocks >= _PROGRAMS_TARGET or d_blocks < 4:
+        return 1
+    return min(d_blocks, triton.cdiv(_PROGRAMS_TARGET, n_row_blocks))
+
+
+def fkc_step(
+    x: torch.Tensor, w: torch.Tensor, score: torch.Tensor, reward_grad: torch.Tensor,
+    reward: torch.Tensor, f: torch.Tensor | None, noise: torch.Tensor | None,
+    seeds: torch.Tensor | None, x_out: torch.Tensor, w_out: torch.Tensor, *,
+    h: float, g: float, lam: float, dlam: float, f_coef: float, dw_clip: float,
+    w_min: float, w_max: float, split: int | None = None,
+) -> None:
+    """Launch the fused step. ``(N, D)`` tensors with unit inner stride; writes x_out, w_out.
+
+    Args:
+        x, score, reward_grad, f, noise, x_out: ``(N, D)``, one of float32/float16/bfloat16
+            (``x_out`` in x's dtype), any row stride, inner stride 1; x_out may alias x.
+        w, reward: ``(N,)`` (w any float dtype, reward float32); w_out float32 ``(N,)``, may
+            alias w.
+        seeds: int64 ``(2,)`` ``[S, O]`` on the device, read in the kernel (used when noise is
+            None).
+        split: force the number of D splits (tests); ``None`` = heuristic.
+    """
+    n, d = x.shape
+    if n == 0:
+        return
+    if d == 0:  # nothing to move; w still gets its (reward-only) increment
+        reward = reward.float()
+        x_dummy = torch.zeros((n, 1), dtype=x.dtype, device=x.device)
+        fkc_step(x_dummy, w, x_dummy, x_dummy, reward, None, x_dummy, None, x_dummy.clone(),
+                 w_out, h=h, g=g, lam=lam, dlam=dlam, f_coef=f_coef, dw_clip=dw_clip,
+                 w_min=w_min, w_max=w_max)
+        return
+    block_n, block_d, num_warps = block_sizes(n, d)
+    n_row_blocks = triton.cdiv(n, block_n)
+    n_splits = d_splits(n_row_blocks, d, block_d, x.device) if split is None else split
+    d_blocks_per_split = triton.cdiv(triton.cdiv(d, block_d), max(1, n_splits))
+    d_per_program = d_blocks_per_split * block_d
+    n_splits = triton.cdiv(d, d_per_program)
+    part = (torch.empty((n_splits, n, 2), dtype=torch.float32, device=x.device)
+            if n_splits > 1 else w_out)
+    # Scalars: combined in double exactly as the reference does, then passed as Python floats
+    # that Triton types as float32: the reference multiplies float32 tensors by these scalars in
+    # float32, so rounding them once here reproduces its arithmetic (and fp32 math is the contract).
+    g2 = g * g
+    dummy = x  # pointer for absent optional tensors (never read: constexpr switches)
+    _fkc_step_kernel[(n_row_blocks, n_splits)](
+        x, score, reward_grad, dummy if f is None else f, dummy if noise is None else noise,
+        reward, w, seeds if seeds is not None else dummy, x_out, w_out, part,
+        n, d, x.stride(0), score.stride(0), reward_grad.stride(0),
+        0 if f is None else f.stride(0), 0 if noise is None else noise.stride(0),
+        x_out.stride(0), d_per_program,
+        h, g2, 0.5 * lam, g * h**0.5, f_coef, lam, dlam, 0.5 * g2 * lam,
+        dw_clip, w_min, w_max,
+        HAS_F=f is not None, HAS_NOISE=noise is not None, NOISE_BY_GROUP=d % 4 == 0,
+        SPLIT_D=n_splits > 1, BLOCK_N=block_n, BLOCK_D=block_d, num_warps=num_warps,
+    )
+    if n_splits > 1:
+        block = min(1024, triton.next_power_of_2(n))
+        _finish_w_kernel[(triton.cdiv(n, block),)](
+            part, reward, w, w_out, n, n_splits, h, lam, dlam, 0.5 * g2 * lam,
+            dw_clip, w_min, w_max, BLOCK=block,
+        )
