@@ -53,7 +53,7 @@ class _Schedule:
 
 
 class VPSchedule(_Schedule):
-    """Variance-preserving schedule with linear ``beta(tau) = beta_min + tau*(beta_max - beta_min)``.
+    """Variance-preserving schedule, ``beta(tau) = beta_min + tau*(beta_max - beta_min)``.
 
     ``f = -beta/2 * x``, ``g^2 = beta``, ``alpha = exp(-int_0^tau beta/2)``,
     ``sigma^2 = 1 - alpha^2``; the prior at ``tau = 1`` is ``N(0, I)``.
@@ -144,7 +144,7 @@ class LinearTilt:
 
 
 def score_from_eps(eps, sigma):
-    """Score from an epsilon-prediction network: ``s = -eps / sigma`` (any shapes that broadcast)."""
+    """Score from an epsilon-prediction network: ``s = -eps / sigma`` (broadcasting shapes)."""
     return -eps / sigma
 
 

@@ -39,7 +39,9 @@ def check_finite_scalar(name: str, v: object, *, positive: bool = False,
                         nonnegative: bool = False) -> float:
     if isinstance(v, torch.Tensor):
         if v.numel() != 1:
-            raise TypeError(f"{name}: expected a real scalar, got a tensor of shape {tuple(v.shape)}")
+            raise TypeError(
+                f"{name}: expected a real scalar, got a tensor of shape {tuple(v.shape)}"
+            )
         v = v.item()
     if isinstance(v, bool) or not isinstance(v, Real):
         raise TypeError(f"{name}: expected a real number, got {type(v).__name__} {v!r}")
@@ -68,7 +70,9 @@ def check_generator(generator: object, device: torch.device) -> None:
     if generator is None:
         return
     if not isinstance(generator, torch.Generator):
-        raise TypeError(f"generator: expected a torch.Generator or None, got {type(generator).__name__}")
+        raise TypeError(
+            f"generator: expected a torch.Generator or None, got {type(generator).__name__}"
+        )
     if generator.device.type != "cpu" and generator.device.type != device.type:
         raise ValueError(
             f"generator: expected a CPU generator or one on {device.type}, got one on "

@@ -70,9 +70,10 @@ def _run(x, w, score, reward_grad, reward, f, noise, generator, backend, scalars
     n = x.shape[0]
     impl = resolve_backend(backend, x.device)
     seeds = None if noise is not None else draw_philox_seeds(generator, x.device)
+    # backends take float32, unit-stride (N,) vectors; these are no-ops on the hot path
     impl.fkc_step(
-        _as_rows(x, n), w, _as_rows(score, n), _as_rows(reward_grad, n),
-        reward if reward.dtype == torch.float32 else reward.float(),
+        _as_rows(x, n), w.to(torch.float32).contiguous(), _as_rows(score, n),
+        _as_rows(reward_grad, n), reward.to(torch.float32).contiguous(),
         None if f is None else _as_rows(f, n), None if noise is None else _as_rows(noise, n),
         seeds, x_out, w_out, **scalars,
     )

@@ -93,7 +93,7 @@ def philox_normal(
     dtype: torch.dtype = torch.float32,
     start: int = 0,
 ) -> torch.Tensor:
-    """Standard normals ``normal(seed, offset, e)`` for flat elements ``e = start .. start+numel-1``.
+    """Standard normals ``normal(seed, offset, e)`` for flat elements ``start <= e < start+numel``.
 
     Args:
         seed: uint64 Philox key, a Python int or an int64 scalar tensor (bits reinterpreted).
@@ -135,13 +135,17 @@ def philox_normal(
 
 
 def philox_random_keys(
-    seed: SeedLike, offset: SeedLike, n: int, *, device: torch.device | str | None = None
+    seed: SeedLike, offset: SeedLike, n: int, *, device: torch.device | str | None = None,
+    start: int = 0,
 ) -> torch.Tensor:
     """Per-particle random sort keys for the random part of selection.
 
     Particle ``i`` gets Philox words ``(x0, x1, ...)`` for counter ``(i lo, i hi, O lo, O hi)``
     under key ``S`` and the int64 key in [0, 2**62) ``((x0 >> 2) << 32) | x1``. Integers, so
     every backend agrees exactly.
+
+    Args:
+        start: first particle index (a shard of a larger block: particles ``start .. start+n-1``).
 
     Returns:
         int64 tensor ``(n,)``.
@@ -151,6 +155,6 @@ def philox_random_keys(
     device = torch.device(device)
     k0, k1 = _as_u64_halves(seed, device)
     o_lo, o_hi = _as_u64_halves(offset, device)
-    i = torch.arange(n, dtype=torch.int64, device=device)
+    i = torch.arange(start, start + n, dtype=torch.int64, device=device)
     x0, x1, _, _ = philox4x32(i & _MASK32, i >> 32, o_lo.expand_as(i), o_hi.expand_as(i), k0, k1)
     return ((x0 >> 2) << 32) | x1
