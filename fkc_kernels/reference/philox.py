@@ -158,3 +158,34 @@ def philox_random_keys(
     i = torch.arange(start, start + n, dtype=torch.int64, device=device)
     x0, x1, _, _ = philox4x32(i & _MASK32, i >> 32, o_lo.expand_as(i), o_hi.expand_as(i), k0, k1)
     return ((x0 >> 2) << 32) | x1
+
+
+_SEED_BOUND = 1 << 62
+
+
+def draw_philox_seeds(generator: torch.Generator | None, device: torch.device) -> torch.Tensor:
+    """Draw ``[S, O]`` as an int64 ``(2,)`` tensor on ``device``, each uniform in ``[0, 2**62)``.
+
+    This is how a call turns a ``torch.Generator`` into the contract's ``(S, O)``: one
+    ``torch.randint`` on the generator (the device's default one when ``None``). It consumes
+    generator state, so consecutive calls get fresh noise, equal generator states give equal
+    ``(S, O)`` and so equal noise on every backend, and ``torch.manual_seed`` makes runs
+    reproducible. On a CUDA generator the draw advances its Philox offset and is graph-safe: under
+    CUDA graph capture each replay draws anew. The values stay on the device (no host sync);
+    kernels read them through a pointer.
+    """
+    device = torch.device(device)
+    if generator is None:
+        return torch.randint(0, _SEED_BOUND, (2,), device=device, dtype=torch.int64)
+    seeds = torch.randint(0, _SEED_BOUND, (2,), device=generator.device, dtype=torch.int64,
+                          generator=generator)
+    return seeds.to(device, non_blocking=True)
+
+
+def draw_uniform(generator: torch.Generator | None, device: torch.device) -> torch.Tensor:
+    """One float64 uniform in ``[0, 1)`` as a ``(1,)`` tensor on ``device`` (for resampling)."""
+    device = torch.device(device)
+    if generator is None:
+        return torch.rand(1, device=device, dtype=torch.float64)
+    u = torch.rand(1, device=generator.device, dtype=torch.float64, generator=generator)
+    return u.to(device, non_blocking=True)
