@@ -126,3 +126,30 @@ def test_zero_noise_moves_along_the_score():
     x_new, _ = fkc_step(x, torch.zeros(1), s, z, torch.zeros(1), h=0.1, g=1.0, lam=0.0, dlam=0.0,
                         noise=z)
     assert x_new.item() < 3.0
+
+
+def test_reference_mirrors_public_api_and_is_float64_capable():
+    x, w, s, gr, r, xi = (t.double() for t in make_inputs((6, 11), torch.float32))
+    # float64 in -> float64 math and outputs by default
+    x_new, w_new = reference.fkc_step(x, w, s, gr, r, noise=xi, **COEFS)
+    assert x_new.dtype == torch.float64 and w_new.dtype == torch.float64
+    x_ref, w_ref = fkc_step_f64(x, w, s, gr, r, xi, **COEFS)
+    np.testing.assert_allclose(x_new.numpy(), x_ref, rtol=1e-13, atol=1e-13)
+    # in-kernel noise from a generator: the reference and the public op draw the same
+    x32, w32, s32, gr32 = x.float(), w.float(), s.float(), gr.float()
+    a = reference.fkc_step(x32, w32, s32, gr32, r, generator=torch.Generator().manual_seed(9),
+                           **COEFS)
+    b = fkc_step(x32, w32, s32, gr32, r, generator=torch.Generator().manual_seed(9),
+                 backend="reference", **COEFS)
+    assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+
+
+def test_one_dimensional_particles():
+    # particles of shape (N,): D = 1, each particle's row reduction is its own product
+    x, w, s, gr, r, xi = make_inputs((9,), torch.float32)
+    x_ref, w_ref = fkc_step_f64(x, w, s, gr, r, xi, **COEFS)
+    x_new, w_new = fkc_step(x, w, s, gr, r, noise=xi, **COEFS)
+    assert x_new.shape == (9,)
+    torch.testing.assert_close(x_new.double(), torch.from_numpy(x_ref[:, 0]), rtol=2e-5,
+                               atol=2e-5)
+    torch.testing.assert_close(w_new.double(), torch.from_numpy(w_ref), rtol=1e-5, atol=1e-5)

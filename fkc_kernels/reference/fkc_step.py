@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from .philox import draw_philox_seeds, philox_normal
+
 
 def fkc_step(
     x: torch.Tensor,
@@ -11,7 +13,7 @@ def fkc_step(
     score: torch.Tensor,
     reward_grad: torch.Tensor,
     reward: torch.Tensor,
-    noise: torch.Tensor,
+    noise: torch.Tensor | None = None,
     *,
     h: float,
     g: float,
@@ -21,23 +23,31 @@ def fkc_step(
     f: torch.Tensor | None = None,
     dw_clip: float | None = 0.1,
     w_clip: tuple[float, float] | None = (0.1, 10.0),
-    compute_dtype: torch.dtype = torch.float32,
+    generator: torch.Generator | None = None,
+    compute_dtype: torch.dtype | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """One Euler-Maruyama step of the reward-tilted FKC SDE and its log-weight increment.
 
     Args:
-        x, score, reward_grad, noise, f: particle-shaped ``(N, D)`` (any float dtype).
+        x, score, reward_grad, f, noise: particles ``(N, *S)`` (any float dtype, any strides).
             ``f`` is the forward drift ``f_t(x)``; when ``None`` it is ``f_coef * x``.
+            ``noise`` is ``ξ``; when ``None`` it is ``philox_normal(S, O, x.numel())`` with
+            ``(S, O)`` drawn from ``generator`` (the noise contract every backend follows).
         w, reward: ``(N,)``; ``w`` is a log-weight.
         h: step size ``> 0``; g: diffusion coefficient; lam, dlam: tilt and its derivative.
         dw_clip: clip of the increment (``None`` = off); w_clip: ``(w_min, w_max)`` or ``None``.
-        compute_dtype: float32 (what kernels do) or float64 (an exact statement).
+        generator: source of ``(S, O)`` when ``noise`` is ``None`` (the device default if None).
+        compute_dtype: float32 (what kernels do) or float64 (an exact statement); by default
+            float64 when ``x`` is float64, else float32.
 
     Returns:
         ``(x_new, w_new)``: ``x_new`` in ``x.dtype`` shaped like ``x``; ``w_new`` float32
         (``compute_dtype`` when that is float64) shaped ``(N,)``.
     """
-    cd = compute_dtype
+    cd = compute_dtype or (torch.float64 if x.dtype == torch.float64 else torch.float32)
+    if noise is None:
+        seeds = draw_philox_seeds(generator, x.device)
+        noise = philox_normal(seeds[0], seeds[1], x.numel(), device=x.device).view(x.shape)
     xs = x.to(cd)
     s = score.to(cd)
     gr = reward_grad.to(cd)
@@ -45,7 +55,10 @@ def fkc_step(
     g2 = g * g
     drift = g2 * (s + (0.5 * lam) * gr) - fx
     x_new = xs + h * drift + (g * h**0.5) * noise.to(cd)
-    dw = h * (dlam * reward.to(cd) - lam * (gr * fx).sum(-1) + (0.5 * g2 * lam) * (gr * s).sum(-1))
+    n = x.shape[0]
+    gr_f = (gr * fx).reshape(n, -1).sum(1)  # <∇r, f(x)> per particle
+    gr_s = (gr * s).reshape(n, -1).sum(1)  # <∇r, s> per particle
+    dw = h * (dlam * reward.to(cd) - lam * gr_f + (0.5 * g2 * lam) * gr_s)
     if dw_clip is not None:
         dw = dw.clamp(-dw_clip, dw_clip)
     w_new = w.to(cd) + dw

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from .philox import draw_uniform
+
 
 def normalized_weights(logw: torch.Tensor) -> torch.Tensor:
     """float64 ``softmax(logw)`` over ``(N,)``; NaN counts as ``-inf`` (zero weight)."""
@@ -45,8 +47,7 @@ def systematic_resample(
     n = logw.shape[0]
     wn = normalized_weights(logw)
     if u is None:
-        gen_device = generator.device if generator is not None else logw.device
-        u = torch.rand(1, generator=generator, device=gen_device, dtype=torch.float64)
+        u = draw_uniform(generator, logw.device)
     u = u.to(device=logw.device, dtype=torch.float64).reshape(1)
     positions = (torch.arange(n, device=logw.device, dtype=torch.float64) + u) / n
     cdf = torch.cumsum(wn, 0)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from .philox import philox_random_keys
+from .philox import draw_philox_seeds, philox_random_keys
 
 
 def rank_keys(w: torch.Tensor) -> torch.Tensor:
@@ -28,7 +28,14 @@ def top_indices(w: torch.Tensor, n_top: int) -> torch.Tensor:
     return order[nan_last][:n_top]
 
 
-def select_particles(w: torch.Tensor, k: int, n_random: int, seeds: torch.Tensor) -> torch.Tensor:
+def select_particles(
+    w: torch.Tensor,
+    k: int,
+    n_random: int,
+    seeds: torch.Tensor | None = None,
+    *,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
     """Pick ``k`` particle indices: ``k - n_random`` best by ``w``, then ``n_random`` random others.
 
     The random part is the ``n_random`` particles outside the top part with the smallest
@@ -39,7 +46,8 @@ def select_particles(w: torch.Tensor, k: int, n_random: int, seeds: torch.Tensor
         w: ``(N,)`` log-weights (any float dtype).
         k: total number picked, ``0 <= k <= N``.
         n_random: how many of the ``k`` are random, ``0 <= n_random <= k``.
-        seeds: int64 ``(2,)`` tensor ``[S, O]`` (drawn by the public op from a generator).
+        seeds: int64 ``(2,)`` tensor ``[S, O]``; drawn from ``generator`` when ``None``.
+        generator: source of ``(S, O)`` (the device default when ``None``).
 
     Returns:
         int64 tensor ``(k,)`` on ``w.device``: the top part in descending ``w`` (ties to the lower
@@ -49,6 +57,8 @@ def select_particles(w: torch.Tensor, k: int, n_random: int, seeds: torch.Tensor
     top = top_indices(w, n_top)
     if n_random == 0:
         return top
+    if seeds is None:
+        seeds = draw_philox_seeds(generator, w.device)
     keys = philox_random_keys(seeds[0], seeds[1], w.shape[0], device=w.device)
     keys[top] = 1 << 62  # excluded: larger than every key (keys < 2**62)
     order = torch.argsort(keys, stable=True)
