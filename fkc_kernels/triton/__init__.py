@@ -43,7 +43,14 @@ class TritonBackend:
     def unavailable_reason(self, device: torch.device | None = None) -> str | None:
         """``None`` when Triton can run on ``device`` (any device when ``None``), else why not."""
         interpret = os.environ.get("TRITON_INTERPRET", "0") == "1"
+        if device is not None:
+            device = torch.device(device)
+            if device.type not in ("cpu", "cuda"):
+                return f"the Triton backend does not run {device.type} tensors"
+            if device.type == "cpu" and not interpret:
+                return "the Triton backend runs CPU tensors only under TRITON_INTERPRET=1"
         if interpret != _INTERPRET:
+            # @triton.jit reads the variable when the kernels are defined, at import
             return ("TRITON_INTERPRET changed after the Triton kernels were imported; set it "
                     "before importing fkc_kernels")
         if device is None:
@@ -51,16 +58,9 @@ class TritonBackend:
                 return None
             return ("no CUDA device is visible, and the Triton backend runs CPU tensors only "
                     "under TRITON_INTERPRET=1")
-        device = torch.device(device)
-        if device.type == "cuda":
-            if interpret:
-                return "TRITON_INTERPRET=1 is set, so the Triton backend runs CPU tensors only"
-            return None
-        if device.type == "cpu":
-            if interpret:
-                return None
-            return "the Triton backend runs CPU tensors only under TRITON_INTERPRET=1"
-        return f"the Triton backend does not run {device.type} tensors"
+        if device.type == "cuda" and interpret:
+            return "TRITON_INTERPRET=1 is set, so the Triton backend runs CPU tensors only"
+        return None
 
     def fkc_step(self, x, w, score, reward_grad, reward, f, noise, seeds, x_out, w_out, *,
                  h, g, lam, dlam, f_coef, dw_clip, w_min, w_max) -> None:
