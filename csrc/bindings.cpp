@@ -1,0 +1,279 @@
+// torch.library implementations of fkc::{fkc_step,select_particles,systematic_resample}_ext.
+//
+// The schemas and fake kernels are defined from Python (fkc_kernels/ops/_schemas.py,
+// define_backend_ops("ext")) so they exist even when this library is not built; here we only
+// add the CPU (and, when built with FKC_WITH_CUDA, CUDA) kernels. The Python backend validates
+// arguments first; the checks here guard direct torch.ops calls against memory errors.
+#include <ATen/core/Tensor.h>
+#include <ATen/ops/empty.h>
+#include <ATen/ops/sort.h>
+#include <c10/util/BFloat16.h>
+#include <c10/util/Half.h>
+#include <torch/library.h>
+
+#include <optional>
+
+#include "core/select.h"
+#include "core/step.h"
+#include "cpu/ops_cpu.h"
+
+#ifdef FKC_WITH_CUDA
+#include <ATen/ops/cat.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
+
+#include "cuda/ops_cuda.h"
+#endif
+
+namespace fkc {
+namespace {
+
+using at::Tensor;
+using OptTensor = std::optional<Tensor>;
+
+void check_rows(const char* name, const Tensor& t, const Tensor& x) {
+  TORCH_CHECK(t.dim() == 2 && t.sizes() == x.sizes(), name, ": expected shape ", x.sizes(),
+              " (the shape of x), got ", t.sizes());
+  TORCH_CHECK(t.scalar_type() == x.scalar_type(), name, ": expected dtype ", x.scalar_type(),
+              ", got ", t.scalar_type());
+  TORCH_CHECK(t.device() == x.device(), name, ": expected device ", x.device(), ", got ",
+              t.device());
+  TORCH_CHECK(t.size(1) <= 1 || t.stride(1) == 1, name,
+              ": expected rows with unit inner stride, got strides ", t.strides());
+}
+
+// (N,) float32 view of a per-particle tensor (converted when it is another float dtype).
+Tensor per_particle_f32(const char* name, const Tensor& t, const Tensor& x) {
+  TORCH_CHECK(t.dim() == 1 && t.size(0) == x.size(0), name, ": expected shape (", x.size(0),
+              ",), got ", t.sizes());
+  TORCH_CHECK(t.device() == x.device(), name, ": expected device ", x.device(), ", got ",
+              t.device());
+  return t.scalar_type() == at::kFloat ? t : t.to(at::kFloat);
+}
+
+template <typename T>
+StepArgs<T> make_step_args(const Tensor& x, const Tensor& w, const Tensor& score,
+                           const Tensor& grad, const Tensor& reward, const OptTensor& f,
+                           const OptTensor& noise, const Tensor& x_out, const Tensor& w_out,
+                           const StepCoefs& coefs) {
+  StepArgs<T> a{};
+  a.x = x.const_data_ptr<T>();
+  a.score = score.const_data_ptr<T>();
+  a.reward_grad = grad.const_data_ptr<T>();
+  a.f = f ? f->const_data_ptr<T>() : nullptr;
+  a.noise = noise ? noise->const_data_ptr<T>() : nullptr;
+  a.x_out = x_out.mutable_data_ptr<T>();
+  a.stride_x = x.stride(0);
+  a.stride_score = score.stride(0);
+  a.stride_grad = grad.stride(0);
+  a.stride_f = f ? f->stride(0) : 0;
+  a.stride_noise = noise ? noise->stride(0) : 0;
+  a.stride_x_out = x_out.stride(0);
+  a.w = w.const_data_ptr<float>();
+  a.reward = reward.const_data_ptr<float>();
+  a.w_out = w_out.mutable_data_ptr<float>();
+  a.stride_w = w.stride(0);
+  a.stride_reward = reward.stride(0);
+  a.stride_w_out = w_out.stride(0);
+  a.n = x.size(0);
+  a.d = x.size(1);
+  a.coefs = coefs;
+  return a;
+}
+
+// Shared argument checks; returns (w, reward) as float32.
+std::pair<Tensor, Tensor> check_step(const Tensor& x, const Tensor& w, const Tensor& score,
+                                     const Tensor& grad, const Tensor& reward, const OptTensor& f,
+                                     const OptTensor& noise, const OptTensor& seeds,
+                                     const Tensor& x_out, const Tensor& w_out) {
+  TORCH_CHECK(x.dim() == 2, "x: expected (N, D), got ", x.sizes());
+  const auto st = x.scalar_type();
+  TORCH_CHECK(st == at::kFloat || st == at::kHalf || st == at::kBFloat16,
+              "x: expected float32/float16/bfloat16, got ", st);
+  check_rows("x", x, x);
+  check_rows("score", score, x);
+  check_rows("reward_grad", grad, x);
+  check_rows("x_out", x_out, x);
+  if (f) check_rows("f", *f, x);
+  if (noise) check_rows("noise", *noise, x);
+  TORCH_CHECK(noise || seeds, "seeds: required when noise is None");
+  if (!noise) {
+    TORCH_CHECK(seeds->scalar_type() == at::kLong && seeds->numel() == 2 &&
+                    seeds->is_contiguous(),
+                "seeds: expected a contiguous int64 (2,) tensor [S, O], got ",
+                seeds->scalar_type(), " ", seeds->sizes());
+  }
+  TORCH_CHECK(w_out.scalar_type() == at::kFloat && w_out.dim() == 1 &&
+                  w_out.size(0) == x.size(0) && w_out.device() == x.device(),
+              "w_out: expected float32 (", x.size(0), ",) on ", x.device(), ", got ",
+              w_out.scalar_type(), " ", w_out.sizes(), " on ", w_out.device());
+  return {per_particle_f32("w", w, x), per_particle_f32("reward", reward, x)};
+}
+
+void fkc_step_cpu(const Tensor& x, const Tensor& w, const Tensor& score, const Tensor& grad,
+                  const Tensor& reward, const OptTensor& f, const OptTensor& noise,
+                  const OptTensor& seeds, const Tensor& x_out, const Tensor& w_out, double h,
+                  double g, double lam, double dlam, double f_coef, double dw_clip, double w_min,
+                  double w_max) {
+  auto [w32, r32] = check_step(x, w, score, grad, reward, f, noise, seeds, x_out, w_out);
+  const StepCoefs coefs = make_step_coefs(h, g, lam, dlam, f_coef, dw_clip, w_min, w_max);
+  uint64_t seed = 0, offset = 0;
+  if (!noise) {
+    const Tensor s = seeds->cpu();
+    seed = static_cast<uint64_t>(s.const_data_ptr<int64_t>()[0]);
+    offset = static_cast<uint64_t>(s.const_data_ptr<int64_t>()[1]);
+  }
+  auto run = [&](auto tag) {
+    using T = decltype(tag);
+    auto a = make_step_args<T>(x, w32, score, grad, r32, f, noise, x_out, w_out, coefs);
+    a.seed = seed;
+    a.offset = offset;
+    cpu::fkc_step<T>(a);
+  };
+  switch (x.scalar_type()) {
+    case at::kFloat: run(float{}); break;
+    case at::kHalf: run(c10::Half{}); break;
+    default: run(c10::BFloat16{}); break;
+  }
+}
+
+void check_select(const Tensor& w, int64_t k, int64_t n_random, const Tensor& seeds) {
+  TORCH_CHECK(w.dim() == 1 && w.is_floating_point(), "w: expected a floating (N,) tensor, got ",
+              w.scalar_type(), " ", w.sizes());
+  TORCH_CHECK(0 <= k && k <= w.size(0), "k: expected 0 <= k <= N=", w.size(0), ", got ", k);
+  TORCH_CHECK(0 <= n_random && n_random <= k, "n_random: expected 0 <= n_random <= k=", k,
+              ", got ", n_random);
+  TORCH_CHECK(seeds.scalar_type() == at::kLong && seeds.numel() == 2,
+              "seeds: expected an int64 (2,) tensor [S, O], got ", seeds.scalar_type(), " ",
+              seeds.sizes());
+}
+
+Tensor select_particles_cpu(const Tensor& w, int64_t k, int64_t n_random, const Tensor& seeds) {
+  check_select(w, k, n_random, seeds);
+  // rank in float64, as the reference does: distinct inputs never collide
+  const Tensor w64 = w.to(at::kDouble).contiguous();
+  const Tensor s = seeds.cpu().contiguous();
+  Tensor out = at::empty({k}, w.options().dtype(at::kLong));
+  cpu::select_particles(w64.const_data_ptr<double>(), w64.size(0), k, n_random,
+                        static_cast<uint64_t>(s.const_data_ptr<int64_t>()[0]),
+                        static_cast<uint64_t>(s.const_data_ptr<int64_t>()[1]),
+                        out.mutable_data_ptr<int64_t>());
+  return out;
+}
+
+void check_resample(const Tensor& logw, const Tensor& u) {
+  TORCH_CHECK(logw.dim() == 1 && logw.size(0) > 0 && logw.is_floating_point(),
+              "logw: expected a floating (N,) tensor with N >= 1, got ", logw.scalar_type(), " ",
+              logw.sizes());
+  TORCH_CHECK(u.numel() == 1, "u: expected one uniform, got shape ", u.sizes());
+}
+
+Tensor systematic_resample_cpu(const Tensor& logw, const Tensor& u) {
+  check_resample(logw, u);
+  const Tensor lw = logw.to(at::kDouble).contiguous();
+  const double uu = u.to(at::kDouble).cpu().const_data_ptr<double>()[0];
+  Tensor out = at::empty({logw.size(0)}, logw.options().dtype(at::kLong));
+  cpu::systematic_resample(lw.const_data_ptr<double>(), lw.size(0), uu,
+                           out.mutable_data_ptr<int64_t>());
+  return out;
+}
+
+#ifdef FKC_WITH_CUDA
+void check_cuda_rc(cudaError_t rc, const char* what) {
+  TORCH_CHECK(rc == cudaSuccess, what, ": CUDA error: ", cudaGetErrorString(rc));
+}
+
+void fkc_step_cuda(const Tensor& x, const Tensor& w, const Tensor& score, const Tensor& grad,
+                   const Tensor& reward, const OptTensor& f, const OptTensor& noise,
+                   const OptTensor& seeds, const Tensor& x_out, const Tensor& w_out, double h,
+                   double g, double lam, double dlam, double f_coef, double dw_clip,
+                   double w_min, double w_max) {
+  auto [w32, r32] = check_step(x, w, score, grad, reward, f, noise, seeds, x_out, w_out);
+  if (!noise) {
+    TORCH_CHECK(seeds->device() == x.device(), "seeds: expected device ", x.device(),
+                " (read by the kernel: no host sync), got ", seeds->device());
+  }
+  const c10::cuda::CUDAGuard guard(x.device());
+  const cudaStream_t stream = c10::cuda::getCurrentCUDAStream(x.device().index()).stream();
+  const StepCoefs coefs = make_step_coefs(h, g, lam, dlam, f_coef, dw_clip, w_min, w_max);
+  auto run = [&](auto tag) {
+    using T = decltype(tag);
+    auto a = make_step_args<T>(x, w32, score, grad, r32, f, noise, x_out, w_out, coefs);
+    a.seeds = noise ? nullptr : seeds->const_data_ptr<int64_t>();
+    check_cuda_rc(cuda::launch_fkc_step<T>(a, stream), "fkc_step_ext");
+  };
+  switch (x.scalar_type()) {
+    case at::kFloat: run(float{}); break;
+    case at::kHalf: run(c10::Half{}); break;
+    default: run(c10::BFloat16{}); break;
+  }
+}
+
+// Exact integer keys from one kernel, then two stable device radix sorts (at::sort): the top
+// part is the first n_top of the descending weight-rank order, the random part the first
+// n_random of the ascending random-key order once the top part is excluded. No host sync.
+Tensor select_particles_cuda(const Tensor& w, int64_t k, int64_t n_random, const Tensor& seeds) {
+  check_select(w, k, n_random, seeds);
+  TORCH_CHECK(seeds.device() == w.device(), "seeds: expected device ", w.device(), ", got ",
+              seeds.device());
+  const c10::cuda::CUDAGuard guard(w.device());
+  const cudaStream_t stream = c10::cuda::getCurrentCUDAStream(w.device().index()).stream();
+  const int64_t n = w.size(0), n_top = k - n_random;
+  const Tensor w64 = w.to(at::kDouble).contiguous();
+  const Tensor s = seeds.contiguous();
+  Tensor rank = at::empty({n}, w.options().dtype(at::kLong));
+  Tensor rkey = at::empty({n}, w.options().dtype(at::kLong));
+  check_cuda_rc(cuda::launch_selection_keys(w64.const_data_ptr<double>(), n,
+                                            s.const_data_ptr<int64_t>(),
+                                            rank.mutable_data_ptr<int64_t>(),
+                                            rkey.mutable_data_ptr<int64_t>(), stream),
+                "select_particles_ext");
+  const Tensor top =
+      std::get<1>(at::sort(rank, /*stable=*/true, /*dim=*/0, /*descending=*/true)).narrow(0, 0,
+                                                                                         n_top);
+  if (n_random == 0) return top.contiguous();
+  check_cuda_rc(cuda::launch_exclude(rkey.mutable_data_ptr<int64_t>(), top.const_data_ptr<int64_t>(),
+                                     n_top, stream),
+                "select_particles_ext");
+  const Tensor rnd =
+      std::get<1>(at::sort(rkey, /*stable=*/true, /*dim=*/0, /*descending=*/false))
+          .narrow(0, 0, n_random);
+  return at::cat({top, rnd});
+}
+
+Tensor systematic_resample_cuda(const Tensor& logw, const Tensor& u) {
+  check_resample(logw, u);
+  TORCH_CHECK(u.device() == logw.device(), "u: expected device ", logw.device(),
+              " (read by the kernel: no host sync), got ", u.device());
+  const c10::cuda::CUDAGuard guard(logw.device());
+  const cudaStream_t stream = c10::cuda::getCurrentCUDAStream(logw.device().index()).stream();
+  const int64_t n = logw.size(0);
+  const Tensor lw = logw.to(at::kDouble).contiguous();
+  const Tensor u64 = u.to(at::kDouble).contiguous();
+  Tensor cdf = at::empty({n}, lw.options());
+  Tensor out = at::empty({n}, logw.options().dtype(at::kLong));
+  check_cuda_rc(cuda::launch_systematic_resample(lw.const_data_ptr<double>(), n,
+                                                 u64.const_data_ptr<double>(),
+                                                 cdf.mutable_data_ptr<double>(),
+                                                 out.mutable_data_ptr<int64_t>(), stream),
+                "systematic_resample_ext");
+  return out;
+}
+#endif  // FKC_WITH_CUDA
+
+}  // namespace
+}  // namespace fkc
+
+TORCH_LIBRARY_IMPL(fkc, CPU, m) {
+  m.impl("fkc_step_ext", &fkc::fkc_step_cpu);
+  m.impl("select_particles_ext", &fkc::select_particles_cpu);
+  m.impl("systematic_resample_ext", &fkc::systematic_resample_cpu);
+}
+
+#ifdef FKC_WITH_CUDA
+TORCH_LIBRARY_IMPL(fkc, CUDA, m) {
+  m.impl("fkc_step_ext", &fkc::fkc_step_cuda);
+  m.impl("select_particles_ext", &fkc::select_particles_cuda);
+  m.impl("systematic_resample_ext", &fkc::systematic_resample_cuda);
+}
+#endif

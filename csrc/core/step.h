@@ -1,0 +1,78 @@
+// The FKC step (DESIGN section 3) per element and per row, once for every device.
+//
+//   drift = g^2 (s + (lam/2) gr) - f(x);   x' = x + h drift + g sqrt(h) xi
+//   dw    = h [dlam r - lam <gr, f(x)> + (g^2/2) lam <gr, s>],  clipped to +-dw_clip
+//   w'    = clip(w + dw, w_min, w_max)
+// The coefficients are rounded to float32 once, where the float32 reference rounds them (a
+// Python float meeting a float32 tensor), and the operation order follows the reference, so a
+// kernel matches reference.fkc_step to the last bit or two.
+#pragma once
+
+#include <cmath>
+
+#include "fkc_hd.h"
+
+namespace fkc {
+
+struct StepCoefs {
+  float h;            // step size
+  float g2;           // g^2
+  float half_lam;     // lam / 2
+  float noise_scale;  // g sqrt(h)
+  float f_coef;       // f(x) = f_coef x when no explicit f is given
+  float dlam;         // d lam / dt
+  float lam;
+  float half_g2_lam;  // g^2 lam / 2
+  float dw_clip;      // +inf when off
+  float w_min, w_max; // -inf / +inf when off
+};
+
+// Host-side: double scalars from the op schema -> float32 coefficients.
+inline StepCoefs make_step_coefs(double h, double g, double lam, double dlam, double f_coef,
+                                 double dw_clip, double w_min, double w_max) {
+  const double g2 = g * g;
+  return StepCoefs{static_cast<float>(h),           static_cast<float>(g2),
+                   static_cast<float>(0.5 * lam),   static_cast<float>(g * std::sqrt(h)),
+                   static_cast<float>(f_coef),      static_cast<float>(dlam),
+                   static_cast<float>(lam),         static_cast<float>(0.5 * g2 * lam),
+                   static_cast<float>(dw_clip),     static_cast<float>(w_min),
+                   static_cast<float>(w_max)};
+}
+
+// x' for one element; fx is f(x) (explicit, or f_coef * x), xi the standard normal.
+FKC_HD float step_x(float x, float s, float gr, float fx, float xi, const StepCoefs& c) {
+  const float drift = c.g2 * (s + c.half_lam * gr) - fx;
+  return (x + c.h * drift) + c.noise_scale * xi;
+}
+
+// w' from the row's dot products <gr, f(x)> and <gr, s> (float32 accumulations).
+FKC_HD float step_w(float w, float r, float dot_gr_f, float dot_gr_s, const StepCoefs& c) {
+  float dw = c.h * ((c.dlam * r - c.lam * dot_gr_f) + c.half_g2_lam * dot_gr_s);
+  dw = clamp_keep_nan(dw, -c.dw_clip, c.dw_clip);
+  return clamp_keep_nan(w + dw, c.w_min, c.w_max);
+}
+
+// One fused step over an (N, D) block whose rows have arbitrary strides (inner stride 1).
+// T is float, c10::Half or c10::BFloat16 (anything with float conversions); the math is float32.
+// x_out may alias x and w_out may alias w: each element is read before it is written, by the
+// thread that writes it. Torch-free so CPU and CUDA launchers share it.
+template <typename T>
+struct StepArgs {
+  const T* x;
+  const T* score;
+  const T* reward_grad;
+  const T* f;      // nullptr: f(x) = f_coef * x
+  const T* noise;  // nullptr: in-kernel Philox noise
+  T* x_out;
+  int64_t stride_x, stride_score, stride_grad, stride_f, stride_noise, stride_x_out;
+  const float* w;
+  const float* reward;
+  float* w_out;
+  int64_t stride_w, stride_reward, stride_w_out;
+  int64_t n, d;
+  uint64_t seed, offset;  // the noise contract's (S, O), host copy (CPU launchers)
+  const int64_t* seeds;   // [S, O] in device memory (CUDA launchers: no host sync)
+  StepCoefs coefs;
+};
+
+}  // namespace fkc

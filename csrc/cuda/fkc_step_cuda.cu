@@ -1,0 +1,180 @@
+// Fused FKC step on the GPU: one pass over the particles, row dot products by warp shuffles.
+//
+// kRowThreads threads own one row (32: a warp per row for short rows; 256: a block per row).
+// Each thread walks the row's Philox groups (4 consecutive flat elements) with stride
+// kRowThreads: one philox call per group, and when the row is 4-aligned (D % 4 == 0 and all
+// pointers/strides aligned) one 16-byte (fp32) or 8-byte (fp16/bf16) load per tensor per group.
+// Seeds are read from device memory: no host sync, safe under CUDA graph capture.
+#include <c10/util/BFloat16.h>
+#include <c10/util/Half.h>
+
+#include "../core/philox.h"
+#include "../core/step.h"
+#include "ops_cuda.h"
+
+namespace fkc {
+namespace cuda {
+namespace {
+
+constexpr int kBlock = 256;
+
+template <typename T>
+struct alignas(4 * sizeof(T)) Vec4 {
+  T v[4];
+};
+
+template <typename T>
+__device__ __forceinline__ void load4(const T* p, float out[4]) {
+  const Vec4<T> q = *reinterpret_cast<const Vec4<T>*>(p);
+#pragma unroll
+  for (int l = 0; l < 4; ++l) out[l] = static_cast<float>(q.v[l]);
+}
+
+template <typename T>
+__device__ __forceinline__ void store4(T* p, const float in[4]) {
+  Vec4<T> q;
+#pragma unroll
+  for (int l = 0; l < 4; ++l) q.v[l] = static_cast<T>(in[l]);
+  *reinterpret_cast<Vec4<T>*>(p) = q;
+}
+
+// Sum over the kRowThreads threads of a row; the result is valid in the row's first thread.
+template <int kRowThreads>
+__device__ __forceinline__ float row_sum(float v, float* smem) {
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  if constexpr (kRowThreads > 32) {
+    // one row per block: combine the block's warps through shared memory
+    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+    __syncthreads();  // smem may still be read from a previous call
+    if (lane == 0) smem[warp] = v;
+    __syncthreads();
+    v = 0.0f;
+    if (threadIdx.x < kRowThreads / 32) v = smem[threadIdx.x];
+    if (warp == 0) {
+#pragma unroll
+      for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    }
+  }
+  return v;
+}
+
+template <typename T, int kRowThreads, bool kAligned>
+__global__ void __launch_bounds__(kBlock) fkc_step_kernel(const StepArgs<T> a) {
+  __shared__ float smem[2][kBlock / 32];
+  constexpr int kRowsPerBlock = kBlock / kRowThreads;
+  const int t = threadIdx.x % kRowThreads;
+  const int64_t n = static_cast<int64_t>(blockIdx.x) * kRowsPerBlock + threadIdx.x / kRowThreads;
+  const StepCoefs c = a.coefs;
+  float dot_f = 0.0f, dot_s = 0.0f;
+  if (n < a.n) {  // no early return: every thread must reach the reductions
+    PhiloxKey key{};
+    if (a.noise == nullptr) {
+      key = make_philox_key(static_cast<uint64_t>(a.seeds[0]), static_cast<uint64_t>(a.seeds[1]));
+    }
+    const int64_t d = a.d;
+    const T* xr = a.x + n * a.stride_x;
+    const T* sr = a.score + n * a.stride_score;
+    const T* gr = a.reward_grad + n * a.stride_grad;
+    const T* fr = a.f ? a.f + n * a.stride_f : nullptr;
+    const T* nr = a.noise ? a.noise + n * a.stride_noise : nullptr;
+    T* outr = a.x_out + n * a.stride_x_out;
+    const uint64_t e_row = static_cast<uint64_t>(n) * static_cast<uint64_t>(d);
+    if constexpr (kAligned) {
+      // d % 4 == 0: group q of the row is elements 4q..4q+3 and global group e_row/4 + q
+      const int64_t groups = d / 4;
+      for (int64_t q = t; q < groups; q += kRowThreads) {
+        const int64_t d0 = 4 * q;
+        float xv[4], sv[4], gv[4], fv[4], zv[4], ov[4];
+        load4(xr + d0, xv);
+        load4(sr + d0, sv);
+        load4(gr + d0, gv);
+        if (fr) {
+          load4(fr + d0, fv);
+        } else {
+#pragma unroll
+          for (int l = 0; l < 4; ++l) fv[l] = c.f_coef * xv[l];
+        }
+        if (nr) {
+          load4(nr + d0, zv);
+        } else {
+          normal4(key, e_row / 4 + static_cast<uint64_t>(q), zv[0], zv[1], zv[2], zv[3]);
+        }
+#pragma unroll
+        for (int l = 0; l < 4; ++l) {
+          dot_f += gv[l] * fv[l];
+          dot_s += gv[l] * sv[l];
+          ov[l] = step_x(xv[l], sv[l], gv[l], fv[l], zv[l], c);
+        }
+        store4(outr + d0, ov);
+      }
+    } else if (d > 0) {
+      // any d: walk the global groups that overlap the row, elementwise inside a group
+      const uint64_t g_first = e_row / 4, g_last = (e_row + d - 1) / 4;
+      for (uint64_t g = g_first + t; g <= g_last; g += kRowThreads) {
+        float z[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+        if (!nr) normal4(key, g, z[0], z[1], z[2], z[3]);
+#pragma unroll
+        for (int l = 0; l < 4; ++l) {
+          const uint64_t e = 4 * g + l;
+          if (e < e_row || e >= e_row + d) continue;
+          const int64_t j = static_cast<int64_t>(e - e_row);
+          const float xv = static_cast<float>(xr[j]);
+          const float sv = static_cast<float>(sr[j]);
+          const float gv = static_cast<float>(gr[j]);
+          const float fv = fr ? static_cast<float>(fr[j]) : c.f_coef * xv;
+          const float zv = nr ? static_cast<float>(nr[j]) : z[l];
+          dot_f += gv * fv;
+          dot_s += gv * sv;
+          outr[j] = static_cast<T>(step_x(xv, sv, gv, fv, zv, c));
+        }
+      }
+    }
+  }
+  dot_f = row_sum<kRowThreads>(dot_f, smem[0]);
+  dot_s = row_sum<kRowThreads>(dot_s, smem[1]);
+  if (n < a.n && t == 0) {
+    a.w_out[n * a.stride_w_out] =
+        step_w(a.w[n * a.stride_w], a.reward[n * a.stride_reward], dot_f, dot_s, c);
+  }
+}
+
+template <typename T>
+bool aligned4(const T* p, int64_t row_stride) {
+  return p == nullptr ||
+         (reinterpret_cast<uintptr_t>(p) % (4 * sizeof(T)) == 0 && row_stride % 4 == 0);
+}
+
+template <typename T, int kRowThreads>
+cudaError_t launch_rows(const StepArgs<T>& a, cudaStream_t stream) {
+  constexpr int kRowsPerBlock = kBlock / kRowThreads;
+  const int64_t blocks = (a.n + kRowsPerBlock - 1) / kRowsPerBlock;
+  const bool aligned = a.d % 4 == 0 && aligned4(a.x, a.stride_x) &&
+                       aligned4(a.score, a.stride_score) && aligned4(a.reward_grad, a.stride_grad) &&
+                       aligned4(a.f, a.stride_f) && aligned4(a.noise, a.stride_noise) &&
+                       aligned4<T>(a.x_out, a.stride_x_out);
+  if (aligned) {
+    fkc_step_kernel<T, kRowThreads, true><<<blocks, kBlock, 0, stream>>>(a);
+  } else {
+    fkc_step_kernel<T, kRowThreads, false><<<blocks, kBlock, 0, stream>>>(a);
+  }
+  return cudaGetLastError();
+}
+
+}  // namespace
+
+template <typename T>
+cudaError_t launch_fkc_step(const StepArgs<T>& a, cudaStream_t stream) {
+  if (a.n == 0) return cudaSuccess;
+  // rows of up to 256 groups: a warp each; longer rows: a block of 256 threads each
+  if (a.d <= 1024) return launch_rows<T, 32>(a, stream);
+  return launch_rows<T, kBlock>(a, stream);
+}
+
+template cudaError_t launch_fkc_step<float>(const StepArgs<float>&, cudaStream_t);
+template cudaError_t launch_fkc_step<c10::Half>(const StepArgs<c10::Half>&, cudaStream_t);
+template cudaError_t launch_fkc_step<c10::BFloat16>(const StepArgs<c10::BFloat16>&,
+                                                    cudaStream_t);
+
+}  // namespace cuda
+}  // namespace fkc

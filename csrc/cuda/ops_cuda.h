@@ -1,0 +1,33 @@
+// CUDA launchers: raw device pointers, sizes and a stream in, no torch types. Each returns the
+// launch's cudaError_t (cudaSuccess when nothing had to run). No launcher syncs with the host,
+// and the seeds/uniforms are read from device memory, so all of them are graph-capturable.
+#pragma once
+
+#include <cuda_runtime_api.h>
+
+#include <cstdint>
+
+#include "../core/step.h"
+
+namespace fkc {
+namespace cuda {
+
+// Fused step over an (N, D) block (core/step.h StepArgs; args.seeds used, seed/offset ignored).
+template <typename T>
+cudaError_t launch_fkc_step(const StepArgs<T>& args, cudaStream_t stream);
+
+// rank[i] = weight_rank_key(w[i]) and rkey[i] = random_key(S, O, i) for i < n; w float64,
+// seeds the int64 [S, O] on the device.
+cudaError_t launch_selection_keys(const double* w, int64_t n, const int64_t* seeds,
+                                  int64_t* rank, int64_t* rkey, cudaStream_t stream);
+
+// rkey[top[j]] = kExcludedRandomKey for j < n_top.
+cudaError_t launch_exclude(int64_t* rkey, const int64_t* top, int64_t n_top, cudaStream_t stream);
+
+// Systematic resampling of n particles from float64 log-weights with the uniform *u; cdf is
+// an n-double workspace. One block: N here is particles (thousands), not elements.
+cudaError_t launch_systematic_resample(const double* logw, int64_t n, const double* u,
+                                       double* cdf, int64_t* out, cudaStream_t stream);
+
+}  // namespace cuda
+}  // namespace fkc

@@ -1,0 +1,49 @@
+"""Sources and flags of the C++/CUDA library, shared by setup.py and the just-in-time loader.
+
+Torch-free and import-free on purpose: setup.py loads this file by path before torch (or the
+package) may be importable.
+"""
+
+from __future__ import annotations
+
+import sys
+
+# paths relative to the repository root
+CPU_SOURCES = [
+    "csrc/bindings.cpp",
+    "csrc/cpu/fkc_step_cpu.cpp",
+    "csrc/cpu/select_cpu.cpp",
+    "csrc/cpu/resample_cpu.cpp",
+]
+CUDA_SOURCES = [
+    "csrc/cuda/fkc_step_cuda.cu",
+    "csrc/cuda/select_cuda.cu",
+    "csrc/cuda/resample_cuda.cu",
+]
+# the importable name of the prebuilt library and the metadata file written beside it
+EXT_NAME = "fkc_kernels._C"
+BUILD_INFO_FILE = "_C_build.json"
+
+
+def cxx_flags(with_cuda: bool) -> list[str]:
+    """Host compiler flags. -fno-math-errno and -fno-trapping-math let sqrt and the branch-free
+    selects of the noise loop vectorize (neither changes a result: nothing reads errno or FP
+    exception flags); OpenMP makes at::parallel_for (an inline header template) run in
+    parallel."""
+    if sys.platform == "win32":
+        flags = ["/O2", "/openmp"]
+    else:
+        flags = ["-O3", "-fno-math-errno", "-fno-trapping-math", "-fopenmp"]
+    if with_cuda:
+        flags.append("-DFKC_WITH_CUDA")
+    return flags
+
+
+def ld_flags() -> list[str]:
+    # libgomp.so.1 resolves to the copy torch already loaded (same soname): one OpenMP runtime
+    return [] if sys.platform == "win32" else ["-fopenmp"]
+
+
+def nvcc_flags() -> list[str]:
+    # no --use_fast_math: the noise contract needs IEEE sqrt and division
+    return ["-O3", "-DFKC_WITH_CUDA", "-lineinfo"]

@@ -1,0 +1,38 @@
+"""What the CPU and CUDA backends share: the calls into ``torch.ops.fkc.*_ext``."""
+
+from __future__ import annotations
+
+import torch
+
+from ._loader import has_kernel, load
+
+
+class ExtBackend:
+    """Backend object over the native library for one device type (DESIGN section 6)."""
+
+    name: str
+    dispatch_key: str  # "CPU" or "CUDA"
+
+    def unavailable_reason(self, device: torch.device | None = None) -> str | None:
+        if device is not None and torch.device(device).type != self.name:
+            return f"the {self.name!r} backend runs {self.name.upper()} tensors only"
+        result = load()
+        if not result.ok:
+            return f"the C++ extension is not loaded: {result.reason}"
+        if not has_kernel("fkc_step_ext", self.dispatch_key):
+            return self._no_kernel_reason()
+        return None
+
+    def _no_kernel_reason(self) -> str:
+        return f"the loaded C++ extension has no {self.dispatch_key} kernels"
+
+    def fkc_step(self, x, w, score, reward_grad, reward, f, noise, seeds, x_out, w_out, *,
+                 h, g, lam, dlam, f_coef, dw_clip, w_min, w_max) -> None:
+        torch.ops.fkc.fkc_step_ext(x, w, score, reward_grad, reward, f, noise, seeds, x_out,
+                                   w_out, h, g, lam, dlam, f_coef, dw_clip, w_min, w_max)
+
+    def select_particles(self, w, k, n_random, seeds):
+        return torch.ops.fkc.select_particles_ext(w, k, n_random, seeds)
+
+    def systematic_resample(self, logw, u):
+        return torch.ops.fkc.systematic_resample_ext(logw, u)

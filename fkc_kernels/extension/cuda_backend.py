@@ -1,0 +1,24 @@
+"""The ``"cuda"`` backend: the CUDA kernels of csrc/cuda/ (DESIGN section 6)."""
+
+from __future__ import annotations
+
+import torch
+
+from ._common import ExtBackend
+
+
+class CUDABackend(ExtBackend):
+    name = "cuda"
+    dispatch_key = "CUDA"
+
+    def unavailable_reason(self, device: torch.device | None = None) -> str | None:
+        if not torch.cuda.is_available():
+            return "no CUDA device is visible (torch.cuda.is_available() is False)"
+        return super().unavailable_reason(device)
+
+    def _no_kernel_reason(self) -> str:
+        return ("the loaded C++ extension was built without CUDA kernels (rebuild with CUDA "
+                "usable or FKC_FORCE_CUDA=1 and CUDA_HOME set)")
+
+
+BACKEND = CUDABackend()
