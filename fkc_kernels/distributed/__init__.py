@@ -45,12 +45,12 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
-from .ops import _validate as v
-from .ops import fkc_step_
-from .ops.noise import draw_philox_seeds, draw_uniform
-from .reference.philox import philox_normal, philox_random_keys
-from .reference.select_particles import rank_keys, top_indices
-from .sampler import FKCSampler, SampleResult
+from ..ops import _validate as v
+from ..ops import fkc_step_
+from ..ops.noise import draw_philox_seeds, draw_uniform
+from ..reference.philox import philox_normal, philox_random_keys
+from ..reference.select_particles import rank_keys, top_indices
+from ..sampler import FKCSampler, SampleResult
 
 _EXCLUDED_KEY = 1 << 62  # larger than every Philox random key (keys < 2**62)
 # all_gather_single is the newer name (torch >= 2.12 deprecates all_gather_into_tensor)
