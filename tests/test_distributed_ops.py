@@ -164,6 +164,24 @@ def _ops_worker(rank: int, world: int, store: str, out_dir: str) -> None:
         res["err/fetch_out_of_range"] = _caught(lambda: fd.fetch_particles(wl[:, None], idx))
         # after all those errors the group still works
         res["after_errors"] = fd.select_particles(wl, 4, 2)
+        # a reward model trained on one rank reaches every rank (here: trained on the last)
+        torch.manual_seed(50 + rank)
+        net = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4))
+        net[1].running_mean.fill_(float(rank))
+        res["module_before"] = {n: t.clone() for n, t in net.state_dict().items()}
+        fd.broadcast_module(net, src=world - 1)
+        res["module_after"] = {n: t.clone() for n, t in net.state_dict().items()}
+        # a subgroup: ranks 0 and world-1 only, group rank 1 = global rank world-1
+        sub = dist.new_group([0, world - 1])
+        if rank in (0, world - 1):
+            w = global_weights("subgroup", "ties", 30)
+            part = w[:11] if rank == 0 else w[11:]
+            res["subgroup_select"] = fd.select_particles(
+                part, 9, 4, generator=torch.Generator().manual_seed(3000 + rank), group=sub)
+            net2 = torch.nn.Linear(2, 2)
+            torch.nn.init.constant_(net2.weight, float(rank))
+            fd.broadcast_module(net2, src=1, group=sub)
+            res["subgroup_module"] = net2.weight.detach().clone()
         # the sampler: same seed on every rank
         score, reward, sched, tilt = gaussian_problem()
         sampler = fd.ShardedFKCSampler(score, reward, sched, tilt, SAMPLER_K, weights="smc",
@@ -330,3 +348,23 @@ def test_sharded_sampler_does_not_depend_on_world_size(spawned):
     x3 = torch.cat([res["sampler"][0] for res in spawned(3)])
     torch.testing.assert_close(x2, x3, rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(spawned(2)[0]["sampler"][2], spawned(3)[0]["sampler"][2])
+
+
+def test_broadcast_module_and_subgroups(runs):
+    world, res = runs
+    src = res[world - 1]["module_before"]
+    for r in range(world):
+        after = res[r]["module_after"]
+        assert after.keys() == src.keys()
+        for name in src:
+            assert torch.equal(after[name], src[name]), (r, name)
+    if world > 1:
+        assert not torch.equal(res[0]["module_before"]["0.weight"], src["0.weight"])
+    w = global_weights("subgroup", "ties", 30)
+    expected = fk.select_particles(w, 9, 4, generator=torch.Generator().manual_seed(3000),
+                                   backend="reference")
+    for r in (0, world - 1):
+        assert torch.equal(res[r]["subgroup_select"], expected), r
+        assert torch.equal(res[r]["subgroup_module"], torch.full((2, 2), float(world - 1)))
+    for r in range(1, world - 1):
+        assert "subgroup_select" not in res[r]
