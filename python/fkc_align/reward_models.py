@@ -1,0 +1,166 @@
+"""Reward networks f_θ: a small CNN for image particles, an MLP for flat ones, and their trainer.
+
+The networks predict the *standardised* reward (z-score over the answers seen so far), so the
+guidance strength ``lam_max`` means the same thing whatever the oracle's units are.
+``RewardModel.predict`` maps back to the oracle's units.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+
+class SmallCNN(nn.Module):
+    """``(n, C, H, W) -> (n,)``: two 3x3 convolutions (the second strided) and a 2-layer head."""
+
+    def __init__(self, shape: tuple[int, int, int], width: int = 8) -> None:
+        super().__init__()
+        c, h, w = shape
+        self.features = nn.Sequential(
+            nn.Conv2d(c, width, 3, padding=1), nn.SiLU(),
+            nn.Conv2d(width, 2 * width, 3, padding=1, stride=2), nn.SiLU(),
+        )
+        flat = 2 * width * math.ceil(h / 2) * math.ceil(w / 2)
+        # SiLU rather than ReLU: the sampler follows the gradient, which should be smooth
+        self.head = nn.Sequential(nn.Flatten(), nn.Linear(flat, 32), nn.SiLU(), nn.Linear(32, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x)).squeeze(-1)
+
+
+class SmallMLP(nn.Module):
+    """``(n, *S) -> (n,)``: flatten, two hidden SiLU layers."""
+
+    def __init__(self, dim: int, hidden: int = 64) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Flatten(), nn.Linear(dim, hidden), nn.SiLU(), nn.Linear(hidden, hidden), nn.SiLU(),
+            nn.Linear(hidden, 1),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x).squeeze(-1)
+
+
+class RewardModel(nn.Module):
+    """A network that predicts standardised rewards, with the standardisation it was trained with.
+
+    ``forward(x)`` returns the z-scored prediction ``(n,)`` (what the sampler is guided by);
+    ``predict(x)`` returns it in the oracle's units: ``r_mean + r_std * forward(x)``.
+    """
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.net = net
+        self.register_buffer("r_mean", torch.zeros(()))
+        self.register_buffer("r_std", torch.ones(()))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+    @torch.no_grad()
+    def predict(self, x: torch.Tensor) -> torch.Tensor:
+        return self.r_mean + self.r_std * self.net(x)
+
+
+def make_reward_model(shape: tuple[int, ...], seed: int = 0) -> RewardModel:
+    """A freshly initialised reward model for particles of ``shape`` (seeded, CPU, float32).
+
+    ``(C, H, W)`` with ``H, W >= 3`` gets :class:`SmallCNN`; anything else :class:`SmallMLP`.
+    """
+    shape = tuple(int(s) for s in shape)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        if len(shape) == 3 and shape[1] >= 3 and shape[2] >= 3:
+            net: nn.Module = SmallCNN(shape)  # type: ignore[arg-type]
+        else:
+            net = SmallMLP(math.prod(shape))
+        return RewardModel(net)
+
+
+@dataclass
+class TrainStats:
+    """What one call of :func:`train_reward_model` did."""
+
+    n_train: int
+    n_holdout: int
+    epochs: int
+    train_loss: float
+    holdout_loss: float | None
+
+
+def train_reward_model(
+    model: RewardModel,
+    x: torch.Tensor,
+    r: torch.Tensor,
+    *,
+    seed: int,
+    max_epochs: int = 400,
+    patience: int = 40,
+    holdout_fraction: float = 0.2,
+    lr: float = 3e-3,
+    weight_decay: float = 1e-4,
+) -> TrainStats:
+    """Fit ``model`` (in place, warm-started from its current weights) to rewards ``r``.
+
+    Full-batch Adam on the mean squared error of z-scored rewards. A seeded ``holdout_fraction``
+    slice (when there are at least 8 answers) stops training after ``patience`` epochs without
+    improvement and the best held-out weights are kept; the model then stays on the CPU/device
+    of ``x``.
+
+    Args:
+        x: ``(n, *S)`` float particles.
+        r: ``(n,)`` finite rewards.
+        seed: seeds the hold-out split (the same seed and data give the same model).
+    """
+    if x.shape[0] != r.shape[0] or r.dim() != 1:
+        raise ValueError(f"x, r: expected (n, *S) and (n,), got {tuple(x.shape)} and "
+                         f"{tuple(r.shape)}")
+    if x.shape[0] < 1:
+        raise ValueError("x: expected at least one answer to train on, got 0")
+    if not torch.isfinite(r).all():
+        raise ValueError("r: expected finite rewards, got non-finite values")
+    x, r = x.float(), r.float().to(x.device)
+    n = x.shape[0]
+    mean = r.mean()
+    std = r.std() if n > 1 else torch.ones(())
+    std = torch.clamp(std, min=1e-6)
+    model.r_mean.copy_(mean)
+    model.r_std.copy_(std)
+    z = (r - mean) / std
+
+    gen = torch.Generator().manual_seed(seed)
+    perm = torch.randperm(n, generator=gen).to(x.device)
+    n_hold = int(math.floor(holdout_fraction * n)) if n >= 8 else 0
+    hold, train = perm[:n_hold], perm[n_hold:]
+    opt = torch.optim.Adam(model.net.parameters(), lr=lr, weight_decay=weight_decay)
+    best_loss, best_state, since_best = math.inf, None, 0
+    model.train()
+    epoch, train_loss, hold_loss = 0, math.nan, None
+    for epoch in range(1, max_epochs + 1):
+        opt.zero_grad(set_to_none=True)
+        loss = torch.mean((model(x[train]) - z[train]) ** 2)
+        loss.backward()
+        opt.step()
+        train_loss = float(loss.detach())
+        if n_hold:
+            with torch.no_grad():
+                hold_loss = float(torch.mean((model(x[hold]) - z[hold]) ** 2))
+            if hold_loss < best_loss - 1e-6:
+                best_loss, best_state, since_best = hold_loss, copy.deepcopy(
+                    model.net.state_dict()), 0
+            else:
+                since_best += 1
+                if since_best >= patience:
+                    break
+    if best_state is not None:
+        model.net.load_state_dict(best_state)
+        hold_loss = best_loss
+    model.eval()
+    return TrainStats(n_train=int(train.numel()), n_holdout=n_hold, epochs=epoch,
+                      train_loss=train_loss, holdout_loss=hold_loss)
