@@ -1,0 +1,90 @@
+"""pytest-benchmark suite for the fused step, CPU-runnable.
+
+Run: ``TRITON_INTERPRET=1 .venv/bin/python -m pytest bench/bench_step.py --benchmark-only``
+(without TRITON_INTERPRET the Triton backend is skipped on CPU; on a GPU machine add
+``FKC_BENCH_DEVICE=cuda``). Baselines are the reference op the tests use, eager and under
+``torch.compile``, at the same shapes and with a fixed seed, so the rows compare like for like.
+The reference rows draw noise with ``torch.randn`` (what an eager user would write); backend rows
+draw it in-kernel from the noise contract.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+
+import fkc_kernels as fk
+from fkc_kernels import reference
+from fkc_kernels.ops._backends import get_backend_object
+
+DEVICE = torch.device(os.environ.get("FKC_BENCH_DEVICE", "cpu"))
+SHAPES = [(256, 64), (64, 3072)] if DEVICE.type == "cpu" else [(65536, 64), (4096, 3072)]
+COEFS = dict(h=0.01, g=1.2, lam=0.8, dlam=1.0, f_coef=-0.3)
+SEED = 1234
+
+
+def _inputs(n: int, d: int):
+    gen = torch.Generator().manual_seed(SEED)
+    x, s, gr = (torch.randn(n, d, generator=gen).to(DEVICE) for _ in range(3))
+    w, r = torch.zeros(n, device=DEVICE), torch.randn(n, generator=gen).to(DEVICE)
+    return x, w, s, gr, r
+
+
+def _reference_step(x, w, s, gr, r):
+    return reference.fkc_step(x, w, s, gr, r, torch.randn_like(x), **COEFS)
+
+
+def _backends() -> list[str]:
+    """Backends other than the reference that can run on DEVICE (loads each one once)."""
+    names = []
+    for name in ("triton", "cpu", "cuda"):
+        obj = get_backend_object(name)
+        if obj is not None and obj.unavailable_reason(DEVICE) is None:
+            names.append(name)
+    return names
+
+
+def _sync() -> None:
+    if DEVICE.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def _run(fn, *args):
+    def call():
+        out = fn(*args)
+        _sync()
+        return out
+    return call
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_reference_eager(benchmark, shape):
+    benchmark.group = f"fkc_step {shape[0]}x{shape[1]}"
+    torch.manual_seed(SEED)
+    benchmark(_run(_reference_step, *_inputs(*shape)))
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_reference_compiled(benchmark, shape):
+    benchmark.group = f"fkc_step {shape[0]}x{shape[1]}"
+    torch.manual_seed(SEED)
+    compiled = torch.compile(_reference_step, fullgraph=True)
+    args = _inputs(*shape)
+    compiled(*args)  # compile outside the timing
+    benchmark(_run(compiled, *args))
+
+
+@pytest.mark.parametrize("backend", _backends())
+@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_backend(benchmark, shape, backend):
+    benchmark.group = f"fkc_step {shape[0]}x{shape[1]}"
+    x, w, s, gr, r = _inputs(*shape)
+    gen = torch.Generator(device=DEVICE).manual_seed(SEED)
+
+    def step():
+        return fk.fkc_step_(x, w, s, gr, r, generator=gen, backend=backend, **COEFS)
+
+    step()  # compile/load outside the timing
+    benchmark(_run(step))
