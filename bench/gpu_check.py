@@ -1,0 +1,360 @@
+"""One-call GPU check: build, verify every op of every CUDA backend, and time it.
+
+    python bench/gpu_check.py            # on the GPU machine; writes $OUT/gpu_check.md
+    python bench/gpu_check.py --dry-run  # tiny shapes on the CPU under TRITON_INTERPRET=1
+
+Sections (each runs in try/except, prints its error and the script goes on):
+  1. backends: loads every backend (this JIT-builds the C++/CUDA extension when it is present),
+     lists those that run CUDA tensors; every later section loops over them, so a "cuda" column
+     appears by itself once the extension builds.
+  2. correctness on the device against the reference: fused step (explicit noise per dtype, and
+     in-kernel noise with the same generator state), selection (index for index), resampling.
+  3. fused step timing: median time, GB/s over the bytes a fused step must move (read x, s, ∇r;
+     write x; plus 12 bytes a particle) and the ratio to the measured device copy bandwidth of the
+     same bytes, next to the eager reference and torch.compile(reference) in the same run.
+  4. selection timing vs eager topk + randperm.
+  5. K=100 sampler loop at (4096, 64), closed-form Gaussian score, eager and as one CUDA graph.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import platform
+import statistics
+import sys
+import time
+import traceback
+from collections.abc import Callable
+
+DRY = "--dry-run" in sys.argv
+if DRY:  # must precede any @triton.jit import
+    os.environ["TRITON_INTERPRET"] = "1"
+
+import torch  # noqa: E402
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import fkc_kernels as fk  # noqa: E402
+from fkc_kernels import reference  # noqa: E402
+from fkc_kernels.ops._backends import BACKEND_NAMES, get_backend_object, unavailable_reason  # noqa: E402,I001
+
+COEFS = dict(h=0.01, g=1.2, lam=0.8, dlam=1.0, f_coef=-0.3)
+LINES: list[str] = []
+
+
+def emit(line: str = "") -> None:
+    print(line, flush=True)
+    LINES.append(line)
+
+
+def section(title: str):
+    """Decorator: run a section, print any error with its traceback and carry on."""
+    def wrap(fn: Callable[..., None]) -> Callable[..., None]:
+        def run(*args, **kwargs) -> None:
+            emit(f"\n## {title}\n")
+            t0 = time.perf_counter()
+            try:
+                fn(*args, **kwargs)
+            except Exception as exc:  # robustness: one broken section must not hide the rest
+                emit(f"**section failed**: `{type(exc).__name__}: {exc}`")
+                traceback.print_exc()
+            emit(f"\n_section time {time.perf_counter() - t0:.1f} s_")
+        return run
+    return wrap
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def bench_ms(fn: Callable[[], object], device: torch.device, reps: int = 50) -> float:
+    """Median milliseconds of ``fn``: triton's do_bench on CUDA, perf_counter on the CPU."""
+    if device.type == "cuda":
+        try:
+            from triton.testing import do_bench
+
+            return float(do_bench(fn, warmup=10, rep=reps, return_mode="median"))
+        except ImportError:
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            times = []
+            fn()
+            for _ in range(reps):
+                start.record()
+                fn()
+                end.record()
+                torch.cuda.synchronize()
+                times.append(start.elapsed_time(end))
+            return statistics.median(times)
+    fn()
+    times = []
+    for _ in range(2 if DRY else max(3, reps // 10)):
+        t0 = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t0) * 1e3)
+    return statistics.median(times)
+
+
+def table(header: list[str], rows: list[list[str]]) -> None:
+    emit("| " + " | ".join(header) + " |")
+    emit("|" + "---|" * len(header))
+    for r in rows:
+        emit("| " + " | ".join(r) + " |")
+
+
+class Check:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.device = torch.device("cpu" if args.dry_run else "cuda")
+        self.backends: list[str] = []
+        self.compile_backend = "aot_eager" if args.dry_run else "inductor"
+
+    # ---------------------------------------------------------------- 1
+    @section("Environment and backends")
+    def environment(self) -> None:
+        emit(f"- python {platform.python_version()}, torch {torch.__version__}")
+        try:
+            import triton
+
+            emit(f"- triton {triton.__version__}")
+        except ImportError:
+            emit("- triton: not installed")
+        if self.device.type == "cuda":
+            p = torch.cuda.get_device_properties(0)
+            emit(f"- device: {p.name}, {p.total_memory / 2**30:.0f} GiB, "
+                 f"{p.multi_processor_count} SMs, CUDA {torch.version.cuda}")
+        else:
+            emit("- device: CPU (dry run, Triton interpreter)")
+        names = ("reference", "triton") if self.args.dry_run else BACKEND_NAMES
+        for name in names:
+            t0 = time.perf_counter()
+            get_backend_object(name)  # imports (and JIT-builds an extension) once
+            reason = unavailable_reason(name, self.device)
+            took = time.perf_counter() - t0
+            emit(f"- backend `{name}`: {'runs here' if reason is None else reason} "
+                 f"(load {took:.1f} s)")
+            if reason is None and name != "reference":
+                self.backends.append(name)
+        emit(f"- checked and timed: {self.backends}")
+
+    # ---------------------------------------------------------------- 2
+    @section("Correctness against the reference (on the device)")
+    def correctness(self) -> None:
+        dev = self.device
+        shapes = [(3, 7), (8, 64)] if self.args.dry_run else [(3, 7), (1000, 123), (4, 16384),
+                                                             (4096, 192)]
+        tol = {torch.float32: (1e-5, 1e-5), torch.bfloat16: (1.6e-2, 1e-2)}
+        rows = []
+        for name in self.backends:
+            for n, d in shapes:
+                for dtype in (torch.float32, torch.bfloat16):
+                    gen = torch.Generator().manual_seed(n * d)
+                    x, s, gr, z = (torch.randn(n, d, generator=gen).to(dev, dtype)
+                                   for _ in range(4))
+                    w = torch.randn(n, generator=gen).to(dev)
+                    r = torch.randn(n, generator=gen).to(dev)
+                    xt, wt = fk.fkc_step(x, w, s, gr, r, noise=z, backend=name, **COEFS)
+                    xr, wr = reference.fkc_step(x, w, s, gr, r, z, **COEFS)
+                    ex = (xt.float() - xr.float()).abs().max().item()
+                    ew = (wt - wr).abs().max().item()
+                    ok = torch.allclose(xt.float(), xr.float(), *tol[dtype]) and \
+                        torch.allclose(wt, wr, 1e-4, 1e-5 * math.sqrt(d))
+                    rows.append([name, "step, explicit noise", f"{n}x{d} {str(dtype)[6:]}",
+                                 f"x {ex:.2e}, w {ew:.2e}", "ok" if ok else "**FAIL**"])
+                # in-kernel noise: same generator state on both sides
+                x, s, gr = (torch.randn(n, d, device=dev) for _ in range(3))
+                w, r = torch.randn(n, device=dev), torch.randn(n, device=dev)
+                out = {}
+                for b in (name, "reference"):
+                    g = torch.Generator(device=dev).manual_seed(7)
+                    out[b] = fk.fkc_step(x, w, s, gr, r, generator=g, backend=b, **COEFS)
+                ex = (out[name][0] - out["reference"][0]).abs().max().item()
+                ok = ex < 1e-4
+                rows.append([name, "step, in-kernel noise", f"{n}x{d} fp32", f"x {ex:.2e}",
+                             "ok" if ok else "**FAIL**"])
+            for n, k, nr in ([(300, 8, 3)] if self.args.dry_run
+                             else [(1000, 16, 5), (65536, 64, 20), (1 << 20, 256, 128)]):
+                w = torch.randn(n, device=dev)
+                w[::97] = w[5]
+                w[3] = float("nan")
+                seeds = torch.tensor([123456789, 42], dtype=torch.int64, device=dev)
+                got = get_backend_object(name).select_particles(w, k, nr, seeds)
+                want = reference.select_particles(w, k, nr, seeds)
+                rows.append([name, "select_particles", f"N={n} k={k} random={nr}",
+                             "index for index", "ok" if torch.equal(got, want) else "**FAIL**"])
+            for n in ([37] if self.args.dry_run else [1000, 65536]):
+                lw = torch.randn(n, device=dev) * 3
+                u = torch.tensor([0.37], dtype=torch.float64, device=dev)
+                got = get_backend_object(name).systematic_resample(lw, u)
+                want = reference.systematic_resample(lw, u=u)
+                diff = (got != want).sum().item()
+                rows.append([name, "systematic_resample", f"N={n}", f"{diff} differ",
+                             "ok" if diff == 0 else "**FAIL**"])
+        table(["backend", "op", "shape", "max abs diff", "status"], rows)
+
+    # ---------------------------------------------------------------- 3
+    @section("Fused step: time, GB/s, fraction of copy bandwidth")
+    def step_timing(self) -> None:
+        dev = self.device
+        shapes = ([(4, 12)] if self.args.dry_run
+                  else [(65536, 64), (4096, 3072), (1024, 12288), (4096, 16384)])
+        dtypes = [torch.float32] if self.args.dry_run else [torch.float32, torch.bfloat16]
+        rows = []
+        for n, d in shapes:
+            for dtype in dtypes:
+                x, s, gr = (torch.randn(n, d, device=dev, dtype=dtype) for _ in range(3))
+                w, r = torch.zeros(n, device=dev), torch.randn(n, device=dev)
+                nbytes = 4 * n * d * x.element_size() + 12 * n
+                src = torch.empty(nbytes // 2, dtype=torch.uint8, device=dev)
+                dst = torch.empty_like(src)
+                copy_ms = bench_ms(lambda dst=dst, src=src: dst.copy_(src), dev)
+                copy_gbs = nbytes / copy_ms / 1e6
+                label = f"{n}x{d} {str(dtype)[6:]}"
+                rows.append([label, "device copy (same bytes)", f"{copy_ms:.4f}",
+                             f"{copy_gbs:.0f}", "1.00"])
+
+                def ref_step(x=x, w=w, s=s, gr=gr, r=r):
+                    return reference.fkc_step(x, w, s, gr, r, torch.randn_like(x), **COEFS)
+
+                candidates: list[tuple[str, Callable[[], object]]] = [
+                    ("reference eager", ref_step)]
+                try:
+                    compiled = torch.compile(ref_step, fullgraph=True,
+                                             backend=self.compile_backend)
+                    compiled()
+                    candidates.append((f"torch.compile(reference) [{self.compile_backend}]",
+                                       compiled))
+                except Exception as exc:
+                    emit(f"- torch.compile(reference) failed at {label}: {exc}")
+                for name in self.backends:
+                    def step(name=name, x=x, w=w, s=s, gr=gr, r=r):
+                        return fk.fkc_step_(x, w, s, gr, r, backend=name, **COEFS)
+                    candidates.append((f"{name} (in-kernel noise)", step))
+                for what, fn in candidates:
+                    try:
+                        ms = bench_ms(fn, dev)
+                        gbs = nbytes / ms / 1e6
+                        rows.append([label, what, f"{ms:.4f}", f"{gbs:.0f}",
+                                     f"{gbs / copy_gbs:.2f}"])
+                    except Exception as exc:
+                        rows.append([label, what, f"error: {exc}", "", ""])
+                candidates = []
+        emit("bytes = 4·N·D·element size (read x, s, ∇r; write x) + 12·N; medians.")
+        table(["shape", "implementation", "ms", "GB/s", "of copy BW"], rows)
+
+    @staticmethod
+    def _select(w: torch.Tensor, k: int, n_random: int, backend: str) -> Callable[[], object]:
+        return lambda: fk.select_particles(w, k, n_random, backend=backend)
+
+    # ---------------------------------------------------------------- 4
+    @section("Selection: time vs eager topk + randperm")
+    def selection_timing(self) -> None:
+        dev = self.device
+        cases = [(64, 4)] if self.args.dry_run else [(65536, 64), (1 << 20, 256)]
+        rows = []
+        for n, k in cases:
+            n_random = k // 2
+            w = torch.randn(n, device=dev)
+
+            def eager(w=w, k=k, n=n, n_random=n_random):
+                top = torch.topk(w, k - n_random).indices
+                rest = torch.ones(n, dtype=torch.bool, device=dev)
+                rest[top] = False
+                others = torch.nonzero(rest).flatten()  # host sync, as eager code does
+                pick = others[torch.randperm(others.numel(), device=dev)[:n_random]]
+                return torch.cat([top, pick])
+
+            cands = [("eager topk + randperm", eager),
+                     ("reference (sort, philox keys)",
+                      self._select(w, k, n_random, "reference"))]
+            for name in self.backends:
+                cands.append((name, self._select(w, k, n_random, name)))
+            for what, fn in cands:
+                try:
+                    rows.append([f"N={n} k={k}", what, f"{bench_ms(fn, dev):.4f}"])
+                except Exception as exc:
+                    rows.append([f"N={n} k={k}", what, f"error: {exc}"])
+        table(["case", "implementation", "ms"], rows)
+
+    # ---------------------------------------------------------------- 5
+    @section("Sampler loop: K=100 fused steps, eager vs one CUDA graph")
+    def sampler_loop(self) -> None:
+        dev = self.device
+        n, d, n_steps = (16, 8, 3) if self.args.dry_run else (4096, 64, 100)
+        sched, tilt = fk.VPSchedule(), fk.LinearTilt(2.0)
+        coefs = [sched.at_step(i, n_steps) for i in range(n_steps)]
+        mu, var0 = 1.0, 0.25  # data N(mu, var0 I): the score is closed form at every tau
+        x = torch.randn(n, d, device=dev)
+        w = torch.zeros(n, device=dev)
+        gr = torch.full((n, d), 0.1, device=dev)  # r(x) = 0.1 * sum(x)
+
+        def loop(backend: str) -> None:
+            for c in coefs:
+                s = (c.alpha * mu - x) / (c.alpha**2 * var0 + c.sigma**2)
+                r = 0.1 * x.sum(1)
+                fk.fkc_step_(x, w, s, gr, r, h=c.h, g=c.g, lam=tilt.lam(c.t),
+                             dlam=tilt.dlam(c.t), f_coef=c.f_coef, dw_clip=None, w_clip=None,
+                             backend=backend)
+
+        rows = []
+        for name in ["reference", *self.backends]:
+            try:
+                ms = bench_ms(lambda name=name: loop(name), dev, reps=20)
+                rows.append([name, "eager", f"{ms:.3f}", f"{1e3 * ms / n_steps:.1f}"])
+            except Exception as exc:
+                rows.append([name, "eager", f"error: {exc}", ""])
+            if dev.type != "cuda":
+                rows.append([name, "CUDA graph", "skipped (needs CUDA)", ""])
+                continue
+            try:
+                side = torch.cuda.Stream()
+                side.wait_stream(torch.cuda.current_stream())
+                with torch.cuda.stream(side):
+                    loop(name)  # warm up: compile kernels, fill the caching allocator
+                torch.cuda.current_stream().wait_stream(side)
+                graph = torch.cuda.CUDAGraph()
+                with torch.cuda.graph(graph):
+                    loop(name)  # generator draws inside capture are replayed with new offsets
+                ms = bench_ms(graph.replay, dev, reps=20)
+                rows.append([name, "one CUDA graph", f"{ms:.3f}", f"{1e3 * ms / n_steps:.1f}"])
+            except Exception as exc:
+                rows.append([name, "one CUDA graph", f"error: {exc}", ""])
+        emit(f"N={n}, D={d}, K={n_steps}; score and reward in eager torch ops around each step.")
+        table(["backend", "mode", "ms per loop", "us per step"], rows)
+
+    def run(self) -> None:
+        t0 = time.perf_counter()
+        emit(f"# fkc-kernels GPU check ({time.strftime('%Y-%m-%d %H:%M')})")
+        self.environment()
+        self.correctness()
+        self.step_timing()
+        self.selection_timing()
+        self.sampler_loop()
+        emit(f"\n_total {time.perf_counter() - t0:.1f} s_")
+        out = self.args.out
+        os.makedirs(out, exist_ok=True)
+        path = os.path.join(out, "gpu_check.md" if not self.args.dry_run else "gpu_check_dry.md")
+        with open(path, "w") as fh:
+            fh.write("\n".join(LINES) + "\n")
+        print(f"wrote {path}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dry-run", action="store_true",
+                        help="tiny shapes on the CPU under the Triton interpreter")
+    parser.add_argument("--out", default=os.environ.get("OUT", "bench/out"),
+                        help="folder for gpu_check.md (default $OUT or bench/out)")
+    args = parser.parse_args(argv)
+    global DRY
+    DRY = args.dry_run
+    if not args.dry_run and not torch.cuda.is_available():
+        print("no CUDA device visible; use --dry-run for the CPU smoke test", file=sys.stderr)
+        return 2
+    Check(args).run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,42 @@
+"""The benchmark scripts cannot rot: the GPU check's dry run executes every section on the CPU."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import pathlib
+
+import pytest
+
+from fkc_kernels.ops._backends import get_backend_object
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+
+def _load(name: str):
+    spec = importlib.util.spec_from_file_location(f"_bench_{name}", ROOT / "bench" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.skipif(
+    os.environ.get("TRITON_INTERPRET") != "1" or get_backend_object("triton") is None,
+    reason="the dry run needs triton under TRITON_INTERPRET=1",
+)
+def test_gpu_check_dry_run(tmp_path):
+    gpu_check = _load("gpu_check")
+    gpu_check.LINES.clear()
+    assert gpu_check.main(["--dry-run", "--out", str(tmp_path)]) == 0
+    report = (tmp_path / "gpu_check_dry.md").read_text()
+    for title in ("Correctness", "Fused step", "Selection", "Sampler loop"):
+        assert f"## {title}" in report
+    assert "section failed" not in report and "**FAIL**" not in report
+    assert "error:" not in report
+    assert "| triton | select_particles |" in report
+    assert "| triton | step, in-kernel noise |" in report
+
+
+def test_bench_step_collects():
+    bench_step = _load("bench_step")
+    assert bench_step.SHAPES and callable(bench_step.test_backend)
