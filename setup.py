@@ -87,8 +87,14 @@ def _extension_kwargs():
                 return
             info = {"torch": torch.__version__, "cuda": torch.version.cuda if with_cuda else None,
                     "python": platform.python_version(), "with_cuda": with_cuda}
-            out = Path(self.get_ext_fullpath(extension.name)).parent / cfg.BUILD_INFO_FILE
-            out.write_text(json.dumps(info, indent=1) + "\n")
+            text = json.dumps(info, indent=1) + "\n"
+            outs = [Path(self.get_ext_fullpath(extension.name)).parent / cfg.BUILD_INFO_FILE]
+            if self.inplace or getattr(self, "editable_mode", False):
+                # editable installs copy only the library into the source tree: put it there too
+                outs.append(ROOT / "fkc_kernels" / cfg.BUILD_INFO_FILE)
+            for out in outs:
+                out.parent.mkdir(parents=True, exist_ok=True)
+                out.write_text(text)
 
     return {"ext_modules": [ext], "cmdclass": {"build_ext": BuildExt.with_options(use_ninja=True)}}
 
