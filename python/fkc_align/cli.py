@@ -1,11 +1,113 @@
-"""Command-line entry point ``fkc-align``."""
+"""Command-line entry point ``fkc-align``.
+
+``fkc-align run`` runs the active loop on a built-in task (default: digits, target 3, budget
+128, k 16), optionally with the random and greedy baselines, and writes report.json,
+report.png and best.png into the run folder. ``--resume`` continues a killed run.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
+import time
+from pathlib import Path
+
+from .feedback import FeedbackCorruptError, SettingsMismatchError
+from .loop import ActiveResult, run_active
+from .report import summary_table, write_report
+from .tasks import Task, digits, gmm
+
+DEFAULT_TARGET = 3
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="fkc-align",
+        description="Budget-constrained active preference alignment with FKC diffusion sampling.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run the active loop on a built-in task",
+                         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    run.add_argument("--task", choices=("digits", "gmm"), default="digits",
+                     help="built-in task")
+    run.add_argument("--target", type=int, default=None,
+                     help=f"digits: the digit the synthetic user wants (default {DEFAULT_TARGET})")
+    run.add_argument("--budget", type=int, default=128, help="total reward queries B")
+    run.add_argument("--k", type=int, default=16, help="particles shown per round")
+    run.add_argument("--particles", type=int, default=None,
+                     help="particles sampled per round N (default: the task's)")
+    run.add_argument("--steps", type=int, default=None,
+                     help="sampler steps per round (default: the task's)")
+    run.add_argument("--lam-max", type=float, default=None,
+                     help="guidance strength in reward standard deviations (default: the task's)")
+    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--backend", default="auto",
+                     help="fkc_kernels backend: auto, reference, cpu, triton, cuda")
+    run.add_argument("--device", default=None, help="torch device for sampling (default cpu)")
+    run.add_argument("--out", default=None,
+                     help="run folder (default runs/<task>-t<target>-b<budget>-k<k>-s<seed>)")
+    run.add_argument("--resume", action="store_true",
+                     help="continue the run stored in --out (same settings required)")
+    run.add_argument("--baselines", action="store_true",
+                     help="also run the random (eps=1, unguided) and greedy (eps=0) baselines")
+    run.add_argument("--no-progress", action="store_true", help="no progress bars")
+    return parser
+
+
+def make_task(args: argparse.Namespace) -> Task:
+    if args.task == "digits":
+        return digits(DEFAULT_TARGET if args.target is None else args.target)
+    if args.target is not None:
+        raise ValueError(f"--target: applies to --task digits only, got --task {args.task}")
+    return gmm()
+
+
+def default_out(args: argparse.Namespace) -> Path:
+    target = "" if args.task != "digits" else (
+        f"-t{DEFAULT_TARGET if args.target is None else args.target}")
+    return Path("runs") / f"{args.task}{target}-b{args.budget}-k{args.k}-s{args.seed}"
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    task = make_task(args)
+    out = Path(args.out) if args.out else default_out(args)
+    progress = not args.no_progress
+    common = dict(budget=args.budget, k=args.k, n_particles=args.particles, n_steps=args.steps,
+                  seed=args.seed, backend=args.backend, device=args.device, resume=args.resume,
+                  progress=progress, lam_max=args.lam_max)
+    print(f"fkc-align: task {task.name} {task.params}, budget {args.budget}, k {args.k}, "
+          f"run folder {out}", flush=True)
+    results: dict[str, ActiveResult] = {}
+    t0 = time.perf_counter()
+    results["fkc"] = run_active(task, out_dir=out, strategy="fkc", **common)
+    fkc_wall = time.perf_counter() - t0
+    if args.baselines:
+        for name in ("random", "greedy"):
+            results[name] = run_active(task, out_dir=out / "baselines" / name, strategy=name,
+                                       **common)
+    report = write_report(out, task, results, extra={"fkc_wall_time_s": fkc_wall})
+    print()
+    print(summary_table(results))
+    if "hits" in results["fkc"].summary:
+        print(f"fkc hits: {results['fkc'].summary['hits']}")
+    for key, value in report.get("comparison", {}).items():
+        print(f"{key}: {value}")
+    print(f"\nreport: {out / 'report.json'}, {out / 'report.png'}, {out / 'best.png'}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="fkc-align")
-    parser.parse_args(argv)
-    return 0
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "run":
+            return cmd_run(args)
+    except (ValueError, FileExistsError, FileNotFoundError, SettingsMismatchError,
+            FeedbackCorruptError, TimeoutError) as exc:
+        print(f"fkc-align: error: {exc}", file=sys.stderr)
+        return 2
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

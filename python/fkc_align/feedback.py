@@ -104,6 +104,7 @@ class FeedbackStore:
         self._answers: dict[str, FeedbackRecord] = {}
         self._order: list[str] = []
         self._offset = 0  # bytes of the file consumed so far (complete lines only)
+        self._line_no = 2  # number of the next line to read (1 is the header)
         self.tail_problem: str | None = None
         self._tail_pending = False  # a bad tail is still in the file: appending would corrupt
         self._memory_lines: list[str] = []
@@ -192,6 +193,7 @@ class FeedbackStore:
                 ) from exc
             self._offset = nl + 1
             line_no += 1
+            self._line_no = line_no
 
     def _report_tail(self, line_no: int, what: str) -> None:
         self.tail_problem = (
@@ -203,15 +205,15 @@ class FeedbackStore:
 
     def refresh(self) -> None:
         """Read lines appended to the file (by us or by other processes) since the last read."""
-        if self.run_dir is None:
-            return
+        if self.run_dir is None or self._tail_pending:
+            return  # a known bad tail is reported once and handled by move_bad_tail_aside
         with open(self._file, "rb") as fh:
             fh.seek(self._offset)
             data = fh.read()
         base = self._offset
         self._offset = 0
         try:
-            self._consume(data, first_line_no=-1, at_open=False)
+            self._consume(data, first_line_no=self._line_no, at_open=False)
         finally:
             self._offset += base
 

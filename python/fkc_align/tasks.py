@@ -160,10 +160,14 @@ def load_digits_data() -> tuple[torch.Tensor, torch.Tensor]:
 def _digit_classifier(c: float = 0.05) -> tuple[torch.Tensor, torch.Tensor]:
     """Multinomial logistic regression on the digits: weights ``(10, 64)``, bias ``(10,)``."""
     from sklearn.linear_model import LogisticRegression
+    from threadpoolctl import threadpool_limits
 
     images, labels = load_digits_data()
     clf = LogisticRegression(C=c, max_iter=2000)
-    clf.fit(images.reshape(len(images), -1).numpy(), labels.numpy())
+    # one BLAS thread: a 1797x64 fit gains nothing from more, and oversubscribed BLAS threads
+    # on a busy 2-core machine made it 20x slower
+    with threadpool_limits(limits=1):
+        clf.fit(images.reshape(len(images), -1).numpy(), labels.numpy())
     return (torch.tensor(clf.coef_, dtype=torch.float32),
             torch.tensor(clf.intercept_, dtype=torch.float32))
 
@@ -208,7 +212,7 @@ def digits(target: int = 3, smoothing_std: float = DIGITS_SMOOTHING_STD) -> Task
     return Task(
         name="digits", shape=(1, 8, 8), score_fn=score_fn, oracle=oracle, is_hit=is_hit,
         schedule=schedule, params={"target": target, "smoothing_std": smoothing_std},
-        defaults={"lam_max": 8.0, "n_particles": 256, "n_steps": 100},
+        defaults={"lam_max": 8.0, "n_particles": 128, "n_steps": 50},
         hit_breakdown=breakdown, plot_particles=_plot_images,
     )
 

@@ -1,0 +1,177 @@
+"""Run reports: report.json (settings, versions, per-round rows), report.png, best.png, a table."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import platform
+import sys
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .loop import ActiveResult
+from .tasks import Task
+
+COLORS = {"fkc": "tab:blue", "greedy": "tab:orange", "random": "tab:gray"}
+
+
+def versions() -> dict[str, Any]:
+    """Versions and machine facts recorded with every report."""
+    import fkc_kernels
+    import numpy
+    import sklearn
+
+    return {
+        "fkc_kernels": fkc_kernels.__version__, "torch": torch.__version__,
+        "numpy": numpy.__version__, "scikit_learn": sklearn.__version__,
+        "python": sys.version.split()[0], "platform": platform.platform(),
+        "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+        "backends": fkc_kernels.available_backends(),
+    }
+
+
+def _json_ready(value: Any) -> Any:
+    """Replace NaN/inf by None so report.json stays strict JSON."""
+    if isinstance(value, float) and value != value or value in (float("inf"), float("-inf")):
+        return None
+    if isinstance(value, dict):
+        return {k: _json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_ready(v) for v in value]
+    return value
+
+
+def comparison(results: dict[str, ActiveResult]) -> dict[str, Any]:
+    """Whether FKC's mean true reward beats each baseline (final round and whole run)."""
+    if "fkc" not in results:
+        return {}
+    fkc = results["fkc"].summary
+    out: dict[str, Any] = {}
+    for name, res in results.items():
+        if name == "fkc":
+            continue
+        for key in ("final_mean_reward", "run_mean_reward"):
+            a, b = fkc.get(key), res.summary.get(key)
+            if a is not None and b is not None:
+                out[f"fkc_{key}_above_{name}"] = bool(a > b)
+    return out
+
+
+def write_report(run_dir: str | Path, task: Task, results: dict[str, ActiveResult],
+                 extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Write report.json, report.png and best.png into ``run_dir``; return the JSON dict.
+
+    ``results`` maps a strategy name (``"fkc"``, ``"random"``, ``"greedy"``) to its result.
+    """
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    main = results.get("fkc") or next(iter(results.values()))
+    report = {
+        "date": _dt.datetime.now().isoformat(timespec="seconds"),
+        "settings": main.settings,
+        "versions": versions(),
+        "runs": {name: {"settings": r.settings, "summary": r.summary, "rounds": r.rounds,
+                        "run_dir": str(r.run_dir) if r.run_dir else None,
+                        "tail_problem": r.tail_problem}
+                 for name, r in results.items()},
+        "comparison": comparison(results),
+        **(extra or {}),
+    }
+    report = _json_ready(report)
+    tmp = run_dir / "report.json.tmp"
+    tmp.write_text(json.dumps(report, indent=2))
+    os.replace(tmp, run_dir / "report.json")
+    plot_curves(results, run_dir / "report.png", title=_title(task, main))
+    plot_best(task, main, run_dir / "best.png")
+    return report
+
+
+def _title(task: Task, res: ActiveResult) -> str:
+    params = ", ".join(f"{k}={v}" for k, v in task.params.items())
+    s = res.settings
+    return f"{task.name}({params}): budget {s['budget']}, k {s['k']}, N {s['n_particles']}"
+
+
+def plot_curves(results: dict[str, ActiveResult], path: Path, title: str = "") -> None:
+    """True reward and hit rate per round against queries spent, one line per strategy."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax_r, ax_h) = plt.subplots(1, 2, figsize=(10, 4))
+    for name, res in results.items():
+        q = [row["queries_used"] for row in res.rounds]
+        color = COLORS.get(name)
+        ax_r.plot(q, [row["mean_reward"] for row in res.rounds], "o-", color=color,
+                  label=f"{name} (mean of shown)")
+        ax_r.plot(q, [row["best_reward_so_far"] for row in res.rounds], ":", color=color,
+                  label=f"{name} (best so far)")
+        hits = [row["hit_rate"] for row in res.rounds]
+        if any(h is not None for h in hits):
+            ax_h.plot(q, [h if h is not None else float("nan") for h in hits], "o-",
+                      color=color, label=f"{name} (all shown)")
+        tops = [row["hit_rate_top"] for row in res.rounds]
+        if any(t is not None for t in tops):
+            ax_h.plot(q, [t if t is not None else float("nan") for t in tops], "s--",
+                      color=color, alpha=0.7, label=f"{name} (top by weight)")
+    ax_r.set_xlabel("queries spent")
+    ax_r.set_ylabel("true reward")
+    ax_r.set_title("true reward of the shown particles")
+    ax_r.legend(fontsize=7)
+    ax_h.set_xlabel("queries spent")
+    ax_h.set_ylabel("hit rate")
+    ax_h.set_ylim(-0.02, 1.02)
+    ax_h.set_title("hit rate of the shown particles")
+    ax_h.legend(fontsize=7)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_best(task: Task, res: ActiveResult, path: Path, n_best: int = 32) -> None:
+    """Grid of the best particles found (or the task's own plot of the observed ones)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    x, r = res.observed_x, res.observed_r
+    if task.plot_particles is None:
+        return
+    if len(task.shape) == 1:  # a point cloud: show every observed particle
+        sel_x, sel_r = x, r
+    else:
+        sel_x, sel_r = x[:n_best], r[:n_best]
+    hits = task.is_hit(sel_x) if task.is_hit is not None else None
+    fig = plt.figure(figsize=(8, max(2.0, 1.1 * ((len(sel_x) + 7) // 8))))
+    task.plot_particles(fig, sel_x, sel_r, hits)
+    fig.suptitle(f"best particles found ({res.settings['strategy']}), true reward above each",
+                 fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def summary_table(results: dict[str, ActiveResult]) -> str:
+    """A fixed-width table of the final-round and whole-run numbers, one row per strategy."""
+    cols = [("strategy", "strategy", "{}"), ("queries", "queries_used", "{}"),
+            ("last mean r", "final_mean_reward", "{:.3f}"), ("last hit", "final_hit_rate",
+                                                              "{:.2f}"),
+            ("last hit top", "final_hit_rate_top", "{:.2f}"),
+            ("run mean r", "run_mean_reward", "{:.3f}"), ("run hit", "run_hit_rate", "{:.2f}"),
+            ("best r", "best_reward", "{:.3f}"), ("wall s", "wall_time_s", "{:.0f}")]
+    rows = [[c[0] for c in cols]]
+    for name, res in results.items():
+        s = dict(res.summary, strategy=name)
+        rows.append([fmt.format(s[key]) if s.get(key) is not None else "-"
+                     for _, key, fmt in cols])
+    widths = [max(len(row[i]) for row in rows) for i in range(len(cols))]
+    lines = [" | ".join(cell.rjust(w) for cell, w in zip(row, widths, strict=True))
+             for row in rows]
+    lines.insert(1, "-+-".join("-" * w for w in widths))
+    return "\n".join(lines)
