@@ -20,9 +20,11 @@ from .. import reference
 from ._philox import load_seeds, random_keys
 from ._sort import sort_pairs
 
-_I64_MAX: tl.constexpr = 0x7FFFFFFFFFFFFFFF
-_MIN_BLOCK = 2048  # candidates per program: few merge rounds, registers still fit
-_MAX_KEEP = 2048  # larger k uses the reference's device sort (still no host sync)
+_I64_MAX = tl.constexpr(0x7FFFFFFFFFFFFFFF)  # globals in @jit code must be constexpr objects
+# candidates per program. The pair bitonic network unrolls into a lot of code: compiling it for
+# sm_90 (triton 3.8, no GPU) took 25 s at 512 and minutes at 2048, so programs stay at 512
+_MIN_BLOCK = 512
+_MAX_KEEP = 256  # larger k uses the reference's device sort (still no host sync)
 
 
 @triton.jit
@@ -112,7 +114,7 @@ def _reduce(keys: torch.Tensor, idx: torch.Tensor, keep: int, block: int):
         k_out = torch.empty(n_blocks * keep, dtype=torch.int64, device=keys.device)
         i_out = torch.empty_like(k_out)
         _merge_kernel[(n_blocks,)](keys, idx, keys.numel(), k_out, i_out, KEEP=keep, BLOCK=block,
-                                   LOG_BLOCK=block.bit_length() - 1, num_warps=8)
+                                   LOG_BLOCK=block.bit_length() - 1, num_warps=4)
         keys, idx = k_out, i_out
     return keys, idx
 
@@ -146,7 +148,7 @@ def select_particles(w: torch.Tensor, k: int, n_random: int, seeds: torch.Tensor
     n_rnd = k if n_random > 0 else 0
     _candidates_kernel[(n_blocks,)](w, seeds, top_k, top_i, rnd_k, rnd_i, n, N_TOP=n_top,
                                     N_RND=n_rnd, BLOCK=block, LOG_BLOCK=block.bit_length() - 1,
-                                    num_warps=8)
+                                    num_warps=4)
     merge_block = max(_MIN_BLOCK, triton.next_power_of_2(2 * k))
     if n_top > 0:
         top_k, top_i = _reduce(top_k, top_i, n_top, merge_block)
@@ -156,5 +158,5 @@ def select_particles(w: torch.Tensor, k: int, n_random: int, seeds: torch.Tensor
                                                rnd_k.numel() if n_rnd else 1)))
     _finish_kernel[(1,)](w, top_k, top_i, top_k.numel() if n_top else 0, rnd_k, rnd_i,
                          rnd_k.numel() if n_rnd else 0, out, N_TOP=n_top, N_RANDOM=n_random,
-                         BLOCK=final, LOG_BLOCK=final.bit_length() - 1, num_warps=8)
+                         BLOCK=final, LOG_BLOCK=final.bit_length() - 1, num_warps=4)
     return out
