@@ -11,8 +11,8 @@ import triton
 import triton.language as tl
 
 # 2**-24: uint32 >> 8 has 24 bits, so ((x >> 8) | 1) * 2**-24 is exact in float32 and in (0, 1)
-UNIT_F32: tl.constexpr = 5.9604644775390625e-08
-TWO_PI_F32: tl.constexpr = 6.2831855  # float32(2*pi), the contract's constant
+UNIT_F32 = tl.constexpr(5.9604644775390625e-08)
+TWO_PI_F32 = tl.constexpr(6.2831855)  # float32(2*pi), the contract's constant
 
 
 @triton.jit
