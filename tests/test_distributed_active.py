@@ -14,6 +14,7 @@ SETTINGS = dict(budget=7, k=3, n_particles=48, n_steps=12, seed=5, backend="refe
 
 def _active_worker(rank: int, world: int, store: str, out_dir: str) -> None:
     import torch.distributed as dist
+
     from fkc_align import tasks
     from fkc_align.distributed_loop import run_active_distributed
 
