@@ -165,3 +165,27 @@ def test_opcheck_schema_and_fake():
             0.1, 0.1, 10.0)
     torch.library.opcheck(torch.ops.fkc.fkc_step_ext.default, args,
                           test_utils=("test_schema", "test_faketensor"))
+
+
+def test_fallback_when_the_extension_is_off():
+    """With the library off, import works, "auto" falls back and "cpu" explains itself."""
+    import subprocess
+    import sys
+
+    code = (
+        "import torch, fkc_kernels as fk\n"
+        "assert 'cpu' not in fk.available_backends(), fk.available_backends()\n"
+        "x = torch.randn(3, 4)\n"
+        "fk.fkc_step(x, torch.ones(3), x, x, torch.zeros(3), h=0.1, g=1.0, lam=0.0, dlam=0.0)\n"
+        "try:\n"
+        "    fk.fkc_step(x, torch.ones(3), x, x, torch.zeros(3), h=0.1, g=1.0, lam=0.0, dlam=0.0,"
+        " backend='cpu')\n"
+        "except ValueError as e:\n"
+        "    assert 'FKC_DISABLE_EXT=1' in str(e), e\n"
+        "else:\n"
+        "    raise SystemExit('backend=cpu did not raise')\n"
+    )
+    env = dict(os.environ, FKC_DISABLE_EXT="1")
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
