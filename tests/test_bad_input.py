@@ -142,3 +142,15 @@ def test_philox_normal_bad_input():
 def test_import_never_needs_an_extension():
     assert "reference" in available_backends()
     assert fkc_kernels.fkc_step is fkc_step
+
+
+def test_backend_resolution_inside_torch_compile():
+    # the first resolution may happen while dynamo traces: it must not enter the graph
+    def step(x, w):
+        return fkc_step(x, w, x, x, w, h=0.1, g=1.0, lam=0.5, dlam=1.0, noise=x,
+                        backend="reference")
+
+    x, w = torch.randn(3, 4), torch.zeros(3)
+    compiled = torch.compile(step, fullgraph=True, backend="aot_eager")
+    for a, b in zip(compiled(x, w), step(x, w)):
+        torch.testing.assert_close(a, b)

@@ -71,18 +71,20 @@ _HOW_TO_GET = {
 }
 
 
-def resolve_backend(backend: str, device: torch.device) -> Any:
-    """Backend object for a request (``"auto"`` or a name) and the tensors' device.
+@torch.compiler.assume_constant_result
+def _resolve_name(backend: str, device_type: str) -> str:
+    """Name of the backend that serves ``backend`` for tensors on ``device_type``.
 
-    ``"auto"``: CUDA tensors -> cuda, else triton, else reference; CPU tensors -> cpu, else
-    reference. A named backend that cannot run raises ``ValueError`` saying why and how to get it.
+    Depends only on its arguments and what is installed, so ``torch.compile`` runs it once while
+    tracing and keeps the answer as a constant: the lazy imports above never enter a graph.
     """
+    device = torch.device(device_type)
     if backend == "auto":
         order = ("cuda", "triton", "reference") if device.type == "cuda" else ("cpu", "reference")
         for name in order:
             if unavailable_reason(name, device) is None:
-                return get_backend_object(name)
-        return get_backend_object("reference")
+                return name
+        return "reference"
     if backend not in BACKEND_NAMES:
         raise ValueError(
             f"backend: expected 'auto' or one of {list(BACKEND_NAMES)}, got {backend!r}"
@@ -93,4 +95,13 @@ def resolve_backend(backend: str, device: torch.device) -> Any:
             f"backend={backend!r} is not available for {device.type} tensors: {reason}. "
             f"To get it: {_HOW_TO_GET[backend]}. Available here: {available_backends()}"
         )
-    return get_backend_object(backend)
+    return backend
+
+
+def resolve_backend(backend: str, device: torch.device) -> Any:
+    """Backend object for a request (``"auto"`` or a name) and the tensors' device.
+
+    ``"auto"``: CUDA tensors -> cuda, else triton, else reference; CPU tensors -> cpu, else
+    reference. A named backend that cannot run raises ``ValueError`` saying why and how to get it.
+    """
+    return _LOADED[_resolve_name(backend, device.type)]
