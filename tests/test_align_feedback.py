@@ -6,6 +6,7 @@ import time
 
 import pytest
 import torch
+
 from fkc_align.feedback import (
     FeedbackCorruptError,
     FeedbackStore,

@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+
 from fkc_align.reward_models import SmallCNN, SmallMLP, make_reward_model, train_reward_model
 
 

@@ -4,6 +4,7 @@ import math
 
 import pytest
 import torch
+
 from fkc_align.tasks import (
     Task,
     digit_log_probs,

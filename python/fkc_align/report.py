@@ -20,9 +20,10 @@ COLORS = {"fkc": "tab:blue", "greedy": "tab:orange", "random": "tab:gray"}
 
 def versions() -> dict[str, Any]:
     """Versions and machine facts recorded with every report."""
-    import fkc_kernels
     import numpy
     import sklearn
+
+    import fkc_kernels
 
     return {
         "fkc_kernels": fkc_kernels.__version__, "torch": torch.__version__,

@@ -141,8 +141,8 @@ def train_reward_model(
     opt = torch.optim.Adam(model.net.parameters(), lr=lr, weight_decay=weight_decay)
     best_loss, best_state, since_best = math.inf, None, 0
     model.train()
-    epoch, train_loss, hold_loss = 0, math.nan, None
-    for epoch in range(1, max_epochs + 1):
+    epochs, train_loss, hold_loss = 0, math.nan, None
+    for epochs in range(1, max_epochs + 1):  # noqa: B007 (the count is reported)
         opt.zero_grad(set_to_none=True)
         loss = torch.mean((model(x[train]) - z[train]) ** 2)
         loss.backward()
@@ -162,5 +162,5 @@ def train_reward_model(
         model.net.load_state_dict(best_state)
         hold_loss = best_loss
     model.eval()
-    return TrainStats(n_train=int(train.numel()), n_holdout=n_hold, epochs=epoch,
+    return TrainStats(n_train=int(train.numel()), n_holdout=n_hold, epochs=epochs,
                       train_loss=train_loss, holdout_loss=hold_loss)

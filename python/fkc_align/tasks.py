@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+
 from fkc_kernels import VPSchedule
 
 from .reward_models import make_reward_model
@@ -59,7 +60,8 @@ class Task:
     def __post_init__(self) -> None:
         self.shape = tuple(int(s) for s in self.shape)
         if not self.shape or any(s < 1 for s in self.shape):
-            raise ValueError(f"shape: expected a non-empty tuple of positive ints, got {self.shape}")
+            raise ValueError(
+                f"shape: expected a non-empty tuple of positive ints, got {self.shape}")
         for name in ("score_fn", "oracle"):
             if not callable(getattr(self, name)):
                 raise TypeError(f"{name}: expected a callable, got {type(getattr(self, name))}")
@@ -249,7 +251,8 @@ def gmm(
         raise ValueError(f"n_modes: expected an int >= 2, got {n_modes!r}")
     liked = tuple(int(i) for i in liked)
     if len(liked) != 2 or len(set(liked)) != 2 or not all(0 <= i < n_modes for i in liked):
-        raise ValueError(f"liked: expected two distinct mode indices in [0, {n_modes}), got {liked}")
+        raise ValueError(
+            f"liked: expected two distinct mode indices in [0, {n_modes}), got {liked}")
     angles = torch.arange(n_modes, dtype=torch.float32) * (2 * math.pi / n_modes)
     means = radius * torch.stack([torch.cos(angles), torch.sin(angles)], dim=1)
     liked_means = means[list(liked)]

@@ -1,0 +1,124 @@
+"""The active loop: budget accounting, resume after a kill, settings checks (tiny, fast runs)."""
+
+import math
+
+import pytest
+import torch
+
+from fkc_align.feedback import FeedbackStore, FunctionOracle, SettingsMismatchError
+from fkc_align.loop import run_active
+from fkc_align.tasks import gmm
+
+TINY = dict(n_particles=24, n_steps=8, progress=False, train_options={"max_epochs": 60})
+
+
+class Killed(Exception):
+    """Stands in for a kill: the oracle stops answering after a number of answers."""
+
+
+class CountingOracle(FunctionOracle):
+    """Records every particle it is asked about; raises ``Killed`` after ``kill_after`` answers."""
+
+    def __init__(self, reward_fn, kill_after=None):
+        super().__init__(reward_fn)
+        self.asked: list[torch.Tensor] = []
+        self.kill_after = kill_after
+
+    def ask(self, store, queries):
+        for q in queries:
+            if self.kill_after is not None and len(self.asked) >= self.kill_after:
+                raise Killed()
+            self.asked.append(q.x.clone())
+            store.answer(q.id, float(self.reward_fn(q.x[None])[0]))
+
+
+@pytest.fixture(scope="module")
+def task():
+    return gmm()
+
+
+@pytest.mark.parametrize("budget,k", [(37, 8), (5, 8), (16, 4)])
+def test_budget_is_spent_exactly_and_the_last_round_is_smaller(task, budget, k):
+    oracle = CountingOracle(task.oracle)
+    res = run_active(task, budget=budget, k=k, seed=1, oracle=oracle, **TINY)
+    shown = [row["n_shown"] for row in res.rounds]
+    assert len(oracle.asked) == budget == sum(shown)
+    assert shown == [min(k, budget - k * i) for i in range(math.ceil(budget / k))]
+    assert [row["queries_used"] for row in res.rounds] == [sum(shown[:i + 1])
+                                                           for i in range(len(shown))]
+    assert res.observed_x.shape == (budget, 2) and res.observed_r.shape == (budget,)
+    assert torch.all(res.observed_r[:-1] >= res.observed_r[1:])  # ranked, descending
+    row = res.rounds[-1]
+    assert {"round", "n_shown", "queries_used", "mean_reward", "max_reward", "hit_rate",
+            "hit_rate_top"} <= set(row)
+
+
+def test_epsilon_greedy_split_and_strategies(task):
+    res = run_active(task, budget=32, k=8, seed=0, **TINY)
+    # total_steps = ceil(32/8) = 4: eps = 0.8 - 0.7*r/4 at guided round r
+    assert [(r["n_top"], r["n_random"]) for r in res.rounds] == [(0, 8), (3, 5), (5, 3), (6, 2)]
+    greedy = run_active(task, budget=16, k=8, seed=0, strategy="greedy", **TINY)
+    assert [r["n_top"] for r in greedy.rounds] == [0, 8]
+    rnd = run_active(task, budget=16, k=8, seed=0, strategy="random", **TINY)
+    assert [r["n_top"] for r in rnd.rounds] == [0, 0] and rnd.rounds[1]["hit_rate_top"] is None
+
+
+def test_same_seed_same_queries_different_seed_different(task):
+    a = run_active(task, budget=12, k=4, seed=3, **TINY)
+    b = run_active(task, budget=12, k=4, seed=3, **TINY)
+    c = run_active(task, budget=12, k=4, seed=4, **TINY)
+    assert torch.equal(a.observed_x, b.observed_x)
+    assert not torch.equal(a.observed_x, c.observed_x)
+
+
+@pytest.mark.parametrize("kill_after", [3, 9, 13])
+def test_resume_after_a_kill_loses_nothing_and_asks_nothing_twice(task, tmp_path, kill_after):
+    budget, k = 20, 6
+    reference = run_active(task, budget=budget, k=k, seed=2, **TINY)
+
+    first = CountingOracle(task.oracle, kill_after=kill_after)
+    with pytest.raises(Killed):
+        run_active(task, budget=budget, k=k, seed=2, out_dir=tmp_path, oracle=first, **TINY)
+    stored = FeedbackStore.open(tmp_path)
+    assert len(stored.records()) == kill_after  # every answer given before the kill is kept
+
+    second = CountingOracle(task.oracle)
+    res = run_active(task, budget=budget, k=k, seed=2, out_dir=tmp_path, resume=True,
+                     oracle=second, **TINY)
+    asked = torch.stack(first.asked + second.asked)
+    assert len(asked) == budget
+    assert len({tuple(row.tolist()) for row in asked}) == budget  # nobody asked twice
+    # the resumed run asks exactly what an uninterrupted run asks
+    assert torch.equal(res.observed_x, reference.observed_x)
+    assert [r["mean_reward"] for r in res.rounds] == [r["mean_reward"] for r in reference.rounds]
+    # resuming a finished run asks nothing more
+    third = CountingOracle(task.oracle)
+    run_active(task, budget=budget, k=k, seed=2, out_dir=tmp_path, resume=True, oracle=third,
+               **TINY)
+    assert third.asked == []
+
+
+def test_resume_with_other_settings_is_refused(task, tmp_path):
+    run_active(task, budget=8, k=4, seed=0, out_dir=tmp_path, **TINY)
+    with pytest.raises(SettingsMismatchError, match="budget: stored 8, given 12"):
+        run_active(task, budget=12, k=4, seed=0, out_dir=tmp_path, resume=True, **TINY)
+    with pytest.raises(FileExistsError, match="resume"):
+        run_active(task, budget=8, k=4, seed=0, out_dir=tmp_path, **TINY)
+
+
+def test_bad_arguments_are_named(task):
+    with pytest.raises(ValueError, match="budget"):
+        run_active(task, budget=0, k=4, **TINY)
+    with pytest.raises(ValueError, match="n_particles"):
+        run_active(task, budget=8, k=4, **dict(TINY, n_particles=2))
+    with pytest.raises(ValueError, match="strategy"):
+        run_active(task, budget=8, k=4, strategy="best", **TINY)
+    with pytest.raises(ValueError, match="resume"):
+        run_active(task, budget=8, k=4, resume=True, **TINY)
+
+
+def test_gmm_guidance_finds_the_liked_modes(task):
+    res = run_active(task, budget=48, k=8, seed=0, n_particles=64, n_steps=30, progress=False)
+    base_hit = 2 / task.params["n_modes"]  # two liked modes of eight
+    assert res.rounds[-1]["hit_rate"] > base_hit + 0.3
+    assert res.summary["hits"]["both_modes_found"]
