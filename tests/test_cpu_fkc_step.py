@@ -189,3 +189,16 @@ def test_fallback_when_the_extension_is_off():
     proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                           timeout=120)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_torch_compile_fullgraph():
+    """The op is one opaque call with a fake kernel: fullgraph compile gives the eager result."""
+    x, w, s, gr, r, _ = _inputs((8, 5), torch.float32)
+    noise = torch.randn(8, 5)
+
+    def step(x, w, s, gr, r, noise):
+        return fkc_kernels.fkc_step(x, w, s, gr, r, noise=noise, backend="cpu", **SCALARS)
+
+    got = torch.compile(step, fullgraph=True)(x, w, s, gr, r, noise)
+    want = step(x, w, s, gr, r, noise)
+    assert torch.equal(got[0], want[0]) and torch.equal(got[1], want[1])
