@@ -80,16 +80,11 @@ def _cuda_buildable() -> bool:
     return CUDA_HOME is not None
 
 
-def _jit() -> tuple[str | None, str | None]:
-    """Build with ninja and load; returns (path, None) or (None, why not)."""
-    if os.environ.get("FKC_NO_JIT") == "1":
-        return None, "the just-in-time build is off (FKC_NO_JIT=1)"
-    csrc = _REPO_ROOT / "csrc"
-    if not (csrc / "bindings.cpp").exists():
-        return None, f"no C++ sources at {csrc} to build just in time (not a source checkout)"
+def _jit_build(with_cuda: bool) -> str:
+    """Build (or reuse the cached build) with ninja and load it; returns the library's name."""
     from torch.utils import cpp_extension
 
-    with_cuda = _cuda_buildable()
+    csrc = _REPO_ROOT / "csrc"
     sources = cfg.CPU_SOURCES + (cfg.CUDA_SOURCES if with_cuda else [])
     name = "fkc_kernels_C_cuda" if with_cuda else "fkc_kernels_C_cpu"
     build_dir = os.environ.get("FKC_BUILD_DIR")
@@ -111,7 +106,27 @@ def _jit() -> tuple[str | None, str | None]:
         is_python_module=False,
         verbose=os.environ.get("FKC_VERBOSE_BUILD") == "1",
     )
-    return name, None
+    return name
+
+
+def _jit(notes: list[str]) -> tuple[str | None, str | None]:
+    """Build just in time; returns (name, None) or (None, why not). A failed CUDA build is
+    retried CPU-only (the CPU backend still works where nvcc is missing or broken)."""
+    if os.environ.get("FKC_NO_JIT") == "1":
+        return None, "the just-in-time build is off (FKC_NO_JIT=1)"
+    csrc = _REPO_ROOT / "csrc"
+    if not (csrc / "bindings.cpp").exists():
+        return None, f"no C++ sources at {csrc} to build just in time (not a source checkout)"
+    if _cuda_buildable():
+        try:
+            return _jit_build(with_cuda=True), None
+        except Exception as exc:
+            notes.append(f"the CUDA just-in-time build failed ({type(exc).__name__}: {exc}); "
+                         "retrying CPU-only")
+    try:
+        return _jit_build(with_cuda=False), None
+    except Exception as exc:  # compiler missing, compile error, ...
+        return None, f"the just-in-time build failed ({type(exc).__name__}: {exc})"
 
 
 def load() -> LoadResult:
@@ -134,8 +149,8 @@ def load() -> LoadResult:
             why = f"loading {path.name} failed ({type(exc).__name__}: {exc})"
     notes.append(why)
     try:
-        path_or_name, why = _jit()
-    except Exception as exc:  # compiler missing, compile error, ...
+        path_or_name, why = _jit(notes)
+    except Exception as exc:  # belt and braces: loading must never raise
         path_or_name, why = None, f"the just-in-time build failed ({type(exc).__name__}: {exc})"
     if path_or_name is not None:
         _RESULT = LoadResult(True, "jit", path_or_name, notes=notes)
