@@ -153,3 +153,13 @@ def test_one_dimensional_particles():
     torch.testing.assert_close(x_new.double(), torch.from_numpy(x_ref[:, 0]), rtol=2e-5,
                                atol=2e-5)
     torch.testing.assert_close(w_new.double(), torch.from_numpy(w_ref), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("shape", [(0, 5), (0,), (3, 0), (0, 2, 3)])
+def test_empty_blocks(shape):
+    x = torch.zeros(shape)
+    w, r = torch.zeros(shape[0]), torch.ones(shape[0])
+    x_new, w_new = fkc_step(x, w, x, x, r, h=0.5, g=1.0, lam=0.0, dlam=1.0)
+    assert x_new.shape == shape and w_new.shape == (shape[0],)
+    # D = 0 still updates the weights: dw = h * dlam * r, clipped to 0.1
+    torch.testing.assert_close(w_new, torch.full((shape[0],), 0.1))

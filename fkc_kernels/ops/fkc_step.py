@@ -15,7 +15,8 @@ _INF = math.inf
 
 def _as_rows(t: torch.Tensor, n: int) -> torch.Tensor:
     """``(N, *S)`` -> ``(N, D)`` with unit inner stride, a view whenever strides allow."""
-    t2 = t.reshape(n, -1) if t.dim() != 2 else t
+    # D spelled out: reshape(n, -1) is ambiguous when the tensor is empty
+    t2 = t.reshape(n, math.prod(t.shape[1:])) if t.dim() != 2 else t
     if t2.dim() == 2 and t2.shape[1] > 1 and t2.stride(1) != 1:
         t2 = t2.contiguous()
     return t2
@@ -68,6 +69,8 @@ def _validate_step(x, w, score, reward_grad, reward, h, g, lam, dlam, f_coef, f,
 
 def _run(x, w, score, reward_grad, reward, f, noise, generator, backend, scalars, x_out, w_out):
     n = x.shape[0]
+    if x.numel() == 0 and n == 0:
+        return  # no particles: nothing to update (and no generator state consumed)
     impl = resolve_backend(backend, x.device)
     seeds = None if noise is not None else draw_philox_seeds(generator, x.device)
     # backends take float32, unit-stride (N,) vectors; these are no-ops on the hot path
@@ -129,7 +132,7 @@ def fkc_step(
     x_out = torch.empty(x.shape, dtype=x.dtype, device=x.device)
     w_out = torch.empty(n, dtype=torch.float32, device=x.device)
     _run(x, w, score, reward_grad, reward, f, noise, generator, backend, scalars,
-         x_out.view(n, -1), w_out)
+         _as_rows(x_out, n), w_out)
     return x_out, w_out
 
 
