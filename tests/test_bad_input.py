@@ -152,5 +152,5 @@ def test_backend_resolution_inside_torch_compile():
 
     x, w = torch.randn(3, 4), torch.zeros(3)
     compiled = torch.compile(step, fullgraph=True, backend="aot_eager")
-    for a, b in zip(compiled(x, w), step(x, w)):
+    for a, b in zip(compiled(x, w), step(x, w), strict=True):
         torch.testing.assert_close(a, b)
