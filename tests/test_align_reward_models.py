@@ -6,6 +6,15 @@ import torch
 from fkc_align.reward_models import SmallCNN, SmallMLP, make_reward_model, train_reward_model
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny tensors: one intra-op thread is fastest (and far faster on a busy 2-core box)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def test_architecture_follows_the_particle_shape():
     assert isinstance(make_reward_model((1, 8, 8)).net, SmallCNN)
     assert isinstance(make_reward_model((3, 5, 4)).net, SmallCNN)
