@@ -258,7 +258,9 @@ def _open_store(out_dir, settings, seed, resume, say) -> FeedbackStore:
             raise ValueError("resume: needs out_dir (the run folder to continue), got None")
         return FeedbackStore.create(None, settings, seed=seed)
     path = Path(out_dir)
-    has_feedback = (path / "feedback.jsonl").exists()
+    feedback_file = path / "feedback.jsonl"
+    # an empty file is a kill between creating it and writing the header: nothing to resume
+    has_feedback = feedback_file.exists() and feedback_file.stat().st_size > 0
     if not resume:
         if has_feedback:
             raise FileExistsError(
