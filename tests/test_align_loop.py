@@ -122,3 +122,22 @@ def test_gmm_guidance_finds_the_liked_modes(task):
     base_hit = 2 / task.params["n_modes"]  # two liked modes of eight
     assert res.rounds[-1]["hit_rate"] > base_hit + 0.3
     assert res.summary["hits"]["both_modes_found"]
+
+
+def test_selection_weights_are_not_stuck_on_a_clip_and_the_final_model_is_evaluated(tmp_path):
+    from fkc_align import FeedbackStore, evaluate_final_model
+    from fkc_align.tasks import digits
+
+    task = digits(3)
+    res = run_active(task, budget=24, k=8, seed=0, n_particles=32, n_steps=10, progress=False,
+                     strategy="greedy", out_dir=tmp_path)
+    store = FeedbackStore.open(tmp_path)
+    for rnd in (1, 2):
+        w = [q.weight for q in store.queries(rnd)]
+        assert w == sorted(w, reverse=True)  # top by weight, descending
+        assert len(set(w)) == len(w)  # no ties: the ranking is informative, not a clip
+    ev = evaluate_final_model(task, res, n_particles=16)
+    assert set(ev) == {"eval_final_model_mean_reward", "eval_final_model_hit_rate"}
+    assert ev["eval_final_model_mean_reward"] <= 0.0  # a log-probability
+    assert 0.0 <= ev["eval_final_model_hit_rate"] <= 1.0
+    assert evaluate_final_model(task, res, n_particles=16) == ev  # seeded by the run's seed

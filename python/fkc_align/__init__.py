@@ -18,7 +18,7 @@ from .feedback import (
     SettingsMismatchError,
     StoreOracle,
 )
-from .loop import ActiveResult, run_active
+from .loop import ActiveResult, evaluate_final_model, run_active
 from .report import summary_table, write_report
 from .reward_models import RewardModel, make_reward_model, train_reward_model
 from .tasks import Task
@@ -26,6 +26,7 @@ from .tasks import Task
 __all__ = [
     "ActiveResult", "FeedbackCorruptError", "FeedbackRecord", "FeedbackStore",
     "FeedbackTailWarning", "FunctionOracle", "Oracle", "Query", "RewardModel",
-    "SettingsMismatchError", "StoreOracle", "Task", "make_reward_model", "run_active",
+    "SettingsMismatchError", "StoreOracle", "Task", "evaluate_final_model", "make_reward_model",
+    "run_active",
     "summary_table", "tasks", "train_reward_model", "write_report",
 ]

@@ -28,6 +28,17 @@ from .tasks import Task
 
 STRATEGIES = ("fkc", "greedy", "random")
 
+# Clips of the log-weight that ranks particles for selection: none. The DESIGN's seed clips
+# (|Δw| <= 0.1 a step, w in [0.1, 10]) start w at 0, below its own floor, and on a guided digits
+# round the increments drift negative (unclipped w ends at about -17..-39): about half of the 128
+# particles end on the 0.1 floor and the rest keep only their last few increments, so "top by
+# weight" was close to a random pick (rank correlation of w with the true reward 0.07 ± 0.18 and
+# with the predicted one -0.01 ± 0.19, FKC's final models over 14 seed/target runs). Unclipped, w
+# is the FKC log importance weight of each path (up to the ∂r/∂t term of reward_at="x0_hat", see
+# DESIGN 5): what Algorithm 1 ranks by, without the clip damage.
+SELECTION_DW_CLIP: float | None = None
+SELECTION_W_CLIP: tuple[float, float] | None = None
+
 
 @dataclass
 class ActiveResult:
@@ -321,7 +332,8 @@ def _pick_queries(store, task, model, rnd, k_round, n_particles, n_steps, seed, 
         return task.score_fn(x, tau)
 
     sampler = FKCSampler(score_fn, reward_fn, task.schedule, tilt, n_steps, weights="seed",
-                         reward_at=reward_at if guided else "x", backend=backend)
+                         reward_at=reward_at if guided else "x", backend=backend,
+                         dw_clip=SELECTION_DW_CLIP, w_clip=SELECTION_W_CLIP)
     try:
         res = sampler.sample(n, task.shape, generator=gen, device=device)
     finally:
@@ -332,6 +344,48 @@ def _pick_queries(store, task, model, rnd, k_round, n_particles, n_steps, seed, 
     picks = ["cold"] * k_round if rnd == 0 else ["top"] * n_top + ["random"] * n_random
     weights = res.w[idx].float().cpu().tolist()
     return store.add_queries(rnd, res.x[idx], picks, weights)
+
+
+def evaluate_final_model(task: Task, result: ActiveResult, *, n_particles: int | None = None,
+                         backend: str = "auto", device: str | torch.device | None = None,
+                         threads: int | None = 1) -> dict[str, Any]:
+    """What the returned f_θ is worth: the task's oracle on a fresh guided sample (no budget).
+
+    Samples ``n_particles`` (the run's N by default) with the run's sampler settings, guided by
+    ``result.reward_model``, from a generator seeded by the run's seed only, so every strategy
+    of one seed is judged on the same noise. This asks the *synthetic* oracle outside the
+    budget: an evaluation for experiments, which a real user would not pay for.
+
+    Returns:
+        ``{"eval_final_model_mean_reward", "eval_final_model_hit_rate"}`` (hit rate None when the
+        task has no hit test).
+    """
+    s = result.settings
+    n = _check_int("n_particles", s["n_particles"] if n_particles is None else n_particles, 1)
+    device = torch.device(device) if device is not None else torch.device("cpu")
+    before = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(_check_int("threads", threads, 1))
+    model = result.reward_model.to(device).eval()
+    try:
+        for p in model.parameters():
+            p.requires_grad_(False)
+        sampler = FKCSampler(task.score_fn, model, task.schedule, LinearTilt(s["lam_max"]),
+                             s["n_steps"], weights="seed", reward_at=s["reward_at"],
+                             backend=backend, dw_clip=SELECTION_DW_CLIP,
+                             w_clip=SELECTION_W_CLIP)
+        gen = torch.Generator(device=device).manual_seed(derived_seed(s["seed"], -1, "eval"))
+        x = sampler.sample(n, task.shape, generator=gen, device=device).x
+    finally:
+        for p in model.parameters():
+            p.requires_grad_(True)
+        model.cpu()
+        torch.set_num_threads(before)
+    out: dict[str, Any] = {"eval_final_model_mean_reward": float(task.oracle(x).float().mean()),
+                           "eval_final_model_hit_rate": None}
+    if task.is_hit is not None:
+        out["eval_final_model_hit_rate"] = float(task.is_hit(x).float().mean())
+    return out
 
 
 def round_rows(store: FeedbackStore, task: Task) -> list[dict[str, Any]]:
