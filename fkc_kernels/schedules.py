@@ -31,6 +31,10 @@ class _Schedule:
     def g2(self, tau: float) -> float:
         raise NotImplementedError
 
+    def g(self, tau: float) -> float:
+        """Diffusion coefficient ``g(tau) = sqrt(g2(tau))``."""
+        return math.sqrt(self.g2(tau))
+
     def f_coef(self, tau: float) -> float:
         raise NotImplementedError
 
@@ -47,7 +51,7 @@ class _Schedule:
         h = 1.0 / n_steps
         t = i * h
         tau = 1.0 - t
-        return StepCoefficients(i=i, h=h, t=t, tau=tau, g=math.sqrt(self.g2(tau)),
+        return StepCoefficients(i=i, h=h, t=t, tau=tau, g=self.g(tau),
                                 f_coef=self.f_coef(tau), alpha=self.alpha(tau),
                                 sigma=self.sigma(tau))
 

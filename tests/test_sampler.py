@@ -172,3 +172,21 @@ def test_reward_fn_wrong_shape_is_reported():
     sampler = FKCSampler(gaussian_vp_score(0, 1), lambda x: x, VP, LinearTilt(1.0), n_steps=2)
     with pytest.raises(ValueError, match=r"reward_fn: expected a tensor of shape \(4,\)"):
         sampler.sample(4, 3)
+
+
+def test_schedule_coefficients_closed_forms():
+    tau = 0.37
+    beta = 0.1 + tau * (20.0 - 0.1)
+    c = VP.at_step(63, 100)
+    assert c.h == pytest.approx(0.01) and c.tau == pytest.approx(tau) and c.t == pytest.approx(0.63)
+    assert c.g == pytest.approx(math.sqrt(beta)) and VP.g(tau) == pytest.approx(math.sqrt(beta))
+    assert c.f_coef == pytest.approx(-0.5 * beta)
+    log_alpha = -0.5 * (0.1 * tau + 0.5 * 19.9 * tau * tau)
+    assert c.alpha == pytest.approx(math.exp(log_alpha))
+    assert c.sigma == pytest.approx(math.sqrt(1 - math.exp(2 * log_alpha)))
+    ve = VESchedule(0.01, 50.0)
+    assert ve.g(tau) ** 2 == pytest.approx(2 * ve.sigma(tau) ** 2 * math.log(5000.0))
+    tilt = LinearTilt(3.0)
+    assert tilt.lam(0.25) == 0.75 and tilt.dlam(0.25) == 3.0
+    with pytest.raises(ValueError, match=r"i: expected 0 <= i < n_steps=10, got 10"):
+        VP.at_step(10, 10)
