@@ -12,6 +12,7 @@ class ExtBackend:
 
     name: str
     dispatch_key: str  # "CPU" or "CUDA"
+    _kernel_found = False  # registrations never go away: once found, skip the dispatcher query
 
     def unavailable_reason(self, device: torch.device | None = None) -> str | None:
         if device is not None and torch.device(device).type != self.name:
@@ -19,8 +20,10 @@ class ExtBackend:
         result = load()
         if not result.ok:
             return f"the C++ extension is not loaded: {result.reason}"
-        if not has_kernel("fkc_step_ext", self.dispatch_key):
-            return self._no_kernel_reason()
+        if not self._kernel_found:
+            if not has_kernel("fkc_step_ext", self.dispatch_key):
+                return self._no_kernel_reason()
+            self._kernel_found = True
         return None
 
     def _no_kernel_reason(self) -> str:

@@ -37,6 +37,11 @@ def check_same_device(name: str, t: torch.Tensor, device: torch.device, ref: str
 
 def check_finite_scalar(name: str, v: object, *, positive: bool = False,
                         nonnegative: bool = False) -> float:
+    # plain floats and ints skip the (slow) numbers.Real ABC check: this runs every step
+    if type(v) is float or type(v) is int:
+        v = float(v)
+        if math.isfinite(v) and not (positive and v <= 0) and not (nonnegative and v < 0):
+            return v
     if isinstance(v, torch.Tensor):
         if v.numel() != 1:
             raise TypeError(

@@ -22,6 +22,13 @@ def _as_rows(t: torch.Tensor, n: int) -> torch.Tensor:
     return t2
 
 
+def _as_f32_vector(t: torch.Tensor) -> torch.Tensor:
+    """float32 with unit stride, as backends take ``(N,)`` vectors; free on the hot path."""
+    if t.dtype == torch.float32 and t.is_contiguous():
+        return t
+    return t.to(torch.float32).contiguous()
+
+
 def _validate_step(x, w, score, reward_grad, reward, h, g, lam, dlam, f_coef, f, noise,
                    generator, dw_clip, w_clip):
     x = v.check_float_tensor("x", x, v.PARTICLE_DTYPES)
@@ -75,8 +82,8 @@ def _run(x, w, score, reward_grad, reward, f, noise, generator, backend, scalars
     seeds = None if noise is not None else draw_philox_seeds(generator, x.device)
     # backends take float32, unit-stride (N,) vectors; these are no-ops on the hot path
     impl.fkc_step(
-        _as_rows(x, n), w.to(torch.float32).contiguous(), _as_rows(score, n),
-        _as_rows(reward_grad, n), reward.to(torch.float32).contiguous(),
+        _as_rows(x, n), _as_f32_vector(w), _as_rows(score, n),
+        _as_rows(reward_grad, n), _as_f32_vector(reward),
         None if f is None else _as_rows(f, n), None if noise is None else _as_rows(noise, n),
         seeds, x_out, w_out, **scalars,
     )
