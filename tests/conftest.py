@@ -27,3 +27,28 @@ def _fresh_seed(request):
     """Fresh random inputs per test, reproducible from the printed test id."""
     torch.manual_seed(zlib.crc32(request.node.nodeid.encode()))
     yield
+
+
+def _require_backend(name: str, device: str) -> None:
+    """Skip (or, with FKC_REQUIRE_EXT=1 as in CI, fail) when a C++ backend cannot run."""
+    from fkc_kernels.ops._backends import unavailable_reason
+
+    reason = unavailable_reason(name, torch.device(device))
+    if reason is None:
+        return
+    message = f"the {name!r} backend is unavailable: {reason}"
+    if os.environ.get("FKC_REQUIRE_EXT") == "1":  # CI: a missing extension is a failure
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture
+def cpu_backend():
+    """Tests of the C++ CPU backend: skip with the reason when it is not built."""
+    _require_backend("cpu", "cpu")
+
+
+@pytest.fixture
+def cuda_backend():
+    """Tests of the CUDA backend (run on a GPU machine)."""
+    _require_backend("cuda", "cuda")

@@ -9,21 +9,8 @@ import torch
 
 import fkc_kernels
 from fkc_kernels import reference
-from fkc_kernels.ops._backends import unavailable_reason
 
-
-def _require_cpu_backend():
-    reason = unavailable_reason("cpu", torch.device("cpu"))
-    if reason is None:
-        return
-    if os.environ.get("FKC_REQUIRE_EXT") == "1":  # CI: a missing extension is a failure
-        pytest.fail(f"the C++ CPU backend is unavailable: {reason}")
-    pytest.skip(f"the C++ CPU backend is unavailable: {reason}")
-
-
-@pytest.fixture(autouse=True)
-def _cpu_backend():
-    _require_cpu_backend()
+pytestmark = pytest.mark.usefixtures("cpu_backend")
 
 
 SHAPES = [(1, 1), (3, 7), (1000, 123), (4, 3, 8, 8), (3, 1), (2, 1029)]

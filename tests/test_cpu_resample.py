@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 import torch
 
 import fkc_kernels
 from fkc_kernels import reference
-from fkc_kernels.ops._backends import unavailable_reason
 
-
-@pytest.fixture(autouse=True)
-def _cpu_backend():
-    reason = unavailable_reason("cpu", torch.device("cpu"))
-    if reason is not None:
-        if os.environ.get("FKC_REQUIRE_EXT") == "1":  # CI: a missing extension is a failure
-            pytest.fail(f"the C++ CPU backend is unavailable: {reason}")
-        pytest.skip(f"the C++ CPU backend is unavailable: {reason}")
+pytestmark = pytest.mark.usefixtures("cpu_backend")
 
 
 def _logw(n, kind):

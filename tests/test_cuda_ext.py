@@ -2,29 +2,17 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 import torch
 
 import fkc_kernels
 from fkc_kernels import reference
-from fkc_kernels.ops._backends import unavailable_reason
 
-pytestmark = pytest.mark.cuda
+pytestmark = [pytest.mark.cuda, pytest.mark.usefixtures("cuda_backend")]
 
 SCALARS = dict(h=0.02, g=1.3, lam=0.7, dlam=2.0)
 X_TOL = {torch.float32: (2e-5, 2e-5), torch.float16: (1e-3, 1e-5),
          torch.bfloat16: (8e-3, 1e-5)}
-
-
-@pytest.fixture(autouse=True)
-def _cuda_backend():
-    reason = unavailable_reason("cuda", torch.device("cuda"))
-    if reason is not None:
-        if os.environ.get("FKC_REQUIRE_EXT") == "1":
-            pytest.fail(f"the CUDA backend is unavailable: {reason}")
-        pytest.skip(f"the CUDA backend is unavailable: {reason}")
 
 
 def _inputs(shape, dtype, device="cuda"):
