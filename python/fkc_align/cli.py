@@ -8,6 +8,7 @@ report.png and best.png into the run folder. ``--resume`` continues a killed run
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -68,7 +69,55 @@ def default_out(args: argparse.Namespace) -> Path:
     return Path("runs") / f"{args.task}{target}-b{args.budget}-k{args.k}-s{args.seed}"
 
 
+def _torchrun_world() -> int:
+    """Number of processes torchrun launched (1 when run directly)."""
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def cmd_run_distributed(args: argparse.Namespace) -> int:
+    """``fkc-align run`` under torchrun: particles sharded over the ranks, rank 0 asks and reports.
+
+    NCCL with one GPU per rank (``LOCAL_RANK``) when ``--device cuda``, gloo on CPUs otherwise.
+    """
+    import torch.distributed as dist
+
+    from .distributed_loop import run_active_distributed
+
+    rank, local_rank = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
+    use_cuda = args.device is not None and str(args.device).startswith("cuda")
+    device = f"cuda:{local_rank}" if use_cuda else (args.device or "cpu")
+    dist.init_process_group("nccl" if use_cuda else "gloo")
+    try:
+        task = make_task(args)
+        out = Path(args.out) if args.out else default_out(args)
+        common = dict(budget=args.budget, k=args.k, n_particles=args.particles,
+                      n_steps=args.steps, seed=args.seed, backend=args.backend, device=device,
+                      resume=args.resume, lam_max=args.lam_max)
+        if rank == 0:
+            print(f"fkc-align: task {task.name} {task.params}, budget {args.budget}, k {args.k}, "
+                  f"{_torchrun_world()} ranks, run folder {out}", flush=True)
+        results = {"fkc": run_active_distributed(task, out_dir=out, strategy="fkc", **common)}
+        if args.baselines:
+            for name in ("random", "greedy"):
+                results[name] = run_active_distributed(
+                    task, out_dir=out / "baselines" / name, strategy=name, **common)
+        if rank != 0:
+            return 0
+        for res in results.values():
+            res.summary.update(evaluate_final_model(task, res, backend=args.backend,
+                                                    device=device))
+        write_report(out, task, results, extra={"world_size": _torchrun_world()})
+        print()
+        print(summary_table(results))
+        print(f"\nreport: {out / 'report.json'}, {out / 'report.png'}, {out / 'best.png'}")
+        return 0
+    finally:
+        dist.destroy_process_group()
+
+
 def cmd_run(args: argparse.Namespace) -> int:
+    if _torchrun_world() > 1:
+        return cmd_run_distributed(args)
     task = make_task(args)
     out = Path(args.out) if args.out else default_out(args)
     progress = not args.no_progress
