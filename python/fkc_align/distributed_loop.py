@@ -34,14 +34,13 @@ from fkc_kernels import distributed as fd
 
 from .feedback import FunctionOracle, Oracle
 from .loop import (
-    STRATEGIES,
     ActiveResult,
     _open_store,
     _train,
+    assemble_result,
     derived_seed,
     make_settings,
-    round_rows,
-    summarise,
+    resolve_run_args,
 )
 from .tasks import Task
 
@@ -97,30 +96,21 @@ def run_active_distributed(
     """
     started = time.perf_counter()
     world, rank = fd._world(group)
-    for name, val in (("budget", budget), ("k", k)):
-        if isinstance(val, bool) or not isinstance(val, int) or val < 1:
-            raise ValueError(f"{name}: expected an int >= 1, got {val!r}")
-    n_particles = int(task.defaults.get("n_particles", 256) if n_particles is None
-                      else n_particles)
-    if n_particles < max(min(k, budget), world):
-        raise ValueError(f"n_particles: expected >= max(k={min(k, budget)}, world_size={world}), "
+    args = resolve_run_args(task, budget=budget, k=k, n_particles=n_particles, n_steps=n_steps,
+                            seed=seed, strategy=strategy, lam_max=lam_max, reward_at=reward_at,
+                            total_steps=total_steps, eps_start=eps_start, eps_end=eps_end)
+    budget, k, n_particles = args["budget"], args["k"], args["n_particles"]
+    n_steps, lam_max, total_steps = args["n_steps"], args["lam_max"], args["total_steps"]
+    if n_particles < world:
+        raise ValueError(f"n_particles: expected >= world_size={world} (a particle a rank), "
                          f"got {n_particles}")
-    n_steps = int(task.defaults.get("n_steps", 100) if n_steps is None else n_steps)
-    if strategy not in STRATEGIES:
-        raise ValueError(f"strategy: expected one of {STRATEGIES}, got {strategy!r}")
-    lam_max = float(task.defaults.get("lam_max", 4.0) if lam_max is None else lam_max)
-    total_steps = math.ceil(budget / k) if total_steps is None else int(total_steps)
     device = torch.device(device) if device is not None else fd._comm_device(group)
     say = log if log is not None else (lambda _msg: None)
     train_options = dict(train_options or {})
 
     store = oracle_ = None
     if rank == 0:
-        settings = make_settings(task, budget=budget, k=k, n_particles=n_particles,
-                                 n_steps=n_steps, seed=seed, strategy=strategy, lam_max=lam_max,
-                                 reward_at=reward_at, total_steps=total_steps,
-                                 eps_start=float(eps_start), eps_end=float(eps_end))
-        store = _open_store(out_dir, settings, seed, resume, say)
+        store = _open_store(out_dir, make_settings(task, **args), seed, resume, say)
         oracle_ = oracle if oracle is not None else FunctionOracle(task.oracle)
 
     model = task.reward_model_factory(derived_seed(seed, 0, "init")).to(device)
@@ -171,22 +161,7 @@ def run_active_distributed(
         return WorkerResult(reward_model=model, n_rounds=done)
     if store.n_queries() > budget:  # a guard on the accounting, not a recovery
         raise RuntimeError(f"budget: {store.n_queries()} queries issued, budget was {budget}")
-    rows = round_rows(store, task)
-    for row in rows:
-        row["wall_s"] = round_walls.get(row["round"])
-    records = store.records()
-    xs = torch.stack([r.x for r in records])
-    rs = torch.tensor([r.reward for r in records], dtype=torch.float32)
-    rounds_of = torch.tensor([r.round for r in records], dtype=torch.long)
-    order = torch.argsort(rs, descending=True, stable=True)
-    result = ActiveResult(
-        rounds=rows, observed_x=xs[order], observed_r=rs[order], observed_round=rounds_of[order],
-        reward_model=model, settings=store.settings, summary={}, run_dir=store.run_dir,
-        wall_time_s=time.perf_counter() - started, tail_problem=store.tail_problem,
-        extra={"world_size": world},
-    )
-    result.summary = summarise(result, task)
-    return result
+    return assemble_result(store, task, model, round_walls, started, extra={"world_size": world})
 
 
 def _sharded_pick(task, model, rnd, k_round, n_particles, n_steps, seed, strategy, lam_max,

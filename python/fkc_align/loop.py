@@ -93,6 +93,66 @@ def make_settings(task: Task, *, budget: int, k: int, n_particles: int, n_steps:
             "eps_end": eps_end, "shape": list(task.shape)}
 
 
+def resolve_run_args(task: Task, *, budget, k, n_particles, n_steps, seed, strategy, lam_max,
+                     reward_at, total_steps, eps_start, eps_end) -> dict[str, Any]:
+    """Check a run's arguments and fill the task's defaults.
+
+    Returns:
+        the keyword arguments of :func:`make_settings` (what defines a run and resume compares).
+    """
+    budget = _check_int("budget", budget, 1)
+    k = _check_int("k", k, 1)
+    n_particles = _check_int("n_particles", task.defaults.get("n_particles", 256)
+                             if n_particles is None else n_particles, 1)
+    if n_particles < min(k, budget):
+        raise ValueError(f"n_particles: expected >= k={min(k, budget)} (particles shown a round), "
+                         f"got {n_particles}")
+    n_steps = _check_int("n_steps", task.defaults.get("n_steps", 100) if n_steps is None
+                         else n_steps, 1)
+    seed = _check_int("seed", seed, 0)
+    if strategy not in STRATEGIES:
+        raise ValueError(f"strategy: expected one of {STRATEGIES}, got {strategy!r}")
+    lam_max = float(task.defaults.get("lam_max", 4.0) if lam_max is None else lam_max)
+    if not math.isfinite(lam_max) or lam_max < 0:
+        raise ValueError(f"lam_max: expected a finite number >= 0, got {lam_max}")
+    if reward_at not in ("x", "x0_hat"):
+        raise ValueError(f"reward_at: expected 'x' or 'x0_hat', got {reward_at!r}")
+    total_steps = _check_int("total_steps", math.ceil(budget / k) if total_steps is None
+                             else total_steps, 1)
+    for name, e in (("eps_start", eps_start), ("eps_end", eps_end)):
+        if not 0.0 <= e <= 1.0:
+            raise ValueError(f"{name}: expected a probability in [0, 1], got {e}")
+    return dict(budget=budget, k=k, n_particles=n_particles, n_steps=n_steps, seed=seed,
+                strategy=strategy, lam_max=lam_max, reward_at=reward_at, total_steps=total_steps,
+                eps_start=float(eps_start), eps_end=float(eps_end))
+
+
+def assemble_result(store: FeedbackStore, task: Task, model: torch.nn.Module,
+                    round_walls: dict[int, float], started: float,
+                    extra: dict[str, Any] | None = None) -> ActiveResult:
+    """The :class:`ActiveResult` of a finished run, built from its feedback store.
+
+    ``round_walls``: round -> wall seconds (rounds done before a resume have none); ``started``:
+    ``time.perf_counter()`` at the run's start.
+    """
+    rows = round_rows(store, task)
+    for row in rows:
+        row["wall_s"] = round_walls.get(row["round"])  # None for rounds done before a resume
+    records = store.records()
+    xs = torch.stack([r.x for r in records])
+    rs = torch.tensor([r.reward for r in records], dtype=torch.float32)
+    rounds_of = torch.tensor([r.round for r in records], dtype=torch.long)
+    order = torch.argsort(rs, descending=True, stable=True)
+    result = ActiveResult(
+        rounds=rows, observed_x=xs[order], observed_r=rs[order], observed_round=rounds_of[order],
+        reward_model=model, settings=store.settings, summary={}, run_dir=store.run_dir,
+        wall_time_s=time.perf_counter() - started, tail_problem=store.tail_problem,
+        extra=dict(extra or {}),
+    )
+    result.summary = summarise(result, task)
+    return result
+
+
 def run_active(
     task: Task,
     *,
@@ -173,36 +233,15 @@ def _run_active(task: Task, *, budget, k, n_particles, n_steps, seed, backend, d
                 resume, progress, strategy, lam_max, reward_at, total_steps, eps_start, eps_end,
                 oracle, train_options, log) -> ActiveResult:
     started = time.perf_counter()
-    budget = _check_int("budget", budget, 1)
-    k = _check_int("k", k, 1)
-    n_particles = _check_int("n_particles", task.defaults.get("n_particles", 256)
-                             if n_particles is None else n_particles, 1)
-    if n_particles < min(k, budget):
-        raise ValueError(f"n_particles: expected >= k={min(k, budget)} (particles shown a round), "
-                         f"got {n_particles}")
-    n_steps = _check_int("n_steps", task.defaults.get("n_steps", 100) if n_steps is None
-                         else n_steps, 1)
-    seed = _check_int("seed", seed, 0)
-    if strategy not in STRATEGIES:
-        raise ValueError(f"strategy: expected one of {STRATEGIES}, got {strategy!r}")
-    lam_max = float(task.defaults.get("lam_max", 4.0) if lam_max is None else lam_max)
-    if not math.isfinite(lam_max) or lam_max < 0:
-        raise ValueError(f"lam_max: expected a finite number >= 0, got {lam_max}")
-    if reward_at not in ("x", "x0_hat"):
-        raise ValueError(f"reward_at: expected 'x' or 'x0_hat', got {reward_at!r}")
-    total_steps = _check_int("total_steps", math.ceil(budget / k) if total_steps is None
-                             else total_steps, 1)
-    for name, e in (("eps_start", eps_start), ("eps_end", eps_end)):
-        if not 0.0 <= e <= 1.0:
-            raise ValueError(f"{name}: expected a probability in [0, 1], got {e}")
+    args = resolve_run_args(task, budget=budget, k=k, n_particles=n_particles, n_steps=n_steps,
+                            seed=seed, strategy=strategy, lam_max=lam_max, reward_at=reward_at,
+                            total_steps=total_steps, eps_start=eps_start, eps_end=eps_end)
+    budget, k, n_particles = args["budget"], args["k"], args["n_particles"]
+    n_steps, lam_max, total_steps = args["n_steps"], args["lam_max"], args["total_steps"]
     device = torch.device(device) if device is not None else torch.device("cpu")
     say = log if log is not None else (tqdm.write if progress else (lambda _msg: None))
 
-    settings = make_settings(task, budget=budget, k=k, n_particles=n_particles, n_steps=n_steps,
-                             seed=seed, strategy=strategy, lam_max=lam_max, reward_at=reward_at,
-                             total_steps=total_steps, eps_start=float(eps_start),
-                             eps_end=float(eps_end))
-    store = _open_store(out_dir, settings, seed, resume, say)
+    store = _open_store(out_dir, make_settings(task, **args), seed, resume, say)
     oracle = oracle if oracle is not None else FunctionOracle(task.oracle)
     train_options = dict(train_options or {})
 
@@ -241,22 +280,7 @@ def _run_active(task: Task, *, budget, k, n_particles, n_steps, seed, backend, d
     if store.n_queries() > budget:  # cannot happen: a guard on the accounting, not a recovery
         raise RuntimeError(f"budget: {store.n_queries()} queries issued, budget was {budget}")
 
-    rows = round_rows(store, task)
-    for row in rows:
-        row["wall_s"] = round_walls.get(row["round"])  # None for rounds done before a resume
-    records = store.records()
-    xs = torch.stack([r.x for r in records])
-    rs = torch.tensor([r.reward for r in records], dtype=torch.float32)
-    rounds_of = torch.tensor([r.round for r in records], dtype=torch.long)
-    order = torch.argsort(rs, descending=True, stable=True)
-    model = model.cpu().eval()
-    result = ActiveResult(
-        rounds=rows, observed_x=xs[order], observed_r=rs[order], observed_round=rounds_of[order],
-        reward_model=model, settings=store.settings, summary={}, run_dir=store.run_dir,
-        wall_time_s=time.perf_counter() - started, tail_problem=store.tail_problem,
-    )
-    result.summary = summarise(result, task)
-    return result
+    return assemble_result(store, task, model.cpu().eval(), round_walls, started)
 
 
 def _fmt(v: float | None) -> str:
