@@ -23,6 +23,7 @@ import math
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import time
 import traceback
@@ -43,9 +44,15 @@ COEFS = dict(h=0.01, g=1.2, lam=0.8, dlam=1.0, f_coef=-0.3)
 LINES: list[str] = []
 
 
+REPORT_PATH: str | None = None  # rows are appended here as soon as they are measured
+
+
 def emit(line: str = "") -> None:
     print(line, flush=True)
     LINES.append(line)
+    if REPORT_PATH is not None:
+        with open(REPORT_PATH, "a") as fh:
+            fh.write(line + "\n")
 
 
 def section(title: str):
@@ -96,11 +103,15 @@ def bench_ms(fn: Callable[[], object], device: torch.device, reps: int = 50) -> 
     return statistics.median(times)
 
 
-def table(header: list[str], rows: list[list[str]]) -> None:
-    emit("| " + " | ".join(header) + " |")
-    emit("|" + "---|" * len(header))
-    for r in rows:
-        emit("| " + " | ".join(r) + " |")
+class StreamTable:
+    """A markdown table whose rows are written the moment they are appended."""
+
+    def __init__(self, header: list[str]) -> None:
+        emit("| " + " | ".join(header) + " |")
+        emit("|" + "---|" * len(header))
+
+    def append(self, row: list[str]) -> None:
+        emit("| " + " | ".join(row) + " |")
 
 
 class Check:
@@ -145,7 +156,7 @@ class Check:
         shapes = [(3, 7), (8, 64)] if self.args.dry_run else [(3, 7), (1000, 123), (4, 16384),
                                                              (4096, 192)]
         tol = {torch.float32: (1e-5, 1e-5), torch.bfloat16: (1.6e-2, 1e-2)}
-        rows = []
+        rows = StreamTable(["backend", "op", "shape", "max abs diff", "status"])
         for name in self.backends:
             for n, d in shapes:
                 for dtype in (torch.float32, torch.bfloat16):
@@ -191,7 +202,6 @@ class Check:
                 diff = (got != want).sum().item()
                 rows.append([name, "systematic_resample", f"N={n}", f"{diff} differ",
                              "ok" if diff == 0 else "**FAIL**"])
-        table(["backend", "op", "shape", "max abs diff", "status"], rows)
 
     # ---------------------------------------------------------------- 3
     @section("Fused step: time, GB/s, fraction of copy bandwidth")
@@ -200,7 +210,8 @@ class Check:
         shapes = ([(4, 12)] if self.args.dry_run
                   else [(65536, 64), (4096, 3072), (1024, 12288), (4096, 16384)])
         dtypes = [torch.float32] if self.args.dry_run else [torch.float32, torch.bfloat16]
-        rows = []
+        emit("bytes = 4·N·D·element size (read x, s, ∇r; write x) + 12·N; medians.")
+        rows = StreamTable(["shape", "implementation", "ms", "GB/s", "of copy BW"])
         for n, d in shapes:
             for dtype in dtypes:
                 x, s, gr = (torch.randn(n, d, device=dev, dtype=dtype) for _ in range(3))
@@ -220,7 +231,10 @@ class Check:
                 candidates: list[tuple[str, Callable[[], object]]] = [
                     ("reference eager", ref_step)]
                 try:
-                    compiled = torch.compile(ref_step, fullgraph=True,
+                    # one static graph per shape: without the reset the second shape would
+                    # recompile as dynamic and time a different kernel
+                    torch._dynamo.reset()
+                    compiled = torch.compile(ref_step, fullgraph=True, dynamic=False,
                                              backend=self.compile_backend)
                     compiled()
                     candidates.append((f"torch.compile(reference) [{self.compile_backend}]",
@@ -240,8 +254,6 @@ class Check:
                     except Exception as exc:
                         rows.append([label, what, f"error: {exc}", "", ""])
                 candidates = []
-        emit("bytes = 4·N·D·element size (read x, s, ∇r; write x) + 12·N; medians.")
-        table(["shape", "implementation", "ms", "GB/s", "of copy BW"], rows)
 
     @staticmethod
     def _select(w: torch.Tensor, k: int, n_random: int, backend: str) -> Callable[[], object]:
@@ -252,7 +264,7 @@ class Check:
     def selection_timing(self) -> None:
         dev = self.device
         cases = [(64, 4)] if self.args.dry_run else [(65536, 64), (1 << 20, 256)]
-        rows = []
+        rows = StreamTable(["case", "implementation", "ms"])
         for n, k in cases:
             n_random = k // 2
             w = torch.randn(n, device=dev)
@@ -275,7 +287,6 @@ class Check:
                     rows.append([f"N={n} k={k}", what, f"{bench_ms(fn, dev):.4f}"])
                 except Exception as exc:
                     rows.append([f"N={n} k={k}", what, f"error: {exc}"])
-        table(["case", "implementation", "ms"], rows)
 
     # ---------------------------------------------------------------- 5
     @section("Sampler loop: K=100 fused steps, eager vs one CUDA graph")
@@ -297,7 +308,8 @@ class Check:
                              dlam=tilt.dlam(c.t), f_coef=c.f_coef, dw_clip=None, w_clip=None,
                              backend=backend)
 
-        rows = []
+        emit(f"N={n}, D={d}, K={n_steps}; score and reward in eager torch ops around each step.")
+        rows = StreamTable(["backend", "mode", "ms per loop", "us per step"])
         for name in ["reference", *self.backends]:
             try:
                 ms = bench_ms(lambda name=name: loop(name), dev, reps=20)
@@ -320,24 +332,46 @@ class Check:
                 rows.append([name, "one CUDA graph", f"{ms:.3f}", f"{1e3 * ms / n_steps:.1f}"])
             except Exception as exc:
                 rows.append([name, "one CUDA graph", f"error: {exc}", ""])
-        emit(f"N={n}, D={d}, K={n_steps}; score and reward in eager torch ops around each step.")
-        table(["backend", "mode", "ms per loop", "us per step"], rows)
 
-    def run(self) -> None:
-        t0 = time.perf_counter()
-        emit(f"# fkc-kernels GPU check ({time.strftime('%Y-%m-%d %H:%M')})")
-        self.environment()
-        self.correctness()
-        self.step_timing()
-        self.selection_timing()
-        self.sampler_loop()
-        emit(f"\n_total {time.perf_counter() - t0:.1f} s_")
-        out = self.args.out
-        os.makedirs(out, exist_ok=True)
-        path = os.path.join(out, "gpu_check.md" if not self.args.dry_run else "gpu_check_dry.md")
-        with open(path, "w") as fh:
-            fh.write("\n".join(LINES) + "\n")
-        print(f"wrote {path}")
+    def discover_backends(self) -> None:
+        """The backends that run on this device, without printing (for a section's subprocess)."""
+        names = ("reference", "triton") if self.args.dry_run else BACKEND_NAMES
+        self.backends = [n for n in names
+                         if n != "reference" and unavailable_reason(n, self.device) is None]
+
+    def run_sections(self, names: list[str]) -> None:
+        if "env" not in names:
+            self.discover_backends()
+        for name in names:
+            getattr(self, SECTIONS[name])()
+
+
+SECTIONS = {"env": "environment", "correct": "correctness", "step": "step_timing",
+            "select": "selection_timing", "loop": "sampler_loop"}
+
+
+def run_isolated(args: argparse.Namespace, path: str) -> None:
+    """Each section in a fresh process, within the time budget.
+
+    A CUDA fault is sticky for the process that hit it, so a failing section must not take the
+    later ones down; the extension build and Triton's kernel cache are on disk, so later
+    processes reuse what the first one compiled.
+    """
+    t0 = time.perf_counter()
+    for name in args.sections:
+        left = args.budget_s - (time.perf_counter() - t0)
+        if left < 5:
+            emit(f"\n## {name}: skipped, the {args.budget_s:.0f} s budget is spent\n")
+            continue
+        cmd = [sys.executable, os.path.abspath(__file__), "--sections", name, "--no-isolate",
+               "--report", path, "--out", args.out] + (["--dry-run"] if args.dry_run else [])
+        try:
+            rc = subprocess.run(cmd, timeout=left).returncode
+            if rc != 0:
+                emit(f"\n**section `{name}` process exited with {rc}** (see its output above)")
+        except subprocess.TimeoutExpired:
+            emit(f"\n**section `{name}` stopped at the budget** ({args.budget_s:.0f} s in all)")
+    emit(f"\n_total {time.perf_counter() - t0:.1f} s_")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -346,13 +380,34 @@ def main(argv: list[str] | None = None) -> int:
                         help="tiny shapes on the CPU under the Triton interpreter")
     parser.add_argument("--out", default=os.environ.get("OUT", "bench/out"),
                         help="folder for gpu_check.md (default $OUT or bench/out)")
+    parser.add_argument("--sections", type=lambda v: v.split(","), default=list(SECTIONS),
+                        help=f"comma-separated subset of {','.join(SECTIONS)} (default: all)")
+    parser.add_argument("--budget-s", type=float, default=420.0,
+                        help="wall-clock budget; sections that would start later are skipped")
+    parser.add_argument("--no-isolate", action="store_true",
+                        help="run the sections in this process (default: one process each)")
+    parser.add_argument("--report", help=argparse.SUPPRESS)  # set by the isolating parent
     args = parser.parse_args(argv)
-    global DRY
+    unknown = [s for s in args.sections if s not in SECTIONS]
+    if unknown:
+        parser.error(f"--sections: unknown {unknown}; expected some of {list(SECTIONS)}")
+    global DRY, REPORT_PATH
     DRY = args.dry_run
     if not args.dry_run and not torch.cuda.is_available():
         print("no CUDA device visible; use --dry-run for the CPU smoke test", file=sys.stderr)
         return 2
-    Check(args).run()
+    path = args.report
+    if path is None:
+        os.makedirs(args.out, exist_ok=True)
+        path = os.path.join(args.out, "gpu_check_dry.md" if args.dry_run else "gpu_check.md")
+        with open(path, "w") as fh:
+            fh.write(f"# fkc-kernels GPU check ({time.strftime('%Y-%m-%d %H:%M')})\n")
+    REPORT_PATH = path
+    if args.no_isolate:
+        Check(args).run_sections(args.sections)
+    else:
+        run_isolated(args, path)
+    print(f"wrote {path}")
     return 0
 
 
