@@ -53,7 +53,8 @@ Tensor per_particle_f32(const char* name, const Tensor& t, const Tensor& x) {
 
 template <typename T>
 StepArgs<T> make_step_args(const Tensor& x, const Tensor& w, const Tensor& score,
-                           const Tensor& grad, const Tensor& reward, const OptTensor& f,
+                           const Tensor& grad, const Tensor& reward, const OptTensor& extra_dw,
+                           const OptTensor& f,
                            const OptTensor& noise, const Tensor& x_out, const Tensor& w_out,
                            const StepCoefs& coefs) {
   StepArgs<T> a{};
@@ -71,6 +72,8 @@ StepArgs<T> make_step_args(const Tensor& x, const Tensor& w, const Tensor& score
   a.stride_x_out = x_out.stride(0);
   a.w = w.const_data_ptr<float>();
   a.reward = reward.const_data_ptr<float>();
+  a.extra_dw = extra_dw ? extra_dw->const_data_ptr<float>() : nullptr;
+  a.stride_extra_dw = extra_dw ? extra_dw->stride(0) : 0;
   a.w_out = w_out.mutable_data_ptr<float>();
   a.stride_w = w.stride(0);
   a.stride_reward = reward.stride(0);
@@ -81,11 +84,17 @@ StepArgs<T> make_step_args(const Tensor& x, const Tensor& w, const Tensor& score
   return a;
 }
 
-// Shared argument checks; returns (w, reward) as float32.
-std::pair<Tensor, Tensor> check_step(const Tensor& x, const Tensor& w, const Tensor& score,
-                                     const Tensor& grad, const Tensor& reward, const OptTensor& f,
-                                     const OptTensor& noise, const OptTensor& seeds,
-                                     const Tensor& x_out, const Tensor& w_out) {
+// Per-particle float32 vectors of a step (converted when given in another float dtype).
+struct StepVectors {
+  Tensor w, reward;
+  OptTensor extra_dw;
+};
+
+// Shared argument checks; returns w, reward and extra_dw as float32.
+StepVectors check_step(const Tensor& x, const Tensor& w, const Tensor& score, const Tensor& grad,
+                       const Tensor& reward, const OptTensor& extra_dw, const OptTensor& f,
+                       const OptTensor& noise, const OptTensor& seeds, const Tensor& x_out,
+                       const Tensor& w_out) {
   TORCH_CHECK(x.dim() == 2, "x: expected (N, D), got ", x.sizes());
   const auto st = x.scalar_type();
   TORCH_CHECK(st == at::kFloat || st == at::kHalf || st == at::kBFloat16,
@@ -107,27 +116,59 @@ std::pair<Tensor, Tensor> check_step(const Tensor& x, const Tensor& w, const Ten
                   w_out.size(0) == x.size(0) && w_out.device() == x.device(),
               "w_out: expected float32 (", x.size(0), ",) on ", x.device(), ", got ",
               w_out.scalar_type(), " ", w_out.sizes(), " on ", w_out.device());
-  return {per_particle_f32("w", w, x), per_particle_f32("reward", reward, x)};
+  OptTensor extra32;
+  if (extra_dw) extra32 = per_particle_f32("extra_dw", *extra_dw, x);
+  return {per_particle_f32("w", w, x), per_particle_f32("reward", reward, x), extra32};
 }
 
-void fkc_step_cpu(const Tensor& x, const Tensor& w, const Tensor& score, const Tensor& grad,
-                  const Tensor& reward, const OptTensor& f, const OptTensor& noise,
-                  const OptTensor& seeds, const Tensor& x_out, const Tensor& w_out, double h,
-                  double g, double lam, double dlam, double f_coef, double dw_clip, double w_min,
-                  double w_max) {
-  auto [w32, r32] = check_step(x, w, score, grad, reward, f, noise, seeds, x_out, w_out);
+#ifdef FKC_WITH_CUDA
+void check_cuda_rc(cudaError_t rc, const char* what) {
+  TORCH_CHECK(rc == cudaSuccess, what, ": CUDA error: ", cudaGetErrorString(rc));
+}
+#endif
+
+// One entry point for both dispatch keys: checks, coefficients and the dtype switch are shared,
+// only the launch differs (CPU: [S, O] copied to the host; CUDA: read by the kernel, no sync).
+void fkc_step_op(const Tensor& x, const Tensor& w, const Tensor& score, const Tensor& grad,
+                 const Tensor& reward, const OptTensor& extra_dw, const OptTensor& f,
+                 const OptTensor& noise, const OptTensor& seeds, const Tensor& x_out,
+                 const Tensor& w_out, double h, double g, double lam, double dlam, double f_coef,
+                 double dw_clip, double w_min, double w_max) {
+  const StepVectors v =
+      check_step(x, w, score, grad, reward, extra_dw, f, noise, seeds, x_out, w_out);
   const StepCoefs coefs = make_step_coefs(h, g, lam, dlam, f_coef, dw_clip, w_min, w_max);
+  const bool on_cuda = x.is_cuda();
   uint64_t seed = 0, offset = 0;
-  if (!noise) {
+  if (!noise && !on_cuda) {
     const Tensor s = seeds->cpu();
     seed = static_cast<uint64_t>(s.const_data_ptr<int64_t>()[0]);
     offset = static_cast<uint64_t>(s.const_data_ptr<int64_t>()[1]);
   }
+#ifdef FKC_WITH_CUDA
+  std::optional<c10::cuda::CUDAGuard> guard;
+  cudaStream_t stream = nullptr;
+  if (on_cuda) {
+    if (!noise) {
+      TORCH_CHECK(seeds->device() == x.device(), "seeds: expected device ", x.device(),
+                  " (read by the kernel: no host sync), got ", seeds->device());
+    }
+    guard.emplace(x.device());
+    stream = c10::cuda::getCurrentCUDAStream(x.device().index()).stream();
+  }
+#endif
   auto run = [&](auto tag) {
     using T = decltype(tag);
-    auto a = make_step_args<T>(x, w32, score, grad, r32, f, noise, x_out, w_out, coefs);
+    auto a = make_step_args<T>(x, v.w, score, grad, v.reward, v.extra_dw, f, noise, x_out,
+                               w_out, coefs);
     a.seed = seed;
     a.offset = offset;
+#ifdef FKC_WITH_CUDA
+    if (on_cuda) {
+      a.seeds = noise ? nullptr : seeds->const_data_ptr<int64_t>();
+      check_cuda_rc(cuda::launch_fkc_step<T>(a, stream), "fkc_step_ext");
+      return;
+    }
+#endif
     cpu::fkc_step<T>(a);
   };
   switch (x.scalar_type()) {
@@ -179,36 +220,6 @@ Tensor systematic_resample_cpu(const Tensor& logw, const Tensor& u) {
 }
 
 #ifdef FKC_WITH_CUDA
-void check_cuda_rc(cudaError_t rc, const char* what) {
-  TORCH_CHECK(rc == cudaSuccess, what, ": CUDA error: ", cudaGetErrorString(rc));
-}
-
-void fkc_step_cuda(const Tensor& x, const Tensor& w, const Tensor& score, const Tensor& grad,
-                   const Tensor& reward, const OptTensor& f, const OptTensor& noise,
-                   const OptTensor& seeds, const Tensor& x_out, const Tensor& w_out, double h,
-                   double g, double lam, double dlam, double f_coef, double dw_clip,
-                   double w_min, double w_max) {
-  auto [w32, r32] = check_step(x, w, score, grad, reward, f, noise, seeds, x_out, w_out);
-  if (!noise) {
-    TORCH_CHECK(seeds->device() == x.device(), "seeds: expected device ", x.device(),
-                " (read by the kernel: no host sync), got ", seeds->device());
-  }
-  const c10::cuda::CUDAGuard guard(x.device());
-  const cudaStream_t stream = c10::cuda::getCurrentCUDAStream(x.device().index()).stream();
-  const StepCoefs coefs = make_step_coefs(h, g, lam, dlam, f_coef, dw_clip, w_min, w_max);
-  auto run = [&](auto tag) {
-    using T = decltype(tag);
-    auto a = make_step_args<T>(x, w32, score, grad, r32, f, noise, x_out, w_out, coefs);
-    a.seeds = noise ? nullptr : seeds->const_data_ptr<int64_t>();
-    check_cuda_rc(cuda::launch_fkc_step<T>(a, stream), "fkc_step_ext");
-  };
-  switch (x.scalar_type()) {
-    case at::kFloat: run(float{}); break;
-    case at::kHalf: run(c10::Half{}); break;
-    default: run(c10::BFloat16{}); break;
-  }
-}
-
 // Exact integer keys from one kernel, then two stable device radix sorts (at::sort): the top
 // part is the first n_top of the descending weight-rank order, the random part the first
 // n_random of the ascending random-key order once the top part is excluded. No host sync.
@@ -265,14 +276,14 @@ Tensor systematic_resample_cuda(const Tensor& logw, const Tensor& u) {
 }  // namespace fkc
 
 TORCH_LIBRARY_IMPL(fkc, CPU, m) {
-  m.impl("fkc_step_ext", &fkc::fkc_step_cpu);
+  m.impl("fkc_step_ext", &fkc::fkc_step_op);
   m.impl("select_particles_ext", &fkc::select_particles_cpu);
   m.impl("systematic_resample_ext", &fkc::systematic_resample_cpu);
 }
 
 #ifdef FKC_WITH_CUDA
 TORCH_LIBRARY_IMPL(fkc, CUDA, m) {
-  m.impl("fkc_step_ext", &fkc::fkc_step_cuda);
+  m.impl("fkc_step_ext", &fkc::fkc_step_op);
   m.impl("select_particles_ext", &fkc::select_particles_cuda);
   m.impl("systematic_resample_ext", &fkc::systematic_resample_cuda);
 }

@@ -70,7 +70,7 @@ def test_in_kernel_noise_is_the_contract(n, d):
     x_out = torch.empty(n, d)
     w_out = torch.empty(n)
     torch.ops.fkc.fkc_step_ext(zeros, torch.zeros(n), zeros, zeros, torch.zeros(n), None, None,
-                               seeds, x_out, w_out, 1.0, 1.0, 0.0, 0.0, 0.0, float("inf"),
+                               None, seeds, x_out, w_out, 1.0, 1.0, 0.0, 0.0, 0.0, float("inf"),
                                -float("inf"), float("inf"))
     z32 = reference.philox_normal(seeds[0], seeds[1], n * d).view(n, d)
     z64 = reference.philox_normal(seeds[0], seeds[1], n * d, dtype=torch.float64).view(n, d)
@@ -148,8 +148,8 @@ def test_opcheck_schema_and_fake():
     n, d = 6, 10
     x = torch.randn(n, d)
     args = (x, torch.rand(n), torch.randn(n, d), torch.randn(n, d), torch.randn(n), None, None,
-            torch.tensor([3, 4]), torch.empty(n, d), torch.empty(n), 0.1, 1.0, 0.5, 1.0, -0.2,
-            0.1, 0.1, 10.0)
+            None, torch.tensor([3, 4]), torch.empty(n, d), torch.empty(n), 0.1, 1.0, 0.5, 1.0,
+            -0.2, 0.1, 0.1, 10.0)
     torch.library.opcheck(torch.ops.fkc.fkc_step_ext.default, args,
                           test_utils=("test_schema", "test_faketensor"))
 

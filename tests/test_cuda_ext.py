@@ -48,9 +48,9 @@ def test_in_kernel_noise_is_the_contract_and_equals_cpu(n, d):
         x_out = torch.empty(n, d, device=dev)
         w_out = torch.empty(n, device=dev)
         torch.ops.fkc.fkc_step_ext(zeros, torch.zeros(n, device=dev), zeros, zeros,
-                                   torch.zeros(n, device=dev), None, None, seeds.to(dev), x_out,
-                                   w_out, 1.0, 1.0, 0.0, 0.0, 0.0, float("inf"), -float("inf"),
-                                   float("inf"))
+                                   torch.zeros(n, device=dev), None, None, None, seeds.to(dev),
+                                   x_out, w_out, 1.0, 1.0, 0.0, 0.0, 0.0, float("inf"),
+                                   -float("inf"), float("inf"))
         outs[dev] = x_out.cpu()
     z = reference.philox_normal(seeds[0], seeds[1], n * d).view(n, d)
     torch.testing.assert_close(outs["cuda"], z, rtol=4e-6, atol=2e-6)

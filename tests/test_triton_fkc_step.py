@@ -60,8 +60,8 @@ def test_in_kernel_noise_is_the_contract(n, d):
     zeros = torch.zeros(n, d)
     seeds = torch.tensor([0x1234_5678_9ABC, (1 << 62) - 7], dtype=torch.int64)
     x_out, w_out = torch.empty_like(x), torch.empty(n)
-    triton_backend.fkc_step(x, torch.zeros(n), zeros, zeros, torch.zeros(n), None, None, seeds,
-                            x_out, w_out, h=1.0, g=1.0, lam=0.0, dlam=0.0, f_coef=0.0,
+    triton_backend.fkc_step(x, torch.zeros(n), zeros, zeros, torch.zeros(n), None, None, None,
+                            seeds, x_out, w_out, h=1.0, g=1.0, lam=0.0, dlam=0.0, f_coef=0.0,
                             dw_clip=math.inf, w_min=-math.inf, w_max=math.inf)
     z = reference.philox_normal(seeds[0], seeds[1], n * d).view(n, d)
     torch.testing.assert_close(x_out - x, z, rtol=0, atol=2e-6)

@@ -62,6 +62,16 @@ FKC_HD float sqrt_f(float x) {
 #endif
 }
 
+// Product rounded on its own: nvcc would otherwise fuse it with a following add into one FMA
+// (one rounding instead of the reference's two). Host builds pass -ffp-contract=off.
+FKC_HD float mul_rn(float a, float b) {
+#if defined(__CUDA_ARCH__)
+  return __fmul_rn(a, b);
+#else
+  return a * b;
+#endif
+}
+
 // NaN-propagating clamp: NaN compares false both ways and is returned unchanged, like
 // torch.clamp (std::min/max would silently turn NaN into a bound).
 FKC_HD float clamp_keep_nan(float v, float lo, float hi) {

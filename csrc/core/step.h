@@ -1,7 +1,7 @@
 // The FKC step (DESIGN section 3) per element and per row, once for every device.
 //
 //   drift = g^2 (s + (lam/2) gr) - f(x);   x' = x + h drift + g sqrt(h) xi
-//   dw    = h [dlam r - lam <gr, f(x)> + (g^2/2) lam <gr, s>],  clipped to +-dw_clip
+//   dw    = h [dlam r - lam <gr, f(x)> + (g^2/2) lam <gr, s>] (+ extra_dw),  clipped to +-dw_clip
 //   w'    = clip(w + dw, w_min, w_max)
 // The coefficients are rounded to float32 once, where the float32 reference rounds them (a
 // Python float meeting a float32 tensor), and the operation order follows the reference, so a
@@ -45,9 +45,12 @@ FKC_HD float step_x(float x, float s, float gr, float fx, float xi, const StepCo
   return (x + c.h * drift) + c.noise_scale * xi;
 }
 
-// w' from the row's dot products <gr, f(x)> and <gr, s> (float32 accumulations).
-FKC_HD float step_w(float w, float r, float dot_gr_f, float dot_gr_s, const StepCoefs& c) {
-  float dw = c.h * ((c.dlam * r - c.lam * dot_gr_f) + c.half_g2_lam * dot_gr_s);
+// w' from the row's dot products <gr, f(x)> and <gr, s> (float32 accumulations); extra points
+// at the row's extra_dw term, or is nullptr when there is none.
+FKC_HD float step_w(float w, float r, float dot_gr_f, float dot_gr_s, const float* extra,
+                    const StepCoefs& c) {
+  float dw = mul_rn(c.h, (c.dlam * r - c.lam * dot_gr_f) + c.half_g2_lam * dot_gr_s);
+  if (extra != nullptr) dw = dw + *extra;
   dw = clamp_keep_nan(dw, -c.dw_clip, c.dw_clip);
   return clamp_keep_nan(w + dw, c.w_min, c.w_max);
 }
@@ -67,8 +70,9 @@ struct StepArgs {
   int64_t stride_x, stride_score, stride_grad, stride_f, stride_noise, stride_x_out;
   const float* w;
   const float* reward;
+  const float* extra_dw;  // nullptr: no extra increment
   float* w_out;
-  int64_t stride_w, stride_reward, stride_w_out;
+  int64_t stride_w, stride_reward, stride_extra_dw, stride_w_out;
   int64_t n, d;
   uint64_t seed, offset;  // the noise contract's (S, O), host copy (CPU launchers)
   const int64_t* seeds;   // [S, O] in device memory (CUDA launchers: no host sync)

@@ -138,8 +138,9 @@ FKC_ALWAYS_INLINE void step_rows(const StepArgs<T>& a, int64_t row_begin, int64_
       }
       d0 += len;
     }
+    const float* extra = a.extra_dw ? a.extra_dw + n * a.stride_extra_dw : nullptr;
     a.w_out[n * a.stride_w_out] =
-        step_w(a.w[n * a.stride_w], a.reward[n * a.stride_reward], dot_f, dot_s, c);
+        step_w(a.w[n * a.stride_w], a.reward[n * a.stride_reward], dot_f, dot_s, extra, c);
   }
 }
 

@@ -134,8 +134,9 @@ __global__ void __launch_bounds__(kBlock) fkc_step_kernel(const StepArgs<T> a) {
   dot_f = row_sum<kRowThreads>(dot_f, smem[0]);
   dot_s = row_sum<kRowThreads>(dot_s, smem[1]);
   if (n < a.n && t == 0) {
+    const float* extra = a.extra_dw ? a.extra_dw + n * a.stride_extra_dw : nullptr;
     a.w_out[n * a.stride_w_out] =
-        step_w(a.w[n * a.stride_w], a.reward[n * a.stride_reward], dot_f, dot_s, c);
+        step_w(a.w[n * a.stride_w], a.reward[n * a.stride_reward], dot_f, dot_s, extra, c);
   }
 }
 

@@ -28,12 +28,13 @@ BUILD_INFO_FILE = "_C_build.json"
 def cxx_flags(with_cuda: bool) -> list[str]:
     """Host compiler flags. -fno-math-errno and -fno-trapping-math let sqrt and the branch-free
     selects of the noise loop vectorize (neither changes a result: nothing reads errno or FP
-    exception flags); OpenMP makes at::parallel_for (an inline header template) run in
-    parallel."""
+    exception flags); -ffp-contract=off keeps a*b+c two roundings, as in the float32 reference,
+    in the FMA-capable (AVX-512/AVX2+FMA) kernel clones; OpenMP makes at::parallel_for (an inline
+    header template) run in parallel."""
     if sys.platform == "win32":
-        flags = ["/O2", "/openmp"]
+        flags = ["/O2", "/openmp", "/fp:precise"]
     else:
-        flags = ["-O3", "-fno-math-errno", "-fno-trapping-math", "-fopenmp"]
+        flags = ["-O3", "-fno-math-errno", "-fno-trapping-math", "-ffp-contract=off", "-fopenmp"]
     if with_cuda:
         flags.append("-DFKC_WITH_CUDA")
     return flags

@@ -29,10 +29,10 @@ class ExtBackend:
     def _no_kernel_reason(self) -> str:
         return f"the loaded C++ extension has no {self.dispatch_key} kernels"
 
-    def fkc_step(self, x, w, score, reward_grad, reward, f, noise, seeds, x_out, w_out, *,
-                 h, g, lam, dlam, f_coef, dw_clip, w_min, w_max) -> None:
-        torch.ops.fkc.fkc_step_ext(x, w, score, reward_grad, reward, f, noise, seeds, x_out,
-                                   w_out, h, g, lam, dlam, f_coef, dw_clip, w_min, w_max)
+    def fkc_step(self, x, w, score, reward_grad, reward, extra_dw, f, noise, seeds, x_out,
+                 w_out, *, h, g, lam, dlam, f_coef, dw_clip, w_min, w_max) -> None:
+        torch.ops.fkc.fkc_step_ext(x, w, score, reward_grad, reward, extra_dw, f, noise, seeds,
+                                   x_out, w_out, h, g, lam, dlam, f_coef, dw_clip, w_min, w_max)
 
     def select_particles(self, w, k, n_random, seeds):
         return torch.ops.fkc.select_particles_ext(w, k, n_random, seeds)

@@ -30,7 +30,7 @@ def _as_f32_vector(t: torch.Tensor) -> torch.Tensor:
 
 
 def _validate_step(x, w, score, reward_grad, reward, h, g, lam, dlam, f_coef, f, noise,
-                   generator, dw_clip, w_clip):
+                   generator, dw_clip, w_clip, extra_dw):
     x = v.check_float_tensor("x", x, v.PARTICLE_DTYPES)
     if x.dim() < 1:
         raise ValueError("x: expected particles of shape (N, *S), got a 0-d tensor")
@@ -50,6 +50,9 @@ def _validate_step(x, w, score, reward_grad, reward, h, g, lam, dlam, f_coef, f,
     reward = v.check_weights("reward", reward, n)
     v.check_same_device("w", w, x.device)
     v.check_same_device("reward", reward, x.device)
+    if extra_dw is not None:
+        extra_dw = v.check_weights("extra_dw", extra_dw, n)
+        v.check_same_device("extra_dw", extra_dw, x.device)
     h = v.check_finite_scalar("h", h, positive=True)
     g = v.check_finite_scalar("g", g, nonnegative=True)
     lam = v.check_finite_scalar("lam", lam)
@@ -71,10 +74,11 @@ def _validate_step(x, w, score, reward_grad, reward, h, g, lam, dlam, f_coef, f,
     v.check_generator(generator, x.device)
     scalars = dict(h=h, g=g, lam=lam, dlam=dlam, f_coef=f_coef, dw_clip=dw_clip,
                    w_min=w_min, w_max=w_max)
-    return x, w, reward, scalars
+    return x, w, reward, extra_dw, scalars
 
 
-def _run(x, w, score, reward_grad, reward, f, noise, generator, backend, scalars, x_out, w_out):
+def _run(x, w, score, reward_grad, reward, extra_dw, f, noise, generator, backend, scalars, x_out,
+         w_out):
     n = x.shape[0]
     if x.numel() == 0 and n == 0:
         return  # no particles: nothing to update (and no generator state consumed)
@@ -84,6 +88,7 @@ def _run(x, w, score, reward_grad, reward, f, noise, generator, backend, scalars
     impl.fkc_step(
         _as_rows(x, n), _as_f32_vector(w), _as_rows(score, n),
         _as_rows(reward_grad, n), _as_f32_vector(reward),
+        None if extra_dw is None else _as_f32_vector(extra_dw),
         None if f is None else _as_rows(f, n), None if noise is None else _as_rows(noise, n),
         seeds, x_out, w_out, **scalars,
     )
@@ -106,12 +111,13 @@ def fkc_step(
     generator: torch.Generator | None = None,
     dw_clip: float | None = 0.1,
     w_clip: tuple[float, float] | None = (0.1, 10.0),
+    extra_dw: torch.Tensor | None = None,
     backend: str = "auto",
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """One fused reward-tilted FKC step (DESIGN section 3), out of place.
 
     ``drift = g²(s + (λ/2)∇r) − f(x)``, ``x' = x + h·drift + g√h·ξ``,
-    ``Δw = h[λ'r − λ⟨∇r, f(x)⟩ + (g²/2)λ⟨∇r, s⟩]`` clipped to ``±dw_clip``,
+    ``Δw = h[λ'r − λ⟨∇r, f(x)⟩ + (g²/2)λ⟨∇r, s⟩] + extra_dw`` clipped to ``±dw_clip``,
     ``w' = clip(w + Δw, *w_clip)``.
 
     Args:
@@ -127,18 +133,22 @@ def fkc_step(
         noise: explicit ``ξ`` (shape and dtype of ``x``); by default in-kernel Philox noise.
         generator: where ``(S, O)`` of the noise contract are drawn (the device default if None).
         dw_clip: clip of ``Δw`` (``None``: off). w_clip: ``(w_min, w_max)`` (``None``: off).
+        extra_dw: optional per-particle term ``(N,)`` (floating; the math is float32) added to
+            ``Δw`` before its clip, fused into the same kernel: e.g. a guidance or
+            product-of-experts weight. It is an increment, already multiplied by ``h``.
         backend: ``"auto"``, ``"reference"``, ``"triton"``, ``"cpu"`` or ``"cuda"``.
 
     Returns:
         ``(x_new, w_new)``: ``x_new`` shaped and typed like ``x`` (contiguous), ``w_new`` float32
         ``(N,)``.
     """
-    x, w, reward, scalars = _validate_step(x, w, score, reward_grad, reward, h, g, lam, dlam,
-                                           f_coef, f, noise, generator, dw_clip, w_clip)
+    x, w, reward, extra_dw, scalars = _validate_step(x, w, score, reward_grad, reward, h, g, lam,
+                                                     dlam, f_coef, f, noise, generator, dw_clip,
+                                                     w_clip, extra_dw)
     n = x.shape[0]
     x_out = torch.empty(x.shape, dtype=x.dtype, device=x.device)
     w_out = torch.empty(n, dtype=torch.float32, device=x.device)
-    _run(x, w, score, reward_grad, reward, f, noise, generator, backend, scalars,
+    _run(x, w, score, reward_grad, reward, extra_dw, f, noise, generator, backend, scalars,
          _as_rows(x_out, n), w_out)
     return x_out, w_out
 
@@ -160,6 +170,7 @@ def fkc_step_(
     generator: torch.Generator | None = None,
     dw_clip: float | None = 0.1,
     w_clip: tuple[float, float] | None = (0.1, 10.0),
+    extra_dw: torch.Tensor | None = None,
     backend: str = "auto",
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """In-place :func:`fkc_step`: updates ``x`` and ``w`` (which must be float32) and returns them.
@@ -167,19 +178,22 @@ def fkc_step_(
     Same arguments and math as :func:`fkc_step`. Strided ``x`` is updated in place when its rows
     can be viewed as ``(N, D)`` with unit inner stride, else through one temporary copy.
     """
-    x, w, reward, scalars = _validate_step(x, w, score, reward_grad, reward, h, g, lam, dlam,
-                                           f_coef, f, noise, generator, dw_clip, w_clip)
+    x, w, reward, extra_dw, scalars = _validate_step(x, w, score, reward_grad, reward, h, g, lam,
+                                                     dlam, f_coef, f, noise, generator, dw_clip,
+                                                     w_clip, extra_dw)
     if w.dtype != torch.float32:
         raise TypeError(f"w: fkc_step_ updates w in place and expects float32, got {w.dtype}")
     n = x.shape[0]
     x_rows = _as_rows(x, n)
     # a reshape that had to copy lands at a fresh address: then update through the copy
     if x_rows.data_ptr() == x.data_ptr() and w.is_contiguous():
-        _run(x, w, score, reward_grad, reward, f, noise, generator, backend, scalars, x_rows, w)
+        _run(x, w, score, reward_grad, reward, extra_dw, f, noise, generator, backend, scalars,
+             x_rows, w)
         return x, w
     x_out = torch.empty(x_rows.shape, dtype=x.dtype, device=x.device)
     w_out = torch.empty(n, dtype=torch.float32, device=x.device)
-    _run(x, w, score, reward_grad, reward, f, noise, generator, backend, scalars, x_out, w_out)
+    _run(x, w, score, reward_grad, reward, extra_dw, f, noise, generator, backend, scalars,
+         x_out, w_out)
     x.copy_(x_out.view(x.shape))
     w.copy_(w_out)
     return x, w

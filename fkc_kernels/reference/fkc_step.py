@@ -25,6 +25,7 @@ def fkc_step(
     w_clip: tuple[float, float] | None = (0.1, 10.0),
     generator: torch.Generator | None = None,
     compute_dtype: torch.dtype | None = None,
+    extra_dw: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """One Euler-Maruyama step of the reward-tilted FKC SDE and its log-weight increment.
 
@@ -37,6 +38,8 @@ def fkc_step(
         h: step size ``> 0``; g: diffusion coefficient; lam, dlam: tilt and its derivative.
         dw_clip: clip of the increment (``None`` = off); w_clip: ``(w_min, w_max)`` or ``None``.
         generator: source of ``(S, O)`` when ``noise`` is ``None`` (the device default if None).
+        extra_dw: optional per-particle term ``(N,)`` added to the increment before its clip:
+            ``dw = h[...] + extra_dw`` (e.g. a guidance weight; already multiplied by the step).
         compute_dtype: float32 (what kernels do) or float64 (an exact statement); by default
             float64 when ``x`` is float64, else float32.
 
@@ -59,6 +62,8 @@ def fkc_step(
     gr_f = (gr * fx).reshape(n, -1).sum(1)  # <∇r, f(x)> per particle
     gr_s = (gr * s).reshape(n, -1).sum(1)  # <∇r, s> per particle
     dw = h * (dlam * reward.to(cd) - lam * gr_f + (0.5 * g2 * lam) * gr_s)
+    if extra_dw is not None:
+        dw = dw + extra_dw.to(cd)
     if dw_clip is not None:
         dw = dw.clamp(-dw_clip, dw_clip)
     w_new = w.to(cd) + dw

@@ -23,10 +23,11 @@ OPS = define_backend_ops("triton")
 _INTERPRET = os.environ.get("TRITON_INTERPRET", "0") == "1"
 
 
-def _step_impl(x, w, score, reward_grad, reward, f, noise, seeds, x_out, w_out, h, g, lam, dlam,
-               f_coef, dw_clip, w_min, w_max) -> None:
+def _step_impl(x, w, score, reward_grad, reward, extra_dw, f, noise, seeds, x_out, w_out, h, g,
+               lam, dlam, f_coef, dw_clip, w_min, w_max) -> None:
     _fkc_step(x, w, score, reward_grad, reward, f, noise, seeds, x_out, w_out, h=h, g=g,
-              lam=lam, dlam=dlam, f_coef=f_coef, dw_clip=dw_clip, w_min=w_min, w_max=w_max)
+              lam=lam, dlam=dlam, f_coef=f_coef, dw_clip=dw_clip, w_min=w_min, w_max=w_max,
+              extra_dw=extra_dw)
 
 
 for _device in ("CPU", "CUDA"):
@@ -62,10 +63,11 @@ class TritonBackend:
             return "TRITON_INTERPRET=1 is set, so the Triton backend runs CPU tensors only"
         return None
 
-    def fkc_step(self, x, w, score, reward_grad, reward, f, noise, seeds, x_out, w_out, *,
-                 h, g, lam, dlam, f_coef, dw_clip, w_min, w_max) -> None:
-        torch.ops.fkc.fkc_step_triton(x, w, score, reward_grad, reward, f, noise, seeds, x_out,
-                                      w_out, h, g, lam, dlam, f_coef, dw_clip, w_min, w_max)
+    def fkc_step(self, x, w, score, reward_grad, reward, extra_dw, f, noise, seeds, x_out,
+                 w_out, *, h, g, lam, dlam, f_coef, dw_clip, w_min, w_max) -> None:
+        torch.ops.fkc.fkc_step_triton(x, w, score, reward_grad, reward, extra_dw, f, noise, seeds,
+                                      x_out, w_out, h, g, lam, dlam, f_coef, dw_clip, w_min,
+                                      w_max)
 
     def select_particles(self, w: torch.Tensor, k: int, n_random: int,
                          seeds: torch.Tensor) -> torch.Tensor:

@@ -27,21 +27,24 @@ def _clip(v, lo, hi):
 
 
 @triton.jit
-def _update_w(w_ptr, r_ptr, wo_ptr, rows, row_ok, gf, gs, h, lam, dlam, half_g2_lam,
-              dw_clip, w_min, w_max):
+def _update_w(w_ptr, r_ptr, e_ptr, wo_ptr, rows, row_ok, gf, gs, h, lam, dlam, half_g2_lam,
+              dw_clip, w_min, w_max, HAS_EXTRA: tl.constexpr):
     r = tl.load(r_ptr + rows, mask=row_ok, other=0.0).to(tl.float32)
     w = tl.load(w_ptr + rows, mask=row_ok, other=0.0).to(tl.float32)
     dw = h * (dlam * r - lam * gf + half_g2_lam * gs)
+    if HAS_EXTRA:
+        dw = dw + tl.load(e_ptr + rows, mask=row_ok, other=0.0)
     w_new = _clip(w + _clip(dw, -dw_clip, dw_clip), w_min, w_max)
     tl.store(wo_ptr + rows, w_new, mask=row_ok)
 
 
 @triton.jit
 def _fkc_step_kernel(
-    x_ptr, s_ptr, gr_ptr, f_ptr, z_ptr, r_ptr, w_ptr, seeds_ptr, xo_ptr, wo_ptr, part_ptr,
+    x_ptr, s_ptr, gr_ptr, f_ptr, z_ptr, r_ptr, e_ptr, w_ptr, seeds_ptr, xo_ptr, wo_ptr, part_ptr,
     N, D, stride_x, stride_s, stride_gr, stride_f, stride_z, stride_xo, d_per_program,
     h, g2, half_lam, g_sqrt_h, f_coef, lam, dlam, half_g2_lam, dw_clip, w_min, w_max,
-    HAS_F: tl.constexpr, HAS_NOISE: tl.constexpr, NOISE_BY_GROUP: tl.constexpr,
+    HAS_F: tl.constexpr, HAS_NOISE: tl.constexpr, HAS_EXTRA: tl.constexpr,
+    NOISE_BY_GROUP: tl.constexpr,
     SPLIT_D: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr,
 ):
     pid_n = tl.program_id(0)
@@ -89,13 +92,14 @@ def _fkc_step_kernel(
         tl.store(part, gf, mask=row_ok)
         tl.store(part + 1, gs, mask=row_ok)
     else:
-        _update_w(w_ptr, r_ptr, wo_ptr, rows, row_ok, gf, gs, h, lam, dlam, half_g2_lam,
-                  dw_clip, w_min, w_max)
+        _update_w(w_ptr, r_ptr, e_ptr, wo_ptr, rows, row_ok, gf, gs, h, lam, dlam, half_g2_lam,
+                  dw_clip, w_min, w_max, HAS_EXTRA)
 
 
 @triton.jit
-def _finish_w_kernel(part_ptr, r_ptr, w_ptr, wo_ptr, N, n_splits, h, lam, dlam, half_g2_lam,
-                     dw_clip, w_min, w_max, BLOCK: tl.constexpr):
+def _finish_w_kernel(part_ptr, r_ptr, e_ptr, w_ptr, wo_ptr, N, n_splits, h, lam, dlam,
+                     half_g2_lam, dw_clip, w_min, w_max, HAS_EXTRA: tl.constexpr,
+                     BLOCK: tl.constexpr):
     rows = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
     row_ok = rows < N
     rows64 = rows.to(tl.int64)
@@ -105,8 +109,8 @@ def _finish_w_kernel(part_ptr, r_ptr, w_ptr, wo_ptr, N, n_splits, h, lam, dlam, 
         part = part_ptr + (sp * N + rows64) * 2
         gf += tl.load(part, mask=row_ok, other=0.0)
         gs += tl.load(part + 1, mask=row_ok, other=0.0)
-    _update_w(w_ptr, r_ptr, wo_ptr, rows, row_ok, gf, gs, h, lam, dlam, half_g2_lam,
-              dw_clip, w_min, w_max)
+    _update_w(w_ptr, r_ptr, e_ptr, wo_ptr, rows, row_ok, gf, gs, h, lam, dlam, half_g2_lam,
+              dw_clip, w_min, w_max, HAS_EXTRA)
 
 
 def block_sizes(n: int, d: int) -> tuple[int, int, int]:
@@ -138,7 +142,7 @@ def fkc_step(
     reward: torch.Tensor, f: torch.Tensor | None, noise: torch.Tensor | None,
     seeds: torch.Tensor | None, x_out: torch.Tensor, w_out: torch.Tensor, *,
     h: float, g: float, lam: float, dlam: float, f_coef: float, dw_clip: float,
-    w_min: float, w_max: float, split: int | None = None,
+    w_min: float, w_max: float, split: int | None = None, extra_dw: torch.Tensor | None = None,
 ) -> None:
     """Launch the fused step. ``(N, D)`` tensors with unit inner stride; writes x_out, w_out.
 
@@ -146,7 +150,7 @@ def fkc_step(
         x, score, reward_grad, f, noise, x_out: ``(N, D)``, one of float32/float16/bfloat16
             (``x_out`` in x's dtype), any row stride, inner stride 1; x_out may alias x.
         w, reward: ``(N,)`` (w any float dtype, reward float32); w_out float32 ``(N,)``, may
-            alias w.
+            alias w. extra_dw: float32 ``(N,)`` added to the increment before its clip, or None.
         seeds: int64 ``(2,)`` ``[S, O]`` on the device, read in the kernel (used when noise is
             None).
         split: force the number of D splits (tests); ``None`` = heuristic.
@@ -159,7 +163,7 @@ def fkc_step(
         x_dummy = torch.zeros((n, 1), dtype=x.dtype, device=x.device)
         fkc_step(x_dummy, w, x_dummy, x_dummy, reward, None, x_dummy, None, x_dummy.clone(),
                  w_out, h=h, g=g, lam=lam, dlam=dlam, f_coef=f_coef, dw_clip=dw_clip,
-                 w_min=w_min, w_max=w_max)
+                 w_min=w_min, w_max=w_max, extra_dw=extra_dw)
         return
     block_n, block_d, num_warps = block_sizes(n, d)
     n_row_blocks = triton.cdiv(n, block_n)
@@ -176,18 +180,21 @@ def fkc_step(
     dummy = x  # pointer for absent optional tensors (never read: constexpr switches)
     _fkc_step_kernel[(n_row_blocks, n_splits)](
         x, score, reward_grad, dummy if f is None else f, dummy if noise is None else noise,
-        reward, w, seeds if seeds is not None else dummy, x_out, w_out, part,
+        reward, reward if extra_dw is None else extra_dw, w,
+        seeds if seeds is not None else dummy, x_out, w_out, part,
         n, d, x.stride(0), score.stride(0), reward_grad.stride(0),
         0 if f is None else f.stride(0), 0 if noise is None else noise.stride(0),
         x_out.stride(0), d_per_program,
         h, g2, 0.5 * lam, g * h**0.5, f_coef, lam, dlam, 0.5 * g2 * lam,
         dw_clip, w_min, w_max,
-        HAS_F=f is not None, HAS_NOISE=noise is not None, NOISE_BY_GROUP=d % 4 == 0,
+        HAS_F=f is not None, HAS_NOISE=noise is not None, HAS_EXTRA=extra_dw is not None,
+        NOISE_BY_GROUP=d % 4 == 0,
         SPLIT_D=n_splits > 1, BLOCK_N=block_n, BLOCK_D=block_d, num_warps=num_warps,
     )
     if n_splits > 1:
         block = min(1024, triton.next_power_of_2(n))
         _finish_w_kernel[(triton.cdiv(n, block),)](
-            part, reward, w, w_out, n, n_splits, h, lam, dlam, 0.5 * g2 * lam,
-            dw_clip, w_min, w_max, BLOCK=block,
+            part, reward, reward if extra_dw is None else extra_dw, w, w_out, n, n_splits, h, lam,
+            dlam, 0.5 * g2 * lam, dw_clip, w_min, w_max, HAS_EXTRA=extra_dw is not None,
+            BLOCK=block,
         )
