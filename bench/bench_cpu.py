@@ -23,7 +23,7 @@ import torch
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import fkc_kernels as fk  # noqa: E402
 from fkc_kernels import reference  # noqa: E402
-from fkc_kernels.ops._backends import unavailable_reason  # noqa: E402
+from fkc_kernels.ops import unavailable_reason  # noqa: E402
 
 SHAPES = [(16384, 64), (1024, 3072), (256, 12288)]
 COEFS = dict(h=0.01, g=1.2, lam=0.8, dlam=1.0, f_coef=-0.3)

@@ -17,7 +17,7 @@ import torch
 
 import fkc_kernels as fk
 from fkc_kernels import reference
-from fkc_kernels.ops._backends import get_backend_object
+from fkc_kernels.ops import get_backend_object
 
 DEVICE = torch.device(os.environ.get("FKC_BENCH_DEVICE", "cpu"))
 SHAPES = [(256, 64), (64, 3072)] if DEVICE.type == "cpu" else [(65536, 64), (4096, 3072)]

@@ -38,7 +38,7 @@ import torch  # noqa: E402
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import fkc_kernels as fk  # noqa: E402
 from fkc_kernels import reference  # noqa: E402
-from fkc_kernels.ops._backends import BACKEND_NAMES, get_backend_object, unavailable_reason  # noqa: E402,I001
+from fkc_kernels.ops import BACKEND_NAMES, get_backend_object, unavailable_reason  # noqa: E402,I001
 
 COEFS = dict(h=0.01, g=1.2, lam=0.8, dlam=1.0, f_coef=-0.3)
 LINES: list[str] = []

@@ -12,13 +12,13 @@ import sys
 CPU_SOURCES = [
     "csrc/bindings.cpp",
     "csrc/cpu/fkc_step_cpu.cpp",
-    "csrc/cpu/select_cpu.cpp",
-    "csrc/cpu/resample_cpu.cpp",
+    "csrc/cpu/select_particles_cpu.cpp",
+    "csrc/cpu/systematic_resample_cpu.cpp",
 ]
 CUDA_SOURCES = [
     "csrc/cuda/fkc_step_cuda.cu",
-    "csrc/cuda/select_cuda.cu",
-    "csrc/cuda/resample_cuda.cu",
+    "csrc/cuda/select_particles_cuda.cu",
+    "csrc/cuda/systematic_resample_cuda.cu",
 ]
 # the importable name of the prebuilt library and the metadata file written beside it
 EXT_NAME = "fkc_kernels._C"

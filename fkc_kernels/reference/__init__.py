@@ -2,8 +2,8 @@
 
 from .fkc_step import fkc_step
 from .philox import philox_normal
-from .resample import effective_sample_size, systematic_resample
 from .select_particles import select_particles
+from .systematic_resample import effective_sample_size, systematic_resample
 
 __all__ = [
     "effective_sample_size",

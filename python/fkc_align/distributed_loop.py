@@ -35,12 +35,12 @@ from fkc_kernels import distributed as fd
 from .feedback import FunctionOracle, Oracle
 from .loop import (
     ActiveResult,
-    _open_store,
-    _train,
     assemble_result,
     derived_seed,
     make_settings,
+    open_store,
     resolve_run_args,
+    train_on_answers,
 )
 from .tasks import Task
 
@@ -95,7 +95,7 @@ def run_active_distributed(
         rank 0: :class:`~fkc_align.loop.ActiveResult`; other ranks: :class:`WorkerResult`.
     """
     started = time.perf_counter()
-    world, rank = fd._world(group)
+    world, rank = fd.world_and_rank(group)
     args = resolve_run_args(task, budget=budget, k=k, n_particles=n_particles, n_steps=n_steps,
                             seed=seed, strategy=strategy, lam_max=lam_max, reward_at=reward_at,
                             total_steps=total_steps, eps_start=eps_start, eps_end=eps_end)
@@ -104,13 +104,13 @@ def run_active_distributed(
     if n_particles < world:
         raise ValueError(f"n_particles: expected >= world_size={world} (a particle a rank), "
                          f"got {n_particles}")
-    device = torch.device(device) if device is not None else fd._comm_device(group)
+    device = torch.device(device) if device is not None else fd.comm_device(group)
     say = log if log is not None else (lambda _msg: None)
     train_options = dict(train_options or {})
 
     store = oracle_ = None
     if rank == 0:
-        store = _open_store(out_dir, make_settings(task, **args), seed, resume, say)
+        store = open_store(out_dir, make_settings(task, **args), seed, resume, say)
         oracle_ = oracle if oracle is not None else FunctionOracle(task.oracle)
 
     model = task.reward_model_factory(derived_seed(seed, 0, "init")).to(device)
@@ -145,7 +145,7 @@ def run_active_distributed(
                     if store.pending(rnd):
                         raise RuntimeError(f"oracle: round {rnd} still has "
                                            f"{len(store.pending(rnd))} unanswered queries")
-                _train(model, store, seed, rnd, device, train_options)
+                train_on_answers(model, store, seed, rnd, device, train_options)
             except BaseException:
                 _broadcast_ints([0], device, group)  # release the other ranks, then raise
                 raise

@@ -241,7 +241,7 @@ def _run_active(task: Task, *, budget, k, n_particles, n_steps, seed, backend, d
     device = torch.device(device) if device is not None else torch.device("cpu")
     say = log if log is not None else (tqdm.write if progress else (lambda _msg: None))
 
-    store = _open_store(out_dir, make_settings(task, **args), seed, resume, say)
+    store = open_store(out_dir, make_settings(task, **args), seed, resume, say)
     oracle = oracle if oracle is not None else FunctionOracle(task.oracle)
     train_options = dict(train_options or {})
 
@@ -270,7 +270,7 @@ def _run_active(task: Task, *, budget, k, n_particles, n_steps, seed, backend, d
             if store.pending(rnd):
                 raise RuntimeError(f"oracle: round {rnd} still has {len(store.pending(rnd))} "
                                    f"unanswered queries after asking")
-        _train(model, store, seed, rnd, device, train_options)
+        train_on_answers(model, store, seed, rnd, device, train_options)
         round_walls[rnd] = time.perf_counter() - t0
         round_bar.update(1)
         row = round_rows(store, task)[-1]
@@ -287,7 +287,9 @@ def _fmt(v: float | None) -> str:
     return "-" if v is None else f"{v:.2f}"
 
 
-def _open_store(out_dir, settings, seed, resume, say) -> FeedbackStore:
+def open_store(out_dir, settings, seed, resume, say) -> FeedbackStore:
+    """The run's feedback store: in memory (``out_dir=None``), a new run folder, or a resumed one
+    (settings checked, a torn tail moved aside); ``say`` gets the resume messages."""
     if out_dir is None:
         if resume:
             raise ValueError("resume: needs out_dir (the run folder to continue), got None")
@@ -316,7 +318,9 @@ def _open_store(out_dir, settings, seed, resume, say) -> FeedbackStore:
     return store
 
 
-def _train(model, store: FeedbackStore, seed: int, rnd: int, device, train_options) -> None:
+def train_on_answers(model, store: FeedbackStore, seed: int, rnd: int, device,
+                     train_options) -> None:
+    """Retrain ``model`` in place on every answer up to round ``rnd`` (seed derived per round)."""
     records = [r for r in store.records() if r.round <= rnd]
     x = torch.stack([r.x for r in records]).to(device)
     r = torch.tensor([r.reward for r in records], dtype=torch.float32, device=device)
