@@ -5,12 +5,15 @@ It calls the public ops only, so it runs on whichever backend dispatch picks.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
 
 from .ops import effective_sample_size, fkc_step_, systematic_resample
+from .ops.noise import draw_philox_seeds
+from .reference.philox import philox_normal
 from .schedules import LinearTilt, StepCoefficients, _Schedule
 
 ScoreFn = Callable[[torch.Tensor, float], torch.Tensor]
@@ -122,8 +125,64 @@ class FKCSampler:
         s = self.score_fn(x, c.tau).to(x.dtype)
         r, grad = self._reward(x, s, c)
         fkc_step_(x, w, s, grad, r, h=c.h, g=c.g, lam=self.tilt.lam(c.t), dlam=self.tilt.dlam(c.t),
-                  f_coef=c.f_coef, generator=generator, dw_clip=self.dw_clip, w_clip=self.w_clip,
-                  backend=self.backend)
+                  f_coef=c.f_coef, dw_clip=self.dw_clip, w_clip=self.w_clip,
+                  backend=self.backend, **self.step_noise(x, generator))
+
+    # Hooks of :meth:`sample`. The sharded sampler (fkc_kernels.distributed) overrides exactly
+    # these four, so one loop serves one process and many ranks, draw for draw.
+
+    def initial_particles(self, n_particles: int, shape: tuple[int, ...],
+                          generator: torch.Generator | None, device: torch.device,
+                          dtype: torch.dtype) -> torch.Tensor:
+        """Starting particles ``(N, *shape)`` in ``dtype``: ``prior_std · normal(S, O, e)``.
+
+        ``normal(S, O, e)`` is the noise contract's normal of flat element ``e`` with ``(S, O)``
+        drawn from ``generator``, so a shard of the block can be drawn alone (by global ``e``).
+        """
+        seeds = draw_philox_seeds(generator, device)
+        z = philox_normal(seeds[0], seeds[1], n_particles * math.prod(shape), device=device)
+        return (z.view(n_particles, *shape) * self.schedule.prior_std).to(dtype)
+
+    def step_noise(self, x: torch.Tensor,
+                   generator: torch.Generator | None) -> dict[str, object]:
+        """Keyword arguments that give :func:`fkc_step_` its noise for one step.
+
+        Here ``{"generator": generator}``: the kernel draws ``(S, O)`` and the contract's normals
+        in place. An override may pass ``{"noise": z}`` with ``z`` of ``x``'s shape instead.
+        """
+        return {"generator": generator}
+
+    def effective_sample_size(self, w: torch.Tensor) -> torch.Tensor:
+        """ESS of the log-weights ``w`` (0-d float32), the quantity the ``"ess"`` rule tests."""
+        return effective_sample_size(w)
+
+    def resample_particles(
+        self, x: torch.Tensor, w: torch.Tensor, ess: torch.Tensor, n_particles: int,
+        generator: torch.Generator | None,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Systematic resampling after a step when the rule says so.
+
+        Resamples when ``resample == "always"`` or (``"ess"``) when ``ess < ess_threshold · N``
+        (``N = n_particles``), then sets the log-weights to 0. With resampling on, one uniform is
+        drawn from ``generator`` at every step, whether it resamples or not.
+
+        Returns:
+            ``(x, w, resampled)``: the particles and log-weights (updated in place here) and a
+            0-d bool tensor (no host sync on the single-process path).
+        """
+        if self.resample is None:
+            return x, w, torch.zeros((), dtype=torch.bool, device=w.device)
+        idx = systematic_resample(w, generator=generator, backend=self.backend)
+        if self.resample == "always":
+            do = torch.ones((), dtype=torch.bool, device=w.device)
+        else:
+            do = ess < self.ess_threshold * n_particles
+        # no host sync: the resampled and the kept particles are chosen on the device
+        keep = torch.arange(w.shape[0], device=w.device)
+        idx = torch.where(do, idx, keep)
+        x.copy_(x[idx])
+        w.copy_(torch.where(do, torch.zeros_like(w), w))
+        return x, w, do
 
     @torch.no_grad()
     def sample(
@@ -145,28 +204,13 @@ class FKCSampler:
         if device is None:
             device = generator.device if generator is not None else torch.device("cpu")
         device = torch.device(device)
-        x = torch.randn((n_particles, *shape), generator=generator,
-                        device=generator.device if generator is not None else device,
-                        dtype=torch.float32).to(device)
-        x = (x * self.schedule.prior_std).to(dtype)
-        w = torch.zeros(n_particles, dtype=torch.float32, device=device)
+        x = self.initial_particles(n_particles, shape, generator, device, dtype)
+        w = torch.zeros(x.shape[0], dtype=torch.float32, device=device)
         ess_hist, res_hist = [], []
         for i in range(self.n_steps):
             self.step(x, w, i, generator)
-            ess = effective_sample_size(w)
+            ess = self.effective_sample_size(w)
             ess_hist.append(ess)
-            if self.resample is None:
-                res_hist.append(torch.zeros((), dtype=torch.bool, device=device))
-                continue
-            idx = systematic_resample(w, generator=generator, backend=self.backend)
-            if self.resample == "always":
-                do = torch.ones((), dtype=torch.bool, device=device)
-            else:
-                do = ess < self.ess_threshold * n_particles
-            # no host sync: the resampled and the kept particles are chosen on the device
-            keep = torch.arange(n_particles, device=device)
-            idx = torch.where(do, idx, keep)
-            x.copy_(x[idx])
-            w.copy_(torch.where(do, torch.zeros_like(w), w))
-            res_hist.append(do)
+            x, w, did = self.resample_particles(x, w, ess, n_particles, generator)
+            res_hist.append(did)
         return SampleResult(x=x, w=w, ess=torch.stack(ess_hist), resampled=torch.stack(res_hist))

@@ -350,6 +350,30 @@ def test_sharded_sampler_does_not_depend_on_world_size(spawned):
     torch.testing.assert_close(spawned(2)[0]["sampler"][2], spawned(3)[0]["sampler"][2])
 
 
+def test_sharded_sampler_equals_single_process(runs):
+    """Same seed, same arguments: the ranks' shards are FKCSampler's particles, weights, ESS and
+    resampling decisions (one loop with overridden hooks, not a second algorithm)."""
+    world, res = runs
+    score, reward, sched, tilt = gaussian_problem()
+    single = fk.FKCSampler(score, reward, sched, tilt, SAMPLER_K, weights="smc", resample="ess",
+                           ess_threshold=0.95, backend="reference")
+    want = single.sample(SAMPLER_N, 1, generator=torch.Generator().manual_seed(7))
+    x = torch.cat([res[r]["sampler"][0] for r in range(world)])
+    w = torch.cat([res[r]["sampler"][1] for r in range(world)])
+    got_res = res[0]["sampler"][3]
+    assert torch.equal(got_res, want.resampled), (got_res.tolist(), want.resampled.tolist())
+    assert bool(want.resampled.any()) and not bool(want.resampled.all())
+    torch.testing.assert_close(res[0]["sampler"][2], want.ess, rtol=1e-5, atol=0)
+    torch.testing.assert_close(x, want.x, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(w, want.w, rtol=1e-5, atol=1e-5)
+    # so the shown particles are the same: the selection on the gathered weights agrees
+    g = torch.Generator().manual_seed(11)
+    pick = fk.select_particles(w, 12, 4, generator=g, backend="reference")
+    g = torch.Generator().manual_seed(11)
+    assert torch.equal(pick, fk.select_particles(want.w, 12, 4, generator=g,
+                                                 backend="reference"))
+
+
 def test_broadcast_module_and_subgroups(runs):
     world, res = runs
     src = res[world - 1]["module_before"]

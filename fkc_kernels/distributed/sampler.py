@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
-from ..ops import fkc_step_
+from ..ops.noise import draw_uniform
 from ..reference.philox import philox_normal
 from ..sampler import FKCSampler, SampleResult
 from .communication import (
@@ -48,7 +48,9 @@ class ShardedFKCSampler(FKCSampler):
     ``normal(S, O, e)`` at the particle's global element ``e``, with ``(S, O)`` agreed per step),
     the starting particles (Philox normals of the global element), the ESS and the systematic
     resampling. The run therefore does not depend on the number of ranks (up to float rounding
-    of the ESS and the cumulative weights), and is the single-process algorithm in distribution.
+    of the ESS and the cumulative weights): with the same generator state it gives the rows of
+    :class:`FKCSampler`'s particles that this rank owns. It reuses :class:`FKCSampler`'s loop and
+    overrides only its hooks (start, step noise, ESS, resampling).
 
     Per step it exchanges 16 B per rank for ``(S, O)`` and 32 B per rank for the ESS; a
     resampling step adds :func:`systematic_resample` and :func:`fetch_particles`. The noise is
@@ -60,7 +62,48 @@ class ShardedFKCSampler(FKCSampler):
         super().__init__(*args, **kwargs)
         self.group = group
 
-    @torch.no_grad()
+    def _global_normals(self, shape: tuple[int, ...], generator: torch.Generator | None,
+                        device: torch.device) -> torch.Tensor:
+        """This rank's rows of the contract's ``normal(S, O, e)`` over the global block, with
+        ``(S, O)`` drawn on every rank and taken from rank 0."""
+        world, n_local, offset = self._layout
+        s, o = agreed_philox_seeds(generator, device, world, self.group)
+        d = math.prod(shape)
+        z = philox_normal(s, o, n_local * d, device=device, start=offset * d)
+        return z.view(n_local, *shape)
+
+    def initial_particles(self, n_particles, shape, generator, device, dtype) -> torch.Tensor:
+        """This rank's shard of the single-process start (global Philox elements)."""
+        z = self._global_normals(shape, generator, device)
+        return (z * self.schedule.prior_std).to(dtype)
+
+    def step_noise(self, x, generator) -> dict[str, object]:
+        """The step's noise as an explicit tensor: the contract's normals of the global elements
+        of this shard (what the single-process kernel draws for them)."""
+        z = self._global_normals(tuple(x.shape[1:]), generator, x.device)
+        return {"noise": z.to(x.dtype)}
+
+    def effective_sample_size(self, w) -> torch.Tensor:
+        """The global ESS (one small all_gather)."""
+        return effective_sample_size(w, group=self.group)
+
+    def resample_particles(self, x, w, ess, n_particles, generator):
+        """The single-process rule on the global weights; resampled particles are fetched from
+        the ranks that own their ancestors. Like the single-process sampler, one uniform is drawn
+        at every step when resampling is on, so the generators stay in step."""
+        if self.resample is None:
+            return x, w, torch.zeros((), dtype=torch.bool, device=w.device)
+        # a host bool computed from the same gathered data on every rank, so all ranks take the
+        # same branch (and the same collectives)
+        do = self.resample == "always" or bool(ess < self.ess_threshold * n_particles)
+        if do:
+            anc = systematic_resample(w, generator=generator, group=self.group)
+            x = fetch_particles(x, anc, group=self.group)
+            w = torch.zeros_like(w)
+        else:
+            draw_uniform(generator, w.device)  # the draw the single-process sampler makes
+        return x, w, torch.tensor(do, device=w.device)
+
     def sample(
         self,
         n_particles: int,
@@ -86,42 +129,12 @@ class ShardedFKCSampler(FKCSampler):
                 or n_particles < world:
             raise ValueError(f"n_particles: expected an int >= world_size={world}, "
                              f"got {n_particles!r}")
-        shape = (shape,) if isinstance(shape, int) else tuple(shape)
         if device is None:
             device = generator.device if generator is not None else comm_device(self.group)
-        device = torch.device(device)
         sizes = shard_sizes(n_particles, world)
-        n_local, offset = sizes[rank], shard_offsets(sizes)[rank]
-        d = math.prod(shape)
-
-        def global_normals() -> torch.Tensor:
-            s, o = agreed_philox_seeds(generator, device, world, self.group)
-            z = philox_normal(s, o, n_local * d, device=device, start=offset * d)
-            return z.view(n_local, *shape)
-
-        x = (global_normals() * self.schedule.prior_std).to(dtype)
-        w = torch.zeros(n_local, dtype=torch.float32, device=device)
-        ess_hist, res_hist = [], []
-        for i in range(self.n_steps):
-            c = self.coefficients(i)
-            s = self.score_fn(x, c.tau).to(x.dtype)
-            r, grad = self._reward(x, s, c)
-            noise = global_normals().to(x.dtype)
-            fkc_step_(x, w, s, grad, r, h=c.h, g=c.g, lam=self.tilt.lam(c.t),
-                      dlam=self.tilt.dlam(c.t), f_coef=c.f_coef, noise=noise,
-                      dw_clip=self.dw_clip, w_clip=self.w_clip, backend=self.backend)
-            ess = effective_sample_size(w, group=self.group)
-            ess_hist.append(ess)
-            # the decision is a host bool computed from the same gathered data on every rank,
-            # so all ranks take the same branch (and the same collectives)
-            do = self.resample == "always" or (
-                self.resample == "ess" and bool(ess < self.ess_threshold * n_particles))
-            if do:
-                anc = systematic_resample(w, generator=generator, group=self.group)
-                x = fetch_particles(x, anc, group=self.group)
-                w.zero_()
-            res_hist.append(torch.tensor(do, device=device))
-        return ShardedSampleResult(x=x, w=w, ess=torch.stack(ess_hist),
-                                   resampled=torch.stack(res_hist), offset=offset,
-                                   n_global=n_particles)
-
+        offset = shard_offsets(sizes)[rank]
+        # the shard layout the hooks read during this call (the loop itself is FKCSampler's)
+        self._layout = (world, sizes[rank], offset)
+        res = super().sample(n_particles, shape, generator, device, dtype)
+        return ShardedSampleResult(x=res.x, w=res.w, ess=res.ess, resampled=res.resampled,
+                                   offset=offset, n_global=n_particles)
