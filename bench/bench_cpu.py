@@ -1,12 +1,15 @@
-"""C++ CPU backend of the fused step against the reference, eager and under torch.compile.
+"""C++ CPU backend of the fused step against the copy bandwidth and the reference.
 
     .venv/bin/python -m pytest bench/bench_cpu.py --benchmark-only   # pytest-benchmark suite
-    .venv/bin/python bench/bench_cpu.py [--reps 20]                  # prints a table
+    .venv/bin/python bench/bench_cpu.py [--reps 15] [--threads 2]    # prints a table
 
-Shapes (N, D): (16384, 64), (1024, 3072), (256, 12288). The reference rows draw their noise with
-``torch.randn_like`` (what an eager user writes); the ``cpu`` row draws the noise contract's
-Philox normals in-kernel, so it does strictly more work. GB/s counts the bytes a fused step must
-move: read x, s, ∇r, write x (float32), plus 12 bytes a particle (w in, r in, w out).
+The table's baseline is ``dst.copy_(src)`` of the step's bytes in the same run (4·N·D·4: read x,
+s, ∇r and write x, float32): ``of copy`` is copy time / step time, so 1.0 is memory speed. The
+``cpu`` rows draw the noise contract's Philox normals in-kernel (the ``noise`` ISA column says
+which vector path: FKC_CPU_ISA=avx2|scalar caps it); ``cpu, explicit`` reads a given noise tensor
+instead (one more stream of bytes, no noise math). The reference rows draw their noise with
+``torch.randn_like`` (what an eager user writes). The load average is printed with the table:
+other processes on the machine skew every number.
 """
 
 from __future__ import annotations
@@ -25,7 +28,8 @@ import fkc_kernels as fk  # noqa: E402
 from fkc_kernels import reference  # noqa: E402
 from fkc_kernels.ops import unavailable_reason  # noqa: E402
 
-SHAPES = [(16384, 64), (1024, 3072), (256, 12288)]
+SHAPES = [(16384, 64), (1024, 3072), (256, 12288)]  # pytest-benchmark suite
+TABLE_SHAPES = [(4096, 3072), (65536, 64), (1024, 12288), (256, 12288)]
 COEFS = dict(h=0.01, g=1.2, lam=0.8, dlam=1.0, f_coef=-0.3)
 SEED = 1234
 
@@ -87,24 +91,50 @@ def time_ms(fn, args, reps: int) -> float:
     return statistics.median(times)
 
 
-def main() -> None:
+def copy_ms(n: int, d: int, reps: int) -> float:
+    """The same-run memory baseline: copy 2·N·D floats (read 2ND, write 2ND = the step's 4ND)."""
+    src = torch.randn(2 * n * d)
+    dst = torch.empty_like(src)
+    return time_ms(dst.copy_, (src,), reps)
+
+
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--reps", type=int, default=20)
-    args = parser.parse_args()
+    parser.add_argument("--reps", type=int, default=15)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--no-reference", action="store_true",
+                        help="skip the eager and torch.compile reference rows")
+    parser.add_argument("--shapes", default=",".join(f"{n}x{d}" for n, d in TABLE_SHAPES))
+    args = parser.parse_args(argv)
     reason = unavailable_reason("cpu", torch.device("cpu"))
     if reason is not None:
         sys.exit(f"the cpu backend is unavailable: {reason}")
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
-          f"{os.cpu_count()} cores; median of {args.reps}")
-    print("| N x D | eager ms | compile ms | cpu ms | cpu GB/s | cpu vs eager | cpu vs compile |")
-    print("|---|---|---|---|---|---|---|")
-    for n, d in SHAPES:
+    torch.set_num_threads(args.threads)
+    shapes = [tuple(int(v) for v in s.split("x")) for s in args.shapes.split(",")]
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} cores, "
+          f"noise ISA {torch.ops.fkc.cpu_noise_isa()}; median of {args.reps}; load average "
+          f"before {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+    print("| N x D | copy ms | cpu ms | of copy | cpu, explicit ms | of copy | eager ms "
+          "| compile ms |")
+    print("|---|---|---|---|---|---|---|---|")
+    for n, d in shapes:
         a = inputs(n, d)
-        t = {name: time_ms(make(), a, args.reps) for name, make in VARIANTS.items()}
-        gbs = step_bytes(n, d) / t["cpu"] / 1e6
-        print(f"| {n} x {d} | {t['eager']:.2f} | {t['compile']:.2f} | {t['cpu']:.2f} | "
-              f"{gbs:.1f} | {t['eager'] / t['cpu']:.1f}x | {t['compile'] / t['cpu']:.2f}x |",
-              flush=True)
+        t_copy = copy_ms(n, d, args.reps)
+        t_cpu = time_ms(cpu_step, a, args.reps)
+        noise = torch.randn(n, d)
+
+        def explicit(x, w, s, gr, r, noise=noise):
+            return fk.fkc_step(x, w, s, gr, r, noise=noise, backend="cpu", **COEFS)
+
+        t_exp = time_ms(explicit, a, args.reps)
+        if args.no_reference:
+            t_eager = t_comp = float("nan")
+        else:
+            t_eager = time_ms(reference_step, a, args.reps)
+            t_comp = time_ms(compiled_step(), a, args.reps)
+        print(f"| {n} x {d} | {t_copy:.2f} | {t_cpu:.2f} | {t_copy / t_cpu:.2f} | {t_exp:.2f} | "
+              f"{t_copy / t_exp:.2f} | {t_eager:.2f} | {t_comp:.2f} |", flush=True)
+    print(f"load average after {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
 
 
 if __name__ == "__main__":

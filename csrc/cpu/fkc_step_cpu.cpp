@@ -1,10 +1,10 @@
 // Fused FKC step on the CPU: rows in parallel (at::parallel_for), one pass per row.
 //
 // A row is walked in chunks of up to kChunk elements. Per chunk: the noise is generated into a
-// small stack buffer (one philox call per 4 elements, in a SIMD loop), fp16/bf16 inputs are
-// widened into stack buffers, then one SIMD loop computes x' and both dot products. Chunk
-// borders fall on Philox group borders, so a group is generated twice only where it straddles
-// two rows.
+// small stack buffer (noise_simd.h: one philox call per 4 elements, 8 or 16 groups per SIMD
+// instruction), fp16/bf16 inputs are widened into stack buffers, then one SIMD loop computes x'
+// and both dot products. Chunk borders fall on Philox group borders, so a group is generated
+// twice only where it straddles two rows.
 #include <ATen/Parallel.h>
 #include <c10/util/BFloat16.h>
 #include <c10/util/Half.h>
@@ -14,6 +14,7 @@
 
 #include "../core/philox.h"
 #include "../core/step.h"
+#include "noise_simd.h"
 #include "ops_cpu.h"
 
 // Build the hot loops twice on x86-64 (AVX2 and baseline) and pick at load time: wheels stay
@@ -36,37 +37,10 @@ namespace fkc {
 namespace cpu {
 namespace {
 
-constexpr int64_t kChunk = 512;  // 6 float buffers of 2 KiB: stays in L1
-
-// Normals of flat elements e0 .. e0+len-1 into out.
-FKC_ALWAYS_INLINE void fill_normals(const PhiloxKey& key, uint64_t e0, int64_t len,
-                                    float* __restrict out) {
-  uint64_t group = e0 / 4;
-  int64_t i = 0;
-  float z[4];
-  const int lane0 = static_cast<int>(e0 % 4);
-  if (lane0 != 0) {  // head: the tail of a group begun before e0
-    normal4(key, group++, z[0], z[1], z[2], z[3]);
-    for (int l = lane0; l < 4 && i < len; ++l) out[i++] = z[l];
-  }
-  const int64_t full = (len - i) / 4;
-  float* __restrict dst = out + i;
-  FKC_SIMD
-  for (int64_t q = 0; q < full; ++q) {
-    float z0, z1, z2, z3;
-    normal4(key, group + static_cast<uint64_t>(q), z0, z1, z2, z3);
-    dst[4 * q + 0] = z0;
-    dst[4 * q + 1] = z1;
-    dst[4 * q + 2] = z2;
-    dst[4 * q + 3] = z3;
-  }
-  i += 4 * full;
-  group += static_cast<uint64_t>(full);
-  if (i < len) {  // tail: the head of a group that continues past the chunk
-    normal4(key, group, z[0], z[1], z[2], z[3]);
-    for (int l = 0; i < len; ++l) out[i++] = z[l];
-  }
-}
+constexpr int64_t kChunk = 512;  // 5 float buffers of 2 KiB: stays in L1
+// normals are made for up to this many consecutive flat elements at once (8 KiB): many short
+// rows per fill, so the noise loop runs in its widest steps whatever D is
+constexpr int64_t kNoiseWindow = 2048;
 
 // float rows are used in place; fp16/bf16 rows are widened into buf.
 template <typename T>
@@ -82,11 +56,14 @@ FKC_ALWAYS_INLINE const float* widen(const T* src, float* buf, int64_t len) {
 
 template <typename T>
 FKC_ALWAYS_INLINE void step_rows(const StepArgs<T>& a, int64_t row_begin, int64_t row_end) {
-  alignas(64) float b_noise[kChunk], b_x[kChunk], b_s[kChunk], b_g[kChunk], b_f[kChunk],
+  alignas(64) float b_noise[kNoiseWindow], b_x[kChunk], b_s[kChunk], b_g[kChunk], b_f[kChunk],
       b_out[kChunk];
   const StepCoefs c = a.coefs;
   const PhiloxKey key = make_philox_key(a.seed, a.offset);
   const int64_t d = a.d;
+  // b_noise holds the normals of flat elements win_e0 .. win_e0+win_len-1
+  const uint64_t task_end = static_cast<uint64_t>(row_end) * static_cast<uint64_t>(d);
+  uint64_t win_e0 = 0, win_len = 0;
   for (int64_t n = row_begin; n < row_end; ++n) {
     const T* xr = a.x + n * a.stride_x;
     const T* sr = a.score + n * a.stride_score;
@@ -105,8 +82,13 @@ FKC_ALWAYS_INLINE void step_rows(const StepArgs<T>& a, int64_t row_begin, int64_
       if (nr) {
         zp = widen(nr + d0, b_noise, len);
       } else {
-        fill_normals(key, row_e0 + d0, len, b_noise);
-        zp = b_noise;
+        const uint64_t e = row_e0 + static_cast<uint64_t>(d0);
+        if (e < win_e0 || e + static_cast<uint64_t>(len) > win_e0 + win_len) {
+          win_e0 = e;
+          win_len = std::min<uint64_t>(kNoiseWindow, task_end - e);
+          fill_normals(key, win_e0, static_cast<int64_t>(win_len), b_noise);
+        }
+        zp = b_noise + (e - win_e0);
       }
       const float* xp = widen(xr + d0, b_x, len);
       const float* sp = widen(sr + d0, b_s, len);

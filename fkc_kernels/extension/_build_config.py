@@ -12,6 +12,7 @@ import sys
 CPU_SOURCES = [
     "csrc/bindings.cpp",
     "csrc/cpu/fkc_step_cpu.cpp",
+    "csrc/cpu/noise_simd.cpp",
     "csrc/cpu/select_particles_cpu.cpp",
     "csrc/cpu/systematic_resample_cpu.cpp",
 ]
