@@ -52,6 +52,18 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--baselines", action="store_true",
                      help="also run the random (eps=1, unguided) and greedy (eps=0) baselines")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
+    serve = sub.add_parser(
+        "serve", help="the active loop with you as the oracle: rate the particles in a browser",
+        description="Runs the active loop with a person as the oracle: prints a URL (with its "
+                    "access token) of a page that shows each round's particles to rate with 1-5 "
+                    "stars (stored as the reward stars - 3). Needs the [serve] extra.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    for action in run._actions:  # the same task, model and budget options as run
+        if action.dest not in ("help", "baselines", "no_progress"):
+            serve._add_action(action)
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="address to listen on (this machine only by default)")
+    serve.add_argument("--port", type=int, default=8765, help="port to listen on (0: a free one)")
     return parser
 
 
@@ -148,12 +160,51 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    """``fkc-align serve``: the loop in a background thread, the rating page in the foreground
+    until Ctrl-C; every submitted answer is in the run folder, so ``--resume`` continues."""
+    try:
+        from .serve import ServeSession, bind, run_server
+        from .serve.server import is_loopback
+    except ImportError as exc:
+        raise ValueError(f"serve: needs the [serve] extra ({exc.name} is not installed): "
+                         f"pip install 'fkc-kernels[serve]'") from None
+    task = make_task(args)
+    out = Path(args.out) if args.out else default_out(args)
+    sock = bind(args.host, args.port)  # a busy port fails before the run folder is touched
+    options = dict(budget=args.budget, k=args.k, n_particles=args.particles, n_steps=args.steps,
+                   seed=args.seed, backend=args.backend, device=args.device,
+                   lam_max=args.lam_max)
+    session = ServeSession(task, out, resume=args.resume, run_options=options)
+    session.start()
+    try:
+        session.wait_ready()
+    except RuntimeError as exc:
+        sock.close()
+        raise ValueError(str(exc)) from None
+    if not is_loopback(args.host):
+        print(f"fkc-align serve: listening on {args.host}, not only this machine: anyone who "
+              f"can reach it and has the URL can rate", file=sys.stderr)
+    print(f"fkc-align serve: task {task.name} {task.params}, budget {args.budget}, k {args.k}, "
+          f"run folder {out}. Rate in your browser at (Ctrl-C stops; submitted answers are "
+          f"saved, --resume continues):", flush=True)
+    try:
+        run_server(session, sock, announce=lambda url: print(f"    {url}", flush=True))
+    finally:
+        session.stop()
+    print(f"fkc-align serve: stopped. Answers are in {out}; continue with the same command and "
+          f"--resume", flush=True)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         if args.command == "run":
             return cmd_run(args)
+        if args.command == "serve":
+            return cmd_serve(args)
     except (ValueError, FileExistsError, FileNotFoundError, SettingsMismatchError,
             FeedbackCorruptError, TimeoutError) as exc:
         print(f"fkc-align: error: {exc}", file=sys.stderr)

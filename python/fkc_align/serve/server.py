@@ -1,0 +1,63 @@
+"""Serving a session with uvicorn on a socket we bind ourselves (so ``port=0`` has a known URL)."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from collections.abc import Callable
+
+import uvicorn
+
+from .app import make_app, new_token
+from .session import ServeSession
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``host:port`` (``port=0``: a free port), or a clear error."""
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+        raise ValueError(f"--port: expected 0 (a free port) .. 65535, got {port!r}")
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise ValueError(f"--host: cannot resolve {host!r} ({exc})") from None
+    family, _, _, _, address = infos[0]
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        raise ValueError(f"--port: cannot listen on {host}:{port} ({exc.strerror}); pass "
+                         f"--port 0 for a free port") from None
+    sock.listen(128)
+    sock.set_inheritable(True)
+    return sock
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` names this machine only (127.0.0.0/8, ::1, localhost)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def url_of(sock: socket.socket, token: str) -> str:
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}/?token={token}"
+
+
+def run_server(session: ServeSession, sock: socket.socket, token: str | None = None,
+               announce: Callable[[str], None] = print) -> None:
+    """Serve ``session`` on the bound ``sock`` until interrupted (Ctrl-C, SIGTERM).
+
+    ``announce`` gets the page's URL with its token (``token`` None: a fresh one).
+    """
+    token = token or new_token()
+    server = uvicorn.Server(uvicorn.Config(make_app(session, token), log_level="warning",
+                                           access_log=False, lifespan="off"))
+    announce(url_of(sock, token))
+    server.run(sockets=[sock])

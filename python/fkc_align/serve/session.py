@@ -1,0 +1,372 @@
+"""A served run: the active loop in a background thread, a person answering through the store.
+
+The loop (:func:`fkc_align.run_active`) runs with a :class:`PageOracle`: it writes each round's
+queries into the run folder (as it does for any oracle) and waits until every one of them has an
+answer in ``feedback.jsonl``. The rating page reaches the same folder through its own
+:class:`~fkc_align.feedback.FeedbackStore`, exactly as another process would: the page never
+holds an answer the file does not, and the loop never sees one the page was not told is saved.
+
+Ratings are 1 to 5 stars; the reward the loop learns from is ``stars - 3`` (-2 .. +2, 3 stars
+neutral): see :func:`rating_to_reward`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import math
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..feedback import FeedbackStore, Query
+from ..loop import ActiveResult, run_active
+from ..report import _json_ready, plot_curves, write_report
+from ..tasks import Task
+from .render import Renderer, particle_png
+
+RATINGS = (1, 2, 3, 4, 5)
+NEUTRAL_RATING = 3
+BEST_SHOWN = 8  # particles in the best-so-far gallery
+
+
+def rating_to_reward(rating: int) -> float:
+    """The reward stored for a star rating: ``rating - 3`` (1 star -2, 3 stars 0, 5 stars +2)."""
+    return float(rating - NEUTRAL_RATING)
+
+
+def reward_to_rating(reward: float) -> int | None:
+    """The star rating a stored reward came from, None when it did not come from stars."""
+    stars = reward + NEUTRAL_RATING
+    return int(stars) if stars in RATINGS else None
+
+
+class ServeStopped(Exception):
+    """The server is shutting down: the loop thread leaves its round (answers stay saved)."""
+
+
+class AnswerError(Exception):
+    """A submission the page must refuse: ``status`` (HTTP code), a message, extra fields."""
+
+    def __init__(self, status: int, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.status, self.message, self.extra = status, message, extra
+
+
+class PageOracle:
+    """The person on the page: waits for the answers to arrive in the run folder.
+
+    Like :class:`~fkc_align.feedback.StoreOracle`, and tells its session what the loop is doing
+    (waiting for a round, training) and stops when the session stops.
+    """
+
+    def __init__(self, session: ServeSession, poll_s: float = 0.1) -> None:
+        self.session, self.poll_s = session, poll_s
+
+    def ask(self, store: FeedbackStore, queries: Sequence[Query]) -> None:
+        self.session._enter("waiting", queries[0].round)
+        ids = [q.id for q in queries]
+        while True:
+            if self.session.stopping.is_set():
+                raise ServeStopped("the server stopped while waiting for answers")
+            store.refresh()
+            if all(store.answer_of(i) is not None for i in ids):
+                self.session._enter("training", queries[0].round)
+                return
+            self.session.stopping.wait(self.poll_s)
+
+
+class ServeSession:
+    """One run folder served to a person: the loop thread plus what the page asks of it.
+
+    Args:
+        task: the base model; its synthetic oracle and hit test are not used (the person is the
+            oracle), its name and parameters identify the run as for ``fkc-align run``.
+        run_dir: the run folder (``feedback.jsonl``, then ``report.json``/``report.png``/
+            ``best.png`` when the budget is spent).
+        resume: continue the run stored in ``run_dir`` (its settings must match).
+        run_options: keyword arguments of :func:`fkc_align.run_active` (``budget``, ``k``,
+            ``n_particles``, ``n_steps``, ``seed``, ``backend``, ``device``, ``lam_max``...).
+        render: ``render(x) -> PNG bytes | PIL image | array``, one particle's picture (default:
+            the task's ``render_particle``, else by shape: see :mod:`fkc_align.serve.render`).
+        poll_s: how often the waiting loop looks for new answers.
+    """
+
+    def __init__(self, task: Task, run_dir: str | Path, *, resume: bool = False,
+                 run_options: dict[str, Any] | None = None, render: Renderer | None = None,
+                 poll_s: float = 0.1) -> None:
+        self.task, self.run_dir, self.resume = task, Path(run_dir), resume
+        self.run_options = dict(run_options or {})
+        self.render = render
+        self.poll_s = poll_s
+        self.stopping = threading.Event()
+        self.result: ActiveResult | None = None
+        self.error: str | None = None
+        self._ready = threading.Event()
+        self._state_lock = threading.Lock()  # phase, round, step
+        self._store_lock = threading.Lock()  # the page's store (one append at a time)
+        self._render_lock = threading.Lock()  # matplotlib is not thread-safe
+        self._phase, self._round, self._step = "starting", None, 0
+        self._store: FeedbackStore | None = None
+        self._png: dict[str, bytes] = {}
+        self._curves_png: bytes | None = None
+        self._thread: threading.Thread | None = None
+        self.person_task = self._person_task(task)
+
+    # ------------------------------------------------------------------ the loop thread
+
+    def _person_task(self, task: Task) -> Task:
+        """The task as the loop sees it: score calls counted (sampling progress), no synthetic
+        oracle or hit test (the person's stars are the only reward)."""
+        score_fn = task.score_fn
+
+        def counted_score(x: torch.Tensor, tau: float) -> torch.Tensor:
+            if self.stopping.is_set():
+                raise ServeStopped("the server stopped while sampling")
+            self._enter("sampling", None, step=True)
+            return score_fn(x, tau)
+
+        def no_synthetic_oracle(x: torch.Tensor) -> torch.Tensor:
+            raise RuntimeError("fkc-align serve: the person on the page is the oracle")
+
+        return dataclasses.replace(task, score_fn=counted_score, oracle=no_synthetic_oracle,
+                                   is_hit=None, hit_breakdown=None)
+
+    def _enter(self, phase: str, rnd: int | None, step: bool = False) -> None:
+        with self._state_lock:
+            if step:
+                self._step = self._step + 1 if self._phase == "sampling" else 1
+            elif phase == "waiting":
+                self._step = 0
+            self._phase = phase
+            if rnd is not None:
+                self._round = rnd
+        self._ready.set()
+
+    def start(self) -> None:
+        """Start the loop thread (once)."""
+        if self._thread is not None:
+            raise RuntimeError("start: the session is already started")
+        self._thread = threading.Thread(target=self._run, name="fkc-align-loop", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            result = run_active(self.person_task, out_dir=self.run_dir, resume=self.resume,
+                                oracle=PageOracle(self, self.poll_s), progress=False,
+                                log=lambda msg: print(f"fkc-align serve: {msg}", flush=True),
+                                **self.run_options)
+            self._enter("report", None)
+            write_report(self.run_dir, self.person_task, {"fkc": result},
+                         extra={"oracle": "a person rating on fkc-align serve's page",
+                                "reward": "stars - 3 (1 star -2 ... 5 stars +2)"})
+            buf = io.BytesIO()
+            with self._render_lock:
+                plot_curves({"fkc": result}, buf, title=f"{self.task.name}: your ratings")
+            self._curves_png, self.result = buf.getvalue(), result
+            self._enter("done", None)
+            print(f"fkc-align serve: the budget is spent; report.json, report.png and best.png "
+                  f"are in {self.run_dir} and on the page. Ctrl-C stops the server.", flush=True)
+        except ServeStopped:
+            self._enter("stopped", None)
+        except Exception as exc:  # shown on the page and by the command
+            self.error = f"{type(exc).__name__}: {exc}" if not isinstance(
+                exc, (ValueError, OSError)) else str(exc)
+            self._enter("error", None)
+            print(f"fkc-align serve: error: {self.error}", file=sys.stderr, flush=True)
+
+    def wait_ready(self, timeout_s: float | None = None) -> None:
+        """Block until the loop has opened its run folder (or failed: its error is raised as
+        ``RuntimeError`` so the command can report it before serving)."""
+        if not self._ready.wait(timeout_s):
+            raise TimeoutError(f"the loop did not open {self.run_dir} within {timeout_s} s")
+        if self._phase == "error":
+            raise RuntimeError(self.error)
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        """Ask the loop thread to leave (it does at its next sampling step or answer poll)."""
+        self.stopping.set()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+
+    # ------------------------------------------------------------------ the page's side
+
+    def _page_store(self) -> FeedbackStore:
+        """The page's own view of the run folder (call with ``_store_lock`` held)."""
+        if self._store is None:
+            self._store = FeedbackStore.open(self.run_dir)
+        self._store.refresh()
+        return self._store
+
+    def _find(self, store: FeedbackStore, query_id: str) -> Query | None:
+        for rnd in store.rounds():
+            for q in store.queries(rnd):
+                if q.id == query_id:
+                    return q
+        return None
+
+    def state(self) -> dict[str, Any]:
+        """What the page shows: phase, progress, the waiting round's queries, best so far,
+        and the report once the budget is spent."""
+        with self._state_lock:
+            phase, step = self._phase, self._step
+        out: dict[str, Any] = {"phase": phase, "error": self.error,
+                               "scale": {"ratings": list(RATINGS),
+                                         "reward": "stars - 3 (1 star -2 ... 5 stars +2)"}}
+        if not self._ready.is_set():
+            return out
+        with self._store_lock:
+            try:
+                store = self._page_store()
+            except (OSError, ValueError):  # the loop failed before it wrote the folder
+                if phase == "error":
+                    return out
+                raise
+            settings = store.settings
+            pending = store.pending()
+            rounds = store.rounds()
+            current = pending[0].round if pending else None
+            shown = current if current is not None else (rounds[-1] if rounds else None)
+            queries = store.queries(shown) if shown is not None else []
+            records = store.records()
+        budget, k = int(settings["budget"]), int(settings["k"])
+        out.update({
+            "run": {"folder": str(self.run_dir), "task": settings["task"],
+                    "settings_hash": store.settings_id, "created": store.header.get("created")},
+            "budget": budget, "k": k, "n_rounds": math.ceil(budget / k),
+            "queries_used": store.n_queries(), "answered": len(records),
+            "round": current,
+            "next_round": (rounds[-1] + 1 if rounds else 0) if current is None else None,
+            "eps": (sum(q.pick in ("random", "cold") for q in queries) / len(queries)
+                    if queries else None),
+            "eps_round": shown,
+            "sampling": {"step": step, "n_steps": int(settings["n_steps"])},
+            "queries": ([{"id": q.id, "rating": _rating_of(store, q.id)} for q in queries]
+                        if current is not None else []),
+            "best": [{"id": r.id, "round": r.round, "reward": r.reward,
+                      "rating": reward_to_rating(r.reward)}
+                     for r in sorted(records, key=lambda r: -r.reward)[:BEST_SHOWN]],
+        })
+        if phase == "done" and self.result is not None:
+            out["report"] = _json_ready({"summary": self.result.summary,
+                                         "rounds": self.result.rounds,
+                                         "files": [str(self.run_dir / n) for n in
+                                                   ("report.json", "report.png", "best.png")]})
+        return out
+
+    def particle_png(self, query_id: str) -> bytes | None:
+        """PNG of a query's particle (rendered once, from the particle stored in the JSON
+        feedback file), None for an unknown id."""
+        if query_id in self._png:
+            return self._png[query_id]
+        with self._store_lock:
+            query = self._find(self._page_store(), query_id) if self._ready.is_set() else None
+        if query is None:
+            return None
+        with self._render_lock:
+            png = particle_png(self.task, query.x, self.render)
+        self._png[query_id] = png
+        return png
+
+    def curves_png(self) -> bytes | None:
+        """The report's curves (rendered in memory from the result), None before the end."""
+        return self._curves_png
+
+    def submit(self, payload: Any) -> dict[str, Any]:
+        """Save a round's ratings: ``{"round": r, "answers": [{"id": ..., "rating": 1..5}]}``.
+
+        Every answer is checked before any is written (shape, known query id, rating range, the
+        round waiting for answers); each goes through :meth:`FeedbackStore.answer` (on disk,
+        fsynced, when it returns). Answers to queries already answered (another tab, another
+        process) are refused and the first answer stands: :class:`AnswerError` 409 naming them,
+        after the others of the submission are saved.
+
+        Returns:
+            ``{"saved": [ids]}``.
+        """
+        rnd, answers = _parse_submission(payload)
+        with self._store_lock:
+            if not self._ready.is_set():
+                raise AnswerError(409, "the run is starting; no round is waiting for answers yet")
+            store = self._page_store()
+            known = {a["id"]: self._find(store, a["id"]) for a in answers}
+            unknown = [i for i, q in known.items() if q is None]
+            if unknown:
+                raise AnswerError(404, f"answers: unknown query id(s) {', '.join(unknown)} (this "
+                                       f"run's ids look like r0-q0); nothing was saved")
+            taken = [a for a in answers if store.answer_of(a["id"]) is not None]
+            fresh = [a for a in answers if store.answer_of(a["id"]) is None]
+            pending = store.pending()
+            current = pending[0].round if pending else None
+            if fresh and rnd != current:
+                waiting = ("no round is waiting for answers (the next one is being prepared)"
+                           if current is None else f"round {current} is waiting for answers")
+                raise AnswerError(409, f"round: this page submitted round {rnd}, but {waiting}; "
+                                       f"reload the page. Nothing was saved")
+            wrong = [a["id"] for a in fresh if known[a["id"]].round != current]
+            if wrong:
+                raise AnswerError(409, f"answers: {', '.join(wrong)} not in round {current}, the "
+                                       f"round waiting for answers; nothing was saved")
+            saved = []
+            for a in fresh:
+                try:
+                    store.answer(a["id"], rating_to_reward(a["rating"]))
+                except ValueError:  # answered by another process since our refresh
+                    if store.answer_of(a["id"]) is None:
+                        raise
+                    taken.append(a)
+                    continue
+                saved.append(a["id"])
+            if taken:
+                first = ", ".join(f"{a['id']} ({_rating_of(store, a['id'])} stars)"
+                                  for a in taken)
+                raise AnswerError(
+                    409, f"already answered (in another tab or process): {first}. The first "
+                         f"answer stands; your rating of {'it' if len(taken) == 1 else 'them'} "
+                         f"was not saved" + (f"; the other {len(saved)} were saved"
+                                             if saved else ""),
+                    saved=saved, already_answered=[a["id"] for a in taken])
+        return {"saved": saved}
+
+
+def _rating_of(store: FeedbackStore, query_id: str) -> int | None:
+    record = store.answer_of(query_id)
+    return None if record is None else reward_to_rating(record.reward)
+
+
+def _parse_submission(payload: Any) -> tuple[int, list[dict[str, Any]]]:
+    """Check a submission's shape and ratings: ``(round, answers)`` or :class:`AnswerError`."""
+    if not isinstance(payload, dict) or set(payload) - {"round", "answers"}:
+        raise AnswerError(422, 'expected a JSON object {"round": int, "answers": [{"id": str, '
+                               f'"rating": 1..5}}, ...]}}, got {_short(payload)}')
+    rnd = payload.get("round")
+    if isinstance(rnd, bool) or not isinstance(rnd, int) or rnd < 0:
+        raise AnswerError(422, f"round: expected a round number (int >= 0), got {_short(rnd)}")
+    answers = payload.get("answers")
+    if not isinstance(answers, list) or not answers:
+        raise AnswerError(422, f"answers: expected a non-empty list, got {_short(answers)}")
+    seen = set()
+    for j, a in enumerate(answers):
+        if not isinstance(a, dict) or set(a) != {"id", "rating"}:
+            raise AnswerError(422, f'answers[{j}]: expected {{"id": str, "rating": 1..5}}, got '
+                                   f"{_short(a)}")
+        if not isinstance(a["id"], str) or not a["id"]:
+            raise AnswerError(422, f"answers[{j}].id: expected a query id string, got "
+                                   f"{_short(a['id'])}")
+        r = a["rating"]
+        if isinstance(r, bool) or not isinstance(r, int) or r not in RATINGS:
+            raise AnswerError(422, f"answers[{j}].rating: expected a whole number of stars "
+                                   f"1..5, got {_short(r)}")
+        if a["id"] in seen:
+            raise AnswerError(422, f"answers: {a['id']} appears twice in one submission")
+        seen.add(a["id"])
+    return rnd, answers
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
