@@ -45,9 +45,9 @@ def _page() -> tuple[str, str]:
 
     html = html.replace("<style></style>", f"<style>{style}</style>").replace(
         "<script></script>", f"<script>{script}</script>")
-    csp = (f"default-src 'none'; img-src 'self' data:; connect-src 'self'; style-src {digest(style)}; "
-           f"script-src {digest(script)}; base-uri 'none'; form-action 'none'; "
-           f"frame-ancestors 'none'")
+    csp = (f"default-src 'none'; img-src 'self' data:; connect-src 'self'; "
+           f"style-src {digest(style)}; script-src {digest(script)}; base-uri 'none'; "
+           f"form-action 'none'; frame-ancestors 'none'")
     return html, csp
 
 

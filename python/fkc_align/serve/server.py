@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import threading
+import time
 from collections.abc import Callable
 
 import uvicorn
@@ -61,3 +63,42 @@ def run_server(session: ServeSession, sock: socket.socket, token: str | None = N
                                            access_log=False, lifespan="off"))
     announce(url_of(sock, token))
     server.run(sockets=[sock])
+
+
+class BackgroundServer:
+    """Serve a session from a background thread (a notebook, a test): ``with
+    BackgroundServer(session) as url: ...`` starts the session's loop and the server, gives the
+    page's URL, and stops both on exit.
+    """
+
+    def __init__(self, session: ServeSession, host: str = "127.0.0.1", port: int = 0,
+                 token: str | None = None, ready_timeout_s: float = 60.0) -> None:
+        self.session, self.token = session, token or new_token()
+        self.sock = bind(host, port)
+        self.ready_timeout_s = ready_timeout_s
+        self.server = uvicorn.Server(uvicorn.Config(make_app(session, self.token),
+                                                    log_level="warning", access_log=False,
+                                                    lifespan="off"))
+        self.url = url_of(self.sock, self.token)
+        self.base = self.url.split("/?token=")[0]
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> str:
+        self.session.start()
+        self.session.wait_ready(self.ready_timeout_s)
+        self._thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]},
+                                        name="fkc-align-serve", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + self.ready_timeout_s
+        while not self.server.started and self._thread.is_alive():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the server did not start within {self.ready_timeout_s} s")
+            time.sleep(0.01)
+        return self.url
+
+    def __exit__(self, *exc_info) -> None:
+        self.server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(10.0)
+        self.session.stop()
+        self.sock.close()

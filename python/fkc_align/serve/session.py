@@ -17,6 +17,7 @@ import io
 import math
 import sys
 import threading
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ import torch
 
 from ..feedback import FeedbackStore, Query
 from ..loop import ActiveResult, run_active
-from ..report import _json_ready, plot_curves, write_report
+from ..report import plot_curves, write_report
 from ..tasks import Task
 from .render import Renderer, particle_png
 
@@ -161,11 +162,13 @@ class ServeSession:
                                 log=lambda msg: print(f"fkc-align serve: {msg}", flush=True),
                                 **self.run_options)
             self._enter("report", None)
-            write_report(self.run_dir, self.person_task, {"fkc": result},
-                         extra={"oracle": "a person rating on fkc-align serve's page",
-                                "reward": "stars - 3 (1 star -2 ... 5 stars +2)"})
             buf = io.BytesIO()
-            with self._render_lock:
+            with self._render_lock, warnings.catch_warnings():
+                # a person's run has no hit test: the hit-rate panel is empty, not an error
+                warnings.filterwarnings("ignore", "No artists with labels", UserWarning)
+                write_report(self.run_dir, self.person_task, {"fkc": result},
+                             extra={"oracle": "a person rating on fkc-align serve's page",
+                                    "reward": "stars - 3 (1 star -2 ... 5 stars +2)"})
                 plot_curves({"fkc": result}, buf, title=f"{self.task.name}: your ratings")
             self._curves_png, self.result = buf.getvalue(), result
             self._enter("done", None)
@@ -252,7 +255,7 @@ class ServeSession:
                      for r in sorted(records, key=lambda r: -r.reward)[:BEST_SHOWN]],
         })
         if phase == "done" and self.result is not None:
-            out["report"] = _json_ready({"summary": self.result.summary,
+            out["report"] = _finite({"summary": self.result.summary,
                                          "rounds": self.result.rounds,
                                          "files": [str(self.run_dir / n) for n in
                                                    ("report.json", "report.png", "best.png")]})
@@ -331,6 +334,17 @@ class ServeSession:
                                              if saved else ""),
                     saved=saved, already_answered=[a["id"] for a in taken])
         return {"saved": saved}
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with NaN and infinities replaced by None (the page's JSON is strict)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
 
 
 def _rating_of(store: FeedbackStore, query_id: str) -> int | None:

@@ -1,0 +1,274 @@
+"""fkc-align serve's HTTP API: the token, answer validation, double answers, the whole run.
+
+A real uvicorn server on a free port in this process (``BackgroundServer``), a tiny gmm run
+(budget 8, k 4, 2 rounds), plain ``urllib`` requests.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("fastapi", reason="fkc-align serve needs the [serve] extra")
+pytest.importorskip("uvicorn", reason="fkc-align serve needs the [serve] extra")
+
+from fkc_align import FeedbackStore, tasks  # noqa: E402
+from fkc_align.cli import main  # noqa: E402
+from fkc_align.serve import (  # noqa: E402
+    RATINGS,
+    BackgroundServer,
+    ServeSession,
+    rating_to_reward,
+    reward_to_rating,
+)
+
+TOKEN = "test-token-0123456789abcdef"
+OPTIONS = dict(budget=8, k=4, n_particles=8, n_steps=4, seed=3)
+
+
+def request(base: str, path: str, body=None, token: str | None = TOKEN, raw: bytes | None = None,
+            query_token: bool = False):
+    """(status, headers, body bytes) of one request; ``token`` in the header (or the query)."""
+    url = base + path + (f"?token={token}" if query_token and token is not None else "")
+    data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
+    req = urllib.request.Request(url, data=data, method="POST" if data is not None else "GET")
+    if token is not None and not query_token:
+        req.add_header("X-FKC-Token", token)
+    if data is not None:
+        req.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(req, timeout=30) as res:
+            return res.status, res.headers, res.read()
+    except urllib.error.HTTPError as err:
+        return err.code, err.headers, err.read()
+
+
+def get_json(base, path, **kw):
+    status, _, body = request(base, path, **kw)
+    return status, json.loads(body)
+
+
+def wait_state(base, predicate, timeout_s=60.0):
+    deadline = time.monotonic() + timeout_s
+    while True:
+        status, state = get_json(base, "/api/state")
+        assert status == 200, state
+        if predicate(state):
+            return state
+        assert state["phase"] != "error", state["error"]
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out; last state {state}")
+        time.sleep(0.05)
+
+
+def waiting_round(base, rnd):
+    return wait_state(base, lambda s: s["phase"] == "waiting" and s["round"] == rnd)
+
+
+def answers_in_file(run_dir: Path) -> list[dict]:
+    lines = (run_dir / "feedback.jsonl").read_text().splitlines()
+    return [rec for rec in map(json.loads, lines) if rec["type"] == "answer"]
+
+
+@pytest.fixture
+def served(tmp_path):
+    session = ServeSession(tasks.gmm(), tmp_path / "run", run_options=OPTIONS, poll_s=0.02)
+    with BackgroundServer(session, token=TOKEN) as url:
+        yield url.split("/?token=")[0], tmp_path / "run"
+
+
+def test_rating_to_reward_is_stars_minus_three():
+    assert [rating_to_reward(r) for r in RATINGS] == [-2.0, -1.0, 0.0, 1.0, 2.0]
+    assert [reward_to_rating(rating_to_reward(r)) for r in RATINGS] == list(RATINGS)
+    assert reward_to_rating(0.5) is None and reward_to_rating(7.0) is None
+
+
+ROUTES = ["/", "/api/state", "/api/particle/r0-q0.png", "/api/report/curves.png", "/nowhere"]
+
+
+@pytest.mark.parametrize("token", [None, "", "wrong", TOKEN[:-1], TOKEN + "x", TOKEN.upper()])
+def test_every_route_refuses_a_missing_or_wrong_token(served, token):
+    base, run_dir = served
+    for path in ROUTES:
+        for in_query in (False, True):
+            status, _, body = request(base, path, token=token, query_token=in_query)
+            assert status == 403, (path, status)
+            assert b"token" in body and b"PNG" not in body
+    status, _, body = request(base, "/api/answers", token=token,
+                              body={"round": 0, "answers": [{"id": "r0-q0", "rating": 5}]})
+    assert status == 403 and not answers_in_file(run_dir)
+
+
+def test_the_right_token_opens_the_page_and_particles(served):
+    base, _ = served
+    status, headers, page = request(base, "/", query_token=True)
+    assert status == 200 and b"<script>" in page and b"fkc-align" in page
+    assert "script-src 'sha256-" in headers["Content-Security-Policy"]
+    assert headers["Cache-Control"] == "no-store"
+    state = waiting_round(base, 0)
+    assert [q["id"] for q in state["queries"]] == [f"r0-q{j}" for j in range(4)]
+    assert state["queries_used"] == 4 and state["budget"] == 8 and state["eps"] == 1.0
+    for path_token in (True, False):
+        status, headers, png = request(base, "/api/particle/r0-q1.png", query_token=path_token)
+        assert status == 200 and headers["Content-Type"] == "image/png"
+        assert png.startswith(b"\x89PNG\r\n\x1a\n")
+    assert request(base, "/api/particle/r7-q0.png")[0] == 404
+    assert request(base, "/api/report/curves.png")[0] == 404  # before the end
+
+
+def _submit(base, rnd, ratings, ids=None):
+    ids = ids or [f"r{rnd}-q{j}" for j in range(len(ratings))]
+    return get_json(base, "/api/answers", body={
+        "round": rnd, "answers": [{"id": i, "rating": r} for i, r in zip(ids, ratings,
+                                                                          strict=True)]})
+
+
+BAD = [
+    ({"round": 0, "answers": [{"id": "r0-q0", "rating": 0}]}, 422, "rating: expected a whole "
+     "number of stars 1..5, got 0"),
+    ({"round": 0, "answers": [{"id": "r0-q0", "rating": 6}]}, 422, "1..5, got 6"),
+    ({"round": 0, "answers": [{"id": "r0-q0", "rating": 3.5}]}, 422, "1..5, got 3.5"),
+    ({"round": 0, "answers": [{"id": "r0-q0", "rating": "4"}]}, 422, "1..5, got '4'"),
+    ({"round": 0, "answers": [{"id": "r0-q0", "rating": True}]}, 422, "1..5, got True"),
+    ({"round": 0, "answers": [{"id": "r0-q0", "rating": None}]}, 422, "1..5, got None"),
+    ({"round": 0, "answers": [{"id": "r0-q0"}]}, 422, "answers[0]: expected"),
+    ({"round": 0, "answers": [{"id": 3, "rating": 3}]}, 422, "answers[0].id: expected a query"),
+    ({"round": 0, "answers": []}, 422, "answers: expected a non-empty list"),
+    ({"round": "0", "answers": [{"id": "r0-q0", "rating": 3}]}, 422, "round: expected a round"),
+    ({"round": 0, "answers": [{"id": "r0-q0", "rating": 3}], "user": "x"}, 422,
+     "expected a JSON object"),
+    ([1, 2], 422, "expected a JSON object"),
+    ({"round": 0, "answers": [{"id": "r0-q0", "rating": 3}, {"id": "r0-q0", "rating": 4}]}, 422,
+     "r0-q0 appears twice in one submission"),
+    ({"round": 0, "answers": [{"id": "r0-q0", "rating": 3}, {"id": "r5-q9", "rating": 4}]}, 404,
+     "unknown query id(s) r5-q9"),
+    ({"round": 1, "answers": [{"id": "r0-q0", "rating": 3}]}, 409,
+     "this page submitted round 1, but round 0 is waiting for answers"),
+]
+
+
+def test_bad_answers_are_refused_with_a_clear_message_and_nothing_is_saved(served):
+    base, run_dir = served
+    waiting_round(base, 0)
+    for payload, status, message in BAD:
+        got, body = get_json(base, "/api/answers", body=payload)
+        assert (got, message in body["detail"]) == (status, True), (payload, got, body)
+    got, body = get_json(base, "/api/answers", raw=b"{not json")
+    assert got == 400 and "expected a JSON body" in body["detail"]
+    assert answers_in_file(run_dir) == []
+    assert [q["rating"] for q in waiting_round(base, 0)["queries"]] == [None] * 4
+
+
+def test_a_second_answer_is_refused_and_the_first_stands(served):
+    base, run_dir = served
+    waiting_round(base, 0)
+    # another process (or tab) answers r0-q1 first, through its own store
+    FeedbackStore.open(run_dir).answer("r0-q1", rating_to_reward(5))
+    status, body = _submit(base, 0, [2, 1, 2, 2])
+    assert status == 409
+    assert "already answered (in another tab or process): r0-q1 (5 stars)" in body["detail"]
+    assert "The first answer stands" in body["detail"]
+    assert body["already_answered"] == ["r0-q1"] and body["saved"] == ["r0-q0", "r0-q2", "r0-q3"]
+    # the whole round again (a second tab that had not seen the first one's answers)
+    status, body = _submit(base, 0, [4, 4, 4, 4])
+    assert status == 409 and body["saved"] == [] and len(body["already_answered"]) == 4
+    rewards = {a["id"]: a["reward"] for a in answers_in_file(run_dir)}
+    assert rewards == {"r0-q0": -1.0, "r0-q1": 2.0, "r0-q2": -1.0, "r0-q3": -1.0}
+    assert len(answers_in_file(run_dir)) == 4
+
+
+def test_two_tabs_submitting_at_once_save_each_answer_once(served):
+    base, run_dir = served
+    waiting_round(base, 0)
+    results = []
+    barrier = threading.Barrier(2)
+
+    def tab(rating):
+        barrier.wait()
+        results.append(_submit(base, 0, [rating] * 4))
+
+    threads = [threading.Thread(target=tab, args=(r,)) for r in (1, 5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    statuses = sorted(status for status, _ in results)
+    assert statuses in ([200, 409], [409, 409]), results
+    answers = answers_in_file(run_dir)
+    assert sorted(a["id"] for a in answers) == [f"r0-q{j}" for j in range(4)]
+    saved = sorted(i for _, body in results for i in body.get("saved", []))
+    assert saved == [f"r0-q{j}" for j in range(4)]  # each saved by exactly one of the tabs
+
+
+def test_a_whole_run_by_api_ends_with_the_report(served):
+    base, run_dir = served
+    ratings = {0: [1, 2, 5, 4], 1: [3, 5, 2, 1]}
+    for rnd, stars in ratings.items():
+        state = waiting_round(base, rnd)
+        assert [q["rating"] for q in state["queries"]] == [None] * 4
+        status, body = _submit(base, rnd, stars)
+        assert (status, len(body["saved"])) == (200, 4), body
+    state = wait_state(base, lambda s: s["phase"] == "done")
+    assert state["queries_used"] == state["answered"] == 8 and state["queries"] == []
+    assert state["report"]["summary"]["queries_used"] == 8
+    assert state["report"]["summary"]["best_reward"] == 2.0
+    assert [b["rating"] for b in state["best"][:2]] == [5, 5]
+    status, headers, png = request(base, "/api/report/curves.png", query_token=True)
+    assert status == 200 and png.startswith(b"\x89PNG")
+    for name in ("report.json", "report.png", "best.png"):
+        assert (run_dir / name).is_file()
+    got = {a["id"]: a["reward"] for a in answers_in_file(run_dir)}
+    want = {f"r{r}-q{j}": rating_to_reward(s) for r, st in ratings.items()
+            for j, s in enumerate(st)}
+    assert got == want and len(answers_in_file(run_dir)) == 8
+    status, body = _submit(base, 1, [3, 3, 3, 3])  # after the end
+    assert status == 409 and "already answered" in body["detail"]
+
+
+def test_importing_the_library_does_not_need_the_serve_extra():
+    code = ("import sys, fkc_kernels, fkc_align, fkc_align.cli; "
+            "bad = [m for m in ('fastapi', 'uvicorn', 'starlette', 'fkc_align.serve') "
+            "if m in sys.modules]; print(bad); sys.exit(1 if bad else 0)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_serve_without_the_extra_says_how_to_install_it(tmp_path, monkeypatch, capsys):
+    for name in [m for m in sys.modules if m.startswith("fkc_align.serve")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "fastapi", None)  # as if not installed
+    assert main(["serve", "--task", "gmm", "--out", str(tmp_path / "r"), "--port", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "serve: needs the [serve] extra (fastapi is not installed)" in err
+    assert "pip install 'fkc-kernels[serve]'" in err
+    assert not (tmp_path / "r").exists()
+
+
+def test_serve_refuses_a_busy_port_and_a_mismatched_resume_before_serving(tmp_path, capsys):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        assert main(["serve", "--task", "gmm", "--out", str(tmp_path / "r"),
+                     "--port", str(port)]) == 2
+    err = capsys.readouterr().err
+    assert f"--port: cannot listen on 127.0.0.1:{port}" in err and "--port 0" in err
+    assert not (tmp_path / "r").exists()
+    FeedbackStore.create(tmp_path / "old", {"something": "else"}, seed=0)
+    assert main(["serve", "--task", "gmm", "--out", str(tmp_path / "old"), "--port", "0",
+                 "--resume"]) == 2
+    out, err = capsys.readouterr()
+    assert "settings differ" in err and "http" not in out
+    FeedbackStore.create(tmp_path / "new", {"something": "else"}, seed=0)
+    assert main(["serve", "--task", "gmm", "--out", str(tmp_path / "new"), "--port", "0"]) == 2
+    assert "already holds a run" in capsys.readouterr().err
