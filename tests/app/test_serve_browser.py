@@ -117,6 +117,14 @@ def wait_round(page, rnd: int) -> None:
     page.wait_for_selector('#phase[data-phase="waiting"]', timeout=120_000)
 
 
+def until(predicate, timeout_s: float = 60.0) -> None:
+    """Poll ``predicate()`` (the page's CSP forbids Playwright's eval-based wait_for_function)."""
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
 def stars_on(page, qid: str) -> int:
     return page.locator(f'.card[data-qid="{qid}"] .stars button.on').count()
 
@@ -148,7 +156,7 @@ def test_rate_a_whole_run_in_the_browser(browser, tmp_path):
         page.wait_for_selector("#message.ok", timeout=30_000)
         if SHOTS:
             page.wait_for_selector('#phase[data-phase="sampling"]', timeout=30_000)
-            page.wait_for_function("document.getElementById('sampling').value > 40")
+            until(lambda: page.locator("#sampling").evaluate("e => e.value") > 40)
             shot(page, "2-sampling")
 
         # round 2 by keys: 1-5 rate the highlighted card and move on, Enter submits
@@ -215,7 +223,7 @@ def test_rate_a_whole_run_in_the_browser(browser, tmp_path):
         # the report, in both tabs
         for p in (page, tab_b):
             p.wait_for_selector("#report:not([hidden])", timeout=120_000)
-            p.wait_for_function("document.getElementById('curves').naturalWidth > 0")
+            until(lambda p=p: p.locator("#curves").evaluate("e => e.naturalWidth") > 0)
         assert page.locator("#phase").get_attribute("data-phase") == "done"
         assert page.locator("#best figure").count() == 8
         assert "16" in page.locator("#summary").inner_text()

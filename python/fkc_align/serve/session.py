@@ -26,7 +26,7 @@ import torch
 
 from ..feedback import FeedbackStore, Query
 from ..loop import ActiveResult, run_active
-from ..report import plot_curves, write_report
+from ..report import write_report
 from ..tasks import Task
 from .render import Renderer, particle_png
 
@@ -169,7 +169,7 @@ class ServeSession:
                 write_report(self.run_dir, self.person_task, {"fkc": result},
                              extra={"oracle": "a person rating on fkc-align serve's page",
                                     "reward": "stars - 3 (1 star -2 ... 5 stars +2)"})
-                plot_curves({"fkc": result}, buf, title=f"{self.task.name}: your ratings")
+                plot_stars(result.rounds, buf)
             self._curves_png, self.result = buf.getvalue(), result
             self._enter("done", None)
             print(f"fkc-align serve: the budget is spent; report.json, report.png and best.png "
@@ -334,6 +334,32 @@ class ServeSession:
                                              if saved else ""),
                     saved=saved, already_answered=[a["id"] for a in taken])
         return {"saved": saved}
+
+
+def plot_stars(rows: list[dict[str, Any]], out: Any) -> None:
+    """The page's report curve: mean and best stars of each round's images against queries
+    spent (``rows``: :attr:`ActiveResult.rounds`; ``out``: a path or binary file, PNG)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    used = [row["queries_used"] for row in rows]
+    fig, ax = plt.subplots(figsize=(6.4, 3.4))
+    try:
+        ax.plot(used, [row["mean_reward"] + NEUTRAL_RATING for row in rows], "o-",
+                label="mean stars of the round's images")
+        ax.plot(used, [row["best_reward_so_far"] + NEUTRAL_RATING for row in rows], ":",
+                label="best so far")
+        ax.set_ylim(0.8, 5.2)
+        ax.set_xlabel("queries spent")
+        ax.set_ylabel("stars (reward + 3)")
+        ax.legend(fontsize=8, loc="lower right")
+        ax.grid(alpha=0.3)
+        fig.tight_layout()
+        fig.savefig(out, format="png", dpi=100)
+    finally:
+        plt.close(fig)
 
 
 def _finite(value: Any) -> Any:

@@ -61,9 +61,10 @@
 
   function renderStatus(s) {
     if (s.run) {
-      $("run").textContent = "task " + JSON.stringify(s.run.task) + " \u00b7 run folder " + s.run.folder;
-      const round = s.round !== null ? s.round : (s.next_round !== null ? s.next_round : null);
-      $("round-counter").textContent = "round " + (round === null ? "-" : round + 1) + " of " + s.n_rounds;
+      const params = Object.entries(s.run.task).filter(([k]) => k !== "name").map(([k, v]) => k + "=" + v);
+      $("run").textContent = "task " + s.run.task.name + " (" + params.join(", ") + ") \u00b7 run folder " + s.run.folder;
+      const round = s.round !== null ? s.round : Math.min(s.next_round, s.n_rounds - 1);
+      $("round-counter").textContent = "round " + (round + 1) + " of " + s.n_rounds;
       $("query-counter").textContent = "queries " + s.queries_used + " / " + s.budget;
       $("eps").textContent = "\u03b5 " + (s.eps === null ? "-" : s.eps.toFixed(2)) +
         (s.eps_round === null ? "" : " (round " + (s.eps_round + 1) + ")");
