@@ -84,6 +84,8 @@ def served(tmp_path):
     session = ServeSession(tasks.gmm(), tmp_path / "run", run_options=OPTIONS, poll_s=0.02)
     with BackgroundServer(session, token=TOKEN) as url:
         yield url.split("/?token=")[0], tmp_path / "run"
+    # leaving stops the loop thread too, wherever it was (waiting for answers, or done)
+    assert session.phase in ("stopped", "done") and not session.running
 
 
 def test_rating_to_reward_is_stars_minus_three():

@@ -148,6 +148,17 @@ class ServeSession:
                 self._round = rnd
         self._ready.set()
 
+    @property
+    def phase(self) -> str:
+        """What the loop is doing: ``starting``, ``sampling``, ``waiting`` (for the page's
+        answers), ``training``, ``report``, ``done``, ``stopped`` or ``error``."""
+        return self._phase
+
+    @property
+    def running(self) -> bool:
+        """Whether the loop thread is alive."""
+        return self._thread is not None and self._thread.is_alive()
+
     def start(self) -> None:
         """Start the loop thread (once)."""
         if self._thread is not None:
@@ -244,10 +255,11 @@ class ServeSession:
             "queries_used": store.n_queries(), "answered": len(records),
             "round": current,
             "next_round": (rounds[-1] + 1 if rounds else 0) if current is None else None,
-            "eps": (sum(q.pick in ("random", "cold") for q in queries) / len(queries)
-                    if queries else None),
+            # the share of the round not picked as best by the learned reward (cold start,
+            # random or exploration picks)
+            "eps": (sum(q.pick != "top" for q in queries) / len(queries) if queries else None),
             "eps_round": shown,
-            "sampling": {"step": step, "n_steps": int(settings["n_steps"])},
+            "sampling": {"step": step, "n_steps": int(settings.get("n_steps") or 0)},
             "queries": ([{"id": q.id, "rating": _rating_of(store, q.id)} for q in queries]
                         if current is not None else []),
             "best": [{"id": r.id, "round": r.round, "reward": r.reward,

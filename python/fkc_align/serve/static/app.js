@@ -48,8 +48,11 @@
   // ---------------------------------------------------------------- status
   const PHASES = {
     starting: () => "Starting the run\u2026",
-    sampling: (s) => "Sampling round " + (s.next_round + 1) + " (the next images to rate)\u2026 step " +
-      s.sampling.step + " of " + s.sampling.n_steps,
+    sampling: (s) => {
+      const p = samplingPass(s.sampling);
+      return "Sampling round " + (s.next_round + 1) + " (the next images to rate)\u2026 step " +
+        p.step + " of " + s.sampling.n_steps + (p.pass > 1 ? " (sample " + p.pass + ")" : "");
+    },
     waiting: (s) => "Round " + (s.round + 1) + ": rate every image, then submit the round.",
     training: () => "Training the reward model on your answers\u2026",
     report: () => "The budget is spent: writing the report\u2026",
@@ -58,6 +61,13 @@
       "command with --resume to continue.",
     error: (s) => "The run failed: " + s.error,
   };
+
+  // a round may draw more than one sample (e.g. a guided and an unguided pool): the step count
+  // runs on across them, the bar shows the current one
+  function samplingPass(sp) {
+    const n = Math.max(1, sp.n_steps);
+    return { pass: Math.floor(Math.max(0, sp.step - 1) / n) + 1, step: ((Math.max(1, sp.step) - 1) % n) + 1 };
+  }
 
   function renderStatus(s) {
     if (s.run) {
@@ -76,7 +86,7 @@
     bar.hidden = s.phase !== "sampling";
     if (s.phase === "sampling") {
       bar.max = s.sampling.n_steps;
-      bar.value = s.sampling.step;
+      bar.value = samplingPass(s.sampling).step;
     }
   }
 
@@ -228,9 +238,9 @@
       [String(m.queries_used), fmt(m.final_mean_reward + 3, 2), fmt(m.run_mean_reward + 3, 2),
         fmt(m.best_reward + 3, 0)],
     ]);
-    table($("rounds"), [["round", "shown", "picked by reward", "random", "mean stars", "best so far"]]
+    table($("rounds"), [["round", "shown", "best by the learned reward", "exploring", "mean stars", "best so far"]]
       .concat(r.rounds.map((x) => [String(x.round + 1), String(x.n_shown), String(x.n_top),
-        String(x.n_random), fmt(x.mean_reward + 3, 2), fmt(x.best_reward_so_far + 3, 0)])));
+        String(x.n_shown - x.n_top), fmt(x.mean_reward + 3, 2), fmt(x.best_reward_so_far + 3, 0)])));
     $("curves").src = img("/api/report/curves.png");
     $("files").textContent = "Written: " + r.files.join(", ");
   }
