@@ -69,14 +69,14 @@ class PageOracle:
         self.session, self.poll_s = session, poll_s
 
     def ask(self, store: FeedbackStore, queries: Sequence[Query]) -> None:
-        self.session._enter("waiting", queries[0].round)
+        self.session._enter("waiting")
         ids = [q.id for q in queries]
         while True:
             if self.session.stopping.is_set():
                 raise ServeStopped("the server stopped while waiting for answers")
             store.refresh()
             if all(store.answer_of(i) is not None for i in ids):
-                self.session._enter("training", queries[0].round)
+                self.session._enter("training")
                 return
             self.session.stopping.wait(self.poll_s)
 
@@ -111,7 +111,7 @@ class ServeSession:
         self._state_lock = threading.Lock()  # phase, round, step
         self._store_lock = threading.Lock()  # the page's store (one append at a time)
         self._render_lock = threading.Lock()  # matplotlib is not thread-safe
-        self._phase, self._round, self._step = "starting", None, 0
+        self._phase, self._step = "starting", 0
         self._store: FeedbackStore | None = None
         self._png: dict[str, bytes] = {}
         self._curves_png: bytes | None = None
@@ -128,7 +128,7 @@ class ServeSession:
         def counted_score(x: torch.Tensor, tau: float) -> torch.Tensor:
             if self.stopping.is_set():
                 raise ServeStopped("the server stopped while sampling")
-            self._enter("sampling", None, step=True)
+            self._enter("sampling", step=True)
             return score_fn(x, tau)
 
         def no_synthetic_oracle(x: torch.Tensor) -> torch.Tensor:
@@ -137,15 +137,12 @@ class ServeSession:
         return dataclasses.replace(task, score_fn=counted_score, oracle=no_synthetic_oracle,
                                    is_hit=None, hit_breakdown=None)
 
-    def _enter(self, phase: str, rnd: int | None, step: bool = False) -> None:
+    def _enter(self, phase: str, step: bool = False) -> None:
+        """Record what the loop does now; the first call also means the run folder is open."""
         with self._state_lock:
-            if step:
+            if step:  # one more sampler step of the round being sampled
                 self._step = self._step + 1 if self._phase == "sampling" else 1
-            elif phase == "waiting":
-                self._step = 0
             self._phase = phase
-            if rnd is not None:
-                self._round = rnd
         self._ready.set()
 
     @property
@@ -172,7 +169,7 @@ class ServeSession:
                                 oracle=PageOracle(self, self.poll_s), progress=False,
                                 log=lambda msg: print(f"fkc-align serve: {msg}", flush=True),
                                 **self.run_options)
-            self._enter("report", None)
+            self._enter("report")
             buf = io.BytesIO()
             with self._render_lock, warnings.catch_warnings():
                 # a person's run has no hit test: the hit-rate panel is empty, not an error
@@ -182,16 +179,18 @@ class ServeSession:
                                     "reward": "stars - 3 (1 star -2 ... 5 stars +2)"})
                 plot_stars(result.rounds, buf)
             self._curves_png, self.result = buf.getvalue(), result
-            self._enter("done", None)
+            self._enter("done")
             print(f"fkc-align serve: the budget is spent; report.json, report.png and best.png "
                   f"are in {self.run_dir} and on the page. Ctrl-C stops the server.", flush=True)
         except ServeStopped:
-            self._enter("stopped", None)
-        except Exception as exc:  # shown on the page and by the command
+            self._enter("stopped")
+        except Exception as exc:  # shown on the page, and by the command
+            serving = self._ready.is_set()  # before that, wait_ready raises it to the command
             self.error = f"{type(exc).__name__}: {exc}" if not isinstance(
                 exc, (ValueError, OSError)) else str(exc)
-            self._enter("error", None)
-            print(f"fkc-align serve: error: {self.error}", file=sys.stderr, flush=True)
+            self._enter("error")
+            if serving:
+                print(f"fkc-align serve: error: {self.error}", file=sys.stderr, flush=True)
 
     def wait_ready(self, timeout_s: float | None = None) -> None:
         """Block until the loop has opened its run folder (or failed: its error is raised as

@@ -239,8 +239,8 @@
         fmt(m.best_reward + 3, 0)],
     ]);
     table($("rounds"), [["round", "shown", "best by the learned reward", "exploring", "mean stars", "best so far"]]
-      .concat(r.rounds.map((x) => [String(x.round + 1), String(x.n_shown), String(x.n_top),
-        String(x.n_shown - x.n_top), fmt(x.mean_reward + 3, 2), fmt(x.best_reward_so_far + 3, 0)])));
+      .concat(r.rounds.map((x) => [String(x.round + 1), String(x.n_shown), String(x.n_top ?? "-"),
+        String(x.n_top === undefined ? "-" : x.n_shown - x.n_top), fmt(x.mean_reward + 3, 2), fmt(x.best_reward_so_far + 3, 0)])));
     $("curves").src = img("/api/report/curves.png");
     $("files").textContent = "Written: " + r.files.join(", ");
   }
