@@ -298,15 +298,22 @@ Tensor systematic_resample_cuda(const Tensor& logw, const Tensor& u) {
   const c10::cuda::CUDAGuard guard(logw.device());
   const cudaStream_t stream = c10::cuda::getCurrentCUDAStream(logw.device().index()).stream();
   const int64_t n = logw.size(0);
-  const Tensor lw = logw.to(at::kDouble).contiguous();
+  // float32 and float64 are read as they are (widened in the kernel); others become float64
+  const bool as_float = logw.scalar_type() == at::kFloat;
+  const Tensor lw = (as_float ? logw : logw.to(at::kDouble)).contiguous();
   const Tensor u64 = u.to(at::kDouble).contiguous();
-  Tensor cdf = at::empty({n}, lw.options());
+  Tensor work = at::empty({cuda::resample_workspace_doubles(n)}, lw.options().dtype(at::kDouble));
   Tensor out = at::empty({n}, logw.options().dtype(at::kLong));
-  check_cuda_rc(cuda::launch_systematic_resample(lw.const_data_ptr<double>(), n,
-                                                 u64.const_data_ptr<double>(),
-                                                 cdf.mutable_data_ptr<double>(),
-                                                 out.mutable_data_ptr<int64_t>(), stream),
-                "systematic_resample_ext");
+  const cudaError_t rc =
+      as_float ? cuda::launch_systematic_resample(lw.const_data_ptr<float>(), n,
+                                                  u64.const_data_ptr<double>(),
+                                                  work.mutable_data_ptr<double>(),
+                                                  out.mutable_data_ptr<int64_t>(), stream)
+               : cuda::launch_systematic_resample(lw.const_data_ptr<double>(), n,
+                                                  u64.const_data_ptr<double>(),
+                                                  work.mutable_data_ptr<double>(),
+                                                  out.mutable_data_ptr<int64_t>(), stream);
+  check_cuda_rc(rc, "systematic_resample_ext");
   return out;
 }
 #endif  // FKC_WITH_CUDA

@@ -105,11 +105,13 @@ def test_select_matches_reference(n, dtype):
         assert torch.equal(got.cpu(), reference.select_particles(w, k, n_random, seeds))
 
 
-@pytest.mark.parametrize("n", [1, 3, 1000, 5000])
-def test_resample_matches_reference(n):
+@pytest.mark.parametrize("n", [1, 3, 1000, 1024, 1025, 5000, 65536, 1 << 20])
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32, torch.bfloat16])
+def test_resample_matches_reference(n, dtype):
     lw = torch.randn(n, dtype=torch.float64) * 3
     lw[torch.rand(n) < 0.2] = float("nan")
     lw[0] = 0.0
+    lw = lw.to(dtype)
     for u in (0.0, 0.37, 1.0 - 2.0**-53):
         ut = torch.tensor([u], dtype=torch.float64)
         got = torch.ops.fkc.systematic_resample_ext(lw.cuda(), ut.cuda()).cpu()

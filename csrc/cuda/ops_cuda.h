@@ -24,10 +24,13 @@ cudaError_t launch_selection_keys(const double* w, int64_t n, const int64_t* see
 // rkey[top[j]] = kExcludedRandomKey for j < n_top.
 cudaError_t launch_exclude(int64_t* rkey, const int64_t* top, int64_t n_top, cudaStream_t stream);
 
-// Systematic resampling of n particles from float64 log-weights with the uniform *u; cdf is
-// an n-double workspace. One block: N here is particles (thousands), not elements.
-cudaError_t launch_systematic_resample(const double* logw, int64_t n, const double* u,
-                                       double* cdf, int64_t* out, cudaStream_t stream);
+// Systematic resampling of n particles from log-weights (T float or double; the math is
+// float64) with the uniform *u; workspace holds resample_workspace_doubles(n) doubles. Four
+// launches on ~n/1024 blocks each.
+int64_t resample_workspace_doubles(int64_t n);
+template <typename T>
+cudaError_t launch_systematic_resample(const T* logw, int64_t n, const double* u,
+                                       double* workspace, int64_t* out, cudaStream_t stream);
 
 }  // namespace cuda
 }  // namespace fkc
