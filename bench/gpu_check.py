@@ -12,8 +12,12 @@ Sections (each runs in try/except, prints its error and the script goes on):
   3. fused step timing: median time, GB/s over the bytes a fused step must move (read x, s, ∇r;
      write x; plus 12 bytes a particle) and the ratio to the measured device copy bandwidth of the
      same bytes, next to the eager reference and torch.compile(reference) in the same run.
-  4. selection timing vs eager topk + randperm.
-  5. K=100 sampler loop at (4096, 64), closed-form Gaussian score, eager and as one CUDA graph.
+  4. resampling timing (N = 65536 and 2^20) against the reference.
+  5. K=100 sampler loop at (4096, 64), closed-form Gaussian score, eager and as one CUDA graph:
+     the eager-glue loop, and the fused loop (all K seeds from one draw, schedule coefficients in
+     a device table, score and reward in one compiled function) with its kernels per step
+     counted by torch.profiler.
+  6. selection timing vs eager topk + randperm.
 """
 
 from __future__ import annotations
@@ -184,6 +188,28 @@ class Check:
                 ok = ex < 1e-4
                 rows.append([name, "step, in-kernel noise", f"{n}x{d} fp32", f"x {ex:.2e}",
                              "ok" if ok else "**FAIL**"])
+                extra = 0.05 * torch.randn(n, device=dev)
+                z = torch.randn(n, d, device=dev)
+                wt = fk.fkc_step(x, w, s, gr, r, noise=z, extra_dw=extra, backend=name,
+                                 **COEFS)[1]
+                wr = reference.fkc_step(x, w, s, gr, r, z, extra_dw=extra, **COEFS)[1]
+                ew = (wt - wr).abs().max().item()
+                rows.append([name, "step, extra_dw", f"{n}x{d} fp32", f"w {ew:.2e}",
+                             "ok" if ew < 1e-5 * math.sqrt(d) + 1e-6 else "**FAIL**"])
+            if name == "cuda" and hasattr(torch.ops.fkc, "philox_normal_cpu"):
+                # the fastmath polynomials are explicit fmas: the GPU's normals are the CPU's
+                n, d = 1000, 1000
+                zeros = torch.zeros(n, d, device=dev)
+                seeds = torch.tensor([0x1234_5678_9ABC, 77], dtype=torch.int64)
+                xz, _ = fk.fkc_step(zeros, torch.zeros(n, device=dev), zeros, zeros,
+                                    torch.zeros(n, device=dev), h=1.0, g=1.0, lam=0.0,
+                                    dlam=0.0, seeds=seeds.to(dev), backend=name)
+                zc = torch.ops.fkc.philox_normal_cpu(seeds, n * d, 0, "auto").view(n, d)
+                differ = (xz.cpu() != zc).sum().item()
+                ulp = (xz.cpu().view(torch.int32).long() - zc.view(torch.int32).long()).abs()
+                rows.append([name, "in-kernel noise vs cpu noise bits", f"{n}x{d}",
+                             f"{differ} differ, max {ulp.max().item()} ulp",
+                             "ok (same bits)" if differ == 0 else "differs (see bound)"])
             for n, k, nr in ([(300, 8, 3)] if self.args.dry_run
                              else [(1000, 16, 5), (65536, 64, 20), (1 << 20, 256, 128)]):
                 w = torch.randn(n, device=dev)
@@ -194,7 +220,7 @@ class Check:
                 want = reference.select_particles(w, k, nr, seeds)
                 rows.append([name, "select_particles", f"N={n} k={k} random={nr}",
                              "index for index", "ok" if torch.equal(got, want) else "**FAIL**"])
-            for n in ([37] if self.args.dry_run else [1000, 65536]):
+            for n in ([37] if self.args.dry_run else [1000, 65536, 1 << 20]):
                 lw = torch.randn(n, device=dev) * 3
                 u = torch.tensor([0.37], dtype=torch.float64, device=dev)
                 got = get_backend_object(name).systematic_resample(lw, u)
@@ -208,7 +234,8 @@ class Check:
     def step_timing(self) -> None:
         dev = self.device
         shapes = ([(4, 12)] if self.args.dry_run
-                  else [(65536, 64), (4096, 3072), (1024, 12288), (4096, 16384)])
+                  else [(65536, 64), (4096, 3072), (1024, 12288), (256, 12288),
+                        (4096, 16384)])
         dtypes = [torch.float32] if self.args.dry_run else [torch.float32, torch.bfloat16]
         emit("bytes = 4·N·D·element size (read x, s, ∇r; write x) + 12·N; medians.")
         rows = StreamTable(["shape", "implementation", "ms", "GB/s", "of copy BW"])
@@ -255,11 +282,28 @@ class Check:
                         rows.append([label, what, f"error: {exc}", "", ""])
                 candidates = []
 
+    # ---------------------------------------------------------------- 4
+    @section("Resampling: time")
+    def resample_timing(self) -> None:
+        dev = self.device
+        sizes = [300] if self.args.dry_run else [65536, 1 << 20]
+        rows = StreamTable(["N", "implementation", "ms"])
+        for n in sizes:
+            lw = torch.randn(n, device=dev) * 3
+            u = torch.tensor([0.37], dtype=torch.float64, device=dev)
+            for name in ["reference", *self.backends]:
+                obj = get_backend_object(name)
+                try:
+                    ms = bench_ms(lambda obj=obj, lw=lw, u=u: obj.systematic_resample(lw, u), dev)
+                    rows.append([str(n), name, f"{ms:.4f}"])
+                except Exception as exc:
+                    rows.append([str(n), name, f"error: {exc}"])
+
     @staticmethod
     def _select(w: torch.Tensor, k: int, n_random: int, backend: str) -> Callable[[], object]:
         return lambda: fk.select_particles(w, k, n_random, backend=backend)
 
-    # ---------------------------------------------------------------- 4
+    # ---------------------------------------------------------------- 6
     @section("Selection: time vs eager topk + randperm")
     def selection_timing(self) -> None:
         dev = self.device
@@ -300,7 +344,8 @@ class Check:
         w = torch.zeros(n, device=dev)
         gr = torch.full((n, d), 0.1, device=dev)  # r(x) = 0.1 * sum(x)
 
-        def loop(backend: str) -> None:
+        def glue_loop(backend: str) -> None:
+            """Eager glue around each step: score and reward ops, a seed draw per step."""
             for c in coefs:
                 s = (c.alpha * mu - x) / (c.alpha**2 * var0 + c.sigma**2)
                 r = 0.1 * x.sum(1)
@@ -308,30 +353,79 @@ class Check:
                              dlam=tilt.dlam(c.t), f_coef=c.f_coef, dw_clip=None, w_clip=None,
                              backend=backend)
 
-        emit(f"N={n}, D={d}, K={n_steps}; score and reward in eager torch ops around each step.")
-        rows = StreamTable(["backend", "mode", "ms per loop", "us per step"])
+        # the fused loop: the schedule's score coefficients in one device table (rows of 4
+        # float32: 16-byte aligned views), score and reward in one compiled function reading
+        # its row, and the K steps' seeds from one draw (a row per step: a view, no kernel)
+        table = torch.tensor([[c.alpha * mu, 1.0 / (c.alpha**2 * var0 + c.sigma**2), 0.0, 0.0]
+                              for c in coefs], dtype=torch.float32, device=dev)
+
+        def score_and_reward(x: torch.Tensor, row: torch.Tensor):
+            return (row[0] - x) * row[1], 0.1 * x.sum(1)
+
+        torch._dynamo.reset()
+        model = torch.compile(score_and_reward, fullgraph=True, dynamic=False,
+                              backend=self.compile_backend)
+
+        def fused_loop(backend: str) -> None:
+            seeds = fk.draw_philox_seeds(None, dev, n_steps=n_steps)
+            for k, c in enumerate(coefs):
+                s, r = model(x, table[k])
+                fk.fkc_step_(x, w, s, gr, r, h=c.h, g=c.g, lam=tilt.lam(c.t),
+                             dlam=tilt.dlam(c.t), f_coef=c.f_coef, dw_clip=None, w_clip=None,
+                             seeds=seeds[k], backend=backend)
+
+        emit(f"N={n}, D={d}, K={n_steps}. `glue`: score and reward in eager torch ops and a seed "
+             "draw around each step; `fused`: one seed draw per loop, coefficients in a device "
+             "table, score+reward in one torch.compile'd function. Kernels per step counted by "
+             "torch.profiler (CUDA kernels of one eager loop / K).")
+        rows = StreamTable(["backend", "loop", "mode", "ms per loop", "us per step",
+                            "kernels per step"])
+        loops = [("glue", glue_loop), ("fused", fused_loop)]
         for name in ["reference", *self.backends]:
-            try:
-                ms = bench_ms(lambda name=name: loop(name), dev, reps=20)
-                rows.append([name, "eager", f"{ms:.3f}", f"{1e3 * ms / n_steps:.1f}"])
-            except Exception as exc:
-                rows.append([name, "eager", f"error: {exc}", ""])
-            if dev.type != "cuda":
-                rows.append([name, "CUDA graph", "skipped (needs CUDA)", ""])
-                continue
-            try:
-                side = torch.cuda.Stream()
-                side.wait_stream(torch.cuda.current_stream())
-                with torch.cuda.stream(side):
+            for label, loop in loops:
+                if label == "fused" and name == "reference":
+                    continue
+                try:
                     loop(name)  # warm up: compile kernels, fill the caching allocator
-                torch.cuda.current_stream().wait_stream(side)
-                graph = torch.cuda.CUDAGraph()
-                with torch.cuda.graph(graph):
-                    loop(name)  # generator draws inside capture are replayed with new offsets
-                ms = bench_ms(graph.replay, dev, reps=20)
-                rows.append([name, "one CUDA graph", f"{ms:.3f}", f"{1e3 * ms / n_steps:.1f}"])
-            except Exception as exc:
-                rows.append([name, "one CUDA graph", f"error: {exc}", ""])
+                    ms = bench_ms(lambda loop=loop, name=name: loop(name), dev, reps=20)
+                    per_step = self._kernels_per_step(lambda loop=loop, name=name: loop(name),
+                                                      n_steps)
+                    rows.append([name, label, "eager", f"{ms:.3f}",
+                                 f"{1e3 * ms / n_steps:.1f}", per_step])
+                except Exception as exc:
+                    rows.append([name, label, "eager", f"error: {exc}", "", ""])
+                    continue
+                if dev.type != "cuda":
+                    rows.append([name, label, "CUDA graph", "skipped (needs CUDA)", "", ""])
+                    continue
+                try:
+                    side = torch.cuda.Stream()
+                    side.wait_stream(torch.cuda.current_stream())
+                    with torch.cuda.stream(side):
+                        loop(name)
+                    torch.cuda.current_stream().wait_stream(side)
+                    graph = torch.cuda.CUDAGraph()
+                    with torch.cuda.graph(graph):
+                        loop(name)  # generator draws inside capture replay with new offsets
+                    ms = bench_ms(graph.replay, dev, reps=20)
+                    rows.append([name, label, "one CUDA graph", f"{ms:.3f}",
+                                 f"{1e3 * ms / n_steps:.1f}", ""])
+                except Exception as exc:
+                    rows.append([name, label, "one CUDA graph", f"error: {exc}", "", ""])
+
+    def _kernels_per_step(self, fn: Callable[[], object], n_steps: int) -> str:
+        """GPU kernels one call of ``fn`` launches, per step (torch.profiler); CPU: n/a."""
+        if self.device.type != "cuda":
+            return "n/a (CPU)"
+        from torch.profiler import ProfilerActivity, profile
+
+        torch.cuda.synchronize()
+        with profile(activities=[ProfilerActivity.CUDA]) as prof:
+            fn()
+            torch.cuda.synchronize()
+        kernels = [e for e in prof.events() if e.device_type == torch.autograd.DeviceType.CUDA
+                   and not e.name.startswith(("Memcpy", "Memset"))]
+        return f"{len(kernels) / n_steps:.2f}"
 
     def discover_backends(self) -> None:
         """The backends that run on this device, without printing (for a section's subprocess)."""
@@ -346,8 +440,9 @@ class Check:
             getattr(self, SECTIONS[name])()
 
 
+# in the order they run: the ones the targets still need first, so a budget cut loses least
 SECTIONS = {"env": "environment", "correct": "correctness", "step": "step_timing",
-            "select": "selection_timing", "loop": "sampler_loop"}
+            "resample": "resample_timing", "loop": "sampler_loop", "select": "selection_timing"}
 
 
 def run_isolated(args: argparse.Namespace, path: str) -> None:

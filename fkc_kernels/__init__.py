@@ -6,6 +6,7 @@ to the pure-PyTorch reference, so importing never fails because a kernel is miss
 
 from .ops import (
     available_backends,
+    draw_philox_seeds,
     effective_sample_size,
     epsilon_greedy_split,
     fkc_step,
@@ -26,6 +27,7 @@ __all__ = [
     "VESchedule",
     "VPSchedule",
     "available_backends",
+    "draw_philox_seeds",
     "effective_sample_size",
     "epsilon_greedy_split",
     "fkc_step",

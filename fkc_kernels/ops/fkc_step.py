@@ -29,8 +29,21 @@ def _as_f32_vector(t: torch.Tensor) -> torch.Tensor:
     return t.to(torch.float32).contiguous()
 
 
+def _check_seeds(seeds, noise, generator, device):
+    if seeds is None:
+        return
+    if noise is not None or generator is not None:
+        given = "noise" if noise is not None else "generator"
+        raise ValueError(f"seeds: expected None when {given} is given (both choose the noise)")
+    v.check_tensor("seeds", seeds)
+    if seeds.dtype != torch.int64 or tuple(seeds.shape) != (2,):
+        raise ValueError(f"seeds: expected an int64 tensor of shape (2,) [S, O], got "
+                         f"{seeds.dtype} {tuple(seeds.shape)}")
+    v.check_same_device("seeds", seeds, device)
+
+
 def _validate_step(x, w, score, reward_grad, reward, h, g, lam, dlam, f_coef, f, noise,
-                   generator, dw_clip, w_clip, extra_dw):
+                   generator, dw_clip, w_clip, extra_dw, seeds):
     x = v.check_float_tensor("x", x, v.PARTICLE_DTYPES)
     if x.dim() < 1:
         raise ValueError("x: expected particles of shape (N, *S), got a 0-d tensor")
@@ -72,18 +85,20 @@ def _validate_step(x, w, score, reward_grad, reward, h, g, lam, dlam, f_coef, f,
         if w_min > w_max:
             raise ValueError(f"w_clip: expected w_min <= w_max, got ({w_min}, {w_max})")
     v.check_generator(generator, x.device)
+    _check_seeds(seeds, noise, generator, x.device)
     scalars = dict(h=h, g=g, lam=lam, dlam=dlam, f_coef=f_coef, dw_clip=dw_clip,
                    w_min=w_min, w_max=w_max)
     return x, w, reward, extra_dw, scalars
 
 
-def _run(x, w, score, reward_grad, reward, extra_dw, f, noise, generator, backend, scalars, x_out,
-         w_out):
+def _run(x, w, score, reward_grad, reward, extra_dw, f, noise, generator, seeds, backend, scalars,
+         x_out, w_out):
     n = x.shape[0]
     if x.numel() == 0 and n == 0:
         return  # no particles: nothing to update (and no generator state consumed)
     impl = resolve_backend(backend, x.device)
-    seeds = None if noise is not None else draw_philox_seeds(generator, x.device)
+    if noise is None and seeds is None:
+        seeds = draw_philox_seeds(generator, x.device)
     # backends take float32, unit-stride (N,) vectors; these are no-ops on the hot path
     impl.fkc_step(
         _as_rows(x, n), _as_f32_vector(w), _as_rows(score, n),
@@ -112,6 +127,7 @@ def fkc_step(
     dw_clip: float | None = 0.1,
     w_clip: tuple[float, float] | None = (0.1, 10.0),
     extra_dw: torch.Tensor | None = None,
+    seeds: torch.Tensor | None = None,
     backend: str = "auto",
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """One fused reward-tilted FKC step (DESIGN section 3), out of place.
@@ -136,6 +152,10 @@ def fkc_step(
         extra_dw: optional per-particle term ``(N,)`` (floating; the math is float32) added to
             ``Δw`` before its clip, fused into the same kernel: e.g. a guidance or
             product-of-experts weight. It is an increment, already multiplied by ``h``.
+        seeds: the noise contract's ``[S, O]`` as an int64 ``(2,)`` tensor on x's device,
+            instead of drawing them from ``generator``: e.g. row ``k`` of
+            ``draw_philox_seeds(generator, device, n_steps=K)``, so a K-step loop draws all its
+            seeds with one ``randint`` and a step launches no kernel but its own.
         backend: ``"auto"``, ``"reference"``, ``"triton"``, ``"cpu"`` or ``"cuda"``.
 
     Returns:
@@ -144,12 +164,12 @@ def fkc_step(
     """
     x, w, reward, extra_dw, scalars = _validate_step(x, w, score, reward_grad, reward, h, g, lam,
                                                      dlam, f_coef, f, noise, generator, dw_clip,
-                                                     w_clip, extra_dw)
+                                                     w_clip, extra_dw, seeds)
     n = x.shape[0]
     x_out = torch.empty(x.shape, dtype=x.dtype, device=x.device)
     w_out = torch.empty(n, dtype=torch.float32, device=x.device)
-    _run(x, w, score, reward_grad, reward, extra_dw, f, noise, generator, backend, scalars,
-         _as_rows(x_out, n), w_out)
+    _run(x, w, score, reward_grad, reward, extra_dw, f, noise, generator, seeds, backend,
+         scalars, _as_rows(x_out, n), w_out)
     return x_out, w_out
 
 
@@ -171,6 +191,7 @@ def fkc_step_(
     dw_clip: float | None = 0.1,
     w_clip: tuple[float, float] | None = (0.1, 10.0),
     extra_dw: torch.Tensor | None = None,
+    seeds: torch.Tensor | None = None,
     backend: str = "auto",
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """In-place :func:`fkc_step`: updates ``x`` and ``w`` (which must be float32) and returns them.
@@ -180,20 +201,20 @@ def fkc_step_(
     """
     x, w, reward, extra_dw, scalars = _validate_step(x, w, score, reward_grad, reward, h, g, lam,
                                                      dlam, f_coef, f, noise, generator, dw_clip,
-                                                     w_clip, extra_dw)
+                                                     w_clip, extra_dw, seeds)
     if w.dtype != torch.float32:
         raise TypeError(f"w: fkc_step_ updates w in place and expects float32, got {w.dtype}")
     n = x.shape[0]
     x_rows = _as_rows(x, n)
     # a reshape that had to copy lands at a fresh address: then update through the copy
     if x_rows.data_ptr() == x.data_ptr() and w.is_contiguous():
-        _run(x, w, score, reward_grad, reward, extra_dw, f, noise, generator, backend, scalars,
-             x_rows, w)
+        _run(x, w, score, reward_grad, reward, extra_dw, f, noise, generator, seeds, backend,
+             scalars, x_rows, w)
         return x, w
     x_out = torch.empty(x_rows.shape, dtype=x.dtype, device=x.device)
     w_out = torch.empty(n, dtype=torch.float32, device=x.device)
-    _run(x, w, score, reward_grad, reward, extra_dw, f, noise, generator, backend, scalars,
-         x_out, w_out)
+    _run(x, w, score, reward_grad, reward, extra_dw, f, noise, generator, seeds, backend,
+         scalars, x_out, w_out)
     x.copy_(x_out.view(x.shape))
     w.copy_(w_out)
     return x, w

@@ -163,7 +163,8 @@ def philox_random_keys(
 _SEED_BOUND = 1 << 62
 
 
-def draw_philox_seeds(generator: torch.Generator | None, device: torch.device) -> torch.Tensor:
+def draw_philox_seeds(generator: torch.Generator | None, device: torch.device,
+                      n_steps: int | None = None) -> torch.Tensor:
     """Draw ``[S, O]`` as an int64 ``(2,)`` tensor on ``device``, each uniform in ``[0, 2**62)``.
 
     This is how a call turns a ``torch.Generator`` into the contract's ``(S, O)``: one
@@ -173,11 +174,16 @@ def draw_philox_seeds(generator: torch.Generator | None, device: torch.device) -
     reproducible. On a CUDA generator the draw advances its Philox offset and is graph-safe: under
     CUDA graph capture each replay draws anew. The values stay on the device (no host sync);
     kernels read them through a pointer.
+
+    With ``n_steps=K`` one ``randint`` draws the pairs of K steps at once: an int64 ``(K, 2)``
+    tensor whose row ``k`` is step k's ``[S, O]`` (pass it as ``fkc_step(..., seeds=row)``: a
+    view, so a K-step loop launches no seed kernel per step).
     """
     device = torch.device(device)
+    shape = (2,) if n_steps is None else (n_steps, 2)
     if generator is None:
-        return torch.randint(0, _SEED_BOUND, (2,), device=device, dtype=torch.int64)
-    seeds = torch.randint(0, _SEED_BOUND, (2,), device=generator.device, dtype=torch.int64,
+        return torch.randint(0, _SEED_BOUND, shape, device=device, dtype=torch.int64)
+    seeds = torch.randint(0, _SEED_BOUND, shape, device=generator.device, dtype=torch.int64,
                           generator=generator)
     return seeds.to(device, non_blocking=True)
 
