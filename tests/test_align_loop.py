@@ -54,9 +54,13 @@ def test_budget_is_spent_exactly_and_the_last_round_is_smaller(task, budget, k):
 
 
 def test_epsilon_greedy_split_and_strategies(task):
-    res = run_active(task, budget=32, k=8, seed=0, **TINY)
+    res = run_active(task, budget=32, k=8, seed=0, strategy="fkc-eps", **TINY)
     # total_steps = ceil(32/8) = 4: eps = 0.8 - 0.7*r/4 at guided round r
     assert [(r["n_top"], r["n_random"]) for r in res.rounds] == [(0, 8), (3, 5), (5, 3), (6, 2)]
+    # the default (fkc-explore): eps = 0.5 - 0.25*r/4, the exploration picks from the pool
+    res = run_active(task, budget=32, k=8, seed=0, **TINY)
+    assert res.settings["strategy"] == "fkc-explore"
+    assert [(r["n_top"], r["n_random"]) for r in res.rounds] == [(0, 8), (5, 3), (5, 3), (6, 2)]
     greedy = run_active(task, budget=16, k=8, seed=0, strategy="greedy", **TINY)
     assert [r["n_top"] for r in greedy.rounds] == [0, 8]
     rnd = run_active(task, budget=16, k=8, seed=0, strategy="random", **TINY)

@@ -1,10 +1,12 @@
-"""The budget-constrained active preference-alignment loop (FKC diffusion + epsilon-greedy).
+"""The budget-constrained active preference-alignment loop (FKC diffusion + exploration).
 
-Round 0 (cold start) shows ``min(k, B)`` unguided samples; every later round samples
-``n_particles`` with :class:`fkc_kernels.FKCSampler` guided by the reward network, shows the
-``k' - n_random`` best by weight and ``n_random`` random others (``k' = min(k, budget left)``),
-and retrains the network on all answers so far. Every query and answer goes through a
-:class:`~fkc_align.feedback.FeedbackStore`, so a killed run resumes where it stopped.
+Round 0 (cold start) shows ``min(k, B)`` unguided samples; every later round samples particles
+with :class:`fkc_kernels.FKCSampler` guided by the reward network and shows ``k' = min(k,
+budget left)`` of them, chosen by the run's strategy (:mod:`fkc_align.config`,
+:mod:`fkc_align.picks`), then retrains the network on all answers so far. Every query and
+answer goes through a :class:`~fkc_align.feedback.FeedbackStore`, so a killed run resumes where
+it stopped. :func:`run_loop` is the one loop: one process here, or many ranks through
+:func:`fkc_align.distributed_loop.run_active_distributed`.
 """
 
 from __future__ import annotations
@@ -20,24 +22,17 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from fkc_kernels import FKCSampler, LinearTilt, epsilon_greedy_split, select_particles
+from fkc_kernels import LinearTilt
 
+from .config import STRATEGIES, RunConfig, plan_round
 from .feedback import FeedbackStore, FunctionOracle, Oracle
-from .reward_models import train_reward_model
+from .particles import Particles
+from .picks import pick_round
+from .reward_models import RewardEnsemble, train_ensemble
 from .tasks import Task
 
-STRATEGIES = ("fkc", "greedy", "random")
-
-# Clips of the log-weight that ranks particles for selection: none. The DESIGN's seed clips
-# (|Δw| <= 0.1 a step, w in [0.1, 10]) start w at 0, below its own floor, and on a guided digits
-# round the increments drift negative (unclipped w ends at about -17..-39): about half of the 128
-# particles end on the 0.1 floor and the rest keep only their last few increments, so "top by
-# weight" was close to a random pick (rank correlation of w with the true reward 0.07 ± 0.18 and
-# with the predicted one -0.01 ± 0.19, FKC's final models over 14 seed/target runs). Unclipped, w
-# is the FKC log importance weight of each path (up to the ∂r/∂t term of reward_at="x0_hat", see
-# DESIGN 5): what Algorithm 1 ranks by, without the clip damage.
-SELECTION_DW_CLIP: float | None = None
-SELECTION_W_CLIP: tuple[float, float] | None = None
+__all__ = ["STRATEGIES", "ActiveResult", "RunConfig", "WorkerResult", "derived_seed",
+           "evaluate_final_model", "run_active", "run_loop"]
 
 
 @dataclass
@@ -47,15 +42,17 @@ class ActiveResult:
     Attributes:
         rounds: one dict per round (cold start included): ``round, n_shown, n_top, n_random,
             queries_used`` (cumulative), ``mean_reward, max_reward, best_reward_so_far,
-            hit_rate`` (over all shown), ``hit_rate_top`` (over the top-by-weight picks; None
+            hit_rate`` (over all shown), ``hit_rate_top`` (over the exploitation picks; None
             when a round has none) and ``wall_s``.
         observed_x: every answered particle ``(n, *shape)`` float32, ranked by true reward
             (descending); ``observed_r`` ``(n,)`` their rewards; ``observed_round`` ``(n,)``.
-        reward_model: the reward network trained on all answers.
+        reward_model: the reward model (a :class:`~fkc_align.reward_models.RewardEnsemble`)
+            trained on all answers.
         settings: the run's settings (what resume compares).
         summary: final-round and whole-run numbers (see :func:`summarise`).
         run_dir: the run folder (None for an in-memory run).
         tail_problem: a truncated/corrupt feedback tail found on resume, reported here.
+        config: the run's :class:`~fkc_align.config.RunConfig`.
     """
 
     rounds: list[dict[str, Any]]
@@ -69,6 +66,7 @@ class ActiveResult:
     wall_time_s: float = 0.0
     tail_problem: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    config: RunConfig | None = None
 
 
 def derived_seed(seed: int, round_index: int, purpose: str) -> int:
@@ -83,53 +81,18 @@ def _check_int(name: str, value: Any, low: int) -> int:
     return value
 
 
-def make_settings(task: Task, *, budget: int, k: int, n_particles: int, n_steps: int,
-                  seed: int, strategy: str, lam_max: float, reward_at: str, total_steps: int,
-                  eps_start: float, eps_end: float) -> dict[str, Any]:
-    """The settings that define a run's questions (compared on resume)."""
-    return {"task": task.identity, "budget": budget, "k": k, "n_particles": n_particles,
-            "n_steps": n_steps, "seed": seed, "strategy": strategy, "lam_max": lam_max,
-            "reward_at": reward_at, "total_steps": total_steps, "eps_start": eps_start,
-            "eps_end": eps_end, "shape": list(task.shape)}
-
-
-def resolve_run_args(task: Task, *, budget, k, n_particles, n_steps, seed, strategy, lam_max,
-                     reward_at, total_steps, eps_start, eps_end) -> dict[str, Any]:
-    """Check a run's arguments and fill the task's defaults.
-
-    Returns:
-        the keyword arguments of :func:`make_settings` (what defines a run and resume compares).
-    """
-    budget = _check_int("budget", budget, 1)
-    k = _check_int("k", k, 1)
-    n_particles = _check_int("n_particles", task.defaults.get("n_particles", 256)
-                             if n_particles is None else n_particles, 1)
-    if n_particles < min(k, budget):
-        raise ValueError(f"n_particles: expected >= k={min(k, budget)} (particles shown a round), "
-                         f"got {n_particles}")
-    n_steps = _check_int("n_steps", task.defaults.get("n_steps", 100) if n_steps is None
-                         else n_steps, 1)
-    seed = _check_int("seed", seed, 0)
-    if strategy not in STRATEGIES:
-        raise ValueError(f"strategy: expected one of {STRATEGIES}, got {strategy!r}")
-    lam_max = float(task.defaults.get("lam_max", 4.0) if lam_max is None else lam_max)
-    if not math.isfinite(lam_max) or lam_max < 0:
-        raise ValueError(f"lam_max: expected a finite number >= 0, got {lam_max}")
-    if reward_at not in ("x", "x0_hat"):
-        raise ValueError(f"reward_at: expected 'x' or 'x0_hat', got {reward_at!r}")
-    total_steps = _check_int("total_steps", math.ceil(budget / k) if total_steps is None
-                             else total_steps, 1)
-    for name, e in (("eps_start", eps_start), ("eps_end", eps_end)):
-        if not 0.0 <= e <= 1.0:
-            raise ValueError(f"{name}: expected a probability in [0, 1], got {e}")
-    return dict(budget=budget, k=k, n_particles=n_particles, n_steps=n_steps, seed=seed,
-                strategy=strategy, lam_max=lam_max, reward_at=reward_at, total_steps=total_steps,
-                eps_start=float(eps_start), eps_end=float(eps_end))
+def make_reward_model(task: Task, cfg: RunConfig) -> RewardEnsemble:
+    """The run's untrained reward model: ``cfg.ensemble`` networks from the task's factory."""
+    base = derived_seed(cfg.seed, 0, "init")
+    return RewardEnsemble([task.reward_model_factory(base if j == 0 else
+                                                     derived_seed(cfg.seed, j, "init"))
+                           for j in range(cfg.ensemble)])
 
 
 def assemble_result(store: FeedbackStore, task: Task, model: torch.nn.Module,
                     round_walls: dict[int, float], started: float,
-                    extra: dict[str, Any] | None = None) -> ActiveResult:
+                    extra: dict[str, Any] | None = None,
+                    config: RunConfig | None = None) -> ActiveResult:
     """The :class:`ActiveResult` of a finished run, built from its feedback store.
 
     ``round_walls``: round -> wall seconds (rounds done before a resume have none); ``started``:
@@ -147,7 +110,7 @@ def assemble_result(store: FeedbackStore, task: Task, model: torch.nn.Module,
         rounds=rows, observed_x=xs[order], observed_r=rs[order], observed_round=rounds_of[order],
         reward_model=model, settings=store.settings, summary={}, run_dir=store.run_dir,
         wall_time_s=time.perf_counter() - started, tail_problem=store.tail_problem,
-        extra=dict(extra or {}),
+        extra=dict(extra or {}), config=config,
     )
     result.summary = summarise(result, task)
     return result
@@ -166,12 +129,15 @@ def run_active(
     out_dir: str | Path | None = None,
     resume: bool = False,
     progress: bool = True,
-    strategy: str = "fkc",
+    strategy: str | None = None,
     lam_max: float | None = None,
     reward_at: str = "x0_hat",
     total_steps: int | None = None,
-    eps_start: float = 0.8,
-    eps_end: float = 0.1,
+    eps_start: float | None = None,
+    eps_end: float | None = None,
+    explore_lam: float | None = None,
+    n_pool: int | None = None,
+    ensemble: int | None = None,
     oracle: Oracle | None = None,
     train_options: dict[str, Any] | None = None,
     log: Callable[[str], None] | None = None,
@@ -191,13 +157,18 @@ def run_active(
         resume: continue the run stored in ``out_dir`` (settings must match; starts fresh when
             the folder has no feedback yet).
         progress: tqdm bars for rounds and sampling steps.
-        strategy: ``"fkc"`` (epsilon from ``eps_start`` to ``eps_end``), ``"greedy"`` (epsilon
-            0) or ``"random"`` (epsilon 1, no guidance): the last two are the baselines.
+        strategy: ``"fkc-explore"`` (default: exploitation by predicted reward over a guided
+            and an unguided pool, exploration by novelty), ``"fkc-eps"`` (the paper's ε-greedy
+            Algorithm 1; ``"fkc"`` is its earlier name), ``"greedy"`` (ε = 0) or ``"random"``
+            (unguided, uniform picks): see :mod:`fkc_align.config`.
         lam_max: guidance strength of ``LinearTilt`` in units of reward standard deviations
             (task default when None).
         reward_at: where the reward network is evaluated: ``"x0_hat"`` (denoised estimate,
             robust for a network trained on clean data) or ``"x"``.
-        total_steps: the epsilon schedule's length, default ``ceil(budget / k)``.
+        total_steps: the ε schedule's length, default ``ceil(budget / k)``.
+        eps_start, eps_end: the exploration share's schedule (strategy default when None).
+        explore_lam, n_pool, ensemble: fkc-explore's exploration-pool tilt, its size (default
+            N) and the number of bootstrap reward networks.
         oracle: who answers (default: ``FunctionOracle(task.oracle)``; a person:
             :class:`~fkc_align.feedback.StoreOracle`).
         train_options: keyword arguments for :func:`~fkc_align.reward_models.train_reward_model`.
@@ -209,78 +180,126 @@ def run_active(
     Returns:
         :class:`ActiveResult`.
     """
-    if threads is None:
-        return _run_active(task, budget=budget, k=k, n_particles=n_particles, n_steps=n_steps,
-                           seed=seed, backend=backend, device=device, out_dir=out_dir,
-                           resume=resume, progress=progress, strategy=strategy, lam_max=lam_max,
-                           reward_at=reward_at, total_steps=total_steps, eps_start=eps_start,
-                           eps_end=eps_end, oracle=oracle, train_options=train_options, log=log)
-    threads = _check_int("threads", threads, 1)
+    cfg = RunConfig.resolve(task, budget=budget, k=k, n_particles=n_particles, n_steps=n_steps,
+                            seed=seed, strategy=strategy, lam_max=lam_max, reward_at=reward_at,
+                            total_steps=total_steps, eps_start=eps_start, eps_end=eps_end,
+                            explore_lam=explore_lam, n_pool=n_pool, ensemble=ensemble)
+    say = log if log is not None else (tqdm.write if progress else (lambda _msg: None))
     before = torch.get_num_threads()
-    torch.set_num_threads(threads)
+    if threads is not None:
+        torch.set_num_threads(_check_int("threads", threads, 1))
     try:
-        return run_active(task, budget=budget, k=k, n_particles=n_particles, n_steps=n_steps,
-                          seed=seed, backend=backend, device=device, out_dir=out_dir,
-                          resume=resume, progress=progress, strategy=strategy, lam_max=lam_max,
-                          reward_at=reward_at, total_steps=total_steps, eps_start=eps_start,
-                          eps_end=eps_end, oracle=oracle, train_options=train_options, log=log,
-                          threads=None)
+        return run_loop(task, cfg, Particles(), backend=backend,
+                        device=torch.device(device) if device is not None else torch.device("cpu"),
+                        out_dir=out_dir, resume=resume, oracle=oracle,
+                        train_options=train_options, say=say, progress=progress)
     finally:
         torch.set_num_threads(before)
 
 
-def _run_active(task: Task, *, budget, k, n_particles, n_steps, seed, backend, device, out_dir,
-                resume, progress, strategy, lam_max, reward_at, total_steps, eps_start, eps_end,
-                oracle, train_options, log) -> ActiveResult:
+@dataclass
+class WorkerResult:
+    """What ranks other than 0 get back: the final reward model (equal to rank 0's)."""
+
+    reward_model: torch.nn.Module
+    n_rounds: int
+
+
+def run_loop(task: Task, cfg: RunConfig, particles: Particles, *, backend: str,
+             device: torch.device, out_dir: str | Path | None, resume: bool,
+             oracle: Oracle | None, train_options: dict[str, Any] | None,
+             say: Callable[[str], None], progress: bool) -> ActiveResult | WorkerResult:
+    """The active loop for one process or many ranks (collective under ``ShardedParticles``).
+
+    Rank 0 owns the feedback store, asks the oracle and trains the reward model; every rank
+    samples its share of the particles, takes part in the picks and receives the model.
+
+    Returns:
+        rank 0: :class:`ActiveResult`; other ranks: :class:`WorkerResult`.
+    """
     started = time.perf_counter()
-    args = resolve_run_args(task, budget=budget, k=k, n_particles=n_particles, n_steps=n_steps,
-                            seed=seed, strategy=strategy, lam_max=lam_max, reward_at=reward_at,
-                            total_steps=total_steps, eps_start=eps_start, eps_end=eps_end)
-    budget, k, n_particles = args["budget"], args["k"], args["n_particles"]
-    n_steps, lam_max, total_steps = args["n_steps"], args["lam_max"], args["total_steps"]
-    device = torch.device(device) if device is not None else torch.device("cpu")
-    say = log if log is not None else (tqdm.write if progress else (lambda _msg: None))
-
-    store = open_store(out_dir, make_settings(task, **args), seed, resume, say)
-    oracle = oracle if oracle is not None else FunctionOracle(task.oracle)
+    main = particles.is_main
     train_options = dict(train_options or {})
-
-    model = task.reward_model_factory(derived_seed(seed, 0, "init")).to(device)
-    n_rounds = math.ceil(budget / k)
-    round_bar = tqdm(total=n_rounds, desc=f"{strategy} rounds", unit="round", disable=not progress,
-                     dynamic_ncols=True)
+    store = None
+    if main:
+        store = open_store(out_dir, cfg.settings(), cfg.seed, resume, say)
+        oracle = oracle if oracle is not None else FunctionOracle(task.oracle)
+    model = make_reward_model(task, cfg).to(device)
+    show_bars = progress and main
+    round_bar = tqdm(total=cfg.n_rounds, desc=f"{cfg.strategy} rounds", unit="round",
+                     disable=not show_bars, dynamic_ncols=True)
     round_walls: dict[int, float] = {}
-    for rnd in range(n_rounds):
+    done = 0
+    for rnd in range(cfg.n_rounds):
         t0 = time.perf_counter()
-        queries = store.queries(rnd)
-        if not queries:
-            k_round = min(k, budget - store.n_queries())
-            if k_round <= 0:
-                break
-            queries = _pick_queries(store, task, model, rnd, k_round, n_particles, n_steps,
-                                    seed, strategy, lam_max, reward_at, total_steps, eps_start,
-                                    eps_end, backend, device, progress)
-        elif store.pending(rnd):
-            say(f"round {rnd}: asking the {len(store.pending(rnd))} pending queries stored "
-                f"before the interruption (not resampling)")
-        unanswered = store.pending(rnd)
-        if unanswered:
-            oracle.ask(store, unanswered)
-            store.refresh()
-            if store.pending(rnd):
-                raise RuntimeError(f"oracle: round {rnd} still has {len(store.pending(rnd))} "
-                                   f"unanswered queries after asking")
-        train_on_answers(model, store, seed, rnd, device, train_options)
+        # rank 0 owns the store: it says how many to show (0: stop) and whether to sample
+        plan_ints = [0, 0]
+        if main:
+            if store.queries(rnd):
+                plan_ints = [len(store.queries(rnd)), 0]  # resumed round: ask what is stored
+                if store.pending(rnd):
+                    say(f"round {rnd}: asking the {len(store.pending(rnd))} pending queries "
+                        f"stored before the interruption (not resampling)")
+            else:
+                plan_ints = [max(0, min(cfg.k, cfg.budget - store.n_queries())), 1]
+        n_show, sample = particles.broadcast_ints(plan_ints, device)
+        if n_show == 0:
+            break
+        picks = None
+        if sample:
+            plan = plan_round(cfg, rnd, n_show)
+            asked = None
+            if main:
+                asked = torch.stack([r.x for r in store.records()]).to(device) if rnd else \
+                    torch.zeros((0, *task.shape), device=device)
+            asked = particles.broadcast_tensor(asked, (1 + len(task.shape), torch.float32),
+                                               device)
+            gen = torch.Generator(device=device).manual_seed(
+                derived_seed(cfg.seed, rnd, "sample"))
+            bar = tqdm(total=cfg.n_steps * (1 + (plan.n_pool > 0)), desc=f"round {rnd} sampling",
+                       unit="step", leave=False, disable=not show_bars, dynamic_ncols=True)
+            try:
+                picks = pick_round(particles, task, cfg, plan, model, asked, gen,
+                                   backend=backend, device=device,
+                                   on_step=lambda: bar.update(1))
+            finally:
+                bar.close()
+        status = [1]
+        if main:
+            try:
+                if picks is not None:
+                    store.add_queries(rnd, picks.x, picks.picks, picks.score.float().cpu().tolist())
+                unanswered = store.pending(rnd)
+                if unanswered:
+                    oracle.ask(store, unanswered)
+                    store.refresh()
+                    if store.pending(rnd):
+                        raise RuntimeError(f"oracle: round {rnd} still has "
+                                           f"{len(store.pending(rnd))} unanswered queries "
+                                           f"after asking")
+                train_on_answers(model, store, cfg.seed, rnd, device, train_options)
+            except BaseException:
+                particles.broadcast_ints([0], device)  # release the other ranks, then raise
+                raise
+        status = particles.broadcast_ints(status, device)
+        if not status[0]:
+            raise RuntimeError(f"rank 0 failed in round {rnd} (see its error)")
+        particles.broadcast_module(model)
         round_walls[rnd] = time.perf_counter() - t0
-        round_bar.update(1)
-        row = round_rows(store, task)[-1]
-        round_bar.set_postfix(used=row["queries_used"], mean_r=f"{row['mean_reward']:.2f}",
-                              hit=_fmt(row["hit_rate"]))
+        done += 1
+        if main:
+            round_bar.update(1)
+            row = round_rows(store, task)[-1]
+            round_bar.set_postfix(used=row["queries_used"], mean_r=f"{row['mean_reward']:.2f}",
+                                  hit=_fmt(row["hit_rate"]))
     round_bar.close()
-    if store.n_queries() > budget:  # cannot happen: a guard on the accounting, not a recovery
-        raise RuntimeError(f"budget: {store.n_queries()} queries issued, budget was {budget}")
-
-    return assemble_result(store, task, model.cpu().eval(), round_walls, started)
+    model = model.cpu().eval()
+    if not main:
+        return WorkerResult(reward_model=model, n_rounds=done)
+    if store.n_queries() > cfg.budget:  # a guard on the accounting, not a recovery
+        raise RuntimeError(f"budget: {store.n_queries()} queries issued, budget was {cfg.budget}")
+    extra = {"world_size": particles.world} if particles.world > 1 else None
+    return assemble_result(store, task, model, round_walls, started, extra=extra, config=cfg)
 
 
 def _fmt(v: float | None) -> str:
@@ -320,58 +339,11 @@ def open_store(out_dir, settings, seed, resume, say) -> FeedbackStore:
 
 def train_on_answers(model, store: FeedbackStore, seed: int, rnd: int, device,
                      train_options) -> None:
-    """Retrain ``model`` in place on every answer up to round ``rnd`` (seed derived per round)."""
+    """Retrain ``model`` (a :class:`RewardEnsemble`) on every answer up to round ``rnd``."""
     records = [r for r in store.records() if r.round <= rnd]
     x = torch.stack([r.x for r in records]).to(device)
     r = torch.tensor([r.reward for r in records], dtype=torch.float32, device=device)
-    train_reward_model(model, x, r, seed=derived_seed(seed, rnd, "train"), **train_options)
-
-
-def _pick_queries(store, task, model, rnd, k_round, n_particles, n_steps, seed, strategy,
-                  lam_max, reward_at, total_steps, eps_start, eps_end, backend, device, progress):
-    """Sample the round's particles, choose the ``k_round`` to show, persist them as pending."""
-    gen = torch.Generator(device=device).manual_seed(derived_seed(seed, rnd, "sample"))
-    guided = rnd > 0 and strategy != "random"
-    if rnd == 0:
-        n_top, n_random, n = 0, k_round, k_round  # cold start: k base samples, all shown
-    elif strategy == "random":
-        n_top, n_random, n = 0, k_round, n_particles
-    elif strategy == "greedy":
-        n_top, n_random, n = k_round, 0, n_particles
-    else:
-        n_top, n_random = epsilon_greedy_split(min(rnd, total_steps), total_steps, k_round,
-                                               eps_start=eps_start, eps_end=eps_end)
-        n = n_particles
-    model.eval()
-    for p in model.parameters():
-        p.requires_grad_(False)  # the sampler needs gradients in x only
-
-    if guided:
-        reward_fn, tilt = model, LinearTilt(lam_max)
-    else:
-        def reward_fn(x):
-            return (torch.zeros(x.shape[0], device=x.device), torch.zeros_like(x))
-        tilt = LinearTilt(0.0)
-    step_bar = tqdm(total=n_steps, desc=f"round {rnd} sampling", unit="step", leave=False,
-                    disable=not progress, dynamic_ncols=True)
-
-    def score_fn(x, tau):
-        step_bar.update(1)
-        return task.score_fn(x, tau)
-
-    sampler = FKCSampler(score_fn, reward_fn, task.schedule, tilt, n_steps, weights="seed",
-                         reward_at=reward_at if guided else "x", backend=backend,
-                         dw_clip=SELECTION_DW_CLIP, w_clip=SELECTION_W_CLIP)
-    try:
-        res = sampler.sample(n, task.shape, generator=gen, device=device)
-    finally:
-        step_bar.close()
-        for p in model.parameters():
-            p.requires_grad_(True)
-    idx = select_particles(res.w, k_round, n_random, generator=gen, backend=backend)
-    picks = ["cold"] * k_round if rnd == 0 else ["top"] * n_top + ["random"] * n_random
-    weights = res.w[idx].float().cpu().tolist()
-    return store.add_queries(rnd, res.x[idx], picks, weights)
+    train_ensemble(model, x, r, seed=derived_seed(seed, rnd, "train"), **train_options)
 
 
 def evaluate_final_model(task: Task, result: ActiveResult, *, n_particles: int | None = None,
@@ -398,10 +370,10 @@ def evaluate_final_model(task: Task, result: ActiveResult, *, n_particles: int |
     try:
         for p in model.parameters():
             p.requires_grad_(False)
-        sampler = FKCSampler(task.score_fn, model, task.schedule, LinearTilt(s["lam_max"]),
-                             s["n_steps"], weights="seed", reward_at=s["reward_at"],
-                             backend=backend, dw_clip=SELECTION_DW_CLIP,
-                             w_clip=SELECTION_W_CLIP)
+        sampler = Particles().make_sampler(task.score_fn, model, task.schedule,
+                                           LinearTilt(s["lam_max"]), s["n_steps"],
+                                           weights="seed", reward_at=s["reward_at"],
+                                           backend=backend)
         gen = torch.Generator(device=device).manual_seed(derived_seed(s["seed"], -1, "eval"))
         x = sampler.sample(n, task.shape, generator=gen, device=device).x
     finally:
@@ -430,7 +402,7 @@ def round_rows(store: FeedbackStore, task: Task) -> list[dict[str, Any]]:
         row: dict[str, Any] = {
             "round": rnd, "n_shown": len(queries),
             "n_top": sum(q.pick == "top" for q in queries),
-            "n_random": sum(q.pick in ("random", "cold") for q in queries),
+            "n_random": sum(q.pick in ("random", "cold", "explore") for q in queries),
             "queries_used": used, "mean_reward": float(rewards.mean()),
             "max_reward": float(rewards.max()), "best_reward_so_far": best,
             "hit_rate": None, "hit_rate_top": None,

@@ -164,3 +164,73 @@ def train_reward_model(
     model.eval()
     return TrainStats(n_train=int(train.numel()), n_holdout=n_hold, epochs=epochs,
                       train_loss=train_loss, holdout_loss=hold_loss)
+
+
+class RewardEnsemble(nn.Module):
+    """``M`` reward networks trained on bootstrap resamples of the answers, used as one model.
+
+    ``forward(x)`` ``(n,)`` is the members' mean prediction standardised by the answers' mean
+    and standard deviation (``r_mean``, ``r_std``), so the guidance strength means what it means
+    for one :class:`RewardModel`; ``predict(x)`` is the mean in the oracle's units and
+    ``predict_members(x)`` ``(M, n)`` each member's, for picks that should differ by member.
+    With ``M = 1`` the single member is trained on every answer, exactly as one model.
+    """
+
+    def __init__(self, members: list[nn.Module]) -> None:
+        super().__init__()
+        if not members:
+            raise ValueError("members: expected at least one reward network, got none")
+        self.members = nn.ModuleList(members)
+        self.register_buffer("r_mean", torch.zeros(()))
+        self.register_buffer("r_std", torch.ones(()))
+
+    def _member_units(self, x: torch.Tensor) -> torch.Tensor:
+        outs = []
+        for m in self.members:
+            out = m(x)
+            if isinstance(m, RewardModel):
+                out = m.r_mean + m.r_std * out
+            outs.append(out)
+        return torch.stack(outs)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (self._member_units(x).mean(0) - self.r_mean) / self.r_std
+
+    @torch.no_grad()
+    def predict(self, x: torch.Tensor) -> torch.Tensor:
+        return self._member_units(x).mean(0)
+
+    @torch.no_grad()
+    def predict_members(self, x: torch.Tensor) -> torch.Tensor:
+        return self._member_units(x)
+
+
+def train_ensemble(ensemble: RewardEnsemble, x: torch.Tensor, r: torch.Tensor, *, seed: int,
+                   **options) -> list[TrainStats]:
+    """Fit every member of ``ensemble`` (in place, warm-started) to rewards ``r``.
+
+    One member trains on all answers; with several, member ``j`` trains on a bootstrap resample
+    (``n`` draws with replacement, seeded by ``(seed, j)``) so that the members disagree where
+    the answers say little. ``options`` go to :func:`train_reward_model`.
+
+    Args:
+        x: ``(n, *S)`` float particles; r: ``(n,)`` finite rewards.
+    """
+    if x.shape[0] != r.shape[0] or r.dim() != 1:
+        raise ValueError(f"x, r: expected (n, *S) and (n,), got {tuple(x.shape)} and "
+                         f"{tuple(r.shape)}")
+    n = x.shape[0]
+    stats = []
+    for j, member in enumerate(ensemble.members):
+        if len(ensemble.members) == 1:
+            xs, rs = x, r
+        else:
+            gen = torch.Generator().manual_seed((seed + 7919 * (j + 1)) % 2**63)
+            idx = torch.randint(0, n, (n,), generator=gen).to(x.device)
+            xs, rs = x[idx], r[idx]
+        stats.append(train_reward_model(member, xs, rs, seed=(seed + j) % 2**63, **options))
+    r = r.float()
+    ensemble.r_mean.copy_(r.mean())
+    ensemble.r_std.copy_(torch.clamp(r.std() if n > 1 else torch.ones(()), min=1e-6))
+    ensemble.eval()
+    return stats

@@ -43,6 +43,8 @@ class Task:
         defaults: tuned sampler settings for this task (``lam_max``, ``n_particles``, ``n_steps``).
         hit_breakdown: optional ``hit_breakdown(x) -> dict`` summarising which hits were found.
         plot_particles: optional ``plot_particles(ax_grid_figure, x, r)`` used for best.png.
+        features: optional ``features(x) -> (n, F)``: the representation in which the loop
+            measures novelty (distance to what was already asked); flattened ``x`` when None.
     """
 
     name: str
@@ -56,6 +58,7 @@ class Task:
     defaults: dict[str, Any] = field(default_factory=dict)
     hit_breakdown: Callable[[torch.Tensor], dict[str, Any]] | None = None
     plot_particles: Callable[..., None] | None = None
+    features: Callable[[torch.Tensor], torch.Tensor] | None = None
 
     def __post_init__(self) -> None:
         self.shape = tuple(int(s) for s in self.shape)

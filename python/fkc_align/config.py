@@ -1,0 +1,199 @@
+"""What defines an active run (:class:`RunConfig`) and how each round is split (:func:`plan_round`).
+
+One frozen :class:`RunConfig` carries every setting that decides which questions a run asks; the
+single-process and the sharded loop both build it with :meth:`RunConfig.resolve` and both plan
+their rounds with :func:`plan_round`, so they cannot drift apart.
+
+Strategies (``RunConfig.strategy``):
+
+- ``"fkc-explore"`` (the default): each guided round samples a guided pool (``lam_max``) and an
+  exploration pool (``explore_lam``, unguided by default). Exploration picks (an ε share of the
+  round, ε from ``eps_start`` to ``eps_end``) come from the exploration pool by farthest-point
+  novelty against everything asked so far; exploitation picks come from both pools ranked by the
+  reward ensemble's predicted reward, one ensemble member after the other.
+- ``"fkc-eps"`` (alias ``"fkc"``): the paper's ε-greedy Algorithm 1: top by FKC weight from the
+  guided sample plus ε-share uniform picks from the same sample.
+- ``"greedy"``: ``fkc-eps`` with ε = 0. ``"random"``: unguided samples, uniform picks.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from fkc_kernels import epsilon_greedy_split
+
+STRATEGIES = ("fkc-explore", "fkc-eps", "fkc", "greedy", "random")
+DEFAULT_STRATEGY = "fkc-explore"
+EPS_GREEDY = ("fkc-eps", "fkc")  # the plain ε-greedy rule; "fkc" is its earlier name
+
+# fkc-explore's defaults, chosen on the feedback benchmark's design seeds (docs/feedback-benchmark.md)
+EXPLORE_EPS_START = 0.5
+EXPLORE_EPS_END = 0.25
+EXPLORE_LAM = 0.0
+ENSEMBLE = 4
+# fkc-eps keeps the paper's schedule
+EPS_START = 0.8
+EPS_END = 0.1
+
+
+def _check_int(name: str, value: Any, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ValueError(f"{name}: expected an int >= {low}, got {value!r}")
+    return value
+
+
+def _check_number(name: str, value: Any, low: float, high: float = math.inf) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{name}: expected a number, got {value!r}")
+    value = float(value)
+    if not (math.isfinite(value) and low <= value <= high):
+        bound = f"in [{low}, {high}]" if math.isfinite(high) else f">= {low}"
+        raise ValueError(f"{name}: expected a finite number {bound}, got {value}")
+    return value
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Every setting that decides a run's questions (what resume compares), checked and filled.
+
+    Build it with :meth:`resolve`; :meth:`settings` is the dict stored in the feedback file.
+    ``eps_start``/``eps_end`` is the exploration share's schedule over ``total_steps`` guided
+    rounds; ``explore_lam``, ``n_pool`` and ``ensemble`` matter for ``"fkc-explore"`` only.
+    """
+
+    task: tuple[tuple[str, Any], ...]
+    shape: tuple[int, ...]
+    budget: int
+    k: int
+    n_particles: int
+    n_steps: int
+    seed: int
+    strategy: str
+    lam_max: float
+    reward_at: str
+    total_steps: int
+    eps_start: float
+    eps_end: float
+    explore_lam: float
+    n_pool: int
+    ensemble: int
+
+    @property
+    def n_rounds(self) -> int:
+        """Rounds the budget allows (the last may show fewer than ``k``)."""
+        return math.ceil(self.budget / self.k)
+
+    @property
+    def explores(self) -> bool:
+        return self.strategy == "fkc-explore"
+
+    def settings(self) -> dict[str, Any]:
+        """The JSON-ready dict stored in a run's feedback header and compared on resume."""
+        out = asdict(self)
+        out["task"] = dict(self.task)
+        out["shape"] = list(self.shape)
+        if not self.explores:  # settings that play no part are not stored (nor compared)
+            for key in ("explore_lam", "n_pool", "ensemble"):
+                out.pop(key)
+        return out
+
+    @classmethod
+    def resolve(cls, task, *, budget: int, k: int, n_particles: int | None = None,
+                n_steps: int | None = None, seed: int = 0, strategy: str | None = None,
+                lam_max: float | None = None, reward_at: str = "x0_hat",
+                total_steps: int | None = None, eps_start: float | None = None,
+                eps_end: float | None = None, explore_lam: float | None = None,
+                n_pool: int | None = None, ensemble: int | None = None) -> RunConfig:
+        """Check a run's arguments (errors name the argument) and fill the task's defaults.
+
+        ``None`` means "the default": the task's ``defaults`` for ``n_particles``, ``n_steps``,
+        ``lam_max``; the strategy's ε schedule (fkc-explore 0.5 → 0.25, fkc-eps 0.8 → 0.1);
+        ``ceil(budget / k)`` for ``total_steps``; ``n_pool = n_particles``.
+        """
+        budget = _check_int("budget", budget, 1)
+        k = _check_int("k", k, 1)
+        strategy = DEFAULT_STRATEGY if strategy is None else strategy
+        if strategy not in STRATEGIES:
+            raise ValueError(f"strategy: expected one of {STRATEGIES}, got {strategy!r}")
+        d = task.defaults
+        n_particles = _check_int("n_particles", d.get("n_particles", 256) if n_particles is None
+                                 else n_particles, 1)
+        if n_particles < min(k, budget):
+            raise ValueError(f"n_particles: expected >= k={min(k, budget)} (particles shown a "
+                             f"round), got {n_particles}")
+        n_steps = _check_int("n_steps", d.get("n_steps", 100) if n_steps is None else n_steps, 1)
+        seed = _check_int("seed", seed, 0)
+        lam_max = _check_number("lam_max", d.get("lam_max", 4.0) if lam_max is None
+                                else lam_max, 0.0)
+        if reward_at not in ("x", "x0_hat"):
+            raise ValueError(f"reward_at: expected 'x' or 'x0_hat', got {reward_at!r}")
+        total_steps = _check_int("total_steps", math.ceil(budget / k) if total_steps is None
+                                 else total_steps, 1)
+        explore = strategy == "fkc-explore"
+        eps_start = _check_number("eps_start", (EXPLORE_EPS_START if explore else EPS_START)
+                                  if eps_start is None else eps_start, 0.0, 1.0)
+        eps_end = _check_number("eps_end", (EXPLORE_EPS_END if explore else EPS_END)
+                                if eps_end is None else eps_end, 0.0, 1.0)
+        explore_lam = _check_number("explore_lam", d.get("explore_lam", EXPLORE_LAM)
+                                    if explore_lam is None else explore_lam, 0.0)
+        n_pool = _check_int("n_pool", n_particles if n_pool is None else n_pool, 1)
+        ensemble = _check_int("ensemble", d.get("ensemble", ENSEMBLE) if ensemble is None
+                              else ensemble, 1)
+        return cls(task=tuple(task.identity.items()), shape=tuple(task.shape), budget=budget,
+                   k=k, n_particles=n_particles, n_steps=n_steps, seed=seed, strategy=strategy,
+                   lam_max=lam_max, reward_at=reward_at, total_steps=total_steps,
+                   eps_start=eps_start, eps_end=eps_end, explore_lam=explore_lam, n_pool=n_pool,
+                   ensemble=ensemble if explore else 1)
+
+
+@dataclass(frozen=True)
+class RoundPlan:
+    """How one round is split.
+
+    Attributes:
+        round: the round index (0 = cold start).
+        n_show: particles shown (``min(k, budget left)``).
+        n_exploit: shown for their predicted reward / FKC weight ("top" picks).
+        n_explore: shown to explore ("random" picks of fkc-eps, novelty picks of fkc-explore,
+            the cold start's base samples).
+        n_guided: particles in the guided sample (0: none is drawn).
+        n_pool: particles in the exploration pool (unguided or low-λ; 0: none is drawn).
+        n_base: particles in an unguided sample that ``n_explore`` are drawn uniformly from
+            (cold start and ``random``; 0: none).
+    """
+
+    round: int
+    n_show: int
+    n_exploit: int
+    n_explore: int
+    n_guided: int
+    n_pool: int
+    n_base: int
+
+
+def exploration_share(cfg: RunConfig, rnd: int) -> float:
+    """ε of guided round ``rnd`` (>= 1): linear from ``eps_start`` to ``eps_end``.
+
+    ``eps_start`` at round 1 would repeat the cold start's all-exploration; the schedule
+    ``eps_start - (eps_start - eps_end) * min(rnd, T) / T`` is Algorithm 1's.
+    """
+    t = min(rnd, cfg.total_steps)
+    return cfg.eps_start - (cfg.eps_start - cfg.eps_end) * t / cfg.total_steps
+
+
+def plan_round(cfg: RunConfig, rnd: int, n_show: int) -> RoundPlan:
+    """The split of round ``rnd`` showing ``n_show`` particles, for every strategy."""
+    if rnd == 0:  # cold start: n_show base samples, all shown
+        return RoundPlan(rnd, n_show, 0, n_show, 0, 0, n_show)
+    if cfg.strategy == "random":
+        return RoundPlan(rnd, n_show, 0, n_show, 0, 0, cfg.n_particles)
+    if cfg.strategy == "greedy":
+        return RoundPlan(rnd, n_show, n_show, 0, cfg.n_particles, 0, 0)
+    n_top, n_random = epsilon_greedy_split(min(rnd, cfg.total_steps), cfg.total_steps, n_show,
+                                           eps_start=cfg.eps_start, eps_end=cfg.eps_end)
+    if cfg.strategy in EPS_GREEDY:
+        return RoundPlan(rnd, n_show, n_top, n_random, cfg.n_particles, 0, 0)
+    return RoundPlan(rnd, n_show, n_top, n_random, cfg.n_particles,
+                     cfg.n_pool if n_random else 0, 0)
