@@ -19,9 +19,9 @@ def test_cli_tiny_run_writes_report_and_images(tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["run", "--task", "gmm", *TINY, "--out", str(out), "--baselines"]) == 0
     report = json.loads((out / "report.json").read_text())
-    assert set(report["runs"]) == {"fkc", "random", "greedy"}
+    assert set(report["runs"]) == {"fkc-explore", "fkc-eps", "random", "greedy"}
     assert report["settings"]["budget"] == 8 and report["versions"]["torch"]
-    assert [r["queries_used"] for r in report["runs"]["fkc"]["rounds"]] == [4, 8]
+    assert [r["queries_used"] for r in report["runs"]["fkc-explore"]["rounds"]] == [4, 8]
     for name in ("report.png", "best.png"):
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     table = capsys.readouterr().out
@@ -72,5 +72,5 @@ def test_cli_killed_mid_run_resumes_without_asking_twice(tmp_path):
     assert len({tuple(r.x.flatten().tolist()) for r in records}) == 40  # no particle twice
     for qid, x in before.items():  # nothing answered before the kill was lost or changed
         assert (final.answer_of(qid).x == x).all()
-    assert json.loads((out / "report.json").read_text())["runs"]["fkc"]["rounds"][-1][
+    assert json.loads((out / "report.json").read_text())["runs"]["fkc-explore"]["rounds"][-1][
         "queries_used"] == 40

@@ -8,7 +8,8 @@ from fkc_align import run_active, tasks
 @pytest.mark.slow
 def test_default_digits_run_meets_hit_rate_targets(tmp_path):
     task = tasks.digits(target=3)
-    fkc = run_active(task, budget=128, k=16, seed=0, progress=False, out_dir=tmp_path / "fkc")
+    fkc = run_active(task, budget=128, k=16, seed=0, progress=False, strategy="fkc-eps",
+                     out_dir=tmp_path / "fkc")
     last = fkc.rounds[-1]
     assert last["queries_used"] == 128 and sum(r["n_shown"] for r in fkc.rounds) == 128
     assert last["hit_rate_top"] >= 0.9 and last["hit_rate"] >= 0.75, last

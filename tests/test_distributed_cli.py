@@ -17,6 +17,6 @@ def test_cli_under_torchrun(tmp_path):
     assert proc.stdout.count("strategy | queries") == 1, "only rank 0 prints the summary"
     report = json.loads((out / "report.json").read_text())
     assert report["world_size"] == 2
-    assert report["runs"]["fkc"]["rounds"][-1]["queries_used"] == 12
+    assert report["runs"]["fkc-explore"]["rounds"][-1]["queries_used"] == 12
     records = [json.loads(line) for line in (out / "feedback.jsonl").read_text().splitlines()]
     assert sum(r["type"] == "answer" for r in records) == 12  # every answer, written once

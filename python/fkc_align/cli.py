@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+from .config import DEFAULT_STRATEGY, STRATEGIES
 from .feedback import FeedbackCorruptError, SettingsMismatchError
 from .loop import ActiveResult, evaluate_final_model, run_active
 from .report import summary_table, write_report
@@ -49,8 +50,11 @@ def build_parser() -> argparse.ArgumentParser:
                      help="run folder (default runs/<task>-t<target>-b<budget>-k<k>-s<seed>)")
     run.add_argument("--resume", action="store_true",
                      help="continue the run stored in --out (same settings required)")
+    run.add_argument("--strategy", choices=STRATEGIES, default=DEFAULT_STRATEGY,
+                     help="how each round picks what to show (see fkc_align.config)")
     run.add_argument("--baselines", action="store_true",
-                     help="also run the random (eps=1, unguided) and greedy (eps=0) baselines")
+                     help="also run the baselines: fkc-eps (the paper's epsilon-greedy), "
+                          "greedy (eps=0) and random (unguided)")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
     serve = sub.add_parser(
         "serve", help="the active loop with you as the oracle: rate the particles in a browser",
@@ -64,7 +68,63 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1",
                        help="address to listen on (this machine only by default)")
     serve.add_argument("--port", type=int, default=8765, help="port to listen on (0: a free one)")
+    add_bench_parser(sub)
     return parser
+
+
+def add_bench_parser(sub) -> None:
+    """``fkc-align bench``: the feedback benchmark (:mod:`fkc_align.bench`)."""
+    bench = sub.add_parser("bench", help="the feedback benchmark: every strategy on the "
+                           "multimodal, rare-mode and small-budget scenarios, paired seeds",
+                           formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    bench.add_argument("--seeds", default="100-115",
+                       help="seeds (held-out by default; 0-15 are the design seeds)")
+    bench.add_argument("--quick", action="store_true",
+                       help="a smoke run: tiny settings, 2 seeds (seconds, not a measurement)")
+    bench.add_argument("--jobs", type=int, default=2, help="worker processes")
+    bench.add_argument("--scenarios", default="multimodal,rare-mode,small-budget",
+                       help="comma-separated scenario names")
+    bench.add_argument("--strategies", default="fkc-explore,fkc-eps,greedy,random",
+                       help="comma-separated strategies (greedy and random are the baselines)")
+    bench.add_argument("--liked", default="3,8", help="multimodal: the liked digit classes")
+    bench.add_argument("--layout", type=int, default=0, help="rare-mode: the mode layout seed")
+    bench.add_argument("--target", type=int, default=8, help="small-budget: the rare digit")
+    bench.add_argument("--confidence", type=float, default=0.9,
+                       help="small-budget: a hit is the target with at least this probability")
+    bench.add_argument("--backend", default="auto", help="fkc_kernels backend")
+    bench.add_argument("--out", default="runs/bench", help="where bench.json and PNGs go")
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from . import bench
+
+    liked = tuple(int(c) for c in args.liked.split(",") if c.strip())
+    chosen = [c.strip() for c in args.scenarios.split(",") if c.strip()]
+    all_scenarios = {sc.name: sc for sc in bench.scenarios(
+        liked=liked, layout=args.layout, target=args.target, confidence=args.confidence,
+        quick=args.quick)}
+    unknown = [c for c in chosen if c not in all_scenarios]
+    if unknown:
+        raise ValueError(f"--scenarios: expected names from {sorted(all_scenarios)}, got "
+                         f"{unknown}")
+    names = [n.strip() for n in args.strategies.split(",") if n.strip()]
+    bad = [n for n in names if n not in STRATEGIES]
+    if bad:
+        raise ValueError(f"--strategies: expected names from {STRATEGIES}, got {bad}")
+    if args.jobs < 1:
+        raise ValueError(f"--jobs: expected an int >= 1, got {args.jobs}")
+    seeds = [0, 1] if args.quick and args.seeds == "100-115" else bench.parse_seeds(args.seeds)
+    strategies = {n: {"strategy": n} for n in names}
+    print(f"fkc-align bench: {', '.join(chosen)}; strategies {', '.join(names)}; "
+          f"{len(seeds)} seeds; {args.jobs} jobs", flush=True)
+    result = bench.run_bench([all_scenarios[c] for c in chosen], seeds, strategies,
+                             jobs=args.jobs, backend=args.backend)
+    paths = bench.write(result, args.out)
+    for name in result["scenarios"]:
+        print()
+        print(bench.table(result, name))
+    print(f"\n{result['wall_s']:.0f} s; wrote {', '.join(str(p) for p in paths)}")
+    return 0
 
 
 def make_task(args: argparse.Namespace) -> Task:
@@ -79,6 +139,11 @@ def default_out(args: argparse.Namespace) -> Path:
     target = "" if args.task != "digits" else (
         f"-t{DEFAULT_TARGET if args.target is None else args.target}")
     return Path("runs") / f"{args.task}{target}-b{args.budget}-k{args.k}-s{args.seed}"
+
+
+def baseline_names(strategy: str) -> list[str]:
+    """The baselines ``--baselines`` runs beside ``strategy``."""
+    return [name for name in ("fkc-eps", "greedy", "random") if name != strategy]
 
 
 def _torchrun_world() -> int:
@@ -108,9 +173,10 @@ def cmd_run_distributed(args: argparse.Namespace) -> int:
         if rank == 0:
             print(f"fkc-align: task {task.name} {task.params}, budget {args.budget}, k {args.k}, "
                   f"{_torchrun_world()} ranks, run folder {out}", flush=True)
-        results = {"fkc": run_active_distributed(task, out_dir=out, strategy="fkc", **common)}
+        results = {args.strategy: run_active_distributed(task, out_dir=out,
+                                                         strategy=args.strategy, **common)}
         if args.baselines:
-            for name in ("random", "greedy"):
+            for name in baseline_names(args.strategy):
                 results[name] = run_active_distributed(
                     task, out_dir=out / "baselines" / name, strategy=name, **common)
         if rank != 0:
@@ -140,10 +206,10 @@ def cmd_run(args: argparse.Namespace) -> int:
           f"run folder {out}", flush=True)
     results: dict[str, ActiveResult] = {}
     t0 = time.perf_counter()
-    results["fkc"] = run_active(task, out_dir=out, strategy="fkc", **common)
+    results[args.strategy] = run_active(task, out_dir=out, strategy=args.strategy, **common)
     fkc_wall = time.perf_counter() - t0
     if args.baselines:
-        for name in ("random", "greedy"):
+        for name in baseline_names(args.strategy):
             results[name] = run_active(task, out_dir=out / "baselines" / name, strategy=name,
                                        **common)
     for res in results.values():  # synthetic oracle, outside the budget (see the table's note)
@@ -152,8 +218,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     report = write_report(out, task, results, extra={"fkc_wall_time_s": fkc_wall})
     print()
     print(summary_table(results))
-    if "hits" in results["fkc"].summary:
-        print(f"fkc hits: {results['fkc'].summary['hits']}")
+    if "hits" in results[args.strategy].summary:
+        print(f"{args.strategy} hits: {results[args.strategy].summary['hits']}")
     for key, value in report.get("comparison", {}).items():
         print(f"{key}: {value}")
     print(f"\nreport: {out / 'report.json'}, {out / 'report.png'}, {out / 'best.png'}")
@@ -174,7 +240,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     sock = bind(args.host, args.port)  # a busy port fails before the run folder is touched
     options = dict(budget=args.budget, k=args.k, n_particles=args.particles, n_steps=args.steps,
                    seed=args.seed, backend=args.backend, device=args.device,
-                   lam_max=args.lam_max)
+                   lam_max=args.lam_max, strategy=args.strategy)
     session = ServeSession(task, out, resume=args.resume, run_options=options)
     session.start()
     try:
@@ -205,6 +271,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_run(args)
         if args.command == "serve":
             return cmd_serve(args)
+        if args.command == "bench":
+            return cmd_bench(args)
     except (ValueError, FileExistsError, FileNotFoundError, SettingsMismatchError,
             FeedbackCorruptError, TimeoutError) as exc:
         print(f"fkc-align: error: {exc}", file=sys.stderr)

@@ -28,7 +28,8 @@ STRATEGIES = ("fkc-explore", "fkc-eps", "fkc", "greedy", "random")
 DEFAULT_STRATEGY = "fkc-explore"
 EPS_GREEDY = ("fkc-eps", "fkc")  # the plain ε-greedy rule; "fkc" is its earlier name
 
-# fkc-explore's defaults, chosen on the feedback benchmark's design seeds (docs/feedback-benchmark.md)
+# fkc-explore's defaults: chosen on the feedback benchmark's design seeds (see
+# docs/feedback-benchmark.md)
 EXPLORE_EPS_START = 0.5
 EXPLORE_EPS_END = 0.25
 EXPLORE_LAM = 0.0
@@ -171,16 +172,6 @@ class RoundPlan:
     n_guided: int
     n_pool: int
     n_base: int
-
-
-def exploration_share(cfg: RunConfig, rnd: int) -> float:
-    """ε of guided round ``rnd`` (>= 1): linear from ``eps_start`` to ``eps_end``.
-
-    ``eps_start`` at round 1 would repeat the cold start's all-exploration; the schedule
-    ``eps_start - (eps_start - eps_end) * min(rnd, T) / T`` is Algorithm 1's.
-    """
-    t = min(rnd, cfg.total_steps)
-    return cfg.eps_start - (cfg.eps_start - cfg.eps_end) * t / cfg.total_steps
 
 
 def plan_round(cfg: RunConfig, rnd: int, n_show: int) -> RoundPlan:

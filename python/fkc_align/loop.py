@@ -11,6 +11,7 @@ it stopped. :func:`run_loop` is the one loop: one process here, or many ranks th
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import time
@@ -53,6 +54,8 @@ class ActiveResult:
         run_dir: the run folder (None for an in-memory run).
         tail_problem: a truncated/corrupt feedback tail found on resume, reported here.
         config: the run's :class:`~fkc_align.config.RunConfig`.
+        observed_answer_index: ``(n,)`` int64, when each observed particle was answered
+            (0 = first), to replay the run in order.
     """
 
     rounds: list[dict[str, Any]]
@@ -67,6 +70,7 @@ class ActiveResult:
     tail_problem: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     config: RunConfig | None = None
+    observed_answer_index: torch.Tensor | None = None
 
 
 def derived_seed(seed: int, round_index: int, purpose: str) -> int:
@@ -110,7 +114,7 @@ def assemble_result(store: FeedbackStore, task: Task, model: torch.nn.Module,
         rounds=rows, observed_x=xs[order], observed_r=rs[order], observed_round=rounds_of[order],
         reward_model=model, settings=store.settings, summary={}, run_dir=store.run_dir,
         wall_time_s=time.perf_counter() - started, tail_problem=store.tail_problem,
-        extra=dict(extra or {}), config=config,
+        extra=dict(extra or {}), config=config, observed_answer_index=order,
     )
     result.summary = summarise(result, task)
     return result
@@ -261,7 +265,7 @@ def run_loop(task: Task, cfg: RunConfig, particles: Particles, *, backend: str,
             try:
                 picks = pick_round(particles, task, cfg, plan, model, asked, gen,
                                    backend=backend, device=device,
-                                   on_step=lambda: bar.update(1))
+                                   on_step=functools.partial(bar.update, 1))
             finally:
                 bar.close()
         status = [1]

@@ -15,7 +15,8 @@ import torch
 from .loop import ActiveResult
 from .tasks import Task
 
-COLORS = {"fkc": "tab:blue", "greedy": "tab:orange", "random": "tab:gray"}
+COLORS = {"fkc-explore": "tab:blue", "fkc-eps": "tab:green", "fkc": "tab:green",
+          "greedy": "tab:orange", "random": "tab:gray"}
 
 
 def versions() -> dict[str, Any]:
@@ -46,23 +47,24 @@ def _json_ready(value: Any) -> Any:
 
 
 def comparison(results: dict[str, ActiveResult]) -> dict[str, Any]:
-    """Whether FKC's mean true reward beats each baseline.
+    """Whether the first (main) strategy's mean true reward beats each other one.
 
     On the shown particles (last round and whole run) and, where :func:`evaluate_final_model`
     was run, on a fresh sample guided by the returned reward model (an oracle evaluation outside
     the budget).
     """
-    if "fkc" not in results:
+    if not results:
         return {}
-    fkc = results["fkc"].summary
+    main_name = next(iter(results))
+    main = results[main_name].summary
     out: dict[str, Any] = {}
     for name, res in results.items():
-        if name == "fkc":
+        if name == main_name:
             continue
         for key in ("final_mean_reward", "run_mean_reward", "eval_final_model_mean_reward"):
-            a, b = fkc.get(key), res.summary.get(key)
+            a, b = main.get(key), res.summary.get(key)
             if a is not None and b is not None:
-                out[f"fkc_{key}_above_{name}"] = bool(a > b)
+                out[f"{main_name}_{key}_above_{name}"] = bool(a > b)
     return out
 
 
@@ -70,11 +72,12 @@ def write_report(run_dir: str | Path, task: Task, results: dict[str, ActiveResul
                  extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """Write report.json, report.png and best.png into ``run_dir``; return the JSON dict.
 
-    ``results`` maps a strategy name (``"fkc"``, ``"random"``, ``"greedy"``) to its result.
+    ``results`` maps a strategy name to its result; the first is the main run (its settings
+    head the report and best.png shows its particles).
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    main = results.get("fkc") or next(iter(results.values()))
+    main = next(iter(results.values()))
     report = {
         "date": _dt.datetime.now().isoformat(timespec="seconds"),
         "settings": main.settings,

@@ -45,6 +45,8 @@ class Task:
         plot_particles: optional ``plot_particles(ax_grid_figure, x, r)`` used for best.png.
         features: optional ``features(x) -> (n, F)``: the representation in which the loop
             measures novelty (distance to what was already asked); flattened ``x`` when None.
+        liked_mode: optional ``liked_mode(x) -> int64 (n,)``: which of the ``n_liked`` liked
+            modes each particle is in (``-1``: none); coverage and balance are measured with it.
     """
 
     name: str
@@ -59,6 +61,8 @@ class Task:
     hit_breakdown: Callable[[torch.Tensor], dict[str, Any]] | None = None
     plot_particles: Callable[..., None] | None = None
     features: Callable[[torch.Tensor], torch.Tensor] | None = None
+    liked_mode: Callable[[torch.Tensor], torch.Tensor] | None = None
+    n_liked: int = 0
 
     def __post_init__(self) -> None:
         self.shape = tuple(int(s) for s in self.shape)
@@ -149,6 +153,7 @@ def mixture_log_density(x, means, var0, alpha, sigma, log_weights=None):
 # ----------------------------------------------------------------------------- digits
 
 DIGITS_SMOOTHING_STD = 0.1  # data std around each training image, in [-1, 1] units
+DIGITS_FEATURES = 16  # principal components in the novelty representation
 
 
 @functools.lru_cache(maxsize=2)
@@ -180,19 +185,28 @@ def _digit_classifier(c: float = 0.05) -> tuple[torch.Tensor, torch.Tensor]:
 def digit_log_probs(x: torch.Tensor) -> torch.Tensor:
     """The synthetic user's classifier: log-probabilities ``(n, 10)`` for ``x`` ``(n, 1, 8, 8)``."""
     weight, bias = _digit_classifier()
-    logits = x.reshape(x.shape[0], -1).float().cpu() @ weight.T + bias
+    logits = x.flatten(1).float().cpu() @ weight.T + bias
     return torch.log_softmax(logits, dim=1)
 
 
-def digits(target: int = 3, smoothing_std: float = DIGITS_SMOOTHING_STD) -> Task:
-    """The default task: steer a diffusion model of 8x8 digits towards digit ``target``.
+@functools.lru_cache(maxsize=1)
+def _digits_pca(n_components: int = DIGITS_FEATURES) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean ``(64,)`` and top principal directions ``(64, n_components)`` of the digit images."""
+    images, _ = load_digits_data()
+    flat = images.reshape(len(images), -1).double()
+    mean = flat.mean(0)
+    _, _, vh = torch.linalg.svd(flat - mean, full_matrices=False)
+    return mean.float(), vh[:n_components].T.float().contiguous()
 
-    The base model is the exact VP score of the training images smoothed by ``smoothing_std``
-    (no network, no download). The synthetic user's reward is a logistic-regression classifier's
-    log-probability of ``target``; a hit is a particle the classifier labels ``target``.
-    """
-    if isinstance(target, bool) or not isinstance(target, int) or not 0 <= target <= 9:
-        raise ValueError(f"target: expected a digit 0..9 (int), got {target!r}")
+
+def digits_features(x: torch.Tensor) -> torch.Tensor:
+    """Novelty representation of digit particles: the top principal components of the training
+    images (unsupervised: no labels), ``(n, 64) -> (n, DIGITS_FEATURES)``."""
+    mean, basis = _digits_pca()
+    return (x.reshape(x.shape[0], -1).float().cpu() - mean) @ basis
+
+
+def _digits_base(smoothing_std: float):
     if not smoothing_std > 0:
         raise ValueError(f"smoothing_std: expected > 0, got {smoothing_std}")
     images, _ = load_digits_data()
@@ -204,21 +218,95 @@ def digits(target: int = 3, smoothing_std: float = DIGITS_SMOOTHING_STD) -> Task
         mu = means.to(x.device)
         return mixture_score(x, mu, var0, schedule.alpha(tau), schedule.sigma(tau))
 
+    return score_fn, schedule
+
+
+def digits(target: int = 3, smoothing_std: float = DIGITS_SMOOTHING_STD,
+           confidence: float | None = None) -> Task:
+    """Steer a diffusion model of 8x8 digits towards digit ``target``.
+
+    The base model is the exact VP score of the training images smoothed by ``smoothing_std``
+    (no network, no download). The synthetic user's reward is a logistic-regression classifier's
+    log-probability of ``target``; a hit is a particle the classifier labels ``target`` (with
+    probability at least ``confidence`` when given: "a confident 8" is rare under the base
+    model).
+    """
+    if isinstance(target, bool) or not isinstance(target, int) or not 0 <= target <= 9:
+        raise ValueError(f"target: expected a digit 0..9 (int), got {target!r}")
+    if confidence is not None and not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence: expected a probability in (0, 1) or None, got "
+                         f"{confidence}")
+    score_fn, schedule = _digits_base(smoothing_std)
+
     def oracle(x: torch.Tensor) -> torch.Tensor:
         return digit_log_probs(x)[:, target]
 
     def is_hit(x: torch.Tensor) -> torch.Tensor:
-        return digit_log_probs(x).argmax(1) == target
+        logp = digit_log_probs(x)
+        hit = logp.argmax(1) == target
+        if confidence is not None:
+            hit &= logp[:, target] >= math.log(confidence)
+        return hit
 
     def breakdown(x: torch.Tensor) -> dict[str, Any]:
         counts = torch.bincount(digit_log_probs(x).argmax(1), minlength=10)
         return {"labels_seen": {str(i): int(c) for i, c in enumerate(counts) if c > 0}}
 
+    params: dict[str, Any] = {"target": target, "smoothing_std": smoothing_std}
+    if confidence is not None:
+        params["confidence"] = confidence
     return Task(
         name="digits", shape=(1, 8, 8), score_fn=score_fn, oracle=oracle, is_hit=is_hit,
-        schedule=schedule, params={"target": target, "smoothing_std": smoothing_std},
+        schedule=schedule, params=params,
         defaults={"lam_max": 8.0, "n_particles": 128, "n_steps": 50},
-        hit_breakdown=breakdown, plot_particles=_plot_images,
+        hit_breakdown=breakdown, plot_particles=_plot_images, features=digits_features,
+    )
+
+
+def digits_liked(liked: tuple[int, ...] = (3, 8), cap: float = 0.8,
+                 smoothing_std: float = DIGITS_SMOOTHING_STD) -> Task:
+    """A multimodal preference: the user likes every digit in ``liked`` equally.
+
+    Reward: ``log min(p(liked), cap)`` with ``p(liked)`` the classifier's total probability of
+    the liked classes, so every clear liked digit is worth the same whatever its class (a
+    reward that favoured one class would make collapsing onto it the right answer). A hit is a
+    particle labelled with a liked class; ``liked_mode(x)`` tells which (``-1``: none), and the
+    breakdown says whether every liked class was found.
+    """
+    liked = tuple(int(c) for c in liked)
+    if not liked or len(set(liked)) != len(liked) or not all(0 <= c <= 9 for c in liked):
+        raise ValueError(f"liked: expected distinct digits 0..9, got {liked}")
+    if not 0.0 < cap <= 1.0:
+        raise ValueError(f"cap: expected a probability in (0, 1], got {cap}")
+    score_fn, schedule = _digits_base(smoothing_std)
+    liked_t = torch.tensor(liked)
+    log_cap = math.log(cap)
+
+    def oracle(x: torch.Tensor) -> torch.Tensor:
+        logp = digit_log_probs(x)[:, liked_t]
+        return torch.logsumexp(logp, dim=1).clamp(max=log_cap)
+
+    def liked_mode(x: torch.Tensor) -> torch.Tensor:
+        label = digit_log_probs(x).argmax(1)
+        which = (label[:, None] == liked_t[None]).long()
+        return torch.where(which.any(1), which.argmax(1), torch.full_like(label, -1))
+
+    def is_hit(x: torch.Tensor) -> torch.Tensor:
+        return liked_mode(x) >= 0
+
+    def breakdown(x: torch.Tensor) -> dict[str, Any]:
+        which = liked_mode(x)
+        per = {str(c): int((which == j).sum()) for j, c in enumerate(liked)}
+        return {"hits_per_liked_class": per, "every_liked_class_found":
+                all(v > 0 for v in per.values())}
+
+    return Task(
+        name="digits-liked", shape=(1, 8, 8), score_fn=score_fn, oracle=oracle, is_hit=is_hit,
+        schedule=schedule,
+        params={"liked": list(liked), "cap": cap, "smoothing_std": smoothing_std},
+        defaults={"lam_max": 8.0, "n_particles": 128, "n_steps": 50},
+        hit_breakdown=breakdown, plot_particles=_plot_images, features=digits_features,
+        liked_mode=liked_mode, n_liked=len(liked),
     )
 
 
@@ -303,4 +391,72 @@ def gmm(
     )
 
 
-TASKS: dict[str, Callable[..., Task]] = {"digits": digits, "gmm": gmm}
+def rare_mode(dim: int = 4, n_common: int = 6, rare_weight: float = 0.015,
+              radius: float = 2.0, rare_radius: float = 4.0, mode_std: float = 0.15,
+              decoy_value: float = 0.3, reward_width: float = 0.5, layout: int = 0) -> Task:
+    """A rare liked mode behind a decoy, in a ``dim``-dimensional Gaussian mixture.
+
+    ``n_common`` modes at distance ``radius`` from the origin share ``1 - rare_weight`` of the
+    base model's mass; the liked mode holds ``rare_weight`` and sits at ``rare_radius``, far from
+    them. The reward is ``exp(-|x - m_rare|²/2w²) + decoy_value·exp(-|x - m_decoy|²/2w²)`` with
+    ``m_decoy`` common mode 0 (liked a fraction as much, and easy to find). A hit is a particle
+    within ``4·mode_std`` of the liked mode. ``layout`` seeds the directions of the modes, so
+    other instances of the scenario are one argument away.
+    """
+    for name, value, low in (("dim", dim, 2), ("n_common", n_common, 1)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise ValueError(f"{name}: expected an int >= {low}, got {value!r}")
+    if not 0.0 < rare_weight < 1.0:
+        raise ValueError(f"rare_weight: expected a fraction in (0, 1), got {rare_weight}")
+    gen = torch.Generator().manual_seed(int(layout))
+    dirs = torch.randn(n_common + 1, dim, generator=gen, dtype=torch.float64)
+    dirs = dirs / dirs.norm(dim=1, keepdim=True)
+    means = torch.cat([radius * dirs[:n_common], rare_radius * dirs[n_common:]]).float()
+    log_weights = torch.log(torch.tensor(
+        [(1.0 - rare_weight) / n_common] * n_common + [rare_weight]))
+    rare, decoy = means[n_common], means[0]
+    schedule = VPSchedule()
+    var0 = mode_std ** 2
+    hit_radius = 4.0 * mode_std
+
+    def score_fn(x: torch.Tensor, tau: float) -> torch.Tensor:
+        return mixture_score(x, means.to(x.device), var0, schedule.alpha(tau),
+                             schedule.sigma(tau), log_weights=log_weights.to(x.device))
+
+    def oracle(x: torch.Tensor) -> torch.Tensor:
+        xf = x.float().cpu()
+        bump = lambda m: torch.exp(-((xf - m) ** 2).sum(1) / (2 * reward_width ** 2))  # noqa: E731
+        return bump(rare) + decoy_value * bump(decoy)
+
+    def liked_mode(x: torch.Tensor) -> torch.Tensor:
+        near = (x.float().cpu() - rare).norm(dim=1) <= hit_radius
+        return torch.where(near, 0, -1)
+
+    def is_hit(x: torch.Tensor) -> torch.Tensor:
+        return liked_mode(x) >= 0
+
+    def breakdown(x: torch.Tensor) -> dict[str, Any]:
+        return {"rare_mode_hits": int(is_hit(x).sum())}
+
+    def plot(fig, x, r, hits):  # the first two coordinates
+        ax = fig.add_subplot(1, 1, 1)
+        ax.scatter(means[:, 0], means[:, 1], s=300, c="lightgray", label="base modes")
+        ax.scatter(rare[0], rare[1], s=300, facecolors="none", edgecolors="green",
+                   label="liked (rare) mode")
+        ax.scatter(x[:, 0], x[:, 1], s=12, c=r.numpy(), cmap="viridis", label="observed")
+        ax.set_aspect("equal")
+        ax.legend(fontsize=7, loc="upper right")
+
+    return Task(
+        name="rare-mode", shape=(dim,), score_fn=score_fn, oracle=oracle, is_hit=is_hit,
+        schedule=schedule,
+        params={"dim": dim, "n_common": n_common, "rare_weight": rare_weight, "radius": radius,
+                "rare_radius": rare_radius, "mode_std": mode_std, "decoy_value": decoy_value,
+                "reward_width": reward_width, "layout": layout},
+        defaults={"lam_max": 4.0, "n_particles": 128, "n_steps": 40},
+        hit_breakdown=breakdown, plot_particles=plot, liked_mode=liked_mode, n_liked=1,
+    )
+
+
+TASKS: dict[str, Callable[..., Task]] = {"digits": digits, "gmm": gmm,
+                                         "digits-liked": digits_liked, "rare-mode": rare_mode}

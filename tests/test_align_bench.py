@@ -1,0 +1,64 @@
+"""The feedback benchmark: its statistics, its metrics, and a smoke run of `fkc-align bench`."""
+
+import json
+import math
+
+import pytest
+import torch
+
+from fkc_align import bench
+from fkc_align.cli import main
+
+
+def test_interval_is_the_t_interval_and_paired_differences_pair_by_seed():
+    got = bench.interval([1.0, 2.0, 3.0, None])
+    assert got["n"] == 3 and got["mean"] == pytest.approx(2.0)
+    assert got["ci95"] == pytest.approx(4.302653 * 1.0 / math.sqrt(3), rel=1e-5)
+    rows = [{"strategy": s, "seed": sd, "wall_s": 1.0, **{m: None for m in bench.METRICS}}
+            for s in ("a", "greedy", "random") for sd in range(4)]
+    for r in rows:  # a beats greedy by exactly 0.25 on every seed: zero-width paired interval
+        r["hit_rate"] = 0.1 * r["seed"] + {"a": 0.25, "greedy": 0.0, "random": -0.5}[r["strategy"]]
+    summ = bench.summarise_runs(rows, ["a", "greedy", "random"])
+    d = summ["a"]["hit_rate"]["minus_greedy"]
+    assert d["mean"] == pytest.approx(0.25) and d["ci95"] == pytest.approx(0.0, abs=1e-12)
+    assert summ["a"]["hit_rate"]["minus_random"]["mean"] == pytest.approx(0.75)
+    assert summ["a"]["hit_rate"]["ci95"] > 0  # the unpaired interval sees the seed spread
+    assert summ["a"]["coverage"]["mean"] is None
+
+
+def test_run_metrics_on_a_known_run():
+    from fkc_align.loop import ActiveResult
+    from fkc_align.tasks import digits_liked, load_digits_data
+
+    task = digits_liked((3, 8))
+    images, labels = load_digits_data()
+    three, eight, one = (images[labels == c] for c in (3, 8, 1))
+    # rounds 0..3 of 2 answers: 0: a 1 and a 3; 1: two 3s; 2: a 3 and a 1; 3: an 8 and a 3
+    x = torch.stack([one[0], three[0], three[1], three[2], three[3], one[1], eight[0], three[4]])
+    rnd = torch.tensor([0, 0, 1, 1, 2, 2, 3, 3])
+    res = ActiveResult(rounds=[], observed_x=x, observed_r=torch.zeros(8), observed_round=rnd,
+                       reward_model=torch.nn.Identity(), settings={}, summary={},
+                       observed_answer_index=torch.arange(8))
+    sc = bench.scenarios()[0]
+    m = bench.run_metrics(sc, task, res, {"eval_final_model_hit_rate": 0.5})
+    assert m["found"] == 1.0 and m["first_hit"] == 2.0
+    assert m["hit_rate"] == pytest.approx(5 / 6)
+    assert m["coverage"] == 1.0  # an 8 and a 3 in rounds 2-3
+    assert m["balance"] == pytest.approx(1 / 5 * 2)  # one 8 among five guided hits
+    assert m["distinct_nearest"] == 6.0 and m["off_manifold_share"] == 0.0  # training images
+    assert m["eval_hit_rate"] == 0.5
+
+
+def test_bench_quick_smoke_writes_json_and_pngs(tmp_path, capsys):
+    out = tmp_path / "bench"
+    assert main(["bench", "--quick", "--jobs", "1", "--out", str(out)]) == 0
+    result = json.loads((out / "bench.json").read_text())
+    assert set(result["scenarios"]) == {"multimodal", "rare-mode", "small-budget"}
+    for name, sc in result["scenarios"].items():
+        assert (out / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert len(sc["runs"]) == 4 * 2  # every strategy on both seeds
+        summ = sc["summary"]["fkc-explore"]
+        assert summ["hit_rate"]["n"] == 2 and "minus_greedy" in summ["hit_rate"]
+        assert "minus_random" in summ["found"]
+    assert "multimodal" in capsys.readouterr().out
+    assert main(["bench", "--quick", "--scenarios", "nope", "--out", str(out)]) == 2
