@@ -56,12 +56,12 @@ def _figure_png(draw: Callable[[Any], None]) -> bytes:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig = plt.figure(figsize=(2.4, 2.4))
+    fig = plt.figure(figsize=(3.2, 3.2))
     try:
         draw(fig)
         fig.tight_layout()
         buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=70)
+        fig.savefig(buf, format="png", dpi=55)
     finally:
         plt.close(fig)
     return buf.getvalue()
