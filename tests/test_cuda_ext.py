@@ -23,8 +23,8 @@ def _inputs(shape, dtype, device="cuda"):
     return x, w, s, gr, r, f
 
 
-@pytest.mark.parametrize("shape", [(1, 1), (3, 7), (1000, 123), (4, 3, 8, 8), (2, 3072),
-                                   (5, 12289)])
+@pytest.mark.parametrize("shape", [(1, 1), (3, 7), (37, 32), (37, 64), (5, 66), (1000, 123),
+                                   (4, 3, 8, 8), (2, 3072), (5, 12289)])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16])
 @pytest.mark.parametrize("explicit_f", [False, True])
 def test_explicit_noise_matches_reference(shape, dtype, explicit_f):
@@ -39,7 +39,7 @@ def test_explicit_noise_matches_reference(shape, dtype, explicit_f):
     torch.testing.assert_close(w1, w0, rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("n,d", [(1, 1), (3, 7), (64, 4096), (7, 192), (1000, 123)])
+@pytest.mark.parametrize("n,d", [(1, 1), (3, 7), (37, 64), (64, 4096), (7, 192), (1000, 123)])
 def test_in_kernel_noise_is_the_contract_and_equals_cpu(n, d):
     seeds = torch.tensor([0x1234_5678_9ABC_DEF, 0xFEDC_BA98_7654], dtype=torch.int64)
     outs = {}
@@ -54,8 +54,9 @@ def test_in_kernel_noise_is_the_contract_and_equals_cpu(n, d):
         outs[dev] = x_out.cpu()
     z = reference.philox_normal(seeds[0], seeds[1], n * d).view(n, d)
     torch.testing.assert_close(outs["cuda"], z, rtol=4e-6, atol=2e-6)
-    # same polynomials on both devices: equal up to nvcc's FMA contraction (a few ulp)
-    torch.testing.assert_close(outs["cuda"], outs["cpu"], rtol=4e-6, atol=2e-6)
+    # one definition of the polynomials with explicit fmas (csrc/core/fastmath.h), IEEE sqrt:
+    # the GPU draws the CPU's bits
+    assert torch.equal(outs["cuda"], outs["cpu"])
 
 
 def test_strided_inplace_and_unaligned():

@@ -39,10 +39,13 @@ __device__ __forceinline__ void store4(T* p, const float in[4]) {
 }
 
 // Sum over the kRowThreads threads of a row; the result is valid in the row's first thread.
+// Rows of 8 or 16 threads are aligned sub-groups of a warp: xor offsets below the width stay in
+// the row.
 template <int kRowThreads>
 __device__ __forceinline__ float row_sum(float v, float* smem) {
+  constexpr int kWidth = kRowThreads < 32 ? kRowThreads : 32;
 #pragma unroll
-  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  for (int o = kWidth / 2; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
   if constexpr (kRowThreads > 32) {
     // one row per block: combine the block's warps through shared memory
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
@@ -59,13 +62,23 @@ __device__ __forceinline__ float row_sum(float v, float* smem) {
   return v;
 }
 
+// 4 blocks of 256 threads per SM: at most 64 registers a thread (checked without spills by
+// bench/kernel_resources.py)
 template <typename T, int kRowThreads, bool kAligned>
-__global__ void __launch_bounds__(kBlock) fkc_step_kernel(const StepArgs<T> a) {
+__global__ void __launch_bounds__(kBlock, 4) fkc_step_kernel(const StepArgs<T> a) {
   __shared__ float smem[2][kBlock / 32];
   constexpr int kRowsPerBlock = kBlock / kRowThreads;
   const int t = threadIdx.x % kRowThreads;
   const int64_t n = static_cast<int64_t>(blockIdx.x) * kRowsPerBlock + threadIdx.x / kRowThreads;
   const StepCoefs c = a.coefs;
+  // the row's per-particle scalars, loaded first so their latency hides behind the row's work
+  // (w_out may alias w: it is read here, before any write)
+  float w_row = 0.0f, r_row = 0.0f, extra_row = 0.0f;
+  if (n < a.n && t == 0) {
+    w_row = a.w[n * a.stride_w];
+    r_row = a.reward[n * a.stride_reward];
+    if (a.extra_dw) extra_row = a.extra_dw[n * a.stride_extra_dw];
+  }
   float dot_f = 0.0f, dot_s = 0.0f;
   if (n < a.n) {  // no early return: every thread must reach the reductions
     PhiloxKey key{};
@@ -134,9 +147,8 @@ __global__ void __launch_bounds__(kBlock) fkc_step_kernel(const StepArgs<T> a) {
   dot_f = row_sum<kRowThreads>(dot_f, smem[0]);
   dot_s = row_sum<kRowThreads>(dot_s, smem[1]);
   if (n < a.n && t == 0) {
-    const float* extra = a.extra_dw ? a.extra_dw + n * a.stride_extra_dw : nullptr;
     a.w_out[n * a.stride_w_out] =
-        step_w(a.w[n * a.stride_w], a.reward[n * a.stride_reward], dot_f, dot_s, extra, c);
+        step_w(w_row, r_row, dot_f, dot_s, a.extra_dw ? &extra_row : nullptr, c);
   }
 }
 
@@ -167,7 +179,10 @@ cudaError_t launch_rows(const StepArgs<T>& a, cudaStream_t stream) {
 template <typename T>
 cudaError_t launch_fkc_step(const StepArgs<T>& a, cudaStream_t stream) {
   if (a.n == 0) return cudaSuccess;
-  // rows of up to 256 groups: a warp each; longer rows: a block of 256 threads each
+  // a row's threads: one per Philox group up to a warp (8 or 16 for D <= 32 or 64), a warp up
+  // to 256 groups, a block of 256 threads beyond
+  if (a.d <= 32) return launch_rows<T, 8>(a, stream);
+  if (a.d <= 64) return launch_rows<T, 16>(a, stream);
   if (a.d <= 1024) return launch_rows<T, 32>(a, stream);
   return launch_rows<T, kBlock>(a, stream);
 }
