@@ -196,7 +196,7 @@ class Check:
                 ew = (wt - wr).abs().max().item()
                 rows.append([name, "step, extra_dw", f"{n}x{d} fp32", f"w {ew:.2e}",
                              "ok" if ew < 1e-5 * math.sqrt(d) + 1e-6 else "**FAIL**"])
-            if name == "cuda" and hasattr(torch.ops.fkc, "philox_normal_cpu"):
+            if dev.type == "cuda" and hasattr(torch.ops.fkc, "philox_normal_cpu"):
                 # the fastmath polynomials are explicit fmas: the GPU's normals are the CPU's
                 n, d = 1000, 1000
                 zeros = torch.zeros(n, d, device=dev)

@@ -15,7 +15,11 @@ import triton.language as tl
 
 from ._philox import load_seeds, normals_interleaved, normals_per_element
 
-_TILE = 4096  # elements per program and D-iteration: enough bytes in flight, few registers
+# elements per program and D-iteration, over 4 warps: 8 a thread. sm_90 ptxas (triton 3.8, no
+# GPU; bench/kernel_resources.py): 4096 over 8 warps took 191-192 registers a thread (one block
+# an SM, loads issued after the Philox math), 1024 over 4 warps takes 56 (rows of 1024) to 80
+# (rows of 64), no spills
+_TILE = 1024
 _MAX_BLOCK_D = 1024
 _PROGRAMS_TARGET = 1024  # on CUDA, split D when there are fewer row blocks than this
 
@@ -117,11 +121,11 @@ def block_sizes(n: int, d: int) -> tuple[int, int, int]:
     """``(BLOCK_N, BLOCK_D, num_warps)`` for an ``(n, d)`` step: a heuristic keyed on D.
 
     BLOCK_D covers short rows whole (at least 4, so a tile holds whole Philox groups) and caps at
-    1024; BLOCK_N fills a tile of about 4096 elements but not past the rows there are.
+    1024; BLOCK_N fills a tile of _TILE elements but not past the rows there are.
     """
     block_d = max(4, min(triton.next_power_of_2(d), _MAX_BLOCK_D))
     block_n = max(1, min(_TILE // block_d, triton.next_power_of_2(n)))
-    num_warps = 8 if block_n * block_d >= 4096 else 4
+    num_warps = 4
     return block_n, block_d, num_warps
 
 
