@@ -13,10 +13,14 @@ import sys
 import time
 from pathlib import Path
 
-from .config import DEFAULT_STRATEGY, STRATEGIES
-from .feedback import FeedbackCorruptError, SettingsMismatchError
+import torch
+
+from .config import DEFAULT_STRATEGY, STRATEGIES, RunConfig
+from .durable_io import StorageError, describe_os_error
+from .feedback import FEEDBACK_FILE
 from .loop import ActiveResult, evaluate_final_model, run_active
 from .report import summary_table, write_report
+from .run_lock import RunLock
 from .tasks import Task, digits, gmm
 
 DEFAULT_TARGET = 3
@@ -135,6 +139,74 @@ def make_task(args: argparse.Namespace) -> Task:
     return gmm()
 
 
+BACKENDS = ("auto", "reference", "cpu", "triton", "cuda")
+
+
+def check_device(device: str | None) -> torch.device:
+    """``--device`` as a torch device that exists here, else ``ValueError`` saying what is."""
+    if device is None:
+        return torch.device("cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, ValueError) as exc:
+        raise ValueError(f"--device: expected a torch device such as cpu or cuda, got "
+                         f"{device!r} ({exc})") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"--device: {device!r} asked for CUDA, but no CUDA GPU is visible to "
+                         f"torch here (torch {torch.__version__}); use --device cpu")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise ValueError(f"--device: {device!r}: only {torch.cuda.device_count()} CUDA "
+                         f"device(s) here")
+    try:
+        torch.empty(1, device=dev)
+    except (RuntimeError, AssertionError) as exc:
+        raise ValueError(f"--device: {device!r} cannot hold tensors here ({exc})") from None
+    return dev
+
+
+def check_backend(backend: str, device: torch.device) -> None:
+    """``--backend`` names a backend that runs on ``device``: one tiny op dispatched through it
+    (so the reason and the fix come from the library's own message)."""
+    if backend not in BACKENDS:
+        raise ValueError(f"--backend: expected one of {', '.join(BACKENDS)}, got {backend!r}")
+    from fkc_kernels import systematic_resample
+
+    try:
+        systematic_resample(torch.zeros(1, device=device), backend=backend)
+    except ValueError as exc:
+        raise ValueError(f"--backend: {exc}") from None
+
+
+def check_out(args: argparse.Namespace) -> Path:
+    """The run folder, checked against ``--resume`` before anything is written."""
+    if args.out is not None and not args.out.strip():
+        raise ValueError("--out: expected a folder, got an empty string (leave --out out for "
+                         "the default folder)")
+    out = Path(args.out) if args.out else default_out(args)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out: {out} exists and is not a folder")
+    feedback = out / FEEDBACK_FILE
+    if args.resume and not feedback.exists():
+        raise ValueError(f"--resume: {out} holds no run (no {FEEDBACK_FILE}); check the folder "
+                         f"name, or leave out --resume to start a run there")
+    if not args.resume and feedback.exists() and feedback.stat().st_size > 0:
+        raise ValueError(f"--out: {out} already holds a run; pass --resume to continue it, or "
+                         f"choose another folder")
+    return out
+
+
+def check_args(args: argparse.Namespace) -> tuple[Task, Path, torch.device]:
+    """Every option of ``run``/``serve`` checked before the run folder is touched:
+    ``(task, out, device)``."""
+    task = make_task(args)
+    RunConfig.resolve(task, budget=args.budget, k=args.k, n_particles=args.particles,
+                      n_steps=args.steps, seed=args.seed, strategy=args.strategy,
+                      lam_max=args.lam_max)
+    device = check_device(args.device)
+    check_backend(args.backend, device)
+    return task, check_out(args), device
+
+
 def default_out(args: argparse.Namespace) -> Path:
     target = "" if args.task != "digits" else (
         f"-t{DEFAULT_TARGET if args.target is None else args.target}")
@@ -161,12 +233,11 @@ def cmd_run_distributed(args: argparse.Namespace) -> int:
     from .distributed_loop import run_active_distributed
 
     rank, local_rank = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
-    use_cuda = args.device is not None and str(args.device).startswith("cuda")
+    task, out, checked = check_args(args)
+    use_cuda = checked.type == "cuda"
     device = f"cuda:{local_rank}" if use_cuda else (args.device or "cpu")
     dist.init_process_group("nccl" if use_cuda else "gloo")
     try:
-        task = make_task(args)
-        out = Path(args.out) if args.out else default_out(args)
         common = dict(budget=args.budget, k=args.k, n_particles=args.particles,
                       n_steps=args.steps, seed=args.seed, backend=args.backend, device=device,
                       resume=args.resume, lam_max=args.lam_max)
@@ -196,8 +267,13 @@ def cmd_run_distributed(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     if _torchrun_world() > 1:
         return cmd_run_distributed(args)
-    task = make_task(args)
-    out = Path(args.out) if args.out else default_out(args)
+    task, out, _ = check_args(args)
+    # this process owns the folder from here to the report (RunFolderBusy names any other owner)
+    with RunLock(out, "resume" if args.resume else "run"):
+        return _run_owned(args, task, out)
+
+
+def _run_owned(args: argparse.Namespace, task: Task, out: Path) -> int:
     progress = not args.no_progress
     common = dict(budget=args.budget, k=args.k, n_particles=args.particles, n_steps=args.steps,
                   seed=args.seed, backend=args.backend, device=args.device, resume=args.resume,
@@ -215,7 +291,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     for res in results.values():  # synthetic oracle, outside the budget (see the table's note)
         res.summary.update(evaluate_final_model(task, res, backend=args.backend,
                                                 device=args.device))
-    report = write_report(out, task, results, extra={"fkc_wall_time_s": fkc_wall})
+    try:
+        report = write_report(out, task, results, extra={"fkc_wall_time_s": fkc_wall})
+    except OSError as exc:
+        raise StorageError(
+            exc.errno, f"writing the report into {out} failed: {describe_os_error(exc)}. Every "
+            f"answer is saved in {out / FEEDBACK_FILE}; fix the folder and run the same command "
+            f"with --resume to write the report") from exc
     print()
     print(summary_table(results))
     if "hits" in results[args.strategy].summary:
@@ -235,8 +317,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except ImportError as exc:
         raise ValueError(f"serve: needs the [serve] extra ({exc.name} is not installed): "
                          f"pip install 'fkc-kernels[serve]'") from None
-    task = make_task(args)
-    out = Path(args.out) if args.out else default_out(args)
+    task, out, _ = check_args(args)  # every option checked before the folder is touched
     sock = bind(args.host, args.port)  # a busy port fails before the run folder is touched
     options = dict(budget=args.budget, k=args.k, n_particles=args.particles, n_steps=args.steps,
                    seed=args.seed, backend=args.backend, device=args.device,
@@ -264,6 +345,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; every failure is one line on stderr and exit status 2 (no traceback;
+    ``FKC_ALIGN_TRACEBACK=1`` shows it)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -273,11 +356,27 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_serve(args)
         if args.command == "bench":
             return cmd_bench(args)
-    except (ValueError, FileExistsError, FileNotFoundError, SettingsMismatchError,
-            FeedbackCorruptError, TimeoutError) as exc:
-        print(f"fkc-align: error: {exc}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("fkc-align: interrupted; every answer so far is saved: run the same command with "
+              "--resume to continue", file=sys.stderr)
+        return 130
+    except Exception as exc:  # the user gets one message, not a traceback
+        if os.environ.get("FKC_ALIGN_TRACEBACK") == "1":
+            raise
+        print(f"fkc-align: error: {_message(exc)}", file=sys.stderr)
         return 2
     return 1
+
+
+def _message(exc: BaseException) -> str:
+    if isinstance(exc, StorageError):
+        return exc.strerror or str(exc)
+    if isinstance(exc, OSError) and exc.filename:
+        return f"{exc.filename}: {describe_os_error(exc)}"
+    if isinstance(exc, (ValueError, TimeoutError, RuntimeError, OSError)):
+        return str(exc)
+    return (f"{type(exc).__name__}: {exc} (an unexpected failure; FKC_ALIGN_TRACEBACK=1 shows "
+            f"where)")
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ from .feedback import FeedbackStore, FunctionOracle, Oracle
 from .particles import Particles
 from .picks import pick_round
 from .reward_models import RewardEnsemble, train_ensemble
+from .run_lock import RunLock
 from .tasks import Task
 
 __all__ = ["STRATEGIES", "ActiveResult", "RunConfig", "WorkerResult", "derived_seed",
@@ -303,6 +304,7 @@ def run_loop(task: Task, cfg: RunConfig, particles: Particles, *, backend: str,
     if store.n_queries() > cfg.budget:  # a guard on the accounting, not a recovery
         raise RuntimeError(f"budget: {store.n_queries()} queries issued, budget was {cfg.budget}")
     extra = {"world_size": particles.world} if particles.world > 1 else None
+    store.close()  # give the folder back (the kernel would at exit, or a failure's GC)
     return assemble_result(store, task, model, round_walls, started, extra=extra, config=cfg)
 
 
@@ -312,12 +314,25 @@ def _fmt(v: float | None) -> str:
 
 def open_store(out_dir, settings, seed, resume, say) -> FeedbackStore:
     """The run's feedback store: in memory (``out_dir=None``), a new run folder, or a resumed one
-    (settings checked, a torn tail moved aside); ``say`` gets the resume messages."""
+    (settings checked, a torn tail moved aside); ``say`` gets the resume messages.
+
+    The store owns the folder (its :class:`RunLock` is held until ``store.close()``), taken
+    before the folder is looked at, so two runs never race.
+    """
     if out_dir is None:
         if resume:
             raise ValueError("resume: needs out_dir (the run folder to continue), got None")
         return FeedbackStore.create(None, settings, seed=seed)
     path = Path(out_dir)
+    lock = RunLock(path, "resume" if resume else "run").acquire()
+    try:
+        return _open_owned_store(path, settings, seed, resume, say, lock)
+    except BaseException:
+        lock.release()
+        raise
+
+
+def _open_owned_store(path, settings, seed, resume, say, lock) -> FeedbackStore:
     feedback_file = path / "feedback.jsonl"
     # an empty file is a kill between creating it and writing the header: nothing to resume
     has_feedback = feedback_file.exists() and feedback_file.stat().st_size > 0
@@ -327,15 +342,17 @@ def open_store(out_dir, settings, seed, resume, say) -> FeedbackStore:
                 f"out_dir: {path} already holds a run; pass resume=True (--resume) to continue "
                 f"it, or choose another folder"
             )
-        return FeedbackStore.create(path, settings, seed=seed)
+        return FeedbackStore.create(path, settings, seed=seed, owner=lock)
     if not has_feedback:
         say(f"resume: {path} has no feedback yet; starting the run there")
-        return FeedbackStore.create(path, settings, seed=seed)
-    store = FeedbackStore.open(path)
+        return FeedbackStore.create(path, settings, seed=seed, owner=lock)
+    store = FeedbackStore.open(path, owner=lock)
     store.check_settings(settings)
     if store.tail_problem is not None:
         aside = store.move_bad_tail_aside()
         say(f"resume: {store.tail_problem} (bad bytes kept in {aside})")
+    for bad in store.bad_lines:
+        say(f"resume: {bad.file}: line {bad.line} skipped ({bad.reason})")
     say(f"resume: {len(store.records())} answers found in {path}, "
         f"{len(store.pending())} pending")
     return store

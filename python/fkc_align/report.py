@@ -12,6 +12,7 @@ from typing import Any
 
 import torch
 
+from .durable_io import temp_path_for, write_file_atomic
 from .loop import ActiveResult
 from .tasks import Task
 
@@ -90,12 +91,23 @@ def write_report(run_dir: str | Path, task: Task, results: dict[str, ActiveResul
         **(extra or {}),
     }
     report = _json_ready(report)
-    tmp = run_dir / "report.json.tmp"
-    tmp.write_text(json.dumps(report, indent=2))
-    os.replace(tmp, run_dir / "report.json")
-    plot_curves(results, run_dir / "report.png", title=_title(task, main))
-    plot_best(task, main, run_dir / "best.png")
+    # every file through an exclusive temp file, renamed over the target: never half
+    # written, and never written through a link planted at the target or a temp name
+    write_file_atomic(run_dir / "report.json", json.dumps(report, indent=2).encode())
+    _save_atomic(lambda p: plot_curves(results, p, title=_title(task, main)),
+                 run_dir / "report.png")
+    _save_atomic(lambda p: plot_best(task, main, p), run_dir / "best.png")
     return report
+
+
+def _save_atomic(save, path: Path) -> None:
+    tmp = temp_path_for(path)
+    try:
+        save(tmp)
+        if tmp.stat().st_size > 0:  # plot_best draws nothing for tasks without a plot
+            os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _title(task: Task, res: ActiveResult) -> str:
@@ -138,7 +150,7 @@ def plot_curves(results: dict[str, ActiveResult], path: Path, title: str = "") -
     ax_h.legend(fontsize=7)
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, format="png")
     plt.close(fig)
 
 
@@ -162,7 +174,7 @@ def plot_best(task: Task, res: ActiveResult, path: Path, n_best: int = 32) -> No
     fig.suptitle(f"best particles found ({res.settings['strategy']}), true reward above each",
                  fontsize=9)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, format="png")
     plt.close(fig)
 
 

@@ -1,0 +1,195 @@
+"""One owner per run folder: an OS-level lock on ``<run_dir>/run.lock``.
+
+The owner of a run folder is the one process that samples rounds and writes queries into it:
+``fkc-align run`` and ``--resume``, and anything else that drives a run (a web page that runs
+the loop). Readers and answerers (:meth:`FeedbackStore.open` + ``answer``) never need it: their
+appends are made safe by a short lock on the feedback file itself.
+
+Usage::
+
+    from fkc_align.run_lock import RunLock, RunFolderBusy
+
+    with RunLock(run_dir, purpose="serve"):     # raises RunFolderBusy naming the holder
+        ...                                     # this process owns run_dir
+
+    RunLock.holder(run_dir)   # -> {"pid", "host", "command", "purpose", "since"} or None
+
+The lock is ``fcntl.flock(LOCK_EX)`` on an open file, so the kernel releases it when the
+holder exits for any reason (crash, ``SIGKILL``): there is never a stale lock to delete. The
+file's content (pid, host, command line, purpose, start time) only *describes* the holder for
+the error message; the lock itself is the ``flock``. Ownership is per process: acquiring a
+folder the same process already owns nests (a count), so a CLI that owns its folder can call
+:func:`fkc_align.run_active` on it. A child made by ``fork`` does not inherit ownership.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import socket
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from .durable_io import write_all
+
+LOCK_FILE = "run.lock"
+
+_GUARD = threading.Lock()
+_HELD: dict[tuple[int, int], list[int]] = {}  # (st_dev, st_ino) of the lock file -> [fd, count]
+
+
+def _forget_after_fork() -> None:
+    _HELD.clear()  # the child must take the lock itself (and will be refused while we hold it)
+
+
+os.register_at_fork(after_in_child=_forget_after_fork)
+
+
+class RunFolderBusy(RuntimeError):
+    """Another process owns the run folder. ``holder`` describes it (pid, host, command, ...)."""
+
+    def __init__(self, message: str, holder: dict[str, Any] | None) -> None:
+        super().__init__(message)
+        self.holder = holder
+
+
+def _describe(holder: dict[str, Any] | None) -> str:
+    if not holder:
+        return "another process (it has not written its details yet)"
+    since = holder.get("since")
+    when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(since)) if since else "?"
+    return (f"pid {holder.get('pid')} on host {holder.get('host')} ({holder.get('purpose')}, "
+            f"since {when}, command: {holder.get('command')})")
+
+
+def _read_info(fd: int) -> dict[str, Any] | None:
+    try:
+        data = os.pread(fd, 65536, 0)
+        info = json.loads(data) if data else None
+        return info if isinstance(info, dict) else None
+    except (OSError, ValueError):
+        return None
+
+
+def _open_lock_file(run_dir: Path, flags: int) -> int:
+    # O_NOFOLLOW: a symlink planted at run.lock is refused, never followed
+    return os.open(run_dir / LOCK_FILE, flags | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+
+
+class RunLock:
+    """Exclusive ownership of ``run_dir`` (see the module docstring).
+
+    Args:
+        run_dir: the run folder (created if missing).
+        purpose: a word saying what the owner does (``"run"``, ``"resume"``, ``"serve"``), shown
+            to anyone refused.
+
+    ``acquire()`` returns ``self`` or raises :class:`RunFolderBusy`; ``release()`` gives it back
+    (also on ``with`` exit, when the process ends, and when the object is garbage collected:
+    keep a reference for as long as you own the folder).
+    """
+
+    def __init__(self, run_dir: str | os.PathLike, purpose: str = "run") -> None:
+        self.run_dir = Path(run_dir)
+        self.purpose = purpose
+        self._key: tuple[int, int] | None = None
+
+    @property
+    def held(self) -> bool:
+        return self._key is not None
+
+    def acquire(self) -> RunLock:
+        if self._key is not None:
+            raise RuntimeError(f"RunLock({self.run_dir}): already acquired by this object")
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        fd = _open_lock_file(self.run_dir, os.O_RDWR | os.O_CREAT)
+        st = os.fstat(fd)
+        key = (st.st_dev, st.st_ino)
+        with _GUARD:
+            if key in _HELD:  # this process owns it already: nest
+                os.close(fd)
+                _HELD[key][1] += 1
+                self._key = key
+                return self
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = _read_info(fd)
+                os.close(fd)
+                raise RunFolderBusy(
+                    f"run folder {self.run_dir} is owned by {_describe(holder)}. One process at "
+                    f"a time may run, resume or serve it (readers and answerers need no lock); "
+                    f"wait for it to finish or stop it: the lock goes when that process exits",
+                    holder,
+                ) from None
+            info = {"pid": os.getpid(), "host": socket.gethostname(),
+                    "command": " ".join(sys.argv)[:500], "purpose": self.purpose,
+                    "since": time.time()}
+            try:
+                os.ftruncate(fd, 0)
+                os.lseek(fd, 0, os.SEEK_SET)
+                write_all(fd, json.dumps(info).encode())
+            except OSError:
+                pass  # the description is a courtesy (a read-only or full disk must not stop us)
+            _HELD[key] = [fd, 1]
+            self._key = key
+        return self
+
+    def release(self) -> None:
+        """Give the folder back (the outermost release of a nested acquire closes the lock)."""
+        if self._key is None:
+            return
+        key, self._key = self._key, None
+        with _GUARD:
+            entry = _HELD.get(key)
+            if entry is None:  # forked child: the parent's lock is not ours to release
+                return
+            entry[1] -= 1
+            if entry[1] > 0:
+                return
+            del _HELD[key]
+            fd = entry[0]
+        try:
+            os.ftruncate(fd, 0)  # so a stale description never outlives the lock
+        except OSError:
+            pass
+        os.close(fd)
+
+    def __enter__(self) -> RunLock:
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+    def __del__(self) -> None:
+        try:
+            self.release()
+        except Exception:  # interpreter shutdown: the kernel releases the lock anyway
+            pass
+
+    @staticmethod
+    def holder(run_dir: str | os.PathLike) -> dict[str, Any] | None:
+        """Who owns ``run_dir`` now: its description, or ``None`` when nobody does."""
+        try:
+            fd = _open_lock_file(Path(run_dir), os.O_RDONLY)
+        except FileNotFoundError:
+            return None
+        try:
+            key = (os.fstat(fd).st_dev, os.fstat(fd).st_ino)
+            with _GUARD:
+                if key in _HELD:
+                    return _read_info(_HELD[key][0])
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return _read_info(fd) or {}
+            return None
+        finally:
+            os.close(fd)
+
+
+__all__ = ["LOCK_FILE", "RunFolderBusy", "RunLock"]
