@@ -54,6 +54,32 @@ def reward_and_grad(reward_fn: RewardFn, x: torch.Tensor) -> tuple[torch.Tensor,
     return out.detach().float(), grad.detach().to(x.dtype)
 
 
+def _check_shape(shape: object) -> tuple[int, ...]:
+    dims = (shape,) if isinstance(shape, int) else shape
+    if not isinstance(dims, (tuple, list, torch.Size)) or not all(
+            isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in dims):
+        raise ValueError(f"shape: expected a per-particle shape, one int or a tuple of ints "
+                         f">= 0, got {shape!r}")
+    return tuple(dims)
+
+
+def _check_finite_step(x: torch.Tensor, w: torch.Tensor, i: int, n_steps: int) -> None:
+    """Surface a step that produced NaN/inf (one host sync) rather than carry it on: a later
+    resample would hide it behind finite-looking particles. ``-inf`` log-weights are zero
+    weights (the ESS hook refuses them only when no particle keeps a finite weight, which a
+    sharded sampler can only tell across ranks), so only what is wrong locally is checked."""
+    bad = ~torch.isfinite(x).all() | torch.isnan(w).any() | torch.isposinf(w).any()
+    if not bool(bad):
+        return
+    raise FloatingPointError(
+        f"FKCSampler: step {i} of {n_steps} produced non-finite values: x has "
+        f"{int((~torch.isfinite(x)).sum())} non-finite entries; log-weights w have "
+        f"{int(torch.isnan(w).sum())} NaN, {int(torch.isposinf(w).sum())} +inf, "
+        f"{int(torch.isneginf(w).sum())} -inf of {w.numel()}. Check score_fn and reward_fn "
+        f"for NaN/inf at this step (tau = 1 - {i}/{n_steps})"
+    )
+
+
 class FKCSampler:
     """Reward-tilted Feynman-Kac Corrector sampler (DESIGN sections 3 and 5).
 
@@ -197,10 +223,17 @@ class FKCSampler:
 
         Returns:
             :class:`SampleResult` with ``x`` ``(N, *shape)`` in ``dtype`` and ``w`` ``(N,)``.
+
+        Raises:
+            FloatingPointError: a step made a particle non-finite or the log-weights unusable
+                (NaN, ``+inf``, or all ``-inf``), naming the step: never a silently finite result.
         """
         if isinstance(n_particles, bool) or not isinstance(n_particles, int) or n_particles < 1:
             raise ValueError(f"n_particles: expected an int >= 1, got {n_particles!r}")
-        shape = (shape,) if isinstance(shape, int) else tuple(shape)
+        shape = _check_shape(shape)
+        if generator is not None and not isinstance(generator, torch.Generator):
+            raise TypeError(f"generator: expected a torch.Generator or None, got "
+                            f"{type(generator).__name__} {generator!r}")
         if device is None:
             device = generator.device if generator is not None else torch.device("cpu")
         device = torch.device(device)
@@ -209,7 +242,12 @@ class FKCSampler:
         ess_hist, res_hist = [], []
         for i in range(self.n_steps):
             self.step(x, w, i, generator)
-            ess = self.effective_sample_size(w)
+            _check_finite_step(x, w, i, self.n_steps)
+            try:
+                ess = self.effective_sample_size(w)
+            except ValueError as exc:  # e.g. every log-weight -inf: no particle left
+                raise FloatingPointError(f"FKCSampler: step {i} of {self.n_steps}: {exc}") \
+                    from exc
             ess_hist.append(ess)
             x, w, did = self.resample_particles(x, w, ess, n_particles, generator)
             res_hist.append(did)

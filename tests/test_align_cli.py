@@ -1,13 +1,16 @@
 """The fkc-align CLI: a tiny run writes its report; a killed run resumes without re-asking."""
 
+import errno
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
 
 import pytest
+import torch
 
 from fkc_align.cli import main
 from fkc_align.feedback import FeedbackStore
@@ -74,3 +77,66 @@ def test_cli_killed_mid_run_resumes_without_asking_twice(tmp_path):
         assert (final.answer_of(qid).x == x).all()
     assert json.loads((out / "report.json").read_text())["runs"]["fkc-explore"]["rounds"][-1][
         "queries_used"] == 40
+
+
+@pytest.mark.parametrize("extra, match", [
+    (["--backend", "bogus"], "--backend: expected one of auto, reference, cpu, triton, cuda, "
+                             "got 'bogus'"),
+    (["--device", "bogus"], "--device: expected a torch device such as cpu or cuda, got 'bogus'"),
+    (["--lam-max", "nan"], "lam_max: expected a finite real number"),
+    (["--budget", "0"], "budget: expected an int >= 1, got 0"),
+    (["--resume"], r"--resume: .* holds no run \(no feedback.jsonl\); check the folder name"),
+])
+def test_cli_checks_every_option_before_it_writes(tmp_path, capsys, extra, match):
+    out = tmp_path / "run"
+    assert main(["run", "--task", "gmm", *TINY, "--out", str(out), *extra]) == 2
+    err = capsys.readouterr().err
+    assert re.search(match, err) and err.count("\n") == 1 and "Traceback" not in err
+    assert not out.exists()  # nothing written: the corrected command just works
+
+
+def test_cli_empty_out_and_missing_cuda_are_errors(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", "--task", "gmm", *TINY, "--out", ""]) == 2
+    assert "--out: expected a folder, got an empty string" in capsys.readouterr().err
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert main(["run", "--task", "gmm", *TINY, "--device", "cuda"]) == 2
+    assert "--device: 'cuda' asked for CUDA, but no CUDA GPU is visible" in \
+        capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_cli_disk_errors_are_one_message_saying_how_to_resume(tmp_path, capsys, monkeypatch):
+    out = tmp_path / "run"
+    real_write = os.write
+
+    def read_only_after_the_first_answer(fd, data):
+        try:
+            feedback = os.readlink(f"/proc/self/fd/{fd}").endswith("feedback.jsonl")
+        except OSError:
+            feedback = False
+        if feedback and b'"type":"answer"' in (out / "feedback.jsonl").read_bytes():
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+        return real_write(fd, data)
+
+    monkeypatch.setattr(os, "write", read_only_after_the_first_answer)
+    assert main(["run", "--task", "gmm", *TINY, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "file system is read-only (EROFS). Saved and intact: 4 queries and 1 answers" in err
+    assert "--resume" in err and "Traceback" not in err and err.count("\n") == 1
+    monkeypatch.setattr(os, "write", real_write)
+    assert main(["run", "--task", "gmm", *TINY, "--out", str(out), "--resume"]) == 0
+    assert len(FeedbackStore.open(out).records()) == 8
+
+
+def test_cli_report_through_a_planted_link_is_not_followed(tmp_path):
+    out = tmp_path / "run"
+    victim = tmp_path / "victim"
+    victim.write_text("keep")
+    out.mkdir()
+    for name in ("report.json.tmp", "report.json", "report.png"):
+        (out / name).symlink_to(victim)
+    assert main(["run", "--task", "gmm", *TINY, "--out", str(out)]) == 0
+    assert victim.read_text() == "keep"
+    assert not (out / "report.json").is_symlink()
+    assert json.loads((out / "report.json").read_text())["settings"]["budget"] == 8

@@ -157,13 +157,17 @@ def load() -> LoadResult:
         return _RESULT
     notes.append(why)
     reason = "; ".join(notes)
-    warnings.warn(
-        f"fkc_kernels: the C++/CUDA extension is unavailable ({reason}). Running "
-        f"{_running_versions()}. Ops fall back to other backends.",
-        RuntimeWarning,
-        stacklevel=2,
-    )
-    _RESULT = LoadResult(False, reason=reason, notes=notes)
+    _RESULT = LoadResult(False, reason=reason, notes=notes)  # decided before anyone is warned
+    try:
+        warnings.warn(
+            f"fkc_kernels: the C++/CUDA extension is unavailable ({reason}). Running "
+            f"{_running_versions()}. Ops fall back to other backends.",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    except Warning:
+        pass  # warnings made errors (-W error) must not stop the fallback; the reason stays
+        # in unavailable_reason() and in the error of a backend asked for by name
     return _RESULT
 
 

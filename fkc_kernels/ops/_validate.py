@@ -92,3 +92,108 @@ def check_weights(name: str, w: object, n: int | None = None) -> torch.Tensor:
     if n is not None and w.shape[0] != n:
         raise ValueError(f"{name}: expected shape ({n},) to match x's N={n}, got {tuple(w.shape)}")
     return w
+
+
+def _byte_span(t: torch.Tensor) -> tuple[int, int] | None:
+    """``[first byte, one past the last byte)`` that ``t`` can touch (strides are >= 0, so
+    ``data_ptr()`` is its lowest address)."""
+    if t.numel() == 0:
+        return None
+    last = sum((size - 1) * stride for size, stride in zip(t.shape, t.stride(), strict=True))
+    start = t.data_ptr()
+    return start, start + (last + 1) * t.element_size()
+
+
+def has_internal_overlap(t: torch.Tensor) -> bool:
+    """Whether two elements of ``t`` share memory (a stride-0 expanded dim or overlapping
+    strides): such a tensor cannot be written element by element."""
+    if t.is_contiguous():
+        return False
+    dims = sorted((stride, size) for size, stride in zip(t.shape, t.stride(), strict=True)
+                  if size > 1)
+    reach = 0  # elements spanned by the faster dims
+    for stride, size in dims:
+        if stride <= reach:
+            return True
+        reach += stride * (size - 1)
+    return False
+
+
+def check_writable(name: str, t: torch.Tensor, op: str) -> None:
+    """An output written in place must not have overlapping elements."""
+    if has_internal_overlap(t):
+        raise ValueError(
+            f"{name}: {op} writes {name} in place, but some of its elements share memory "
+            f"(an expand()ed or stride-0 view, strides {tuple(t.stride())} for shape "
+            f"{tuple(t.shape)}); pass {name}.clone() or use the out-of-place op"
+        )
+
+
+def check_no_shared_memory(out_name: str, out: torch.Tensor, inputs: dict, op: str) -> None:
+    """An output written in place must not share memory with an input it is computed from
+    (kernels read inputs while they write outputs; the result would depend on the order)."""
+    if torch.compiler.is_compiling():
+        return  # addresses are not traceable; eager calls check
+    span = _byte_span(out)
+    if span is None:
+        return
+    for name, t in inputs.items():
+        other = _byte_span(t) if t is not None else None
+        if other is not None and other[0] < span[1] and span[0] < other[1]:
+            raise ValueError(
+                f"{out_name}: {op} writes {out_name} in place, but it shares memory with {name} "
+                f"(overlapping views of one buffer); pass a copy of {name}"
+            )
+
+
+def needs_autograd(tensors: dict) -> str | None:
+    """Name of the first tensor that would need a backward graph here, else ``None``."""
+    if not torch.is_grad_enabled():
+        return None
+    for name, t in tensors.items():
+        if t is not None and t.requires_grad:
+            return name
+    return None
+
+
+def check_autograd_support(backend_name: str, grad_name: str | None, op: str) -> None:
+    """The compiled backends (cpu, triton, cuda) have no backward: refuse rather than return
+    a result silently cut from the graph. The reference backend differentiates."""
+    if grad_name is not None and backend_name != "reference":
+        raise RuntimeError(
+            f"{grad_name}: requires grad, but the {backend_name!r} backend of {op} has no "
+            f"autograd (only 'reference' does; backend='auto' picks it for such inputs). Use "
+            f"backend='reference', or detach the inputs / call under torch.no_grad()"
+        )
+
+
+def check_not_grad_leaf(name: str, t: torch.Tensor, op: str) -> None:
+    """In place on a leaf that requires grad is refused (as torch refuses it), on every backend."""
+    if torch.is_grad_enabled() and t.requires_grad and t.is_leaf:
+        raise RuntimeError(
+            f"{name}: a leaf tensor that requires grad cannot be updated in place by {op}; use "
+            f"the out-of-place op, or call it under torch.no_grad()"
+        )
+
+
+def check_usable_log_weights(name: str, logw: torch.Tensor) -> None:
+    """The resampling/ESS policy for non-finite log-weights, the same on every backend.
+
+    NaN and ``-inf`` count as zero weight. ``+inf`` anywhere, or no finite entry at all, has no
+    meaningful normalisation: ``ValueError`` naming ``name`` and what was found. One host sync.
+    """
+    if logw.numel() == 0 or torch.compiler.is_compiling():
+        return  # a traced graph cannot branch on data: eager calls check
+    bad = torch.isposinf(logw).any() | ~torch.isfinite(logw).any()
+    if not bool(bad):
+        return
+    n_pos = int(torch.isposinf(logw).sum())
+    n_nan = int(torch.isnan(logw).sum())
+    n_neg = int(torch.isneginf(logw).sum())
+    counts = f"{n_pos} +inf, {n_nan} NaN, {n_neg} -inf of {logw.numel()}"
+    if n_pos:
+        first = int(torch.nonzero(torch.isposinf(logw))[0, 0])
+        raise ValueError(f"{name}: expected no +inf log-weight (an infinite weight cannot be "
+                         f"normalised), got +inf at index {first} ({counts})")
+    raise ValueError(f"{name}: expected at least one finite log-weight (NaN and -inf count as "
+                     f"zero weight), got none ({counts})")

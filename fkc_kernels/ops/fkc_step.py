@@ -96,7 +96,13 @@ def _run(x, w, score, reward_grad, reward, extra_dw, f, noise, generator, seeds,
     n = x.shape[0]
     if x.numel() == 0 and n == 0:
         return  # no particles: nothing to update (and no generator state consumed)
+    grad_name = v.needs_autograd({"x": x, "w": w, "score": score, "reward_grad": reward_grad,
+                                  "reward": reward, "extra_dw": extra_dw, "f": f,
+                                  "noise": noise})
+    if grad_name is not None and backend == "auto":
+        backend = "reference"  # the one backend with a backward: keep the graph
     impl = resolve_backend(backend, x.device)
+    v.check_autograd_support(impl.name, grad_name, "fkc_step")
     if noise is None and seeds is None:
         seeds = draw_philox_seeds(generator, x.device)
     # backends take float32, unit-stride (N,) vectors; these are no-ops on the hot path
@@ -107,6 +113,19 @@ def _run(x, w, score, reward_grad, reward, extra_dw, f, noise, generator, seeds,
         None if f is None else _as_rows(f, n), None if noise is None else _as_rows(noise, n),
         seeds, x_out, w_out, **scalars,
     )
+
+
+def _check_in_place_outputs(x, w, score, reward_grad, reward, extra_dw, f, noise) -> None:
+    """What every backend refuses for ``fkc_step_`` (checked here, so the text is the same)."""
+    op = "fkc_step_"
+    v.check_not_grad_leaf("x", x, op)
+    v.check_not_grad_leaf("w", w, op)
+    v.check_writable("x", x, op)
+    v.check_writable("w", w, op)
+    inputs = {"score": score, "reward_grad": reward_grad, "reward": reward,
+              "extra_dw": extra_dw, "f": f, "noise": noise}
+    v.check_no_shared_memory("x", x, {**inputs, "w": w}, op)
+    v.check_no_shared_memory("w", w, inputs, op)
 
 
 def fkc_step(
@@ -161,6 +180,11 @@ def fkc_step(
     Returns:
         ``(x_new, w_new)``: ``x_new`` shaped and typed like ``x`` (contiguous), ``w_new`` float32
         ``(N,)``.
+
+    Autograd: only the ``"reference"`` backend differentiates. With grad enabled and an input
+    that requires grad, ``backend="auto"`` picks the reference (the graph is kept) and a named
+    compiled backend (``cpu``, ``triton``, ``cuda``) raises ``RuntimeError`` instead of returning
+    a result cut from the graph.
     """
     x, w, reward, extra_dw, scalars = _validate_step(x, w, score, reward_grad, reward, h, g, lam,
                                                      dlam, f_coef, f, noise, generator, dw_clip,
@@ -198,12 +222,19 @@ def fkc_step_(
 
     Same arguments and math as :func:`fkc_step`. Strided ``x`` is updated in place when its rows
     can be viewed as ``(N, D)`` with unit inner stride, else through one temporary copy.
+
+    Refused on every backend with the same message (``ValueError``/``RuntimeError`` naming the
+    argument): ``x`` or ``w`` with elements that share memory (``expand()``ed, stride 0), ``x``
+    or ``w`` sharing memory with an input (``score``, ``reward_grad``, ``reward``, ``f``,
+    ``noise``, ``extra_dw``, and ``w`` for ``x``), and, with grad enabled, ``x`` or ``w`` a leaf
+    that requires grad. Autograd as in :func:`fkc_step`.
     """
     x, w, reward, extra_dw, scalars = _validate_step(x, w, score, reward_grad, reward, h, g, lam,
                                                      dlam, f_coef, f, noise, generator, dw_clip,
                                                      w_clip, extra_dw, seeds)
     if w.dtype != torch.float32:
         raise TypeError(f"w: fkc_step_ updates w in place and expects float32, got {w.dtype}")
+    _check_in_place_outputs(x, w, score, reward_grad, reward, extra_dw, f, noise)
     n = x.shape[0]
     x_rows = _as_rows(x, n)
     # a reshape that had to copy lands at a fresh address: then update through the copy

@@ -16,7 +16,11 @@ def systematic_resample(
 
     One uniform ``u`` from ``generator``; offspring ``i`` takes the first ancestor whose
     cumulative normalized weight exceeds ``(i + u)/N``. Ancestor ``j`` gets
-    ``floor(N W_j)`` or ``ceil(N W_j)`` offspring. NaN log-weights count as zero weight.
+    ``floor(N W_j)`` or ``ceil(N W_j)`` offspring.
+
+    Non-finite log-weights, the same on every backend: NaN and ``-inf`` count as zero weight;
+    ``+inf`` anywhere, or no finite entry at all (all NaN/``-inf``), raises ``ValueError``
+    naming ``logw`` and what it holds (checked on the host: one device sync).
 
     Args:
         logw: ``(N,)`` floating log-weights (unnormalised).
@@ -30,6 +34,7 @@ def systematic_resample(
     if logw.shape[0] == 0:
         raise ValueError("logw: expected at least one particle, got shape (0,)")
     v.check_generator(generator, logw.device)
+    v.check_usable_log_weights("logw", logw)
     impl = resolve_backend(backend, logw.device)
     return impl.systematic_resample(logw, draw_uniform(generator, logw.device))
 
@@ -38,14 +43,17 @@ def effective_sample_size(logw: torch.Tensor) -> torch.Tensor:
     """Effective sample size ``(Σ W)² / Σ W²`` of ``exp(logw)``, computed stably.
 
     Args:
-        logw: ``(N,)`` floating log-weights.
+        logw: ``(N,)`` floating log-weights; the non-finite policy of
+            :func:`systematic_resample` (NaN/``-inf`` weigh zero; ``+inf`` or no finite entry
+            raises ``ValueError``, after one host sync).
 
     Returns:
-        0-d float32 tensor in ``[1, N]`` on ``logw.device`` (no host sync).
+        0-d float32 tensor in ``[1, N]`` on ``logw.device``.
     """
     from ..reference import effective_sample_size as _ess
 
     logw = v.check_weights("logw", logw)
     if logw.shape[0] == 0:
         raise ValueError("logw: expected at least one particle, got shape (0,)")
+    v.check_usable_log_weights("logw", logw)
     return _ess(logw)

@@ -28,6 +28,8 @@ overflows: the function runs on any device and dtype-promotes nothing, so it is 
 
 from __future__ import annotations
 
+from numbers import Integral
+
 import torch
 
 PHILOX_M0 = 0xD2511F53
@@ -72,11 +74,23 @@ def uint32_to_unit_float(x: torch.Tensor, dtype: torch.dtype = torch.float32) ->
     return ((x >> 8) | 1).to(dtype) * UNIT_F32
 
 
-def _as_u64_halves(v: SeedLike, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """Split an int (or int64 scalar tensor) into its low and high uint32 halves (as int64)."""
+def _as_u64_halves(v: SeedLike, device: torch.device,
+                   name: str = "seed") -> tuple[torch.Tensor, torch.Tensor]:
+    """Split an int (or int64 scalar tensor) into its low and high uint32 halves (as int64).
+
+    Anything else (a float such as 1.7, a bool, a float tensor) raises ``TypeError`` naming
+    ``name``: truncating it would silently give another seed's stream.
+    """
     if isinstance(v, torch.Tensor):
+        if v.numel() != 1 or v.dtype.is_floating_point or v.dtype.is_complex \
+                or v.dtype == torch.bool:
+            raise TypeError(f"{name}: expected an int or a one-element integer tensor, got a "
+                            f"tensor of shape {tuple(v.shape)} and dtype {v.dtype}")
         v = v.to(device=device, dtype=torch.int64).reshape(())
         return v & _MASK32, (v >> 32) & _MASK32
+    if isinstance(v, bool) or not isinstance(v, Integral):
+        raise TypeError(f"{name}: expected an int or a one-element integer tensor, got "
+                        f"{type(v).__name__} {v!r}")
     v = int(v) & 0xFFFFFFFFFFFFFFFF
     return (
         torch.tensor(v & _MASK32, dtype=torch.int64, device=device),
@@ -115,7 +129,7 @@ def philox_normal(
         device = seed.device if isinstance(seed, torch.Tensor) else torch.device("cpu")
     device = torch.device(device)
     k0, k1 = _as_u64_halves(seed, device)
-    o_lo, o_hi = _as_u64_halves(offset, device)
+    o_lo, o_hi = _as_u64_halves(offset, device, "offset")
     if numel == 0:
         return torch.empty(0, dtype=dtype, device=device)
     first, last = start // 4, (start + numel - 1) // 4
@@ -154,7 +168,7 @@ def philox_random_keys(
         device = seed.device if isinstance(seed, torch.Tensor) else torch.device("cpu")
     device = torch.device(device)
     k0, k1 = _as_u64_halves(seed, device)
-    o_lo, o_hi = _as_u64_halves(offset, device)
+    o_lo, o_hi = _as_u64_halves(offset, device, "offset")
     i = torch.arange(start, start + n, dtype=torch.int64, device=device)
     x0, x1, _, _ = philox4x32(i & _MASK32, i >> 32, o_lo.expand_as(i), o_hi.expand_as(i), k0, k1)
     return ((x0 >> 2) << 32) | x1
