@@ -1,5 +1,6 @@
 """Many processes on one run folder: one owner (RunLock), atomic answers across processes."""
 
+import gc
 import json
 import os
 import subprocess
@@ -8,8 +9,10 @@ import sys
 import pytest
 import torch
 
-from fkc_align.feedback import DuplicateAnswer, FeedbackStore
+from fkc_align.feedback import DuplicateAnswer, FeedbackStore, StoreOracle
+from fkc_align.loop import run_active
 from fkc_align.run_lock import LOCK_FILE, RunFolderBusy, RunLock
+from fkc_align.tasks import gmm
 
 SETTINGS = {"task": {"name": "t"}, "budget": 16, "k": 16, "shape": [2]}
 
@@ -23,7 +26,8 @@ sys.stdin.readline()
 
 ANSWER_ALL = """
 import json, sys
-from fkc_align.feedback import DuplicateAnswer, FeedbackStore
+from fkc_align.feedback import DuplicateAnswer, FeedbackStore, StoreOracle
+from fkc_align.loop import run_active
 store = FeedbackStore.open(sys.argv[1])
 ids = [q.id for q in store.pending()]
 if sys.argv[2] == "reversed":
@@ -46,6 +50,23 @@ def _python(code: str, *args) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-c", code, *map(str, args)], text=True,
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, env=dict(os.environ, OMP_NUM_THREADS="1"))
+
+
+def _answer_from_two_processes_at_once(run_dir) -> list[dict]:
+    """Both answer every pending query twice (rewards 1.0 and 2.0), released together."""
+    procs = [_python(ANSWER_ALL, run_dir, order, reward)
+             for order, reward in (("forward", 1.0), ("reversed", 2.0))]
+    for p in procs:
+        assert p.stdout.readline().strip() == "ready", p.stderr.read()
+    for p in procs:
+        p.stdin.write("\n")
+        p.stdin.flush()
+    outs = []
+    for p in procs:
+        out, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err
+        outs.append(json.loads(out))
+    return outs
 
 
 def _pending_store(path, n=16):
@@ -91,18 +112,7 @@ def test_a_link_planted_at_the_lock_file_is_refused(tmp_path):
 
 def test_two_answering_processes_store_every_answer_exactly_once(tmp_path):
     _, qs = _pending_store(tmp_path)
-    procs = [_python(ANSWER_ALL, tmp_path, order, reward)
-             for order, reward in (("forward", 1.0), ("reversed", 2.0))]
-    for p in procs:
-        assert p.stdout.readline().strip() == "ready", p.stderr.read()
-    for p in procs:
-        p.stdin.write("\n")
-        p.stdin.flush()
-    outs = []
-    for p in procs:
-        out, err = p.communicate(timeout=120)
-        assert p.returncode == 0, err
-        outs.append(json.loads(out))
+    outs = _answer_from_two_processes_at_once(tmp_path)
     took = [set(o["took"]) for o in outs]
     assert took[0] | took[1] == {q.id for q in qs} and not took[0] & took[1]
     assert all(len(o["took"]) + len(o["refused"]) == 2 * len(qs) for o in outs)
@@ -115,3 +125,58 @@ def test_two_answering_processes_store_every_answer_exactly_once(tmp_path):
         assert rec.reward == (1.0 if rec.id in took[0] else 2.0)
     with pytest.raises(DuplicateAnswer, match="already answered"):
         store.answer(qs[0].id, 3.0)
+
+
+@pytest.mark.slow
+def test_resumes_and_answerers_at_once_with_bad_lines_keep_every_answer_once(tmp_path):
+    """Script-style: a run waiting for a person, two answering processes at once, bad raw
+    lines, then two resumes at once; every answer lands exactly once and the folder resumes."""
+    out = tmp_path / "run"
+    # 1. a run whose first round waits for answers from outside (they do not come in time)
+    with pytest.raises(TimeoutError):
+        run_active(gmm(), budget=8, k=4, n_particles=12, n_steps=6, seed=0, out_dir=out,
+                   progress=False, oracle=StoreOracle(poll_s=0.05, timeout_s=0.2))
+    gc.collect()  # the failed run's store (and its folder lock) goes with the traceback
+    assert RunLock.holder(out) is None
+    # 2. two processes answer the four pending queries at once
+    took = [set(o["took"]) for o in _answer_from_two_processes_at_once(out)]
+    assert len(took[0] | took[1]) == 4 and not took[0] & took[1]
+    # 3. bad raw lines: a duplicate, an unknown id, NaN, "0.7", true, and a cut-short tail
+    feedback = out / "feedback.jsonl"
+    answer = json.loads(feedback.read_text().splitlines()[-1])
+    bad = [json.dumps(dict(answer, reward=99.0)), json.dumps(dict(answer, id="r7-q1")),
+           json.dumps(dict(answer, reward=12345.5)).replace('"reward": 12345.5',
+                                                            '"reward": NaN'),
+           json.dumps(dict(answer, reward="0.7")), json.dumps(dict(answer, reward=True))]
+    with open(feedback, "a") as fh:
+        fh.write("\n".join(bad) + "\n" + json.dumps(answer)[:30])
+    # 4. two resumes at once: one owns the folder, the other is refused by name (or, if the
+    # first finished before the second looked, resumes a finished run)
+    args = [sys.executable, "-m", "fkc_align.cli", "run", "--task", "gmm", "--budget", "8",
+            "--k", "4", "--particles", "12", "--steps", "6", "--no-progress", "--out", str(out),
+            "--resume"]
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    runs = [subprocess.Popen(args, env=env, text=True, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE) for _ in range(2)]
+    results = [(r.wait(timeout=300), r.stderr.read()) for r in runs]
+    codes = sorted(code for code, _ in results)
+    assert codes in ([0, 0], [0, 2]), results
+    for code, err in results:
+        if code == 2:
+            assert "is owned by pid" in err and "Traceback" not in err, err
+    # 5. every query answered exactly once; round 0 keeps the answerers' rewards
+    with pytest.warns(UserWarning):  # the bad lines are named on every open
+        final = FeedbackStore.open(out)
+    records = final.records()
+    assert len(records) == 8 and len({r.id for r in records}) == 8 and final.n_queries() == 8
+    for rec in records:
+        if rec.round == 0:
+            assert rec.reward == (1.0 if rec.id in took[0] else 2.0)
+    assert [b.line for b in final.bad_lines] == [7, 8, 9, 10, 11]  # after 2 + 4 lines
+    assert final.tail_problem is None  # the cut-short tail was set aside by the owner
+    assert list(out.glob("feedback.jsonl.bad-tail-*"))
+    # 6. and the folder still resumes (nothing left to ask)
+    again = subprocess.run(args, env=env, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr
+    assert json.loads((out / "report.json").read_text())["runs"]["fkc"]["rounds"][-1][
+        "queries_used"] == 8

@@ -119,6 +119,10 @@ def test_bad_arguments_are_named(task):
         run_active(task, budget=8, k=4, strategy="best", **TINY)
     with pytest.raises(ValueError, match="resume"):
         run_active(task, budget=8, k=4, resume=True, **TINY)
+    for name, value in (("eps_start", "0.5"), ("eps_end", None), ("lam_max", "abc"),
+                        ("lam_max", float("inf"))):
+        with pytest.raises(ValueError, match=f"{name}: expected a finite real number, got "):
+            run_active(task, budget=8, k=4, **{name: value}, **TINY)
 
 
 def test_gmm_guidance_finds_the_liked_modes(task):
