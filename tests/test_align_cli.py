@@ -83,7 +83,8 @@ def test_cli_killed_mid_run_resumes_without_asking_twice(tmp_path):
     (["--backend", "bogus"], "--backend: expected one of auto, reference, cpu, triton, cuda, "
                              "got 'bogus'"),
     (["--device", "bogus"], "--device: expected a torch device such as cpu or cuda, got 'bogus'"),
-    (["--lam-max", "nan"], "lam_max: expected a finite real number"),
+    (["--lam-max", "nan"], "lam_max: expected a finite number >= 0.0, got nan"),
+    (["--strategy", "greedy", "--particles", "2"], "n_particles: expected >= k=4"),
     (["--budget", "0"], "budget: expected an int >= 1, got 0"),
     (["--resume"], r"--resume: .* holds no run \(no feedback.jsonl\); check the folder name"),
 ])

@@ -119,9 +119,9 @@ def test_bad_arguments_are_named(task):
         run_active(task, budget=8, k=4, strategy="best", **TINY)
     with pytest.raises(ValueError, match="resume"):
         run_active(task, budget=8, k=4, resume=True, **TINY)
-    for name, value in (("eps_start", "0.5"), ("eps_end", None), ("lam_max", "abc"),
+    for name, value in (("eps_start", "0.5"), ("eps_end", "x"), ("lam_max", "abc"),
                         ("lam_max", float("inf"))):
-        with pytest.raises(ValueError, match=f"{name}: expected a finite real number, got "):
+        with pytest.raises(ValueError, match=f"{name}: expected a (finite )?number"):
             run_active(task, budget=8, k=4, **{name: value}, **TINY)
 
 
