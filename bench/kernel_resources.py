@@ -210,7 +210,7 @@ def triton_rows(tmp: str, with_selection: bool) -> list[str]:
                                              "w_max")})
             const = dict(HAS_F=False, HAS_NOISE=False, HAS_EXTRA=False,
                          NOISE_BY_GROUP=d % 4 == 0, SPLIT_D=split, BLOCK_N=block_n,
-                         BLOCK_D=block_d, stride_f=0, stride_z=0)
+                         BLOCK_D=block_d, MULTI_TILE=d_per > block_d, stride_f=0, stride_z=0)
             aligned = {k for k, v in sig.items() if v.startswith("*")}
             aligned |= {k for k in ("D", "stride_x", "stride_s", "stride_gr", "stride_xo",
                                     "d_per_program") if d % 16 == 0}

@@ -50,6 +50,7 @@ def _fkc_step_kernel(
     HAS_F: tl.constexpr, HAS_NOISE: tl.constexpr, HAS_EXTRA: tl.constexpr,
     NOISE_BY_GROUP: tl.constexpr,
     SPLIT_D: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr,
+    MULTI_TILE: tl.constexpr,
 ):
     pid_n = tl.program_id(0)
     pid_d = tl.program_id(1)
@@ -58,8 +59,13 @@ def _fkc_step_kernel(
     rows64 = rows.to(tl.int64)  # N * stride can pass 2**31
     if not HAS_NOISE:
         seed, offset = load_seeds(seeds_ptr)
+    # several tiles a row: products accumulate elementwise and the rows are reduced once after
+    # the D loop (a reduction per tile puts a shared-memory round trip and barriers in every
+    # iteration); one tile: reduced at once (the 2-D accumulators would only cost registers)
     gf = tl.zeros([BLOCK_N], dtype=tl.float32)
     gs = tl.zeros([BLOCK_N], dtype=tl.float32)
+    gf2 = tl.zeros([BLOCK_N, BLOCK_D if MULTI_TILE else 1], dtype=tl.float32)
+    gs2 = tl.zeros([BLOCK_N, BLOCK_D if MULTI_TILE else 1], dtype=tl.float32)
     d_start = pid_d * d_per_program
     d_end = tl.minimum(d_start + d_per_program, D)
     for d0 in range(d_start, d_end, BLOCK_D):
@@ -89,8 +95,15 @@ def _fkc_step_kernel(
         x_new = xs + h * drift + g_sqrt_h * z
         tl.store(xo_ptr + rows64[:, None] * stride_xo + cols[None, :],
                  x_new.to(xo_ptr.dtype.element_ty), mask=mask)
-        gf += tl.sum(gr * fx, axis=1)
-        gs += tl.sum(gr * s, axis=1)
+        if MULTI_TILE:
+            gf2 += gr * fx
+            gs2 += gr * s
+        else:
+            gf += tl.sum(gr * fx, axis=1)
+            gs += tl.sum(gr * s, axis=1)
+    if MULTI_TILE:
+        gf = tl.sum(gf2, axis=1)
+        gs = tl.sum(gs2, axis=1)
     if SPLIT_D:
         part = part_ptr + (pid_d * N + rows64) * 2
         tl.store(part, gf, mask=row_ok)
@@ -193,7 +206,8 @@ def fkc_step(
         dw_clip, w_min, w_max,
         HAS_F=f is not None, HAS_NOISE=noise is not None, HAS_EXTRA=extra_dw is not None,
         NOISE_BY_GROUP=d % 4 == 0,
-        SPLIT_D=n_splits > 1, BLOCK_N=block_n, BLOCK_D=block_d, num_warps=num_warps,
+        SPLIT_D=n_splits > 1, BLOCK_N=block_n, BLOCK_D=block_d,
+        MULTI_TILE=d_per_program > block_d, num_warps=num_warps,
     )
     if n_splits > 1:
         block = min(1024, triton.next_power_of_2(n))
