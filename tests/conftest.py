@@ -5,9 +5,12 @@ kernels run on the CPU here (about 8 ms per program instance: keep grids small).
 """
 
 import os
+import sys
 import zlib
 
 os.environ.setdefault("TRITON_INTERPRET", "1")
+# tests/ on the path: the shared oracles (_closed_forms.py) for the tests in every subfolder
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import pytest  # noqa: E402
 import torch  # noqa: E402

@@ -11,6 +11,7 @@ from fkc_kernels import (
     LinearTilt,
     VESchedule,
     VPSchedule,
+    fkc_step,
     score_from_eps,
     score_from_x0,
 )
@@ -190,3 +191,53 @@ def test_schedule_coefficients_closed_forms():
     assert tilt.lam(0.25) == 0.75 and tilt.dlam(0.25) == 3.0
     with pytest.raises(ValueError, match=r"i: expected 0 <= i < n_steps=10, got 10"):
         VP.at_step(10, 10)
+
+
+@pytest.mark.parametrize("i", [5, 12, 19])
+def test_reward_at_x0_hat_is_tweedie_with_chain_rule_gradient(i):
+    """reward_at="x0_hat": r and ∇r are taken at Tweedie's x̂0 = (x + σ²·s)/α, and the gradient
+    handed to the step is ∇r(x̂0)/α (docs/design.md). Checked on one step against the closed
+    form, with a reward whose gradient depends on where it is taken."""
+    c0 = torch.tensor([0.7, -1.2, 0.4])
+    seen = []
+
+    def reward(x):  # r(y) = -|y - c0|²/2, ∇r(y) = c0 - y
+        seen.append(x.detach().clone())
+        return -0.5 * ((x - c0) ** 2).sum(-1)
+
+    score = gaussian_vp_score(0.3, 0.8)
+    sampler = FKCSampler(score, reward, VP, LinearTilt(2.0), n_steps=20, weights="smc",
+                         reward_at="x0_hat", backend="reference")
+    c = sampler.coefficients(i)
+    assert 0.05 < c.sigma < 0.999 and abs(c.alpha - 1.0) > 0.01  # σ ≠ σ², α ≠ 1/α here
+    x = torch.randn(16, 3) * 1.5
+    w = torch.randn(16) * 0.1
+    s = score(x, c.tau)
+    x0_hat = (x + c.sigma**2 * s) / c.alpha
+    x_got, w_got = x.clone(), w.clone()
+    sampler.step(x_got, w_got, i, generator=torch.Generator().manual_seed(5))
+    torch.testing.assert_close(seen[-1], x0_hat, rtol=1e-6, atol=1e-6)
+    r = -0.5 * ((x0_hat - c0) ** 2).sum(-1)
+    grad = (c0 - x0_hat) / c.alpha
+    x_want, w_want = fkc_step(x, w, s, grad, r, h=c.h, g=c.g, lam=sampler.tilt.lam(c.t),
+                              dlam=sampler.tilt.dlam(c.t), f_coef=c.f_coef, dw_clip=None,
+                              w_clip=None, generator=torch.Generator().manual_seed(5),
+                              backend="reference")
+    torch.testing.assert_close(x_got, x_want, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(w_got, w_want, rtol=1e-5, atol=1e-6)
+
+
+def test_ess_rule_decides_every_resampling():
+    """resample="ess": after each step the particles are resampled exactly when the ESS (recorded
+    before resampling) is below ess_threshold·N; the run has steps of both kinds."""
+    n, threshold = 256, 0.7
+    sampler = FKCSampler(gaussian_vp_score(0.0, 1.0), lambda x: 3.0 * x.sum(-1), VP,
+                         LinearTilt(4.0), n_steps=40, weights="smc", resample="ess",
+                         ess_threshold=threshold, backend="reference")
+    out = sampler.sample(n, 2, generator=torch.Generator().manual_seed(11))
+    expected = out.ess < threshold * n
+    assert bool(expected.any()) and not bool(expected.all()), out.ess
+    assert torch.equal(out.resampled, expected)
+    # a resampled step leaves equal weights: the next ESS starts from N
+    after = out.resampled[:-1].nonzero().flatten() + 1
+    assert (out.ess[after] > threshold * n).any()
