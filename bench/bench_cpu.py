@@ -6,7 +6,8 @@
 The table's baseline is ``dst.copy_(src)`` of the step's bytes in the same run (4·N·D·4: read x,
 s, ∇r and write x, float32): ``of copy`` is copy time / step time, so 1.0 is memory speed. The
 ``cpu`` rows draw the noise contract's Philox normals in-kernel (the ``noise`` ISA column says
-which vector path: FKC_CPU_ISA=avx2|scalar caps it); ``cpu, explicit`` reads a given noise tensor
+which vector path: FKC_CPU_ISA=avx2|scalar caps it; FKC_CPU_PREFETCH=0 turns off the software
+prefetch of the inputs during the noise math); ``cpu, explicit`` reads a given noise tensor
 instead (one more stream of bytes, no noise math). The reference rows draw their noise with
 ``torch.randn_like`` (what an eager user writes). The load average is printed with the table:
 other processes on the machine skew every number.

@@ -10,6 +10,8 @@
 #include <c10/util/Half.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <string>
 #include <type_traits>
 
 #include "../core/philox.h"
@@ -41,6 +43,9 @@ constexpr int64_t kChunk = 512;  // 5 float buffers of 2 KiB: stays in L1
 // normals are made for up to this many consecutive flat elements at once (8 KiB): many short
 // rows per fill, so the noise loop runs in its widest steps whatever D is
 constexpr int64_t kNoiseWindow = 2048;
+// FKC_CPU_PREFETCH=0 turns the software prefetch of prefetch_elements off (to measure it)
+const bool kPrefetch = std::getenv("FKC_CPU_PREFETCH") == nullptr ||
+                       std::string(std::getenv("FKC_CPU_PREFETCH")) != "0";
 
 // float rows are used in place; fp16/bf16 rows are widened into buf.
 template <typename T>
@@ -51,6 +56,27 @@ FKC_ALWAYS_INLINE const float* widen(const T* src, float* buf, int64_t len) {
     FKC_SIMD
     for (int64_t i = 0; i < len; ++i) buf[i] = static_cast<float>(src[i]);
     return buf;
+  }
+}
+
+// Ask for the inputs of flat elements e0 .. e0+len-1 (x, s, gr, f) to be fetched into L2 while
+// the noise of the same elements is computed: the loop that reads them then finds them cached,
+// so the memory traffic overlaps the noise math instead of following it.
+template <typename T>
+FKC_ALWAYS_INLINE void prefetch_elements(const StepArgs<T>& a, uint64_t e0, uint64_t len) {
+  constexpr int64_t kLine = 64 / sizeof(T);
+  const int64_t d = a.d;
+  for (uint64_t e = e0; e < e0 + len;) {
+    const int64_t n = static_cast<int64_t>(e / static_cast<uint64_t>(d));
+    const int64_t d0 = static_cast<int64_t>(e - static_cast<uint64_t>(n) * d);
+    const int64_t d1 = std::min<int64_t>(d, d0 + static_cast<int64_t>(e0 + len - e));
+    for (const T* row : {a.x + n * a.stride_x, a.score + n * a.stride_score,
+                         a.reward_grad + n * a.stride_grad,
+                         a.f ? a.f + n * a.stride_f : nullptr}) {
+      if (row == nullptr) continue;
+      for (int64_t j = d0; j < d1; j += kLine) __builtin_prefetch(row + j, 0, 2);
+    }
+    e += static_cast<uint64_t>(d1 - d0);
   }
 }
 
@@ -86,6 +112,7 @@ FKC_ALWAYS_INLINE void step_rows(const StepArgs<T>& a, int64_t row_begin, int64_
         if (e < win_e0 || e + static_cast<uint64_t>(len) > win_e0 + win_len) {
           win_e0 = e;
           win_len = std::min<uint64_t>(kNoiseWindow, task_end - e);
+          if (kPrefetch) prefetch_elements(a, win_e0, win_len);
           fill_normals(key, win_e0, static_cast<int64_t>(win_len), b_noise);
         }
         zp = b_noise + (e - win_e0);

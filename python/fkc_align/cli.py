@@ -322,23 +322,22 @@ def cmd_serve(args: argparse.Namespace) -> int:
     options = dict(budget=args.budget, k=args.k, n_particles=args.particles, n_steps=args.steps,
                    seed=args.seed, backend=args.backend, device=args.device,
                    lam_max=args.lam_max, strategy=args.strategy)
-    session = ServeSession(task, out, resume=args.resume, run_options=options)
-    session.start()
-    try:
-        session.wait_ready()
-    except RuntimeError as exc:
-        sock.close()
-        raise ValueError(str(exc)) from None
-    if not is_loopback(args.host):
-        print(f"fkc-align serve: listening on {args.host}, not only this machine: anyone who "
-              f"can reach it and has the URL can rate", file=sys.stderr)
-    print(f"fkc-align serve: task {task.name} {task.params}, budget {args.budget}, k {args.k}, "
-          f"run folder {out}. Rate in your browser at (Ctrl-C stops; submitted answers are "
-          f"saved, --resume continues):", flush=True)
-    try:
-        run_server(session, sock, announce=lambda url: print(f"    {url}", flush=True))
-    finally:
-        session.stop()
+    # this process owns the folder while it serves (RunFolderBusy names any other owner); the
+    # page's answers need no lock of their own
+    with sock, RunLock(out, "serve"):
+        session = ServeSession(task, out, resume=args.resume, run_options=options)
+        session.start()
+        session.wait_ready()  # a run that cannot start (settings differ, ...) fails here
+        if not is_loopback(args.host):
+            print(f"fkc-align serve: listening on {args.host}, not only this machine: anyone "
+                  f"who can reach it and has the URL can rate", file=sys.stderr)
+        print(f"fkc-align serve: task {task.name} {task.params}, budget {args.budget}, k "
+              f"{args.k}, run folder {out}. Rate in your browser at (Ctrl-C stops; submitted "
+              f"answers are saved, --resume continues):", flush=True)
+        try:
+            run_server(session, sock, announce=lambda url: print(f"    {url}", flush=True))
+        finally:
+            session.stop()
     print(f"fkc-align serve: stopped. Answers are in {out}; continue with the same command and "
           f"--resume", flush=True)
     return 0

@@ -274,3 +274,30 @@ def test_serve_refuses_a_busy_port_and_a_mismatched_resume_before_serving(tmp_pa
     FeedbackStore.create(tmp_path / "new", {"something": "else"}, seed=0)
     assert main(["serve", "--task", "gmm", "--out", str(tmp_path / "new"), "--port", "0"]) == 2
     assert "already holds a run" in capsys.readouterr().err
+
+
+def _hold_folder(run_dir, ready, done):
+    from fkc_align import RunLock
+
+    with RunLock(run_dir, "run"):
+        ready.set()
+        done.wait(60)
+
+
+def test_serve_refuses_a_folder_another_process_owns_naming_it(tmp_path, capsys):
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")  # the child only takes the folder's lock
+    ready, done = ctx.Event(), ctx.Event()
+    holder = ctx.Process(target=_hold_folder, args=(tmp_path / "run", ready, done))
+    holder.start()
+    try:
+        assert ready.wait(60)
+        assert main(["serve", "--task", "gmm", "--out", str(tmp_path / "run"),
+                     "--port", "0"]) == 2
+    finally:
+        done.set()
+        holder.join(60)
+    out, err = capsys.readouterr()
+    assert f"is owned by pid {holder.pid}" in err and "(run, since" in err and "http" not in out
+    assert not (tmp_path / "run" / "feedback.jsonl").exists()

@@ -135,6 +135,8 @@ def test_rate_a_whole_run_in_the_browser(browser, tmp_path):
     page = browser.new_page(viewport={"width": 1000, "height": 900})
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda msg: errors.append(msg.text) if "Content Security Policy" in msg.text
+            else None)
     try:
         # no token: the server refuses, and the page shows no particle
         page.goto(server.base + "/")

@@ -24,7 +24,7 @@ from typing import Any
 
 import torch
 
-from ..feedback import FeedbackStore, Query
+from ..feedback import DuplicateAnswer, FeedbackStore, Query
 from ..loop import ActiveResult, run_active
 from ..report import write_report
 from ..tasks import Task
@@ -329,9 +329,7 @@ class ServeSession:
             for a in fresh:
                 try:
                     store.answer(a["id"], rating_to_reward(a["rating"]))
-                except ValueError:  # answered by another process since our refresh
-                    if store.answer_of(a["id"]) is None:
-                        raise
+                except DuplicateAnswer:  # answered by another process since our refresh
                     taken.append(a)
                     continue
                 saved.append(a["id"])
