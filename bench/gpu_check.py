@@ -18,6 +18,7 @@ Sections (each runs in try/except, prints its error and the script goes on):
      a device table, score and reward in one compiled function) with its kernels per step
      counted by torch.profiler.
   6. selection timing vs eager topk + randperm.
+  7. ``pytest -m cuda tests`` on the device (its last lines and exit status).
 """
 
 from __future__ import annotations
@@ -427,6 +428,23 @@ class Check:
                    and not e.name.startswith(("Memcpy", "Memset"))]
         return f"{len(kernels) / n_steps:.2f}"
 
+    # ---------------------------------------------------------------- 7
+    @section("CUDA tests on the device (pytest -m cuda)")
+    def cuda_tests(self) -> None:
+        if self.args.dry_run:
+            emit("skipped in the dry run (no GPU)")
+            return
+        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        proc = subprocess.run([sys.executable, "-m", "pytest", "-m", "cuda", "-q",
+                               "-p", "no:cacheprovider", os.path.join(root, "tests")],
+                              capture_output=True, text=True, cwd=root)
+        tail = (proc.stdout + proc.stderr).strip().splitlines()[-25:]
+        emit("```")
+        for line in tail:
+            emit(line)
+        emit("```")
+        emit(f"exit status {proc.returncode}")
+
     def discover_backends(self) -> None:
         """The backends that run on this device, without printing (for a section's subprocess)."""
         names = ("reference", "triton") if self.args.dry_run else BACKEND_NAMES
@@ -442,7 +460,8 @@ class Check:
 
 # in the order they run: the ones the targets still need first, so a budget cut loses least
 SECTIONS = {"env": "environment", "correct": "correctness", "step": "step_timing",
-            "resample": "resample_timing", "loop": "sampler_loop", "select": "selection_timing"}
+            "resample": "resample_timing", "loop": "sampler_loop", "select": "selection_timing",
+            "pytest": "cuda_tests"}
 
 
 def run_isolated(args: argparse.Namespace, path: str) -> None:
