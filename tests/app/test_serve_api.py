@@ -236,6 +236,23 @@ def test_a_whole_run_by_api_ends_with_the_report(served):
     assert status == 409 and "already answered" in body["detail"]
 
 
+def test_resuming_a_finished_run_shows_its_report_and_asks_nothing(tmp_path):
+    run_dir = tmp_path / "run"
+    session = ServeSession(tasks.gmm(), run_dir, run_options=OPTIONS, poll_s=0.02)
+    with BackgroundServer(session, token=TOKEN) as url:
+        base = url.split("/?token=")[0]
+        for rnd in (0, 1):
+            waiting_round(base, rnd)
+            assert _submit(base, rnd, [2, 3, 4, 5])[0] == 200
+        wait_state(base, lambda s: s["phase"] == "done")
+    before = (run_dir / "feedback.jsonl").read_bytes()
+    again = ServeSession(tasks.gmm(), run_dir, resume=True, run_options=OPTIONS)
+    with BackgroundServer(again, token=TOKEN) as url:
+        state = wait_state(url.split("/?token=")[0], lambda s: s["phase"] == "done")
+    assert state["answered"] == 8 and state["report"]["summary"]["queries_used"] == 8
+    assert (run_dir / "feedback.jsonl").read_bytes() == before
+
+
 def test_importing_the_library_does_not_need_the_serve_extra():
     code = ("import sys, fkc_kernels, fkc_align, fkc_align.cli; "
             "bad = [m for m in ('fastapi', 'uvicorn', 'starlette', 'fkc_align.serve') "
