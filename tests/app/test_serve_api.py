@@ -318,3 +318,13 @@ def test_serve_refuses_a_folder_another_process_owns_naming_it(tmp_path, capsys)
     out, err = capsys.readouterr()
     assert f"is owned by pid {holder.pid}" in err and "(run, since" in err and "http" not in out
     assert not (tmp_path / "run" / "feedback.jsonl").exists()
+
+
+def test_a_session_that_cannot_start_raises_its_reason_and_serves_nothing(tmp_path):
+    FeedbackStore.create(tmp_path / "old", {"something": "else"}, seed=0)
+    server = BackgroundServer(ServeSession(tasks.gmm(), tmp_path / "old", resume=True,
+                                           run_options=OPTIONS), token=TOKEN)
+    with pytest.raises(RuntimeError, match="settings differ"):
+        with server:
+            pass
+    assert server.sock.fileno() == -1 and not server.session.running

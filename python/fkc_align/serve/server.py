@@ -59,10 +59,14 @@ def run_server(session: ServeSession, sock: socket.socket, token: str | None = N
     ``announce`` gets the page's URL with its token (``token`` None: a fresh one).
     """
     token = token or new_token()
-    server = uvicorn.Server(uvicorn.Config(make_app(session, token), log_level="warning",
-                                           access_log=False, lifespan="off"))
+    server = _uvicorn(session, token)
     announce(url_of(sock, token))
     server.run(sockets=[sock])
+
+
+def _uvicorn(session: ServeSession, token: str) -> uvicorn.Server:
+    return uvicorn.Server(uvicorn.Config(make_app(session, token), log_level="warning",
+                                         access_log=False, lifespan="off"))
 
 
 class BackgroundServer:
@@ -76,16 +80,19 @@ class BackgroundServer:
         self.session, self.token = session, token or new_token()
         self.sock = bind(host, port)
         self.ready_timeout_s = ready_timeout_s
-        self.server = uvicorn.Server(uvicorn.Config(make_app(session, self.token),
-                                                    log_level="warning", access_log=False,
-                                                    lifespan="off"))
+        self.server = _uvicorn(session, self.token)
         self.url = url_of(self.sock, self.token)
         self.base = self.url.split("/?token=")[0]
         self._thread: threading.Thread | None = None
 
     def __enter__(self) -> str:
         self.session.start()
-        self.session.wait_ready(self.ready_timeout_s)
+        try:
+            self.session.wait_ready(self.ready_timeout_s)
+        except BaseException:
+            self.session.stop()
+            self.sock.close()
+            raise
         self._thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]},
                                         name="fkc-align-serve", daemon=True)
         self._thread.start()
