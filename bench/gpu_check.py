@@ -17,8 +17,9 @@ Sections (each runs in try/except, prints its error and the script goes on):
      the eager-glue loop, and the fused loop (all K seeds from one draw, schedule coefficients in
      a device table, score and reward in one compiled function) with its kernels per step
      counted by torch.profiler.
-  6. selection timing vs eager topk + randperm.
-  7. ``pytest -m cuda tests`` on the device (its last lines and exit status).
+  6. ``pytest -m cuda tests`` on the device (its last lines and exit status).
+  7. selection timing vs eager topk + randperm (last: its kernels did not change since the
+     first H100 run, so a budget cut loses least there).
 """
 
 from __future__ import annotations
@@ -460,8 +461,8 @@ class Check:
 
 # in the order they run: the ones the targets still need first, so a budget cut loses least
 SECTIONS = {"env": "environment", "correct": "correctness", "step": "step_timing",
-            "resample": "resample_timing", "loop": "sampler_loop", "select": "selection_timing",
-            "pytest": "cuda_tests"}
+            "resample": "resample_timing", "loop": "sampler_loop", "pytest": "cuda_tests",
+            "select": "selection_timing"}
 
 
 def run_isolated(args: argparse.Namespace, path: str) -> None:
