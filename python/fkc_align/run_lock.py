@@ -34,7 +34,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .durable_io import write_all
+from .durable_io import StorageError, describe_os_error, is_storage_error, write_all
 
 LOCK_FILE = "run.lock"
 
@@ -105,8 +105,16 @@ class RunLock:
     def acquire(self) -> RunLock:
         if self._key is not None:
             raise RuntimeError(f"RunLock({self.run_dir}): already acquired by this object")
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        fd = _open_lock_file(self.run_dir, os.O_RDWR | os.O_CREAT)
+        try:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            fd = _open_lock_file(self.run_dir, os.O_RDWR | os.O_CREAT)
+        except OSError as exc:
+            if not is_storage_error(exc):
+                raise
+            raise StorageError(
+                exc.errno, f"{self.run_dir}: cannot take the run folder's lock "
+                f"({self.run_dir / LOCK_FILE}): {describe_os_error(exc)}. To run, resume or "
+                f"serve, the folder must be writable; reading it needs no lock") from exc
         st = os.fstat(fd)
         key = (st.st_dev, st.st_ino)
         with _GUARD:

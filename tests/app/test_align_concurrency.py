@@ -1,5 +1,6 @@
 """Many processes on one run folder: one owner (RunLock), atomic answers across processes."""
 
+import errno
 import gc
 import json
 import os
@@ -10,6 +11,7 @@ import pytest
 import torch
 
 from fkc_align.cli import main
+from fkc_align.durable_io import StorageError
 from fkc_align.feedback import DuplicateAnswer, FeedbackStore, StoreOracle
 from fkc_align.loop import run_active
 from fkc_align.run_lock import LOCK_FILE, RunFolderBusy, RunLock
@@ -27,6 +29,7 @@ sys.stdin.readline()
 
 ANSWER_ALL = """
 import json, sys
+from fkc_align.durable_io import StorageError
 from fkc_align.feedback import DuplicateAnswer, FeedbackStore, StoreOracle
 from fkc_align.loop import run_active
 store = FeedbackStore.open(sys.argv[1])
@@ -182,3 +185,17 @@ def test_resumes_and_answerers_at_once_with_bad_lines_keep_every_answer_once(tmp
         assert main(args[3:]) == 0
     (run,) = json.loads((out / "report.json").read_text())["runs"].values()
     assert run["rounds"][-1]["queries_used"] == 8
+
+
+def test_a_folder_that_cannot_be_locked_says_why(tmp_path, monkeypatch):
+    real_open = os.open
+
+    def read_only(path, flags, *args):
+        if str(path).endswith(LOCK_FILE) and flags & os.O_CREAT:
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
+        return real_open(path, flags, *args)
+
+    monkeypatch.setattr(os, "open", read_only)
+    with pytest.raises(StorageError, match="cannot take the run folder's lock .*read-only "
+                                           r"\(EROFS\). To run, resume or serve"):
+        RunLock(tmp_path).acquire()
