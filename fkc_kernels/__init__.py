@@ -1,7 +1,8 @@
 """fkc-kernels: fused kernels for reward-tilted Feynman-Kac Corrector diffusion sampling.
 
-Public API (DESIGN section 5): the ops dispatch to the fastest available backend and fall back
-to the pure-PyTorch reference, so importing never fails because a kernel is missing.
+Public API (docs/design.md, "The public API"): the ops dispatch to the fastest available
+backend and fall back to the pure-PyTorch reference, so importing never fails because a kernel
+is missing.
 """
 
 from .ops import (

@@ -84,7 +84,7 @@ def _check_finite_step(x: torch.Tensor, w: torch.Tensor, i: int, n_steps: int) -
 
 
 class FKCSampler:
-    """Reward-tilted Feynman-Kac Corrector sampler (DESIGN sections 3 and 5).
+    """Reward-tilted Feynman-Kac Corrector sampler (docs/design.md: "The math", "The public API").
 
     Args:
         score_fn: ``score_fn(x, tau) -> ∇log q_tau(x)`` with ``x`` ``(N, *S)``, ``tau`` a float.
@@ -99,7 +99,8 @@ class FKCSampler:
         reward_at: ``"x"`` (r and ∇r at the noisy particle) or ``"x0_hat"`` (at the denoised
             estimate ``x̂0 = (x + σ²s)/α``, gradient ``∇r(x̂0)/α``). With ``"x0_hat"`` the reward
             is time dependent and the ``λ·∂r_t/∂t`` weight term is omitted.
-        dw_clip, w_clip: clips used with ``weights="seed"`` (DESIGN defaults).
+        dw_clip, w_clip: clips used with ``weights="seed"`` (defaults: docs/design.md,
+            "One step").
         backend: backend for the fused ops.
     """
 

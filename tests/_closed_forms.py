@@ -8,7 +8,11 @@ import torch
 
 def fkc_step_f64(x, w, s, gr, r, xi, *, h, g, lam, dlam, f_coef=0.0, f=None, dw_clip=0.1,
                  w_clip=(0.1, 10.0)):
-    """DESIGN section 3 in float64 numpy, rows flattened: returns (x_new (N, D), w_new (N,))."""
+    """The step of docs/design.md ("One step") in float64 numpy, rows flattened.
+
+    Returns:
+        ``(x_new (N, D), w_new (N,))``.
+    """
     n = x.shape[0]
 
     def rows(t):

@@ -1,4 +1,4 @@
-"""FKCSampler against closed-form targets (DESIGN section 3 sanity target, GMM scores)."""
+"""FKCSampler against closed-form targets (the Gaussian check of docs/design.md, GMM scores)."""
 
 import math
 

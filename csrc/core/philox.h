@@ -1,4 +1,5 @@
-// The noise contract (fkc_kernels/reference/philox.py, DESIGN section 4), once for every device.
+// The noise contract (fkc_kernels/reference/philox.py; docs/design.md, "The noise contract"),
+// once for every device.
 //
 // For seed S and offset O, flat element e = n*D + d of an (N, D) particle block uses Philox
 // group e/4 (counter (group lo, group hi, O lo, O hi), key (S lo, S hi)) and lane e%4 of the

@@ -1,4 +1,4 @@
-// The FKC step (DESIGN section 3) per element and per row, once for every device.
+// The FKC step (docs/design.md, "One step") per element and per row, once for every device.
 //
 //   drift = g^2 (s + (lam/2) gr) - f(x);   x' = x + h drift + g sqrt(h) xi
 //   dw    = h [dlam r - lam <gr, f(x)> + (g^2/2) lam <gr, s>] (+ extra_dw),  clipped to +-dw_clip

@@ -7,9 +7,9 @@ Every rank holds an uneven shard of N particles. The script runs the global sele
 systematic resampling and particle exchange, and compares each with single-process
 ``fkc_kernels`` on the concatenated weights (every rank regenerates the global weights from the
 seed for that comparison only: the collectives themselves never move O(N) data). Then it runs
-:class:`ShardedFKCSampler` on the DESIGN sanity target (data N(1, 0.5²), VP, r(x) = x, λ = 2t:
-tilted mean 1.5, variance 0.25). Prints one line per check from rank 0 and the bytes each
-collective moved; exits 1 on any mismatch.
+:class:`ShardedFKCSampler` on the reference check of docs/design.md (data N(1, 0.5²), VP,
+r(x) = x, λ = 2t: tilted mean 1.5, variance 0.25). Prints one line per check from rank 0 and
+the bytes each collective moved; exits 1 on any mismatch.
 
 NCCL when CUDA is available (one GPU per rank: ``LOCAL_RANK``), gloo otherwise.
 """

@@ -8,7 +8,7 @@ from ._loader import has_kernel, load
 
 
 class ExtBackend:
-    """Backend object over the native library for one device type (DESIGN section 6)."""
+    """Backend object over the native library for one device type (docs/design.md, "Dispatch")."""
 
     name: str
     dispatch_key: str  # "CPU" or "CUDA"

@@ -1,4 +1,4 @@
-"""The ``"cpu"`` backend: the C++ OpenMP kernels of csrc/cpu/ (DESIGN section 6)."""
+"""The ``"cpu"`` backend: the C++ OpenMP kernels of csrc/cpu/ (docs/design.md, "Dispatch")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The ``"cuda"`` backend: the CUDA kernels of csrc/cuda/ (DESIGN section 6)."""
+"""The ``"cuda"`` backend: the CUDA kernels of csrc/cuda/ (docs/design.md, "Dispatch")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Backend registry and dispatch (DESIGN section 6).
+"""Backend registry and dispatch (docs/design.md, "Dispatch").
 
 A backend is an object with ``name``, ``unavailable_reason(device) -> str | None`` and the op
 methods below. Tensors reach it validated, 2-D ``(N, D)`` with unit inner stride, on one device:

@@ -1,4 +1,4 @@
-"""Argument checks shared by the public ops (DESIGN section 7).
+"""Argument checks shared by the public ops (docs/design.md, "Bad input").
 
 Every message names the argument, what was expected and what was given.
 """

@@ -149,7 +149,7 @@ def fkc_step(
     seeds: torch.Tensor | None = None,
     backend: str = "auto",
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """One fused reward-tilted FKC step (DESIGN section 3), out of place.
+    """One fused reward-tilted FKC step (docs/design.md, "One step"), out of place.
 
     ``drift = g²(s + (λ/2)∇r) − f(x)``, ``x' = x + h·drift + g√h·ξ``,
     ``Δw = h[λ'r − λ⟨∇r, f(x)⟩ + (g²/2)λ⟨∇r, s⟩] + extra_dw`` clipped to ``±dw_clip``,

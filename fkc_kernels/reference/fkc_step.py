@@ -1,4 +1,5 @@
-"""Reference FKC step (DESIGN section 3): the definition of a correct step, in pure PyTorch."""
+"""Reference FKC step (docs/design.md, "One step"): the definition of a correct step, in pure
+PyTorch."""
 
 from __future__ import annotations
 

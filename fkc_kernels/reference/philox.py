@@ -1,8 +1,8 @@
 """The noise contract: counter-based Philox-4x32-10 normals, in pure PyTorch.
 
-This module *is* the contract of DESIGN section 4. Every backend (Triton, C++ CPU, CUDA)
-reproduces ``philox_normal`` bit for bit in its integer part and up to the last bits of
-``log``/``sqrt``/``cos``/``sin`` in its float part.
+This module *is* the contract of docs/design.md, "The noise contract". Every backend (Triton,
+C++ CPU, CUDA) reproduces ``philox_normal`` bit for bit in its integer part and up to the last
+bits of ``log``/``sqrt``/``cos``/``sin`` in its float part.
 
 Construction, for a call with seed ``S`` (uint64) and offset ``O`` (uint64) and flat element
 ``e`` of the particle block (row-major ``(N, D)``, so ``e = n * D + d``):

@@ -12,12 +12,9 @@ import torch
 
 from fkc_kernels import FKCSampler, select_particles
 
-# Clips of the log-weight that ranks particles for selection: none. Seed clips (|Δw| <= 0.1 a
-# step, w in [0.1, 10]) start w at 0, below its own floor, and on a guided digits round the
-# increments drift negative (unclipped w ends at about -17..-39): about half of the 128
-# particles end on the 0.1 floor and the rest keep only their last few increments, so "top by
-# weight" was close to a random pick (see docs/design.md, "selection weights"). Unclipped, w is
-# the FKC log importance weight of each path: what Algorithm 1 ranks by.
+# Clips of the log-weight that ranks particles for selection: none. Under the seed's clips "top
+# by weight" is close to a random pick; unclipped, w is each path's FKC log importance weight,
+# what Algorithm 1 ranks by (docs/design.md, "Selection weights", has the measurements).
 SELECTION_DW_CLIP: float | None = None
 SELECTION_W_CLIP: tuple[float, float] | None = None
 

@@ -97,7 +97,8 @@ def hash_name(name: str) -> int:
 
 
 def gaussian_problem():
-    """DESIGN sanity target: data N(1, 0.5²), VP, r(x) = x, λ = 2t, smc weights."""
+    """The reference check of docs/design.md ("One step"): data N(1, 0.5²), VP, r(x) = x,
+    λ = 2t, smc weights."""
     sched = fk.VPSchedule()
 
     def score(x: torch.Tensor, tau: float) -> torch.Tensor:
@@ -337,7 +338,8 @@ def test_sharded_sampler(runs):
     wn = torch.softmax(w, 0)
     mean = (wn * x).sum()
     var = (wn * (x - mean) ** 2).sum()
-    # DESIGN sanity target: tilted mean 1.5, variance 0.25 (N = 512: a few standard errors)
+    # the reference check of docs/design.md ("One step"): tilted mean 1.5, variance 0.25
+    # (N = 512: a few standard errors)
     assert abs(mean.item() - 1.5) < 0.12, mean
     assert abs(var.item() - 0.25) < 0.1, var
 

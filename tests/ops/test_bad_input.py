@@ -1,4 +1,4 @@
-"""Every bad input of DESIGN section 7 gets a ValueError/TypeError naming the argument."""
+"""Every bad input (docs/design.md, "Bad input") gets a ValueError/TypeError naming the argument."""
 
 import math
 

@@ -1,4 +1,5 @@
-"""The noise contract (DESIGN section 4): Philox-4x32-10 + Box-Muller, reference implementation."""
+"""The noise contract (docs/design.md, "The noise contract"): Philox-4x32-10 + Box-Muller, the
+reference implementation."""
 
 import math
 
