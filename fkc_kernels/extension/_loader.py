@@ -3,7 +3,8 @@
 Order (like xformers/_cpp_lib.py): the library ``setup.py`` built (``fkc_kernels/_C*.so``, with
 ``_C_build.json`` beside it saying which torch/CUDA/Python it was built for); else a build just in
 time with ``torch.utils.cpp_extension.load`` (ninja, ``MAX_JOBS`` honoured, cached under
-``$FKC_BUILD_DIR`` or torch's extension cache, CPU sources only unless CUDA is usable); else one
+``$FKC_BUILD_DIR`` or torch's extension cache in one directory per environment and build
+flags, :func:`jit_build_dir`; CPU sources only unless CUDA is usable); else one
 warning that names the versions and the cause, after which the backends report themselves
 unavailable and dispatch falls back. Nothing here raises.
 
@@ -13,6 +14,7 @@ library altogether (to test the fallback).
 
 from __future__ import annotations
 
+import hashlib
 import importlib.machinery
 import json
 import os
@@ -80,20 +82,51 @@ def _cuda_buildable() -> bool:
     return CUDA_HOME is not None
 
 
+def jit_build_key(with_cuda: bool) -> str:
+    """What a just-in-time build depends on, hashed: this environment (``sys.prefix``), the torch,
+    CUDA and Python versions, the compiler flags and the content of every C++/CUDA source and
+    header. Each key gets its own build directory, so two virtual environments (whose flags and
+    torch differ) never rebuild over each other, and an edited source never reuses a stale
+    build."""
+    digest = hashlib.sha256()
+    for part in (sys.prefix, torch.__version__, str(torch.version.cuda),
+                 platform.python_version(), repr(cfg.cxx_flags(with_cuda)),
+                 repr(cfg.nvcc_flags() if with_cuda else []), repr(cfg.ld_flags())):
+        digest.update(part.encode() + b"\0")
+    csrc = _REPO_ROOT / "csrc"
+    for path in sorted(p for p in csrc.rglob("*") if p.suffix in (".cpp", ".cu", ".h", ".cuh")):
+        digest.update(str(path.relative_to(csrc)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def jit_build_dir(with_cuda: bool) -> Path:
+    """Where the just-in-time build of this environment lives: under ``$FKC_BUILD_DIR``, else
+    torch's extension cache (``$TORCH_EXTENSIONS_DIR``, else ``~/.cache/torch_extensions``), one
+    directory per :func:`jit_build_key`."""
+    root = os.environ.get("FKC_BUILD_DIR")
+    if not root:
+        cache = os.environ.get("TORCH_EXTENSIONS_DIR") or os.path.join(
+            os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "torch_extensions")
+        root = os.path.join(cache, "fkc_kernels")
+    kind = "cuda" if with_cuda else "cpu"
+    return Path(root) / f"{kind}-{jit_build_key(with_cuda)}"
+
+
 def _jit_build(with_cuda: bool) -> str:
-    """Build (or reuse the cached build) with ninja and load it; returns the library's name."""
+    """Build (or reuse this environment's cached build) with ninja and load it; returns the
+    library's name."""
     from torch.utils import cpp_extension
 
     csrc = _REPO_ROOT / "csrc"
     sources = cfg.CPU_SOURCES + (cfg.CUDA_SOURCES if with_cuda else [])
     name = "fkc_kernels_C_cuda" if with_cuda else "fkc_kernels_C_cpu"
-    build_dir = os.environ.get("FKC_BUILD_DIR")
-    if build_dir:
-        build_dir = os.path.join(build_dir, name)
-        os.makedirs(build_dir, exist_ok=True)
-    print(f"fkc_kernels: building the C++{'/CUDA' if with_cuda else ''} extension just in "
-          f"time (once; cached; MAX_JOBS={os.environ.get('MAX_JOBS', 'auto')})...",
-          file=sys.stderr)
+    build_dir = jit_build_dir(with_cuda)
+    build_dir.mkdir(parents=True, exist_ok=True)
+    library = build_dir / (name + (".pyd" if sys.platform == "win32" else ".so"))
+    if not library.exists():  # what torch's load names the library it builds
+        print(f"fkc_kernels: building the C++{'/CUDA' if with_cuda else ''} extension just in "
+              f"time into {build_dir} (once for this environment; "
+              f"MAX_JOBS={os.environ.get('MAX_JOBS', 'auto')})...", file=sys.stderr)
     cpp_extension.load(
         name=name,
         sources=[str(_REPO_ROOT / s) for s in sources],
@@ -101,7 +134,7 @@ def _jit_build(with_cuda: bool) -> str:
         extra_cuda_cflags=cfg.nvcc_flags(),
         extra_ldflags=cfg.ld_flags(),
         extra_include_paths=[str(csrc)],
-        build_directory=build_dir,
+        build_directory=str(build_dir),
         with_cuda=with_cuda,
         is_python_module=False,
         verbose=os.environ.get("FKC_VERBOSE_BUILD") == "1",
