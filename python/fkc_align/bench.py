@@ -41,7 +41,7 @@ from typing import Any
 import torch
 
 from . import tasks as _tasks
-from .loop import ActiveResult, evaluate_final_model, run_active
+from .loop import ActiveResult, evaluate_final_model, liked_mode_coverage, run_active
 
 STRATEGIES: dict[str, dict[str, Any]] = {
     "fkc-explore": {"strategy": "fkc-explore"},
@@ -95,8 +95,9 @@ def scenarios(liked: tuple[int, ...] = (3, 8), layout: int = 0, target: int = 8,
 
     ``quick``: tiny settings (a smoke run in seconds, not a measurement).
     """
-    size = dict(n_particles=16, n_steps=8) if quick else dict(n_particles=128, n_steps=50)
-    gmm_size = dict(n_particles=16, n_steps=8) if quick else dict(n_particles=128, n_steps=40)
+    # N 96 and 30 steps keep the full benchmark within 15 minutes on 2 cores
+    size = dict(n_particles=16, n_steps=8) if quick else dict(n_particles=96, n_steps=30)
+    gmm_size = dict(n_particles=16, n_steps=8) if quick else dict(n_particles=128, n_steps=30)
     train = {"train_options": {"max_epochs": 20}} if quick else {}
     return [
         Scenario("multimodal", "digits-liked", {"liked": list(liked)},
@@ -130,7 +131,6 @@ def run_metrics(scenario: Scenario, task: _tasks.Task, result: ActiveResult,
     rnd = result.observed_round[order]
     hits = task.is_hit(x).cpu()
     guided = rnd > 0
-    n_rounds = int(rnd.max()) + 1
     out: dict[str, Any] = {
         "hit_rate": float(hits[guided].float().mean()) if guided.any() else None,
         "found": float(hits.any()),
@@ -141,14 +141,8 @@ def run_metrics(scenario: Scenario, task: _tasks.Task, result: ActiveResult,
         "off_manifold_share": None,
     }
     if task.liked_mode is not None and task.n_liked >= 2:
-        modes = task.liked_mode(x).cpu()
-        late = rnd >= n_rounds - 2
-        out["coverage"] = float(all(bool(((modes == j) & late).any())
-                                    for j in range(task.n_liked)))
-        g = modes[guided & (modes >= 0)]
-        if g.numel():
-            counts = torch.bincount(g, minlength=task.n_liked).float()
-            out["balance"] = float(counts.min() / counts.sum() * task.n_liked)
+        coverage, out["balance"] = liked_mode_coverage(task, x, rnd)
+        out["coverage"] = float(coverage)
     data = _data_points(task)
     if data is not None and hits.any():
         d = torch.cdist(x[hits].reshape(int(hits.sum()), -1).float(), data)
@@ -223,8 +217,12 @@ def _worker_init() -> None:
 
 def run_bench(scenario_list: list[Scenario], seeds: list[int],
               strategies: dict[str, dict[str, Any]] | None = None, jobs: int = 1,
-              backend: str = "auto", log: Callable[[str], None] = print) -> dict[str, Any]:
-    """Run every strategy on every scenario and seed (``jobs`` processes); the JSON-ready result."""
+              backend: str = "auto", log: Callable[[str], None] = print,
+              on_row: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+    """Run every strategy on every scenario and seed (``jobs`` processes); the JSON-ready result.
+
+    ``on_row`` gets each run's metrics as it finishes (in completion order).
+    """
     strategies = dict(STRATEGIES if strategies is None else strategies)
     work = [(sc, name, opts, seed) for sc in scenario_list for seed in seeds
             for name, opts in strategies.items()]
@@ -234,6 +232,8 @@ def run_bench(scenario_list: list[Scenario], seeds: list[int],
         _worker_init()
         for sc, name, opts, seed in work:
             rows.append(run_one(sc, name, opts, seed, backend))
+            if on_row is not None:
+                on_row(rows[-1])
     else:
         ctx = mp.get_context("spawn")
         with cf.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx,
@@ -242,6 +242,8 @@ def run_bench(scenario_list: list[Scenario], seeds: list[int],
                        for sc, name, opts, seed in work]
             for i, f in enumerate(cf.as_completed(futures)):
                 rows.append(f.result())
+                if on_row is not None:
+                    on_row(rows[-1])
                 if (i + 1) % max(1, len(work) // 10) == 0:
                     log(f"  {i + 1}/{len(work)} runs, {time.perf_counter() - t0:.0f} s")
     result: dict[str, Any] = {"date": _dt.datetime.now(_dt.timezone.utc).isoformat(

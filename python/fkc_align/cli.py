@@ -1,8 +1,9 @@
 """Command-line entry point ``fkc-align``.
 
-``fkc-align run`` runs the active loop on a built-in task (default: digits, target 3, budget
-128, k 16), optionally with the random and greedy baselines, and writes report.json,
+``fkc-align run`` runs the active loop on a built-in task (default: digits, the user likes 3s
+and 8s equally; budget 64, k 8), optionally with the baselines, and writes report.json,
 report.png and best.png into the run folder. ``--resume`` continues a killed run.
+``fkc-align bench`` runs the feedback benchmark (:mod:`fkc_align.bench`).
 """
 
 from __future__ import annotations
@@ -21,9 +22,10 @@ from .feedback import FEEDBACK_FILE
 from .loop import ActiveResult, evaluate_final_model, run_active
 from .report import summary_table, write_report
 from .run_lock import RunLock
-from .tasks import Task, digits, gmm
+from .tasks import Task, digits, digits_liked, gmm, rare_mode
 
 DEFAULT_TARGET = 3
+DEFAULT_LIKED = (3, 8)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,12 +36,18 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run the active loop on a built-in task",
                          formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    run.add_argument("--task", choices=("digits", "gmm"), default="digits",
-                     help="built-in task")
+    run.add_argument("--task", choices=("digits-liked", "digits", "gmm", "rare-mode"),
+                     default="digits-liked",
+                     help="built-in task: digits-liked (a multimodal preference: several liked "
+                          "classes), digits (one target class), gmm (2-D), rare-mode (a rare "
+                          "liked mode behind a decoy)")
     run.add_argument("--target", type=int, default=None,
                      help=f"digits: the digit the synthetic user wants (default {DEFAULT_TARGET})")
-    run.add_argument("--budget", type=int, default=128, help="total reward queries B")
-    run.add_argument("--k", type=int, default=16, help="particles shown per round")
+    run.add_argument("--liked", default=None,
+                     help=f"digits-liked: the liked classes, comma-separated (default "
+                          f"{','.join(map(str, DEFAULT_LIKED))})")
+    run.add_argument("--budget", type=int, default=64, help="total reward queries B")
+    run.add_argument("--k", type=int, default=8, help="particles shown per round")
     run.add_argument("--particles", type=int, default=None,
                      help="particles sampled per round N (default: the task's)")
     run.add_argument("--steps", type=int, default=None,
@@ -131,11 +139,26 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _liked(args: argparse.Namespace) -> tuple[int, ...]:
+    if getattr(args, "liked", None) is None:
+        return DEFAULT_LIKED
+    try:
+        return tuple(int(c) for c in args.liked.split(",") if c.strip())
+    except ValueError:
+        raise ValueError(f"--liked: expected digits like 3,8, got {args.liked!r}") from None
+
+
 def make_task(args: argparse.Namespace) -> Task:
+    if args.task != "digits" and args.target is not None:
+        raise ValueError(f"--target: applies to --task digits only, got --task {args.task}")
+    if args.task != "digits-liked" and getattr(args, "liked", None) is not None:
+        raise ValueError(f"--liked: applies to --task digits-liked only, got --task {args.task}")
     if args.task == "digits":
         return digits(DEFAULT_TARGET if args.target is None else args.target)
-    if args.target is not None:
-        raise ValueError(f"--target: applies to --task digits only, got --task {args.task}")
+    if args.task == "digits-liked":
+        return digits_liked(_liked(args))
+    if args.task == "rare-mode":
+        return rare_mode()
     return gmm()
 
 
@@ -208,9 +231,12 @@ def check_args(args: argparse.Namespace) -> tuple[Task, Path, torch.device]:
 
 
 def default_out(args: argparse.Namespace) -> Path:
-    target = "" if args.task != "digits" else (
-        f"-t{DEFAULT_TARGET if args.target is None else args.target}")
-    return Path("runs") / f"{args.task}{target}-b{args.budget}-k{args.k}-s{args.seed}"
+    which = ""
+    if args.task == "digits":
+        which = f"-t{DEFAULT_TARGET if args.target is None else args.target}"
+    elif args.task == "digits-liked":
+        which = "-l" + "".join(map(str, _liked(args)))
+    return Path("runs") / f"{args.task}{which}-b{args.budget}-k{args.k}-s{args.seed}"
 
 
 def baseline_names(strategy: str) -> list[str]:

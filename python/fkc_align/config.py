@@ -34,6 +34,7 @@ EXPLORE_EPS_START = 0.5
 EXPLORE_EPS_END = 0.25
 EXPLORE_LAM = 0.0
 ENSEMBLE = 4
+EXPLOIT_CANDIDATES = 1.0
 # fkc-eps keeps the paper's schedule
 EPS_START = 0.8
 EPS_END = 0.1
@@ -61,7 +62,9 @@ class RunConfig:
 
     Build it with :meth:`resolve`; :meth:`settings` is the dict stored in the feedback file.
     ``eps_start``/``eps_end`` is the exploration share's schedule over ``total_steps`` guided
-    rounds; ``explore_lam``, ``n_pool`` and ``ensemble`` matter for ``"fkc-explore"`` only.
+    rounds; ``explore_lam``, ``n_pool``, ``ensemble`` and ``exploit_candidates`` (exploitation
+    picks are chosen far from what was asked among the top ``exploit_candidates`` × their
+    number by predicted reward; 1: simply the top) matter for ``"fkc-explore"`` only.
     """
 
     task: tuple[tuple[str, Any], ...]
@@ -80,6 +83,7 @@ class RunConfig:
     explore_lam: float
     n_pool: int
     ensemble: int
+    exploit_candidates: float
 
     @property
     def n_rounds(self) -> int:
@@ -96,7 +100,7 @@ class RunConfig:
         out["task"] = dict(self.task)
         out["shape"] = list(self.shape)
         if not self.explores:  # settings that play no part are not stored (nor compared)
-            for key in ("explore_lam", "n_pool", "ensemble"):
+            for key in ("explore_lam", "n_pool", "ensemble", "exploit_candidates"):
                 out.pop(key)
         return out
 
@@ -106,7 +110,8 @@ class RunConfig:
                 lam_max: float | None = None, reward_at: str = "x0_hat",
                 total_steps: int | None = None, eps_start: float | None = None,
                 eps_end: float | None = None, explore_lam: float | None = None,
-                n_pool: int | None = None, ensemble: int | None = None) -> RunConfig:
+                n_pool: int | None = None, ensemble: int | None = None,
+                exploit_candidates: float | None = None) -> RunConfig:
         """Check a run's arguments (errors name the argument) and fill the task's defaults.
 
         ``None`` means "the default": the task's ``defaults`` for ``n_particles``, ``n_steps``,
@@ -142,11 +147,15 @@ class RunConfig:
         n_pool = _check_int("n_pool", n_particles if n_pool is None else n_pool, 1)
         ensemble = _check_int("ensemble", d.get("ensemble", ENSEMBLE) if ensemble is None
                               else ensemble, 1)
+        exploit_candidates = _check_number(
+            "exploit_candidates", EXPLOIT_CANDIDATES if exploit_candidates is None
+            else exploit_candidates, 1.0)
         return cls(task=tuple(task.identity.items()), shape=tuple(task.shape), budget=budget,
                    k=k, n_particles=n_particles, n_steps=n_steps, seed=seed, strategy=strategy,
                    lam_max=lam_max, reward_at=reward_at, total_steps=total_steps,
                    eps_start=eps_start, eps_end=eps_end, explore_lam=explore_lam, n_pool=n_pool,
-                   ensemble=ensemble if explore else 1)
+                   ensemble=ensemble if explore else 1,
+                   exploit_candidates=exploit_candidates)
 
 
 @dataclass(frozen=True)

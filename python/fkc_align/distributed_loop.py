@@ -61,6 +61,7 @@ def run_active_distributed(
     explore_lam: float | None = None,
     n_pool: int | None = None,
     ensemble: int | None = None,
+    exploit_candidates: float | None = None,
     oracle: Oracle | None = None,
     train_options: dict[str, Any] | None = None,
     log: Callable[[str], None] | None = None,
@@ -81,7 +82,8 @@ def run_active_distributed(
     cfg = RunConfig.resolve(task, budget=budget, k=k, n_particles=n_particles, n_steps=n_steps,
                             seed=seed, strategy=strategy, lam_max=lam_max, reward_at=reward_at,
                             total_steps=total_steps, eps_start=eps_start, eps_end=eps_end,
-                            explore_lam=explore_lam, n_pool=n_pool, ensemble=ensemble)
+                            explore_lam=explore_lam, n_pool=n_pool, ensemble=ensemble,
+                            exploit_candidates=exploit_candidates)
     if cfg.n_particles < particles.world:
         raise ValueError(f"n_particles: expected >= world_size={particles.world} (a particle a "
                          f"rank), got {cfg.n_particles}")

@@ -143,6 +143,7 @@ def run_active(
     explore_lam: float | None = None,
     n_pool: int | None = None,
     ensemble: int | None = None,
+    exploit_candidates: float | None = None,
     oracle: Oracle | None = None,
     train_options: dict[str, Any] | None = None,
     log: Callable[[str], None] | None = None,
@@ -172,8 +173,9 @@ def run_active(
             robust for a network trained on clean data) or ``"x"``.
         total_steps: the ε schedule's length, default ``ceil(budget / k)``.
         eps_start, eps_end: the exploration share's schedule (strategy default when None).
-        explore_lam, n_pool, ensemble: fkc-explore's exploration-pool tilt, its size (default
-            N) and the number of bootstrap reward networks.
+        explore_lam, n_pool, ensemble, exploit_candidates: fkc-explore's exploration-pool
+            tilt, its size (default N), the number of bootstrap reward networks and how many
+            candidates (× the exploitation picks) the novelty-spread exploitation picks from.
         oracle: who answers (default: ``FunctionOracle(task.oracle)``; a person:
             :class:`~fkc_align.feedback.StoreOracle`).
         train_options: keyword arguments for :func:`~fkc_align.reward_models.train_reward_model`.
@@ -188,7 +190,8 @@ def run_active(
     cfg = RunConfig.resolve(task, budget=budget, k=k, n_particles=n_particles, n_steps=n_steps,
                             seed=seed, strategy=strategy, lam_max=lam_max, reward_at=reward_at,
                             total_steps=total_steps, eps_start=eps_start, eps_end=eps_end,
-                            explore_lam=explore_lam, n_pool=n_pool, ensemble=ensemble)
+                            explore_lam=explore_lam, n_pool=n_pool, ensemble=ensemble,
+                            exploit_candidates=exploit_candidates)
     say = log if log is not None else (tqdm.write if progress else (lambda _msg: None))
     before = torch.get_num_threads()
     if threads is not None:
@@ -457,4 +460,28 @@ def summarise(result: ActiveResult, task: Task) -> dict[str, Any]:
         hits = (task.is_hit(result.observed_x) if task.is_hit is not None
                 else torch.ones(len(result.observed_x), dtype=torch.bool))
         out["hits"] = task.hit_breakdown(result.observed_x[hits])
+    if task.liked_mode is not None and task.n_liked >= 2 and result.observed_x.numel():
+        coverage, balance = liked_mode_coverage(task, result.observed_x, result.observed_round)
+        out["liked_coverage_last_two_rounds"] = coverage
+        out["liked_balance"] = balance
     return out
+
+
+def liked_mode_coverage(task: Task, x: torch.Tensor,
+                        rounds: torch.Tensor) -> tuple[bool, float | None]:
+    """Whether every liked mode is among the hits of the last two rounds, and the balance of
+    the guided rounds' hits: the rarest liked mode's share times the number of liked modes (1 =
+    even, 0 = a mode never hit; None without hits).
+
+    Args:
+        x: ``(n, *S)`` answered particles; rounds: ``(n,)`` their rounds.
+    """
+    modes = task.liked_mode(x).cpu()
+    rounds = rounds.cpu()
+    late = rounds >= int(rounds.max()) - 1
+    coverage = all(bool(((modes == j) & late).any()) for j in range(task.n_liked))
+    hit = modes[(rounds > 0) & (modes >= 0)]
+    if not hit.numel():
+        return coverage, None
+    counts = torch.bincount(hit, minlength=task.n_liked).float()
+    return coverage, float(counts.min() / counts.sum() * task.n_liked)

@@ -116,14 +116,21 @@ def _pick(particles, task, cfg, plan, model, asked_x, gen, *, backend, device, o
     members = _member_predictions(model, x)  # (M, n_r)
     mean_pred = members.mean(0)
 
-    chosen: list[int] = []
-    if plan.n_exploit:
-        tops = [particles.top(members[j], plan.n_exploit, gen).tolist()
-                for j in range(members.shape[0])]
-        chosen = _round_robin(tops, plan.n_exploit)
     feats = task.features if task.features is not None else _flat
     fx = feats(x).float()
     ref = [feats(asked_x.to(x.device)).float()] if asked_x.numel() else []
+    chosen: list[int] = []
+    if plan.n_exploit:
+        n_cand = min(len(x) * particles.world, max(plan.n_exploit,
+                                                   round(cfg.exploit_candidates * plan.n_exploit)))
+        tops = [particles.top(members[j], n_cand, gen).tolist()
+                for j in range(members.shape[0])]
+        if n_cand == plan.n_exploit:
+            chosen = _round_robin(tops, plan.n_exploit)
+        else:  # the candidates (every rank has them all), picked far from what was asked
+            cand = _round_robin(tops, n_cand)
+            cand_f = feats(particles.fetch(x, torch.tensor(cand, device=x.device))).float()
+            chosen = [cand[i] for i in _farthest_first(cand_f, ref, plan.n_exploit)]
     if chosen:
         ref.append(feats(particles.fetch(x, torch.tensor(chosen, device=x.device))).float())
     for _ in range(plan.n_explore):
@@ -139,6 +146,22 @@ def _pick(particles, task, cfg, plan, model, asked_x, gen, *, backend, device, o
     return RoundPicks(particles.fetch(x, idx),
                       ["top"] * plan.n_exploit + ["explore"] * plan.n_explore,
                       particles.fetch(mean_pred[:, None].float(), idx)[:, 0])
+
+
+def _farthest_first(cand: torch.Tensor, ref: list[torch.Tensor], m: int) -> list[int]:
+    """``m`` rows of ``cand`` ``(c, F)`` chosen one at a time, each the farthest from ``ref``
+    (rows ``(r_i, F)``) and the rows chosen before it; ties to the lower index."""
+    picked: list[int] = []
+    dist = (torch.cdist(cand, torch.cat(ref)).min(1).values if ref
+            else torch.zeros(len(cand), device=cand.device))
+    for _ in range(m):
+        d = dist.clone()
+        if picked:
+            d[picked] = -float("inf")
+        i = int(torch.argmax(d))
+        picked.append(i)
+        dist = torch.minimum(dist, torch.cdist(cand, cand[i:i + 1])[:, 0])
+    return picked
 
 
 def _flat(x: torch.Tensor) -> torch.Tensor:

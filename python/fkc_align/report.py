@@ -186,9 +186,14 @@ def summary_table(results: dict[str, ActiveResult]) -> str:
             ("last hit top", "final_hit_rate_top", "{:.2f}"),
             ("run mean r", "run_mean_reward", "{:.3f}"), ("run hit", "run_hit_rate", "{:.2f}"),
             ("best r", "best_reward", "{:.3f}"),
+            ("liked covered†", "liked_coverage_last_two_rounds", "{}"),
+            ("balance†", "liked_balance", "{:.2f}"),
             ("f_θ sample r*", "eval_final_model_mean_reward", "{:.3f}"),
             ("f_θ sample hit*", "eval_final_model_hit_rate", "{:.2f}"),
             ("wall s", "wall_time_s", "{:.0f}")]
+    # columns no run has (e.g. coverage on a task with one liked mode) are left out
+    cols = [c for c in cols if c[1] == "strategy"
+            or any(res.summary.get(c[1]) is not None for res in results.values())]
     rows = [[c[0] for c in cols]]
     for name, res in results.items():
         s = dict(res.summary, strategy=name)
@@ -198,6 +203,10 @@ def summary_table(results: dict[str, ActiveResult]) -> str:
     lines = [" | ".join(cell.rjust(w) for cell, w in zip(row, widths, strict=True))
              for row in rows]
     lines.insert(1, "-+-".join("-" * w for w in widths))
+    if any(res.summary.get("liked_balance") is not None for res in results.values()):
+        lines.append("† every liked class among the hits of the last two rounds; balance: the "
+                     "rarest liked class's share of the guided hits x the number of liked "
+                     "classes (1 = even)")
     if any(res.summary.get("eval_final_model_mean_reward") is not None
            for res in results.values()):
         lines.append("* evaluation outside the budget: the synthetic oracle on a fresh guided "

@@ -173,7 +173,9 @@ class RewardEnsemble(nn.Module):
     and standard deviation (``r_mean``, ``r_std``), so the guidance strength means what it means
     for one :class:`RewardModel`; ``predict(x)`` is the mean in the oracle's units and
     ``predict_members(x)`` ``(M, n)`` each member's, for picks that should differ by member.
-    With ``M = 1`` the single member is trained on every answer, exactly as one model.
+    With ``M = 1`` the single member is trained on every answer, exactly as one model. Members
+    of one architecture are evaluated together (``torch.func.vmap`` over their stacked
+    parameters: one batched call instead of ``M``).
     """
 
     def __init__(self, members: list[nn.Module]) -> None:
@@ -185,6 +187,9 @@ class RewardEnsemble(nn.Module):
         self.register_buffer("r_std", torch.ones(()))
 
     def _member_units(self, x: torch.Tensor) -> torch.Tensor:
+        """``(M, n)`` member predictions in the oracle's units."""
+        if len(self.members) > 1 and _same_architecture(self.members):
+            return _stacked_call(list(self.members), x)
         outs = []
         for m in self.members:
             out = m(x)
@@ -205,13 +210,46 @@ class RewardEnsemble(nn.Module):
         return self._member_units(x)
 
 
+def _same_architecture(members) -> bool:
+    first = members[0]
+    if not isinstance(first, RewardModel):
+        return False
+    ref = [(k, v.shape) for k, v in first.state_dict().items()]
+    return all(type(m) is type(first) and type(m.net) is type(first.net)
+               and [(k, v.shape) for k, v in m.state_dict().items()] == ref for m in members)
+
+
+def _stacked_call(members: list[RewardModel], x: torch.Tensor,
+                  params: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
+    """``(M, n)``: every member's ``r_mean + r_std * net(x)`` in one vmapped call (``params``:
+    stacked net parameters to use instead of the members' own, e.g. while training them)."""
+    from torch.func import functional_call, stack_module_state, vmap
+
+    nets = [m.net for m in members]
+    if params is None:
+        params, buffers = stack_module_state(nets)
+    else:
+        buffers = stack_module_state(nets)[1]
+    template = copy.deepcopy(nets[0]).to("meta")
+
+    def one(p, b):
+        return functional_call(template, (p, b), (x,))
+
+    out = vmap(one)(params, buffers)
+    mean = torch.stack([m.r_mean for m in members])[:, None]
+    std = torch.stack([m.r_std for m in members])[:, None]
+    return mean + std * out
+
+
 def train_ensemble(ensemble: RewardEnsemble, x: torch.Tensor, r: torch.Tensor, *, seed: int,
                    **options) -> list[TrainStats]:
     """Fit every member of ``ensemble`` (in place, warm-started) to rewards ``r``.
 
-    One member trains on all answers; with several, member ``j`` trains on a bootstrap resample
-    (``n`` draws with replacement, seeded by ``(seed, j)``) so that the members disagree where
-    the answers say little. ``options`` go to :func:`train_reward_model`.
+    One member trains on all answers (:func:`train_reward_model`). With several, member ``j``
+    trains on a bootstrap resample of the non-held-out answers (seeded by ``(seed, j)``) so the
+    members disagree where the answers say little; members of one architecture train together
+    (their stacked parameters, one vmapped forward a step, early stopping on the mean held-out
+    loss), others one after the other. ``options`` are :func:`train_reward_model`'s.
 
     Args:
         x: ``(n, *S)`` float particles; r: ``(n,)`` finite rewards.
@@ -219,18 +257,84 @@ def train_ensemble(ensemble: RewardEnsemble, x: torch.Tensor, r: torch.Tensor, *
     if x.shape[0] != r.shape[0] or r.dim() != 1:
         raise ValueError(f"x, r: expected (n, *S) and (n,), got {tuple(x.shape)} and "
                          f"{tuple(r.shape)}")
+    members = list(ensemble.members)
     n = x.shape[0]
-    stats = []
-    for j, member in enumerate(ensemble.members):
-        if len(ensemble.members) == 1:
-            xs, rs = x, r
-        else:
-            gen = torch.Generator().manual_seed((seed + 7919 * (j + 1)) % 2**63)
-            idx = torch.randint(0, n, (n,), generator=gen).to(x.device)
-            xs, rs = x[idx], r[idx]
-        stats.append(train_reward_model(member, xs, rs, seed=(seed + j) % 2**63, **options))
+    if len(members) == 1:
+        stats = [train_reward_model(members[0], x, r, seed=seed, **options)]
+    elif _same_architecture(members):
+        stats = [_train_stacked(members, x, r, seed=seed, **options)]
+    else:
+        stats = []
+        for j, member in enumerate(members):
+            idx = _bootstrap(n, seed, j, x.device)
+            stats.append(train_reward_model(member, x[idx], r[idx], seed=(seed + j) % 2**63,
+                                            **options))
     r = r.float()
     ensemble.r_mean.copy_(r.mean())
     ensemble.r_std.copy_(torch.clamp(r.std() if n > 1 else torch.ones(()), min=1e-6))
     ensemble.eval()
     return stats
+
+
+def _bootstrap(n: int, seed: int, j: int, device) -> torch.Tensor:
+    gen = torch.Generator().manual_seed((seed + 7919 * (j + 1)) % 2**63)
+    return torch.randint(0, n, (n,), generator=gen).to(device)
+
+
+def _train_stacked(members: list[RewardModel], x: torch.Tensor, r: torch.Tensor, *, seed: int,
+                   max_epochs: int = 400, patience: int = 40, holdout_fraction: float = 0.2,
+                   lr: float = 3e-3, weight_decay: float = 1e-4) -> TrainStats:
+    """:func:`train_reward_model` for ``M`` members at once (bootstrap per member)."""
+    if x.shape[0] < 1:
+        raise ValueError("x: expected at least one answer to train on, got 0")
+    if not torch.isfinite(r).all():
+        raise ValueError("r: expected finite rewards, got non-finite values")
+    from torch.func import stack_module_state
+
+    x, r = x.float(), r.float().to(x.device)
+    n = x.shape[0]
+    mean = r.mean()
+    std = torch.clamp(r.std() if n > 1 else torch.ones(()), min=1e-6)
+    for m in members:  # one standardisation for all: their z-scores are comparable
+        m.r_mean.copy_(mean)
+        m.r_std.copy_(std)
+    z = (r - mean) / std
+    gen = torch.Generator().manual_seed(seed)
+    perm = torch.randperm(n, generator=gen).to(x.device)
+    n_hold = int(math.floor(holdout_fraction * n)) if n >= 8 else 0
+    hold, train = perm[:n_hold], perm[n_hold:]
+    boot = torch.stack([train[_bootstrap(len(train), seed, j, x.device)]
+                        for j in range(len(members))])  # (M, n_train)
+    params, _ = stack_module_state([m.net for m in members])
+    params = {k: v.detach().clone().requires_grad_(True) for k, v in params.items()}
+    opt = torch.optim.Adam(params.values(), lr=lr, weight_decay=weight_decay)
+    best_loss, best, since_best = math.inf, None, 0
+    epochs, train_loss, hold_loss = 0, math.nan, None
+    for epochs in range(1, max_epochs + 1):  # noqa: B007 (the count is reported)
+        opt.zero_grad(set_to_none=True)
+        pred = (_stacked_call(members, x, params) - mean) / std  # (M, n)
+        loss = ((pred.gather(1, boot) - z[boot]) ** 2).mean(1).sum()
+        loss.backward()
+        opt.step()
+        train_loss = float(loss.detach()) / len(members)
+        if n_hold:
+            with torch.no_grad():
+                hold_pred = (_stacked_call(members, x[hold], params) - mean) / std
+                hold_loss = float(((hold_pred - z[hold]) ** 2).mean())
+            if hold_loss < best_loss - 1e-6:
+                best_loss, since_best = hold_loss, 0
+                best = {k: v.detach().clone() for k, v in params.items()}
+            else:
+                since_best += 1
+                if since_best >= patience:
+                    break
+    final = best if best is not None else {k: v.detach() for k, v in params.items()}
+    with torch.no_grad():
+        for j, m in enumerate(members):
+            for name, p in m.net.named_parameters():
+                p.copy_(final[name][j])
+            m.eval()
+    if best is not None:
+        hold_loss = best_loss
+    return TrainStats(n_train=int(train.numel()), n_holdout=n_hold, epochs=epochs,
+                      train_loss=train_loss, holdout_loss=hold_loss)

@@ -100,3 +100,60 @@ def test_task_bad_input_names_the_argument():
         Task(name="t", shape=(), score_fn=lambda x, t: x, oracle=lambda x: x.sum(1))
     with pytest.raises(TypeError, match="oracle"):
         Task(name="t", shape=(2,), score_fn=lambda x, t: x, oracle=3)
+
+
+def test_digits_liked_rewards_every_liked_class_the_same_and_names_the_mode():
+    from fkc_align.tasks import digits_liked
+
+    task = digits_liked((3, 8), cap=0.8)
+    images, labels = load_digits_data()
+    three, eight, one = (images[labels == c][:40] for c in (3, 8, 1))
+    r3, r8, r1 = task.oracle(three), task.oracle(eight), task.oracle(one)
+    # clear liked digits sit on the cap whatever their class; a disliked one far below
+    cap = math.log(0.8)
+    assert abs(float(r3.median()) - cap) < 1e-6 and abs(float(r8.median()) - cap) < 1e-6
+    assert float(r1.median()) < cap - 1.0
+    modes = task.liked_mode(torch.cat([three[:5], eight[:5], one[:5]]))
+    assert modes.tolist() == [0] * 5 + [1] * 5 + [-1] * 5
+    assert task.n_liked == 2 and task.features(three).shape == (40, 16)
+    assert task.hit_breakdown(three[:3])["every_liked_class_found"] is False
+    with pytest.raises(ValueError, match="liked"):
+        digits_liked((3, 3))
+    with pytest.raises(ValueError, match="cap"):
+        digits_liked((3, 8), cap=0.0)
+
+
+def test_digits_confident_hits_are_a_subset_of_labelled_hits():
+    images, _ = load_digits_data()
+    loose, strict = digits(8).is_hit(images), digits(8, confidence=0.9).is_hit(images)
+    assert (strict <= loose).all() and strict.sum() < loose.sum()
+    with pytest.raises(ValueError, match="confidence"):
+        digits(8, confidence=1.5)
+
+
+def test_rare_mode_weights_layout_and_decoy():
+    from fkc_align.tasks import rare_mode
+    from fkc_kernels import FKCSampler, LinearTilt
+
+    task = rare_mode(dim=3, n_common=4, rare_weight=0.05, layout=1)
+    other = rare_mode(dim=3, n_common=4, rare_weight=0.05, layout=2)
+    # the reward peaks at 1 in the liked mode (a hit); the decoy is worth decoy_value = 0.3
+    x = torch.randn(20000, 3, generator=torch.Generator().manual_seed(0)) * 3
+    r = task.oracle(x)
+    assert task.is_hit(x[r.argmax()][None]).item() and float(r.max()) > 0.8
+    assert not torch.allclose(task.oracle(x[:100]), other.oracle(x[:100]))  # another layout
+    # unguided samples of the base model: about rare_weight of them in the liked mode
+    def zero(x):
+        return torch.zeros(x.shape[0]), torch.zeros_like(x)
+
+    sampler = FKCSampler(task.score_fn, zero, task.schedule, LinearTilt(0.0), 30)
+    base = sampler.sample(4000, task.shape, generator=torch.Generator().manual_seed(1)).x
+    share = task.is_hit(base).float().mean().item()
+    assert 0.035 < share < 0.065, share  # 0.05 ± 3.5 binomial standard deviations
+    r_base = task.oracle(base)
+    decoy_like = (r_base > 0.25) & (r_base < 0.35)  # the decoy mode's core
+    assert decoy_like.float().mean() > 0.05
+    with pytest.raises(ValueError, match="rare_weight"):
+        rare_mode(rare_weight=1.5)
+    with pytest.raises(ValueError, match="dim"):
+        rare_mode(dim=1)
