@@ -9,6 +9,7 @@ and :func:`write_report`. It depends on fkc_kernels' public API only.
 """
 
 from . import tasks
+from .config import RunConfig
 from .durable_io import StorageError
 from .feedback import (
     AnswerRejected,
@@ -29,15 +30,16 @@ from .feedback import (
 )
 from .loop import ActiveResult, evaluate_final_model, run_active
 from .report import summary_table, write_report
-from .reward_models import RewardModel, make_reward_model, train_reward_model
+from .reward_models import RewardEnsemble, RewardModel, make_reward_model, train_reward_model
 from .run_lock import RunFolderBusy, RunLock
 from .tasks import Task
 
 __all__ = [
     "ActiveResult", "AnswerRejected", "BadLine", "DuplicateAnswer", "FeedbackCorruptError",
     "FeedbackLineWarning", "FeedbackRecord", "FeedbackStore", "FeedbackTailWarning",
-    "FunctionOracle", "InvalidReward", "Oracle", "Query", "RewardModel", "RunFolderBusy",
-    "RunLock", "SettingsMismatchError", "StorageError", "StoreOracle", "Task", "UnknownQuery",
-    "evaluate_final_model", "make_reward_model", "run_active",
+    "FunctionOracle", "InvalidReward", "Oracle", "Query", "RewardEnsemble", "RewardModel",
+    "RunConfig", "RunFolderBusy", "RunLock", "SettingsMismatchError", "StorageError",
+    "StoreOracle", "Task", "UnknownQuery", "evaluate_final_model", "make_reward_model",
+    "run_active",
     "summary_table", "tasks", "train_reward_model", "write_report",
 ]

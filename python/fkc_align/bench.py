@@ -295,6 +295,34 @@ def table(result: dict[str, Any], scenario: str) -> str:
     return head + "\n" + "\n".join(lines)
 
 
+def markdown(result: dict[str, Any]) -> str:
+    """The summary as Markdown tables (one per scenario), with the machine and date."""
+    m = result["machine"]
+    out = [f"Measured {result['date']} on {m['platform']} ({m['cpu_count']} CPUs, torch "
+           f"{m['torch']}); seeds {result['seeds'][0]}-{result['seeds'][-1]} "
+           f"({len(result['seeds'])}, paired); {result['wall_s']:.0f} s wall in all.", ""]
+    for name, sc in result["scenarios"].items():
+        summary = sc["summary"]
+        metrics = [k for k in METRICS if any(summary[s][k]["mean"] is not None
+                                             for s in summary)]
+        out.append(f"### {name}: {sc['description']}")
+        out.append("")
+        out.append(f"budget {sc['budget']}, k {sc['k']}, N {sc['n_particles']}, "
+                   f"{sc['n_steps']} steps; mean ± 95% interval over seeds")
+        out.append("")
+        out.append("| strategy | " + " | ".join(metrics) + " |")
+        out.append("|---" * (len(metrics) + 1) + "|")
+        for s, entry in summary.items():
+            out.append(f"| {s} | " + " | ".join(_fmt(entry[k]) for k in metrics) + " |")
+        for base in BASELINES:
+            for s, entry in summary.items():
+                if f"minus_{base}" in entry[metrics[0]]:
+                    out.append(f"| {s} − {base} | " + " | ".join(
+                        _fmt(entry[k].get(f"minus_{base}", {})) for k in metrics) + " |")
+        out.append("")
+    return "\n".join(out)
+
+
 def plot(result: dict[str, Any], scenario: str, path: Path) -> None:
     """One panel per metric: each strategy's mean with its 95% interval."""
     import matplotlib
@@ -328,11 +356,12 @@ def plot(result: dict[str, Any], scenario: str, path: Path) -> None:
 
 
 def write(result: dict[str, Any], out_dir: str | Path) -> list[Path]:
-    """``bench.json`` and ``<scenario>.png`` per scenario into ``out_dir``; the paths."""
+    """``bench.json``, ``bench.md`` and ``<scenario>.png`` per scenario into ``out_dir``."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    paths = [out_dir / "bench.json"]
+    paths = [out_dir / "bench.json", out_dir / "bench.md"]
     paths[0].write_text(json.dumps(result, indent=1))
+    paths[1].write_text(markdown(result))
     for name in result["scenarios"]:
         p = out_dir / f"{name}.png"
         plot(result, name, p)

@@ -30,10 +30,10 @@ EPS_GREEDY = ("fkc-eps", "fkc")  # the plain ε-greedy rule; "fkc" is its earlie
 
 # fkc-explore's defaults: chosen on the feedback benchmark's design seeds (see
 # docs/feedback-benchmark.md)
-EXPLORE_EPS_START = 0.5
-EXPLORE_EPS_END = 0.25
+EXPLORE_EPS_START = 0.35
+EXPLORE_EPS_END = 0.15
 EXPLORE_LAM = 0.0
-ENSEMBLE = 4
+ENSEMBLE = 1
 EXPLOIT_CANDIDATES = 1.0
 # fkc-eps keeps the paper's schedule
 EPS_START = 0.8

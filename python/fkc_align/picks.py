@@ -9,10 +9,11 @@ sharded loop pick the same particles from the same generator state.
 - ``fkc-explore``: a guided pool (``lam_max``) and an exploration pool (``explore_lam``).
   Exploitation ("top") ranks both pools by predicted reward, so particles from differently
   tilted samples are comparable (their FKC weights are not), taking each ensemble member's best
-  in turn so one member's favourite mode cannot fill the round. Exploration ("explore") takes
-  from the exploration pool the particle farthest (in the task's feature space) from everything
-  asked so far and already picked, one at a time: novelty on the base model's own samples, so
-  it stays on the data manifold.
+  in turn so one member's favourite mode cannot fill the round (with ``exploit_candidates`` c >
+  1: among the top c × n_exploit, the ones farthest from what was asked). Exploration
+  ("explore") takes from the exploration pool the particle farthest (in the task's feature
+  space) from everything asked so far and already picked, one at a time: novelty on the base
+  model's own samples, so it stays on the data manifold.
 """
 
 from __future__ import annotations
@@ -153,7 +154,7 @@ def _farthest_first(cand: torch.Tensor, ref: list[torch.Tensor], m: int) -> list
     (rows ``(r_i, F)``) and the rows chosen before it; ties to the lower index."""
     picked: list[int] = []
     dist = (torch.cdist(cand, torch.cat(ref)).min(1).values if ref
-            else torch.zeros(len(cand), device=cand.device))
+            else torch.full((len(cand),), float("inf"), device=cand.device))
     for _ in range(m):
         d = dist.clone()
         if picked:

@@ -57,10 +57,10 @@ def test_epsilon_greedy_split_and_strategies(task):
     res = run_active(task, budget=32, k=8, seed=0, strategy="fkc-eps", **TINY)
     # total_steps = ceil(32/8) = 4: eps = 0.8 - 0.7*r/4 at guided round r
     assert [(r["n_top"], r["n_random"]) for r in res.rounds] == [(0, 8), (3, 5), (5, 3), (6, 2)]
-    # the default (fkc-explore): eps = 0.5 - 0.25*r/4, the exploration picks from the pool
+    # the default (fkc-explore): eps = 0.35 - 0.2*r/4, the exploration picks from the pool
     res = run_active(task, budget=32, k=8, seed=0, **TINY)
     assert res.settings["strategy"] == "fkc-explore"
-    assert [(r["n_top"], r["n_random"]) for r in res.rounds] == [(0, 8), (5, 3), (5, 3), (6, 2)]
+    assert [(r["n_top"], r["n_random"]) for r in res.rounds] == [(0, 8), (6, 2), (6, 2), (7, 1)]
     greedy = run_active(task, budget=16, k=8, seed=0, strategy="greedy", **TINY)
     assert [r["n_top"] for r in greedy.rounds] == [0, 8]
     rnd = run_active(task, budget=16, k=8, seed=0, strategy="random", **TINY)
@@ -149,3 +149,58 @@ def test_selection_weights_are_not_stuck_on_a_clip_and_the_final_model_is_evalua
     assert ev["eval_final_model_mean_reward"] <= 0.0  # a log-probability
     assert 0.0 <= ev["eval_final_model_hit_rate"] <= 1.0
     assert evaluate_final_model(task, res, n_particles=16) == ev  # seeded by the run's seed
+
+
+def test_round_plans_explore_less_as_rounds_go_on_for_every_strategy(task):
+    from fkc_align.config import RunConfig, plan_round
+
+    for strategy, expected in (("fkc-eps", [8, 5, 4, 3, 1]), ("fkc-explore", [8, 2, 2, 1, 1]),
+                               ("greedy", [8, 0, 0, 0, 0]), ("random", [8, 8, 8, 8, 8])):
+        cfg = RunConfig.resolve(task, budget=40, k=8, strategy=strategy)
+        plans = [plan_round(cfg, r, 8) for r in range(cfg.n_rounds)]
+        # an inverted schedule (exploring more in later rounds) fails here
+        assert [p.n_explore for p in plans] == expected, strategy
+        assert all(p.n_exploit + p.n_explore == 8 for p in plans)
+        assert plans[0].n_base == 8 and plans[0].n_guided == 0  # the cold start is unguided
+    explore = RunConfig.resolve(task, budget=40, k=8)
+    assert plan_round(explore, 1, 8).n_pool == explore.n_particles
+    with pytest.raises(ValueError, match="exploit_candidates"):
+        RunConfig.resolve(task, budget=40, k=8, exploit_candidates=0.5)
+    with pytest.raises(ValueError, match="eps_end"):
+        RunConfig.resolve(task, budget=40, k=8, eps_end=2.0)
+
+
+def test_farthest_first_and_round_robin_picks():
+    from fkc_align.picks import _farthest_first, _round_robin
+
+    cand = torch.tensor([[0.0, 0.0], [0.1, 0.0], [5.0, 0.0], [0.0, 3.0]])
+    # nothing asked yet: the first pick is the lowest index, then the farthest from it
+    assert _farthest_first(cand, [], 3) == [0, 2, 3]
+    # (5, 0) was asked already: (0, 3) is the most novel, then (0.1, 0), a hair farther from
+    # (0, 3) than the origin is
+    assert _farthest_first(cand, [torch.tensor([[5.0, 0.0]])], 2) == [3, 1]
+    assert _round_robin([[4, 1, 2], [4, 3, 5]], 4) == [4, 3, 1, 5]
+
+
+def test_ensemble_of_one_is_the_single_model_and_members_are_evaluated_together():
+    from fkc_align.reward_models import (
+        RewardEnsemble,
+        make_reward_model,
+        train_ensemble,
+        train_reward_model,
+    )
+
+    gen = torch.Generator().manual_seed(0)
+    x, r = torch.randn(24, 1, 8, 8, generator=gen), torch.randn(24, generator=gen)
+    single, ens = make_reward_model((1, 8, 8), seed=3), RewardEnsemble(
+        [make_reward_model((1, 8, 8), seed=3)])
+    train_reward_model(single, x, r, seed=5, max_epochs=30)
+    train_ensemble(ens, x, r, seed=5, max_epochs=30)
+    torch.testing.assert_close(ens.predict(x), single.predict(x), rtol=1e-5, atol=1e-5)
+    four = RewardEnsemble([make_reward_model((1, 8, 8), seed=s) for s in range(4)])
+    train_ensemble(four, x, r, seed=5, max_epochs=30)
+    looped = torch.stack([m.predict(x) for m in four.members])
+    torch.testing.assert_close(four.predict_members(x), looped, rtol=1e-4, atol=1e-4)
+    assert looped.std(0).mean() > 1e-3  # bootstrap members disagree
+    torch.testing.assert_close(four(x), (looped.mean(0) - four.r_mean) / four.r_std,
+                               rtol=1e-4, atol=1e-4)

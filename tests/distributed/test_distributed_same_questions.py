@@ -8,11 +8,12 @@ import traceback
 import torch
 from test_distributed_ops import spawn  # the bounded spawner
 
-# 25 particles: uneven shards (13 + 12); ensemble 2: the per-member round robin is exercised
+# 25 particles: uneven shards (13 + 12); ensemble 2 and exploit_candidates 3: the per-member
+# round robin and the novelty-spread exploitation are exercised
 SETTINGS = dict(budget=10, k=4, n_particles=25, n_steps=8, seed=11, backend="reference",
                 train_options={"max_epochs": 30, "patience": 5})
 # greedy and random are fkc-eps's picks with eps 0 and 1 and the cold start's: not repeated here
-STRATEGIES = {"fkc-eps": {}, "fkc-explore": {"ensemble": 2}}
+STRATEGIES = {"fkc-eps": {}, "fkc-explore": {"ensemble": 2, "exploit_candidates": 3}}
 
 
 def _questions(store) -> list[tuple[int, str, torch.Tensor, float]]:
