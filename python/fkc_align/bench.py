@@ -224,7 +224,8 @@ def run_bench(scenario_list: list[Scenario], seeds: list[int],
     ``on_row`` gets each run's metrics as it finishes (in completion order).
     """
     strategies = dict(STRATEGIES if strategies is None else strategies)
-    work = [(sc, name, opts, seed) for sc in scenario_list for seed in seeds
+    # seed by seed, so that an interrupted run still has complete paired seeds
+    work = [(sc, name, opts, seed) for seed in seeds for sc in scenario_list
             for name, opts in strategies.items()]
     rows: list[dict[str, Any]] = []
     t0 = time.perf_counter()
@@ -246,9 +247,15 @@ def run_bench(scenario_list: list[Scenario], seeds: list[int],
                     on_row(rows[-1])
                 if (i + 1) % max(1, len(work) // 10) == 0:
                     log(f"  {i + 1}/{len(work)} runs, {time.perf_counter() - t0:.0f} s")
+    return assemble(rows, scenario_list, list(seeds), strategies, time.perf_counter() - t0)
+
+
+def assemble(rows: list[dict[str, Any]], scenario_list: list[Scenario], seeds: list[int],
+             strategies: dict[str, dict[str, Any]], wall_s: float) -> dict[str, Any]:
+    """The JSON-ready benchmark result from per-run rows (e.g. read back from ``runs.jsonl``)."""
     result: dict[str, Any] = {"date": _dt.datetime.now(_dt.timezone.utc).isoformat(
         timespec="seconds"), "seeds": list(seeds), "strategies": strategies,
-        "wall_s": time.perf_counter() - t0, "machine": _machine(), "scenarios": {}}
+        "wall_s": wall_s, "machine": _machine(), "scenarios": {}}
     for sc in scenario_list:
         sc_rows = sorted((r for r in rows if r["scenario"] == sc.name),
                          key=lambda r: (r["strategy"], r["seed"]))

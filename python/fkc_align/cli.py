@@ -9,6 +9,7 @@ report.png and best.png into the run folder. ``--resume`` continues a killed run
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -129,8 +130,15 @@ def cmd_bench(args: argparse.Namespace) -> int:
     strategies = {n: {"strategy": n} for n in names}
     print(f"fkc-align bench: {', '.join(chosen)}; strategies {', '.join(names)}; "
           f"{len(seeds)} seeds; {args.jobs} jobs", flush=True)
-    result = bench.run_bench([all_scenarios[c] for c in chosen], seeds, strategies,
-                             jobs=args.jobs, backend=args.backend)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / "runs.jsonl", "a") as rows:  # each run as it ends: a killed bench keeps them
+        def on_row(row: dict) -> None:
+            rows.write(json.dumps(row) + "\n")
+            rows.flush()
+
+        result = bench.run_bench([all_scenarios[c] for c in chosen], seeds, strategies,
+                                 jobs=args.jobs, backend=args.backend, on_row=on_row)
     paths = bench.write(result, args.out)
     for name in result["scenarios"]:
         print()

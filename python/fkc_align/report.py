@@ -138,7 +138,7 @@ def plot_curves(results: dict[str, ActiveResult], path: Path, title: str = "") -
         tops = [row["hit_rate_top"] for row in res.rounds]
         if any(t is not None for t in tops):
             ax_h.plot(q, [t if t is not None else float("nan") for t in tops], "s--",
-                      color=color, alpha=0.7, label=f"{name} (top by weight)")
+                      color=color, alpha=0.7, label=f"{name} (exploitation picks)")
     ax_r.set_xlabel("queries spent")
     ax_r.set_ylabel("true reward")
     ax_r.set_title("true reward of the shown particles")
