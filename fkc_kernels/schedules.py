@@ -1,8 +1,11 @@
-"""Noise schedules (VP, VE) and reward-tilt schedules, evaluated per sampler step.
+"""Noise schedules (VP, VE, discrete VP, EDM, flow matching) and reward-tilt schedules.
 
-Generative time ``t`` runs 0 -> 1 in ``K`` steps of ``h = 1/K``; step ``i`` sits at
-``t_i = i*h`` and forward (noising) time ``tau_i = 1 - t_i``. The forward SDE is
-``dx = f_coef(tau)*x dtau + g(tau) dW`` and ``x_tau | x_0 ~ N(alpha*x_0, sigma^2 I)``.
+Generative time ``t`` runs 0 -> 1 in ``K`` steps; forward (noising) time ``tau`` runs 1 -> 0.
+The forward SDE is ``dx = f_coef(tau)*x dtau + g(tau) dW`` and
+``x_tau | x_0 ~ N(alpha*x_0, sigma^2 I)``. The continuous :class:`VPSchedule` and
+:class:`VESchedule` take uniform steps ``h = 1/K`` at ``t_i = i*h``, ``tau_i = 1 - t_i``; a
+:class:`GridSchedule` (discrete VP from a diffusers ``alphas_cumprod``, EDM, flow matching) steps
+along a grid of forward times of its own.
 """
 
 from __future__ import annotations
@@ -13,7 +16,17 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class StepCoefficients:
-    """Everything a step needs at ``t = i*h`` (all Python floats)."""
+    """Everything step ``i`` needs (all Python floats).
+
+    Attributes:
+        i: the step index.
+        h: the step size in generative time (> 0; the steps of a run sum to 1).
+        t: generative time at the start of the step (0 at the first step).
+        tau: forward time at which the score is evaluated (1 = noise for the uniform schedules).
+        g, f_coef: the SDE coefficients used for the step (``g**2*h`` is the variance the step's
+            noise adds, ``f_coef*h`` the drift factor).
+        alpha, sigma: ``x_tau | x_0 ~ N(alpha*x_0, sigma^2 I)`` at ``tau``.
+    """
 
     i: int
     h: float
@@ -25,7 +38,11 @@ class StepCoefficients:
     sigma: float
 
 
-class _Schedule:
+class Schedule:
+    """Base of the noise schedules: subclass it for your own (``alpha``, ``sigma``, ``g2``,
+    ``f_coef`` of the forward time ``tau``, ``prior_std`` of the particles at the first step).
+    ``at_step(i, n_steps)`` evaluates them at uniform steps ``h = 1/n_steps``."""
+
     prior_std: float = 1.0
 
     def g2(self, tau: float) -> float:
@@ -56,7 +73,10 @@ class _Schedule:
                                 sigma=self.sigma(tau))
 
 
-class VPSchedule(_Schedule):
+_Schedule = Schedule  # the name this base had before it was public
+
+
+class VPSchedule(Schedule):
     """Variance-preserving schedule, ``beta(tau) = beta_min + tau*(beta_max - beta_min)``.
 
     ``f = -beta/2 * x``, ``g^2 = beta``, ``alpha = exp(-int_0^tau beta/2)``,
@@ -94,7 +114,7 @@ class VPSchedule(_Schedule):
         return f"VPSchedule(beta_min={self.beta_min}, beta_max={self.beta_max})"
 
 
-class VESchedule(_Schedule):
+class VESchedule(Schedule):
     """Variance-exploding schedule ``sigma(tau) = sigma_min*(sigma_max/sigma_min)**tau``.
 
     ``f = 0``, ``g^2 = d sigma^2/d tau = 2 sigma^2 log(sigma_max/sigma_min)``, ``alpha = 1``;
@@ -124,6 +144,349 @@ class VESchedule(_Schedule):
 
     def __repr__(self) -> str:
         return f"VESchedule(sigma_min={self.sigma_min}, sigma_max={self.sigma_max})"
+
+def _as_float_list(name: str, values) -> list[float]:
+    if hasattr(values, "detach"):  # a torch tensor (any device, any float dtype)
+        values = values.detach().double().cpu().reshape(-1).tolist()
+    elif hasattr(values, "tolist"):  # a numpy array
+        values = values.reshape(-1).tolist()
+    try:
+        out = [float(v) for v in values]
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name}: expected a 1-D sequence of numbers, got "
+                        f"{type(values).__name__}") from exc
+    if not all(math.isfinite(v) for v in out):
+        raise ValueError(f"{name}: expected finite values, got a non-finite one")
+    return out
+
+
+def _check_n_steps(n_steps) -> int:
+    if isinstance(n_steps, bool) or not isinstance(n_steps, int) or n_steps < 1:
+        raise ValueError(f"n_steps: expected an int >= 1, got {n_steps!r}")
+    return n_steps
+
+
+def _exact_variance_factor(rho: float) -> float:
+    """``2 rho^2 ln(rho) / (rho^2 - 1)`` (1 at ``rho = 1``): see :class:`GridSchedule`."""
+    u = 2.0 * math.log(rho)
+    return 1.0 if u == 0.0 else rho * rho * u / math.expm1(u)
+
+
+class GridSchedule(Schedule):
+    """A schedule stepped along a grid of forward times ``tau_0 > tau_1 > ... > tau_K >= 0``.
+
+    Step ``i`` moves the particles from ``tau_i`` to ``tau_{i+1}`` and evaluates the score at
+    ``tau_i``. Generative time is the share of the grid covered, ``t_i = (tau_0 - tau_i) /
+    (tau_0 - tau_K)``, so the steps' ``h`` sum to 1 and a tilt reaches its end value.
+
+    ``f_coef`` and ``g`` are constant over a step and chosen so that the forward (noising)
+    transition from ``tau_{i+1}`` to ``tau_i`` is exact: with ``rho = alpha_{i+1} / alpha_i``,
+    ``f_coef*h = -ln(rho)`` and ``g^2*h = v * 2 rho^2 ln(rho) / (rho^2 - 1)``, where
+    ``v = sigma_i^2 - sigma_{i+1}^2 / rho^2`` is the variance that transition adds (for a discrete
+    VP schedule ``g^2*h = ln(alphas_cumprod_{i+1} / alphas_cumprod_i)``, for a VE/EDM one
+    ``g^2*h = sigma_i^2 - sigma_{i+1}^2``). The reverse step is then Euler-Maruyama with these
+    coefficients, which is accurate while the signal-to-noise ratio changes moderately per step.
+
+    Subclasses give ``alpha(tau)``, ``sigma(tau)``, ``grid(n_steps)`` (``n_steps + 1`` strictly
+    decreasing forward times, the last >= 0) and ``prior_std``.
+    """
+
+    def grid(self, n_steps: int) -> list[float]:
+        raise NotImplementedError
+
+    def checked_grid(self, n_steps: int) -> list[float]:
+        """``grid(n_steps)``, validated (and remembered: steps ask for it every time)."""
+        n_steps = _check_n_steps(n_steps)
+        cache = self.__dict__.setdefault("_grid_cache", {})
+        if n_steps not in cache:
+            taus = [float(v) for v in self.grid(n_steps)]
+            if len(taus) != n_steps + 1:
+                raise ValueError(f"grid: expected {n_steps + 1} forward times for "
+                                 f"n_steps={n_steps}, got {len(taus)}")
+            if not all(a > b for a, b in zip(taus, taus[1:], strict=False)) or taus[-1] < 0:
+                raise ValueError(f"grid: expected strictly decreasing forward times ending >= 0,"
+                                 f" got {taus[:4]}...{taus[-2:]}")
+            if len(cache) > 16:
+                cache.clear()
+            cache[n_steps] = taus
+        return cache[n_steps]
+
+    def at_step(self, i: int, n_steps: int) -> StepCoefficients:
+        """Coefficients of step ``i`` of ``n_steps`` (``0 <= i < n_steps``)."""
+        taus = self.checked_grid(n_steps)
+        if not 0 <= i < n_steps:
+            raise ValueError(f"i: expected 0 <= i < n_steps={n_steps}, got {i}")
+        tau_a, tau_b = taus[i], taus[i + 1]
+        span = taus[0] - taus[-1]
+        h = (tau_a - tau_b) / span
+        alpha_a, alpha_b = self.alpha(tau_a), self.alpha(tau_b)
+        sigma_a, sigma_b = self.sigma(tau_a), self.sigma(tau_b)
+        if not alpha_a > 0:
+            raise ValueError(f"{self!r}: alpha({tau_a}) = {alpha_a}; a step needs alpha > 0 at "
+                             f"its start (start the grid below the point where alpha vanishes)")
+        rho = alpha_b / alpha_a
+        v = sigma_a * sigma_a - (sigma_b / rho) ** 2
+        if v < -1e-9 * max(sigma_a * sigma_a, 1e-30):
+            raise ValueError(f"{self!r}: sigma/alpha must decrease along the grid, but at step "
+                             f"{i} it goes {sigma_a / alpha_a} -> {sigma_b / alpha_b}")
+        g2h = max(v, 0.0) * _exact_variance_factor(rho)
+        return StepCoefficients(i=i, h=h, t=(taus[0] - tau_a) / span, tau=tau_a,
+                                g=math.sqrt(g2h / h), f_coef=-math.log(rho) / h,
+                                alpha=alpha_a, sigma=sigma_a)
+
+
+def timestep_to_tau(timestep, num_train_timesteps: int):
+    """Forward time of a diffusers timestep: ``tau = (timestep + 1) / num_train_timesteps``.
+
+    Timestep ``T - 1`` (the noisiest a ``T``-step scheduler trains on) is ``tau = 1``; ``tau = 0``
+    is clean data (timestep -1). Works on floats and tensors.
+    """
+    return (timestep + 1) / num_train_timesteps
+
+
+def tau_to_timestep(tau, num_train_timesteps: int):
+    """Inverse of :func:`timestep_to_tau`: ``tau * num_train_timesteps - 1``; a float within
+    1e-6 of an integer comes back as that integer (so a grid point maps to its timestep)."""
+    t = tau * num_train_timesteps - 1
+    if isinstance(t, float) and abs(t - round(t)) < 1e-6:
+        return int(round(t))
+    return t
+
+
+def trailing_timesteps(n_steps: int, num_train_timesteps: int) -> list[int]:
+    """``n_steps`` timesteps from ``T - 1`` down, evenly spaced (diffusers' "trailing")."""
+    n_steps = _check_n_steps(n_steps)
+    if n_steps > num_train_timesteps:
+        raise ValueError(f"n_steps: expected <= num_train_timesteps={num_train_timesteps}, "
+                         f"got {n_steps}")
+    step = num_train_timesteps / n_steps
+    return [int(round(num_train_timesteps - i * step)) - 1 for i in range(n_steps)]
+
+
+class DiscreteVPSchedule(GridSchedule):
+    """The discrete variance-preserving schedule of a diffusers scheduler (DDPM, DDIM, ...).
+
+    ``alphas_cumprod[t]`` is ``alpha^2`` at timestep ``t`` (``0 <= t < T``); timestep ``t`` sits
+    at forward time ``tau = (t + 1) / T`` and ``tau = 0`` is clean data (``alpha = 1``). Between
+    timesteps ``log alphas_cumprod`` is interpolated linearly, so fractional timesteps (Euler,
+    LMS) work and ``beta = -d log(alpha^2)/dtau`` is constant between trained timesteps.
+
+    Args:
+        alphas_cumprod: ``(T,)`` values in (0, 1], strictly decreasing (a tensor, array or list).
+        timesteps: the sampling timesteps, strictly decreasing in [0, T - 1]: ``None`` (evenly
+            spaced from ``T - 1``, any ``n_steps <= T``), a sequence (a fixed grid: ``n_steps``
+            must equal its length) or a callable ``n_steps -> timesteps`` (e.g. a diffusers
+            scheduler's ``set_timesteps``; see ``fkc_kernels.diffusers.schedule_from_scheduler``).
+    """
+
+    def __init__(self, alphas_cumprod, timesteps=None) -> None:
+        ac = _as_float_list("alphas_cumprod", alphas_cumprod)
+        if len(ac) < 2:
+            raise ValueError(f"alphas_cumprod: expected at least 2 values, got {len(ac)}")
+        if not all(0.0 < a <= 1.0 for a in ac):
+            bad = next(a for a in ac if not 0.0 < a <= 1.0)
+            raise ValueError(f"alphas_cumprod: expected values in (0, 1], got {bad}")
+        if not all(a > b for a, b in zip(ac, ac[1:], strict=False)):
+            raise ValueError(
+                "alphas_cumprod: expected strictly decreasing values (every beta > 0)")
+        self.num_train_timesteps = len(ac)
+        self._alphas_cumprod = ac
+        # knots k = 0..T at tau = k/T; knot 0 is clean data (log alpha^2 = 0)
+        self._log_ac = [0.0] + [math.log(a) for a in ac]
+        if timesteps is not None and not callable(timesteps):
+            timesteps = self._check_timesteps(_as_float_list("timesteps", timesteps))
+        self._timesteps = timesteps
+        self.prior_std = 1.0
+
+    @property
+    def alphas_cumprod(self) -> list[float]:
+        """The ``(T,)`` values the schedule was built from."""
+        return list(self._alphas_cumprod)
+
+    def with_timesteps(self, timesteps) -> DiscreteVPSchedule:
+        """The same ``alphas_cumprod`` with other sampling ``timesteps`` (see the class)."""
+        return DiscreteVPSchedule(self._alphas_cumprod, timesteps=timesteps)
+
+    def _check_timesteps(self, ts: list[float]) -> list[float]:
+        if not ts:
+            raise ValueError("timesteps: expected at least one timestep, got none")
+        if not all(a > b for a, b in zip(ts, ts[1:], strict=False)):
+            raise ValueError(f"timesteps: expected strictly decreasing values, got "
+                             f"{ts[:6]}{'...' if len(ts) > 6 else ''}")
+        if ts[0] > self.num_train_timesteps - 1 or ts[-1] < 0:
+            raise ValueError(f"timesteps: expected values in [0, {self.num_train_timesteps - 1}],"
+                             f" got {ts[0]} .. {ts[-1]}")
+        return ts
+
+    def timesteps(self, n_steps: int) -> list[float]:
+        """The ``n_steps`` sampling timesteps (strictly decreasing)."""
+        n_steps = _check_n_steps(n_steps)
+        if self._timesteps is None:
+            return [float(t) for t in trailing_timesteps(n_steps, self.num_train_timesteps)]
+        if callable(self._timesteps):
+            ts = self._check_timesteps(_as_float_list("timesteps", self._timesteps(n_steps)))
+            if len(ts) != n_steps:
+                raise ValueError(f"timesteps: the callable gave {len(ts)} timesteps for "
+                                 f"n_steps={n_steps}")
+            return ts
+        if len(self._timesteps) != n_steps:
+            raise ValueError(
+                f"n_steps: this schedule has a fixed grid of {len(self._timesteps)} timesteps, "
+                f"got n_steps={n_steps} (pass timesteps=None or a callable n_steps -> timesteps "
+                f"to accept any n_steps)")
+        return list(self._timesteps)
+
+    def grid(self, n_steps: int) -> list[float]:
+        return [self.timestep_to_tau(t) for t in self.timesteps(n_steps)] + [0.0]
+
+    def timestep_to_tau(self, timestep):
+        """``(timestep + 1) / T``."""
+        return timestep_to_tau(timestep, self.num_train_timesteps)
+
+    def tau_to_timestep(self, tau):
+        """``tau * T - 1`` (an int at grid points): the timestep a network is called with."""
+        return tau_to_timestep(tau, self.num_train_timesteps)
+
+    timestep = tau_to_timestep
+
+    def _knot(self, tau: float) -> tuple[int, float]:
+        u = min(max(tau, 0.0), 1.0) * self.num_train_timesteps
+        k = min(int(math.floor(u)), self.num_train_timesteps - 1)
+        return k, u - k
+
+    def log_alphas_cumprod(self, tau: float) -> float:
+        """``log alpha(tau)^2``, linear between timesteps."""
+        k, frac = self._knot(tau)
+        return (1.0 - frac) * self._log_ac[k] + frac * self._log_ac[k + 1]
+
+    def alpha(self, tau: float) -> float:
+        return math.exp(0.5 * self.log_alphas_cumprod(tau))
+
+    def sigma(self, tau: float) -> float:
+        return math.sqrt(-math.expm1(self.log_alphas_cumprod(tau)))
+
+    def g2(self, tau: float) -> float:
+        """``beta(tau) = -d log(alpha^2)/dtau``, constant between timesteps."""
+        u = min(max(tau, 0.0), 1.0) * self.num_train_timesteps
+        j = min(max(math.ceil(u) - 1, 0), self.num_train_timesteps - 1)
+        return (self._log_ac[j] - self._log_ac[j + 1]) * self.num_train_timesteps
+
+    def f_coef(self, tau: float) -> float:
+        return -0.5 * self.g2(tau)
+
+    def __repr__(self) -> str:
+        kind = ("trailing" if self._timesteps is None else
+                "callable" if callable(self._timesteps) else f"{len(self._timesteps)} fixed")
+        return f"DiscreteVPSchedule(T={self.num_train_timesteps}, timesteps={kind})"
+
+
+class EDMSchedule(GridSchedule):
+    """EDM (Karras et al. 2022): ``alpha = 1``, ``sigma`` on the Karras grid with exponent ``rho``.
+
+    ``sigma(tau) = (sigma_min^(1/rho) + tau*(sigma_max^(1/rho) - sigma_min^(1/rho)))^rho`` and
+    ``n_steps`` steps go uniformly in ``tau`` from 1 to 0, so they visit exactly the Karras grid
+    of ``n_steps + 1`` sigmas from ``sigma_max`` to ``sigma_min``. The run ends at
+    ``sigma_min`` (not 0): samples keep that much noise (EDM's 0.002 is invisible in images).
+    The prior is ``N(0, (1 + sigma_max^2) I)`` (diffusers' ``init_noise_sigma``).
+    """
+
+    def __init__(self, sigma_min: float = 0.002, sigma_max: float = 80.0, rho: float = 7.0):
+        if not (0 < sigma_min < sigma_max and math.isfinite(sigma_max)):
+            raise ValueError(f"sigma_min, sigma_max: expected 0 < sigma_min < sigma_max < inf, "
+                             f"got ({sigma_min}, {sigma_max})")
+        if not (math.isfinite(rho) and rho > 0):
+            raise ValueError(f"rho: expected a finite number > 0, got {rho}")
+        self.sigma_min, self.sigma_max, self.rho = float(sigma_min), float(sigma_max), float(rho)
+        self._lo = self.sigma_min ** (1.0 / self.rho)
+        self._hi = self.sigma_max ** (1.0 / self.rho)
+        self.prior_std = math.hypot(1.0, self.sigma_max)
+
+    def grid(self, n_steps: int) -> list[float]:
+        return [1.0 - i / n_steps for i in range(n_steps)] + [0.0]
+
+    def karras_sigmas(self, n_steps: int) -> list[float]:
+        """The ``n_steps + 1`` sigmas the steps visit (``sigma_max`` ... ``sigma_min``)."""
+        return [self.sigma(tau) for tau in self.checked_grid(n_steps)]
+
+    def sigma(self, tau: float) -> float:
+        return (self._lo + tau * (self._hi - self._lo)) ** self.rho
+
+    def alpha(self, tau: float) -> float:
+        return 1.0
+
+    def sigma_to_tau(self, sigma: float) -> float:
+        """Inverse of ``sigma(tau)``."""
+        return (sigma ** (1.0 / self.rho) - self._lo) / (self._hi - self._lo)
+
+    def timestep(self, tau: float) -> float:
+        """EDM's noise conditioning ``c_noise = ln(sigma)/4`` (diffusers' ``EDMEulerScheduler``)."""
+        return 0.25 * math.log(self.sigma(tau))
+
+    def g2(self, tau: float) -> float:
+        base = self._lo + tau * (self._hi - self._lo)
+        return 2.0 * self.rho * base ** (2.0 * self.rho - 1.0) * (self._hi - self._lo)
+
+    def f_coef(self, tau: float) -> float:
+        return 0.0
+
+    def __repr__(self) -> str:
+        return (f"EDMSchedule(sigma_min={self.sigma_min}, sigma_max={self.sigma_max}, "
+                f"rho={self.rho})")
+
+
+class FlowMatchingSchedule(GridSchedule):
+    """Rectified flow / flow matching: ``x = (1 - s)*x_0 + s*eps`` with ``s = sigma(tau)``.
+
+    ``sigma(tau) = shift*tau / (1 + (shift - 1)*tau)`` (diffusers' ``FlowMatchEulerDiscrete``
+    shift), ``alpha = 1 - sigma``. At ``tau = 1`` alpha is 0 and the SDE's drift is infinite, so
+    the grid starts at ``tau_max < 1`` and steps uniformly to 0; the particles start from
+    ``N(0, alpha(tau_max)^2 + sigma(tau_max)^2)``, which neglects the data's share
+    ``alpha(tau_max)*x_0`` (small for ``tau_max`` near 1). A flow model's velocity
+    ``v = eps - x_0`` gives the score ``-(x + (1 - s)*v) / s`` (``score_from_v``).
+
+    Args:
+        tau_max: where sampling starts, in (0, 1).
+        shift: the timestep shift (1 = none).
+        num_train_timesteps: the network's timestep scale: ``timestep = sigma * T``.
+    """
+
+    def __init__(self, tau_max: float = 0.98, shift: float = 1.0,
+                 num_train_timesteps: int = 1000) -> None:
+        if not 0.0 < tau_max < 1.0:
+            raise ValueError(f"tau_max: expected 0 < tau_max < 1 (alpha vanishes at tau = 1), "
+                             f"got {tau_max}")
+        if not (math.isfinite(shift) and shift > 0):
+            raise ValueError(f"shift: expected a finite number > 0, got {shift}")
+        self.tau_max, self.shift = float(tau_max), float(shift)
+        self.num_train_timesteps = int(num_train_timesteps)
+        self.prior_std = math.hypot(self.alpha(self.tau_max), self.sigma(self.tau_max))
+
+    def grid(self, n_steps: int) -> list[float]:
+        return [self.tau_max * (1.0 - i / n_steps) for i in range(n_steps)] + [0.0]
+
+    def sigma(self, tau: float) -> float:
+        return self.shift * tau / (1.0 + (self.shift - 1.0) * tau)
+
+    def alpha(self, tau: float) -> float:
+        return 1.0 - self.sigma(tau)
+
+    def timestep(self, tau: float) -> float:
+        """``sigma(tau) * num_train_timesteps`` (what diffusers flow models are called with)."""
+        return self.sigma(tau) * self.num_train_timesteps
+
+    def _dsigma(self, tau: float) -> float:
+        return self.shift / (1.0 + (self.shift - 1.0) * tau) ** 2
+
+    def f_coef(self, tau: float) -> float:
+        return -self._dsigma(tau) / self.alpha(tau)
+
+    def g2(self, tau: float) -> float:
+        s = self.sigma(tau)
+        return 2.0 * s * self._dsigma(tau) / self.alpha(tau)
+
+    def __repr__(self) -> str:
+        return (f"FlowMatchingSchedule(tau_max={self.tau_max}, shift={self.shift}, "
+                f"num_train_timesteps={self.num_train_timesteps})")
 
 
 class LinearTilt:
@@ -155,3 +518,42 @@ def score_from_eps(eps, sigma):
 def score_from_x0(x0, x, alpha, sigma):
     """Score from a data-prediction network: ``s = (alpha*x0 - x) / sigma^2``."""
     return (alpha * x0 - x) / (sigma * sigma)
+
+
+def score_from_v(v, x, alpha, sigma):
+    """Score from a v-prediction network (``v = alpha*eps - sigma*x0``, diffusers' convention):
+    ``eps = (alpha*v + sigma*x) / (alpha^2 + sigma^2)`` and ``s = -eps / sigma``."""
+    return -(alpha * v + sigma * x) / ((alpha * alpha + sigma * sigma) * sigma)
+
+
+def score_from_flow(v, x, alpha, sigma):
+    """Score from a flow-matching velocity ``v = eps - x0`` with ``x = alpha*x0 + sigma*eps``
+    and ``alpha + sigma = 1``: ``eps = x + alpha*v`` and ``s = -eps / sigma``."""
+    return -(x + alpha * v) / sigma
+
+
+PREDICTION_TYPES = ("epsilon", "v_prediction", "sample", "flow_prediction")
+
+
+def score_from_prediction(prediction, x, alpha: float, sigma: float, prediction_type: str):
+    """The score ``∇log q_tau(x)`` from a network's output of the given ``prediction_type``.
+
+    ``"epsilon"`` (noise), ``"v_prediction"`` (``alpha*eps - sigma*x0``), ``"sample"`` (``x0``)
+    or ``"flow_prediction"`` (velocity ``eps - x0``); ``alpha``, ``sigma`` at the network's
+    forward time. Same shapes and dtype as ``x``.
+    """
+    if prediction_type == "epsilon":
+        return score_from_eps(prediction, sigma)
+    if prediction_type == "v_prediction":
+        return score_from_v(prediction, x, alpha, sigma)
+    if prediction_type == "sample":
+        return score_from_x0(prediction, x, alpha, sigma)
+    if prediction_type == "flow_prediction":
+        return score_from_flow(prediction, x, alpha, sigma)
+    raise ValueError(f"prediction_type: expected one of {PREDICTION_TYPES}, got "
+                     f"{prediction_type!r}")
+
+
+def x0_from_score(score, x, alpha: float, sigma: float):
+    """Tweedie's denoised estimate ``x0_hat = (x + sigma^2 * score) / alpha``."""
+    return (x + (sigma * sigma) * score) / alpha
