@@ -369,6 +369,7 @@ class FKCScheduler:
         generator: torch.Generator | list[torch.Generator] | None = None,
         return_dict: bool = True,
         extra_dw: torch.Tensor | None = None,
+        variance_noise: torch.Tensor | None = None,
         eta: float = 0.0,
         use_clipped_model_output: bool = False,
     ) -> FKCSchedulerOutput | tuple[torch.Tensor, torch.Tensor]:
@@ -380,6 +381,8 @@ class FKCScheduler:
                 particle ``i`` the noise of ``generator[i]``, diffusers' convention).
             extra_dw: optional float32 ``(N,)`` added to the log-weight increment (e.g.
                 :func:`fkc_kernels.guidance.cfg_log_weight_increment`).
+            variance_noise: the step's standard normal noise ``(N, ...)`` instead of drawing it
+                (DDIM's name for it).
             eta, use_clipped_model_output: accepted for DDIM pipelines and ignored (FKC steps
                 are stochastic Euler-Maruyama steps of the reverse SDE).
         """
@@ -401,6 +404,11 @@ class FKCScheduler:
         x0_hat = x0_from_score(s, x.float(), c.alpha, c.sigma)
         generator = generator if generator is not None else self.generator
         generator, noise = self._noise(generator, x)
+        if variance_noise is not None:
+            if variance_noise.shape != x.shape:
+                raise ValueError(f"variance_noise: expected shape {tuple(x.shape)}, got "
+                                 f"{tuple(variance_noise.shape)}")
+            noise = variance_noise.to(device=x.device, dtype=x.dtype)
         step_gen = None if isinstance(generator, list) else generator
         lam, dlam = self.tilt.lam(c.t), self.tilt.dlam(c.t)
         r, grad, extra = self._reward_terms(x, x0_hat, c, lam, extra_dw)
