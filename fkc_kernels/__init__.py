@@ -5,6 +5,7 @@ backend and fall back to the pure-PyTorch reference, so importing never fails be
 is missing.
 """
 
+from .guidance import cfg_log_weight_increment
 from .ops import (
     available_backends,
     draw_philox_seeds,
@@ -17,25 +18,56 @@ from .ops import (
 )
 from .reference.philox import philox_normal
 from .sampler import FKCSampler, SampleResult
-from .schedules import LinearTilt, VESchedule, VPSchedule, score_from_eps, score_from_x0
+from .schedules import (
+    DiscreteVPSchedule,
+    EDMSchedule,
+    FlowMatchingSchedule,
+    GridSchedule,
+    LinearTilt,
+    Schedule,
+    StepCoefficients,
+    VESchedule,
+    VPSchedule,
+    score_from_eps,
+    score_from_flow,
+    score_from_prediction,
+    score_from_v,
+    score_from_x0,
+    tau_to_timestep,
+    timestep_to_tau,
+    x0_from_score,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "DiscreteVPSchedule",
+    "EDMSchedule",
     "FKCSampler",
+    "FlowMatchingSchedule",
+    "GridSchedule",
     "LinearTilt",
     "SampleResult",
+    "Schedule",
+    "StepCoefficients",
     "VESchedule",
     "VPSchedule",
     "available_backends",
     "draw_philox_seeds",
+    "cfg_log_weight_increment",
     "effective_sample_size",
     "epsilon_greedy_split",
     "fkc_step",
     "fkc_step_",
     "philox_normal",
     "score_from_eps",
+    "score_from_flow",
+    "score_from_prediction",
+    "score_from_v",
     "score_from_x0",
     "select_particles",
     "systematic_resample",
+    "tau_to_timestep",
+    "timestep_to_tau",
+    "x0_from_score",
 ]

@@ -90,8 +90,9 @@ def check_generator(generator, n: int):
                              f"({n}), got {len(gens)} items of "
                              f"{sorted({type(g).__name__ for g in gens})}")
         return gens
-    raise TypeError(f"generator: expected None, a torch.Generator or a list of them, got "
-                    f"{type(generator).__name__}")
+    raise TypeError(f"generator: expected a torch.Generator or None, got "
+                    f"{type(generator).__name__} {generator!r} (a list of one torch.Generator "
+                    f"per particle also works)")
 
 
 def first_generator(generator) -> torch.Generator | None:

@@ -13,11 +13,20 @@ import torch
 
 from .ops import effective_sample_size, fkc_step_, systematic_resample
 from .ops.noise import draw_philox_seeds
+from .particles import (
+    check_generator,
+    first_generator,
+    group_labels,
+    per_particle_normal,
+    resample_in_groups,
+)
 from .reference.philox import philox_normal
-from .schedules import LinearTilt, StepCoefficients, _Schedule
+from .rewards import GRAD_MODES, RewardFn, check_batch_size
+from .rewards import reward_and_grad as _batched_reward_and_grad
+from .schedules import LinearTilt, Schedule, StepCoefficients, x0_from_score
 
 ScoreFn = Callable[[torch.Tensor, float], torch.Tensor]
-RewardFn = Callable[[torch.Tensor], "torch.Tensor | tuple[torch.Tensor, torch.Tensor]"]
+ExtraDwFn = Callable[[torch.Tensor, torch.Tensor, StepCoefficients], torch.Tensor]
 
 
 @dataclass
@@ -28,30 +37,26 @@ class SampleResult:
         x: final particles ``(N, *shape)``.
         w: final log-weights ``(N,)`` float32.
         ess: effective sample size after each step (before any resampling), float32 ``(K,)``.
-        resampled: bool ``(K,)``, whether the particles were resampled after each step.
+        resampled: bool ``(K,)``, whether the particles (any group's, with ``groups``) were
+            resampled after each step.
+        ancestors: int64 ``(K, N)``: after step ``i``, slot ``j`` holds the offspring of the
+            particle that was in slot ``ancestors[i, j]`` (the identity where nothing was
+            resampled), so per-particle data (prompts, labels) can follow the particles:
+            ``data = data[ancestors[i]]`` after each step.
     """
 
     x: torch.Tensor
     w: torch.Tensor
     ess: torch.Tensor
     resampled: torch.Tensor = field(default_factory=lambda: torch.zeros(0, dtype=torch.bool))
+    ancestors: torch.Tensor = field(default_factory=lambda: torch.zeros((0, 0), dtype=torch.long))
 
 
-def reward_and_grad(reward_fn: RewardFn, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(r, ∇r)`` at ``x``: from ``reward_fn`` when it returns a pair, else by autograd."""
-    with torch.enable_grad():
-        xg = x.detach().requires_grad_(True)
-        out = reward_fn(xg)
-        if isinstance(out, tuple):
-            r, grad = out
-            return r.detach().float().reshape(-1), grad.detach().to(x.dtype)
-        if not isinstance(out, torch.Tensor) or out.shape != (x.shape[0],):
-            raise ValueError(
-                f"reward_fn: expected a tensor of shape ({x.shape[0]},) or a pair (r, grad_r), "
-                f"got {type(out).__name__} {tuple(getattr(out, 'shape', ()))}"
-            )
-        (grad,) = torch.autograd.grad(out.sum(), xg)
-    return out.detach().float(), grad.detach().to(x.dtype)
+def reward_and_grad(reward_fn: RewardFn, x: torch.Tensor,
+                    batch_size: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(r, ∇r)`` at ``x``: from ``reward_fn`` when it returns a pair, else by autograd
+    (``batch_size`` particles at a time; see :func:`fkc_kernels.rewards.reward_and_grad`)."""
+    return _batched_reward_and_grad(reward_fn, x, batch_size=batch_size)
 
 
 def _check_shape(shape: object) -> tuple[int, ...]:
@@ -102,13 +107,32 @@ class FKCSampler:
         dw_clip, w_clip: clips used with ``weights="seed"`` (defaults: docs/design.md,
             "One step").
         backend: backend for the fused ops.
+        score_batch_size: particles per ``score_fn`` call (``None``: all at once).
+        reward_batch_size: particles per ``reward_fn`` call; the autograd graph of one chunk is
+            alive at a time, so peak memory does not grow with N.
+        groups: ``None`` (all particles one group), an int ``G`` (``G`` contiguous equal blocks)
+            or int labels ``(N,)``: resampling (and the ``"ess"`` rule) works within each group,
+            so a particle never replaces one of another group (one prompt's samples never
+            replace another's).
+        reward_grad: ``"autograd"`` (default: guided drift and FKC weights; a reward that gives
+            no gradient is a clear error) or ``"none"``, the potential-only mode: no gradient is
+            taken or needed, the particles move by the base model, and each step adds
+            ``λ(t_{i+1})·r_{i+1} - λ(t_i)·r_i`` to the log-weight (plus a final reward call
+            after the last step), so the weights are importance weights of
+            ``q_0(x)·exp(λ(1)·r(x))`` against the untilted sampler and resampling does all the
+            steering (Feynman-Kac steering). Exact as N grows, but needs many more particles
+            than gradient guidance when the tilt is strong.
+        extra_dw: optional ``extra_dw(x, score, coefficients) -> (N,)`` float32 added to each
+            step's log-weight increment inside the fused kernel, e.g. FKC's
+            classifier-free-guidance weight (:meth:`fkc_kernels.diffusers.UNetScore.cfg_extra_dw`
+            or :func:`fkc_kernels.guidance.cfg_log_weight_increment`).
     """
 
     def __init__(
         self,
         score_fn: ScoreFn,
         reward_fn: RewardFn,
-        schedule: _Schedule,
+        schedule: Schedule,
         tilt: LinearTilt,
         n_steps: int,
         weights: str = "seed",
@@ -118,6 +142,11 @@ class FKCSampler:
         backend: str = "auto",
         dw_clip: float | None = 0.1,
         w_clip: tuple[float, float] | None = (0.1, 10.0),
+        score_batch_size: int | None = None,
+        reward_batch_size: int | None = None,
+        groups: int | torch.Tensor | None = None,
+        reward_grad: str = "autograd",
+        extra_dw: ExtraDwFn | None = None,
     ) -> None:
         if isinstance(n_steps, bool) or not isinstance(n_steps, int) or n_steps < 1:
             raise ValueError(f"n_steps: expected an int >= 1, got {n_steps!r}")
@@ -131,6 +160,18 @@ class FKCSampler:
             raise ValueError(f"ess_threshold: expected a fraction in (0, 1], got {ess_threshold}")
         if reward_at not in ("x", "x0_hat"):
             raise ValueError(f"reward_at: expected 'x' or 'x0_hat', got {reward_at!r}")
+        if reward_grad not in GRAD_MODES:
+            raise ValueError(f"reward_grad: expected one of {GRAD_MODES}, got {reward_grad!r}")
+        if groups is not None and not isinstance(groups, torch.Tensor) and (
+                isinstance(groups, bool) or not isinstance(groups, int) or groups < 1):
+            raise ValueError(f"groups: expected None, an int >= 1 or labels (N,), got {groups!r}")
+        if extra_dw is not None and not callable(extra_dw):
+            raise TypeError(f"extra_dw: expected a callable (x, score, coefficients) -> (N,), "
+                            f"got {type(extra_dw).__name__}")
+        self.score_batch_size = check_batch_size("score_batch_size", score_batch_size)
+        self.reward_batch_size = check_batch_size("reward_batch_size", reward_batch_size)
+        self.groups, self.reward_grad, self.extra_dw = groups, reward_grad, extra_dw
+        self._potential: torch.Tensor | None = None
         self.score_fn, self.reward_fn = score_fn, reward_fn
         self.schedule, self.tilt, self.n_steps = schedule, tilt, n_steps
         self.weights, self.resample, self.ess_threshold = weights, resample, ess_threshold
@@ -141,22 +182,67 @@ class FKCSampler:
     def coefficients(self, i: int) -> StepCoefficients:
         return self.schedule.at_step(i, self.n_steps)
 
-    def _reward(self, x: torch.Tensor, s: torch.Tensor, c: StepCoefficients):
+    def _score(self, x: torch.Tensor, tau: float) -> torch.Tensor:
+        n, bs = x.shape[0], self.score_batch_size
+        if bs is None or bs >= n:
+            return self.score_fn(x, tau).to(x.dtype)
+        return torch.cat([self.score_fn(x[i:i + bs], tau).to(x.dtype) for i in range(0, n, bs)])
+
+    def _reward_at(self, x: torch.Tensor, s: torch.Tensor, c: StepCoefficients):
         if self.reward_at == "x":
-            return reward_and_grad(self.reward_fn, x)
-        x0_hat = (x + (c.sigma * c.sigma) * s) / c.alpha
-        r, grad = reward_and_grad(self.reward_fn, x0_hat)
-        return r, grad / c.alpha
+            return x, 1.0
+        return x0_from_score(s, x, c.alpha, c.sigma), c.alpha
+
+    def _reward(self, x: torch.Tensor, s: torch.Tensor, c: StepCoefficients):
+        at, alpha = self._reward_at(x, s, c)
+        r, grad = _batched_reward_and_grad(self.reward_fn, at, batch_size=self.reward_batch_size)
+        return r, grad / alpha
+
+    def _potential_increment(self, x: torch.Tensor, s: torch.Tensor,
+                             c: StepCoefficients) -> torch.Tensor:
+        """``λ(t_i)·r_i`` minus the particle's previous potential (potential-only mode)."""
+        at, _ = self._reward_at(x, s, c)
+        r, _ = _batched_reward_and_grad(self.reward_fn, at, batch_size=self.reward_batch_size,
+                                        grad="none")
+        potential = self.tilt.lam(c.t) * r.to(x.device)
+        prev = self._potential if self._potential is not None else torch.zeros_like(potential)
+        self._potential = potential
+        return potential - prev
 
     def step(self, x: torch.Tensor, w: torch.Tensor, i: int,
-             generator: torch.Generator | None = None) -> None:
+             generator: torch.Generator | list[torch.Generator] | None = None) -> None:
         """Advance particles ``x`` and log-weights ``w`` in place by step ``i``."""
         c = self.coefficients(i)
-        s = self.score_fn(x, c.tau).to(x.dtype)
-        r, grad = self._reward(x, s, c)
-        fkc_step_(x, w, s, grad, r, h=c.h, g=c.g, lam=self.tilt.lam(c.t), dlam=self.tilt.dlam(c.t),
+        s = self._score(x, c.tau)
+        extra = None
+        if self.reward_grad == "none":
+            extra = self._potential_increment(x, s, c)
+            r = torch.zeros(x.shape[0], dtype=torch.float32, device=x.device)
+            grad, lam, dlam = torch.zeros_like(x), 0.0, 0.0
+        else:
+            r, grad = self._reward(x, s, c)
+            lam, dlam = self.tilt.lam(c.t), self.tilt.dlam(c.t)
+        if self.extra_dw is not None:
+            e = self.extra_dw(x, s, c).to(device=x.device, dtype=torch.float32)
+            extra = e if extra is None else extra + e
+        fkc_step_(x, w, s, grad.to(x.dtype), r, h=c.h, g=c.g, lam=lam, dlam=dlam,
                   f_coef=c.f_coef, dw_clip=self.dw_clip, w_clip=self.w_clip,
-                  backend=self.backend, **self.step_noise(x, generator))
+                  backend=self.backend, extra_dw=extra, **self.step_noise(x, generator))
+        if self.reward_grad == "none" and i == self.n_steps - 1:
+            # the last potential, at the final particles (tau = 0: x is its own x0_hat)
+            r_end, _ = _batched_reward_and_grad(self.reward_fn, x,
+                                                batch_size=self.reward_batch_size, grad="none")
+            w.add_(self.tilt.lam(1.0) * r_end.to(w.device) - self._potential)
+            self._potential = None
+
+    def noised(self, x0: torch.Tensor, start_step: int,
+               generator: torch.Generator | None = None) -> torch.Tensor:
+        """``alpha*x0 + sigma*eps`` at the forward time of step ``start_step`` (SDEdit /
+        img2img: pass the result as ``sample(latents=..., start_step=start_step)``)."""
+        c = self.coefficients(start_step)
+        eps = torch.randn(x0.shape, generator=generator, dtype=torch.float32,
+                          device=generator.device if generator is not None else x0.device)
+        return (c.alpha * x0.float() + c.sigma * eps.to(x0.device)).to(x0.dtype)
 
     # Hooks of :meth:`sample`. The sharded sampler (fkc_kernels.distributed) overrides exactly
     # these four, so one loop serves one process and many ranks, draw for draw.
@@ -169,6 +255,9 @@ class FKCSampler:
         ``normal(S, O, e)`` is the noise contract's normal of flat element ``e`` with ``(S, O)``
         drawn from ``generator``, so a shard of the block can be drawn alone (by global ``e``).
         """
+        if isinstance(generator, list):  # one generator per particle: its own normals
+            z = per_particle_normal((n_particles, *shape), generator, device)
+            return (z * self.schedule.prior_std).to(dtype)
         seeds = draw_philox_seeds(generator, device)
         z = philox_normal(seeds[0], seeds[1], n_particles * math.prod(shape), device=device)
         return (z.view(n_particles, *shape) * self.schedule.prior_std).to(dtype)
@@ -178,8 +267,11 @@ class FKCSampler:
         """Keyword arguments that give :func:`fkc_step_` its noise for one step.
 
         Here ``{"generator": generator}``: the kernel draws ``(S, O)`` and the contract's normals
-        in place. An override may pass ``{"noise": z}`` with ``z`` of ``x``'s shape instead.
+        in place. An override may pass ``{"noise": z}`` with ``z`` of ``x``'s shape instead (as
+        this one does for a list of one generator per particle).
         """
+        if isinstance(generator, list):
+            return {"noise": per_particle_normal(tuple(x.shape), generator, x.device, x.dtype)}
         return {"generator": generator}
 
     def effective_sample_size(self, w: torch.Tensor) -> torch.Tensor:
@@ -189,62 +281,108 @@ class FKCSampler:
     def resample_particles(
         self, x: torch.Tensor, w: torch.Tensor, ess: torch.Tensor, n_particles: int,
         generator: torch.Generator | None,
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """Systematic resampling after a step when the rule says so.
 
         Resamples when ``resample == "always"`` or (``"ess"``) when ``ess < ess_threshold · N``
         (``N = n_particles``), then sets the log-weights to 0. With resampling on, one uniform is
-        drawn from ``generator`` at every step, whether it resamples or not.
+        drawn from ``generator`` at every step, whether it resamples or not. With ``groups``,
+        each group follows the rule on its own weights (one uniform per group).
 
         Returns:
-            ``(x, w, resampled)``: the particles and log-weights (updated in place here) and a
-            0-d bool tensor (no host sync on the single-process path).
+            ``(x, w, resampled, ancestors)``: the particles and log-weights (updated in place
+            here), a 0-d bool tensor (any group resampled; no host sync on the single-process
+            path) and int64 ancestor indices ``(N,)`` (the identity when nothing resampled).
         """
+        keep = torch.arange(w.shape[0], device=w.device)
         if self.resample is None:
-            return x, w, torch.zeros((), dtype=torch.bool, device=w.device)
+            return x, w, torch.zeros((), dtype=torch.bool, device=w.device), keep
+        if self.groups is not None:
+            labels = group_labels(self.groups, w.shape[0], w.device)
+            idx, did = resample_in_groups(w, labels, mode=self.resample,
+                                          ess_threshold=self.ess_threshold,
+                                          generator=generator, backend=self.backend)
+            x.copy_(x[idx])
+            w.copy_(torch.where(did, torch.zeros_like(w), w))
+            return x, w, did.any(), idx
         idx = systematic_resample(w, generator=generator, backend=self.backend)
         if self.resample == "always":
             do = torch.ones((), dtype=torch.bool, device=w.device)
         else:
             do = ess < self.ess_threshold * n_particles
         # no host sync: the resampled and the kept particles are chosen on the device
-        keep = torch.arange(w.shape[0], device=w.device)
         idx = torch.where(do, idx, keep)
         x.copy_(x[idx])
         w.copy_(torch.where(do, torch.zeros_like(w), w))
-        return x, w, do
+        return x, w, do, idx
 
     @torch.no_grad()
     def sample(
         self,
-        n_particles: int,
-        shape: tuple[int, ...] | int,
-        generator: torch.Generator | None = None,
+        n_particles: int | None = None,
+        shape: tuple[int, ...] | int | None = None,
+        generator: torch.Generator | list[torch.Generator] | None = None,
         device: torch.device | str | None = None,
         dtype: torch.dtype = torch.float32,
+        *,
+        latents: torch.Tensor | None = None,
+        start_step: int = 0,
     ) -> SampleResult:
         """Draw ``n_particles`` particles of per-particle ``shape`` with FKC guidance.
 
+        Args:
+            n_particles, shape: N and the per-particle shape (taken from ``latents`` when given).
+            generator: one ``torch.Generator``, a list of N (particle ``i`` draws its start and
+                step noise from ``generator[i]``, diffusers' convention; resampling uses the
+                first) or ``None`` (the device's default generator).
+            device, dtype: of the particles (default: the generator's device / ``latents``').
+            latents: starting particles ``(N, *shape)`` instead of prior noise (not modified).
+            start_step: the first step to take (``0 <= start_step < n_steps``): with
+                ``latents = sampler.noised(x0, start_step)`` this is SDEdit / img2img.
+
         Returns:
-            :class:`SampleResult` with ``x`` ``(N, *shape)`` in ``dtype`` and ``w`` ``(N,)``.
+            :class:`SampleResult` with ``x`` ``(N, *shape)`` in ``dtype`` and ``w`` ``(N,)``;
+            its histories have ``n_steps - start_step`` rows.
 
         Raises:
             FloatingPointError: a step made a particle non-finite or the log-weights unusable
                 (NaN, ``+inf``, or all ``-inf``), naming the step: never a silently finite result.
         """
+        if isinstance(start_step, bool) or not isinstance(start_step, int) \
+                or not 0 <= start_step < self.n_steps:
+            raise ValueError(f"start_step: expected an int in [0, n_steps={self.n_steps}), got "
+                             f"{start_step!r}")
+        if latents is not None:
+            if not isinstance(latents, torch.Tensor) or latents.dim() < 1:
+                raise ValueError(f"latents: expected a tensor (N, *shape), got "
+                                 f"{type(latents).__name__}")
+            want = (n_particles, None if shape is None else
+                    ((shape,) if isinstance(shape, int) else tuple(shape)))
+            if (want[0] is not None and want[0] != latents.shape[0]) or \
+                    (want[1] is not None and want[1] != tuple(latents.shape[1:])):
+                raise ValueError(f"latents: shape {tuple(latents.shape)} does not match "
+                                 f"n_particles={n_particles}, shape={shape}")
+            n_particles, shape = latents.shape[0], tuple(latents.shape[1:])
+            if device is None:
+                device = latents.device
         if isinstance(n_particles, bool) or not isinstance(n_particles, int) or n_particles < 1:
             raise ValueError(f"n_particles: expected an int >= 1, got {n_particles!r}")
+        if shape is None:
+            raise ValueError("shape: expected the per-particle shape (or latents), got None")
         shape = _check_shape(shape)
-        if generator is not None and not isinstance(generator, torch.Generator):
-            raise TypeError(f"generator: expected a torch.Generator or None, got "
-                            f"{type(generator).__name__} {generator!r}")
+        generator = check_generator(generator, n_particles)
         if device is None:
-            device = generator.device if generator is not None else torch.device("cpu")
+            first = first_generator(generator)
+            device = first.device if first is not None else torch.device("cpu")
         device = torch.device(device)
-        x = self.initial_particles(n_particles, shape, generator, device, dtype)
+        if latents is not None:
+            x = latents.detach().to(device=device, dtype=dtype).clone()
+        else:
+            x = self.initial_particles(n_particles, shape, generator, device, dtype)
         w = torch.zeros(x.shape[0], dtype=torch.float32, device=device)
-        ess_hist, res_hist = [], []
-        for i in range(self.n_steps):
+        self._potential = None
+        ess_hist, res_hist, anc_hist = [], [], []
+        for i in range(start_step, self.n_steps):
             self.step(x, w, i, generator)
             _check_finite_step(x, w, i, self.n_steps)
             try:
@@ -253,6 +391,11 @@ class FKCSampler:
                 raise FloatingPointError(f"FKCSampler: step {i} of {self.n_steps}: {exc}") \
                     from exc
             ess_hist.append(ess)
-            x, w, did = self.resample_particles(x, w, ess, n_particles, generator)
+            x, w, did, anc = self.resample_particles(x, w, ess, n_particles,
+                                                     first_generator(generator))
+            if self._potential is not None:
+                self._potential = self._potential[anc]
             res_hist.append(did)
-        return SampleResult(x=x, w=w, ess=torch.stack(ess_hist), resampled=torch.stack(res_hist))
+            anc_hist.append(anc)
+        return SampleResult(x=x, w=w, ess=torch.stack(ess_hist), resampled=torch.stack(res_hist),
+                            ancestors=torch.stack(anc_hist))

@@ -414,9 +414,7 @@ class FKCScheduler:
         r, grad, extra = self._reward_terms(x, x0_hat, c, lam, extra_dw)
         fkc_step_(x, w, s.to(x.dtype), grad, r, h=c.h, g=c.g, lam=lam, dlam=dlam,
                   f_coef=c.f_coef, noise=noise, generator=step_gen, dw_clip=self.dw_clip,
-                  w_clip=self.w_clip, backend=self.backend)
-        if extra is not None:
-            w.add_(extra)
+                  w_clip=self.w_clip, backend=self.backend, extra_dw=extra)
         if self.reward_grad == "none" and self.reward_fn is not None and i == n_steps - 1:
             # the last potential: λ(1) r(x) at the final (clean) particles
             r_end, _ = reward_and_grad(self.reward_fn, x, batch_size=self.reward_batch_size,
@@ -444,7 +442,7 @@ class FKCScheduler:
                                   ancestors=ancestors)
 
     def _reward_terms(self, x, x0_hat, c, lam, extra_dw):
-        """``(r, ∇r, extra)`` for the kernel; ``extra`` is added to w after it (or None)."""
+        """``(r, ∇r, extra_dw)`` for the kernel (``extra_dw`` may be None)."""
         n = x.shape[0]
         extra = None if extra_dw is None else extra_dw.detach().float().to(x.device)
         zeros_r = torch.zeros(n, dtype=torch.float32, device=x.device)

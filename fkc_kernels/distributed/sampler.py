@@ -30,6 +30,7 @@ class ShardedSampleResult(SampleResult):
         x, w: this rank's particles ``(n_r, *shape)`` and log-weights ``(n_r,)``.
         ess: *global* ESS after each step, float32 ``(K,)`` (the same on every rank).
         resampled: bool ``(K,)``, the same on every rank.
+        ancestors: int64 ``(K, n_r)``: the *global* index of each local slot's ancestor.
         offset: global index of this rank's first particle.
         n_global: N, the particles on all ranks.
     """
@@ -60,6 +61,12 @@ class ShardedFKCSampler(FKCSampler):
 
     def __init__(self, *args, group: dist.ProcessGroup | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        if self.groups is not None:
+            raise ValueError("groups: resampling within groups is not supported by "
+                             "ShardedFKCSampler (use FKCSampler)")
+        if self.reward_grad != "autograd":
+            raise ValueError(f"reward_grad: {self.reward_grad!r} (potential only) is not "
+                             f"supported by ShardedFKCSampler (use FKCSampler)")
         self.group = group
 
     def _global_normals(self, shape: tuple[int, ...], generator: torch.Generator | None,
@@ -91,8 +98,10 @@ class ShardedFKCSampler(FKCSampler):
         """The single-process rule on the global weights; resampled particles are fetched from
         the ranks that own their ancestors. Like the single-process sampler, one uniform is drawn
         at every step when resampling is on, so the generators stay in step."""
+        _, n_local, offset = self._layout
+        keep = torch.arange(offset, offset + n_local, device=w.device)
         if self.resample is None:
-            return x, w, torch.zeros((), dtype=torch.bool, device=w.device)
+            return x, w, torch.zeros((), dtype=torch.bool, device=w.device), keep
         # a host bool computed from the same gathered data on every rank, so all ranks take the
         # same branch (and the same collectives)
         do = self.resample == "always" or bool(ess < self.ess_threshold * n_particles)
@@ -101,8 +110,9 @@ class ShardedFKCSampler(FKCSampler):
             x = fetch_particles(x, anc, group=self.group)
             w = torch.zeros_like(w)
         else:
+            anc = keep
             draw_uniform(generator, w.device)  # the draw the single-process sampler makes
-        return x, w, torch.tensor(do, device=w.device)
+        return x, w, torch.tensor(do, device=w.device), anc
 
     def sample(
         self,
@@ -125,6 +135,9 @@ class ShardedFKCSampler(FKCSampler):
             :class:`ShardedSampleResult`.
         """
         world, rank = world_and_rank(self.group)
+        if isinstance(generator, (list, tuple)):
+            raise TypeError("generator: ShardedFKCSampler takes one torch.Generator (every rank "
+                            "draws the global noise from it), got a list")
         if isinstance(n_particles, bool) or not isinstance(n_particles, int) \
                 or n_particles < world:
             raise ValueError(f"n_particles: expected an int >= world_size={world}, "
@@ -137,4 +150,5 @@ class ShardedFKCSampler(FKCSampler):
         self._layout = (world, sizes[rank], offset)
         res = super().sample(n_particles, shape, generator, device, dtype)
         return ShardedSampleResult(x=res.x, w=res.w, ess=res.ess, resampled=res.resampled,
+                                   ancestors=res.ancestors,
                                    offset=offset, n_global=n_particles)

@@ -23,7 +23,7 @@ from .feedback import FEEDBACK_FILE
 from .loop import ActiveResult, evaluate_final_model, run_active
 from .report import summary_table, write_report
 from .run_lock import RunLock
-from .tasks import Task, digits, digits_liked, gmm, rare_mode
+from .tasks import Task, digits, digits_liked, digits_unet, gmm, rare_mode
 
 DEFAULT_TARGET = 3
 DEFAULT_LIKED = (3, 8)
@@ -37,13 +37,16 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run the active loop on a built-in task",
                          formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    run.add_argument("--task", choices=("digits-liked", "digits", "gmm", "rare-mode"),
+    run.add_argument("--task", choices=("digits-liked", "digits", "digits-unet", "gmm",
+                                        "rare-mode"),
                      default="digits-liked",
                      help="built-in task: digits-liked (a multimodal preference: several liked "
-                          "classes), digits (one target class), gmm (2-D), rare-mode (a rare "
-                          "liked mode behind a decoy)")
+                          "classes), digits (one target class), digits-unet (digits with a "
+                          "trained diffusers UNet as the base model; needs the [diffusers] "
+                          "extra), gmm (2-D), rare-mode (a rare liked mode behind a decoy)")
     run.add_argument("--target", type=int, default=None,
-                     help=f"digits: the digit the synthetic user wants (default {DEFAULT_TARGET})")
+                     help=f"digits, digits-unet: the digit the synthetic user wants (default "
+                          f"{DEFAULT_TARGET})")
     run.add_argument("--liked", default=None,
                      help=f"digits-liked: the liked classes, comma-separated (default "
                           f"{','.join(map(str, DEFAULT_LIKED))})")
@@ -156,13 +159,19 @@ def _liked(args: argparse.Namespace) -> tuple[int, ...]:
         raise ValueError(f"--liked: expected digits like 3,8, got {args.liked!r}") from None
 
 
+DIGIT_TASKS = ("digits", "digits-unet")
+
+
 def make_task(args: argparse.Namespace) -> Task:
-    if args.task != "digits" and args.target is not None:
-        raise ValueError(f"--target: applies to --task digits only, got --task {args.task}")
+    if args.task not in DIGIT_TASKS and args.target is not None:
+        raise ValueError(f"--target: applies to --task digits or digits-unet only, got --task "
+                         f"{args.task}")
     if args.task != "digits-liked" and getattr(args, "liked", None) is not None:
         raise ValueError(f"--liked: applies to --task digits-liked only, got --task {args.task}")
     if args.task == "digits":
         return digits(DEFAULT_TARGET if args.target is None else args.target)
+    if args.task == "digits-unet":
+        return digits_unet(DEFAULT_TARGET if args.target is None else args.target)
     if args.task == "digits-liked":
         return digits_liked(_liked(args))
     if args.task == "rare-mode":
@@ -240,7 +249,7 @@ def check_args(args: argparse.Namespace) -> tuple[Task, Path, torch.device]:
 
 def default_out(args: argparse.Namespace) -> Path:
     which = ""
-    if args.task == "digits":
+    if args.task in DIGIT_TASKS:
         which = f"-t{DEFAULT_TARGET if args.target is None else args.target}"
     elif args.task == "digits-liked":
         which = "-l" + "".join(map(str, _liked(args)))

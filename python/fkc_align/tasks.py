@@ -2,8 +2,8 @@
 
 A :class:`Task` bundles a score function (the base diffusion model), the particle shape, the
 oracle (the true reward; in real use a person), an optional hit test and a reward-network
-factory. Users build one for their own model with ``Task(...)``; :func:`digits` and :func:`gmm`
-are the built-in ones.
+factory. Users build one for their own model with ``Task(...)``; :func:`digits`,
+:func:`digits_unet` and :func:`gmm` are the built-in ones.
 """
 
 from __future__ import annotations
@@ -221,22 +221,13 @@ def _digits_base(smoothing_std: float):
     return score_fn, schedule
 
 
-def digits(target: int = 3, smoothing_std: float = DIGITS_SMOOTHING_STD,
-           confidence: float | None = None) -> Task:
-    """Steer a diffusion model of 8x8 digits towards digit ``target``.
-
-    The base model is the exact VP score of the training images smoothed by ``smoothing_std``
-    (no network, no download). The synthetic user's reward is a logistic-regression classifier's
-    log-probability of ``target``; a hit is a particle the classifier labels ``target`` (with
-    probability at least ``confidence`` when given: "a confident 8" is rare under the base
-    model).
-    """
+def _digit_user(target: int, confidence: float | None = None):
+    """The synthetic user of the digits tasks: ``(oracle, is_hit, hit_breakdown, params)``."""
     if isinstance(target, bool) or not isinstance(target, int) or not 0 <= target <= 9:
         raise ValueError(f"target: expected a digit 0..9 (int), got {target!r}")
     if confidence is not None and not 0.0 < confidence < 1.0:
         raise ValueError(f"confidence: expected a probability in (0, 1) or None, got "
                          f"{confidence}")
-    score_fn, schedule = _digits_base(smoothing_std)
 
     def oracle(x: torch.Tensor) -> torch.Tensor:
         return digit_log_probs(x)[:, target]
@@ -252,9 +243,23 @@ def digits(target: int = 3, smoothing_std: float = DIGITS_SMOOTHING_STD,
         counts = torch.bincount(digit_log_probs(x).argmax(1), minlength=10)
         return {"labels_seen": {str(i): int(c) for i, c in enumerate(counts) if c > 0}}
 
-    params: dict[str, Any] = {"target": target, "smoothing_std": smoothing_std}
-    if confidence is not None:
-        params["confidence"] = confidence
+    params: dict[str, Any] = {} if confidence is None else {"confidence": confidence}
+    return oracle, is_hit, breakdown, params
+
+
+def digits(target: int = 3, smoothing_std: float = DIGITS_SMOOTHING_STD,
+           confidence: float | None = None) -> Task:
+    """Steer a diffusion model of 8x8 digits towards digit ``target``.
+
+    The base model is the exact VP score of the training images smoothed by ``smoothing_std``
+    (no network, no download). The synthetic user's reward is a logistic-regression classifier's
+    log-probability of ``target``; a hit is a particle the classifier labels ``target`` (with
+    probability at least ``confidence`` when given: "a confident 8" is rare under the base
+    model).
+    """
+    oracle, is_hit, breakdown, params = _digit_user(target, confidence)
+    score_fn, schedule = _digits_base(smoothing_std)
+    params = {"target": target, "smoothing_std": smoothing_std, **params}
     return Task(
         name="digits", shape=(1, 8, 8), score_fn=score_fn, oracle=oracle, is_hit=is_hit,
         schedule=schedule, params=params,
@@ -307,6 +312,50 @@ def digits_liked(liked: tuple[int, ...] = (3, 8), cap: float = 0.8,
         defaults={"lam_max": 8.0, "n_particles": 128, "n_steps": 50},
         hit_breakdown=breakdown, plot_particles=_plot_images, features=digits_features,
         liked_mode=liked_mode, n_liked=len(liked),
+    )
+
+
+def digits_unet(target: int = 3, confidence: float | None = None,
+                weights: str | None = None) -> Task:
+    """Steer a trained diffusers ``UNet2DModel`` of 8x8 digits towards digit ``target``.
+
+    The base model is a learned network, not the exact score of the training set: the small
+    UNet trained by :mod:`fkc_align.digits_unet` (weights shipped in the package), sampled
+    through the same diffusers path a user takes with their own model
+    (:class:`fkc_kernels.diffusers.UNetScore` on the scheduler's
+    :class:`~fkc_kernels.DiscreteVPSchedule`). User, reward and hit test are those of
+    :func:`digits`. Needs the ``[diffusers]`` extra.
+
+    Args:
+        target, confidence: as for :func:`digits`.
+        weights: a folder with retrained weights (default: the shipped ones).
+    """
+    oracle, is_hit, breakdown, params = _digit_user(target, confidence)
+    try:
+        from fkc_kernels.diffusers import UNetScore, schedule_from_scheduler
+
+        from .digits_unet import load_digits_unet
+        unet, scheduler = load_digits_unet(weights)
+    except ImportError as exc:
+        raise ImportError(f"the digits-unet task needs diffusers: pip install "
+                          f"'fkc-kernels[diffusers]' ({exc})") from exc
+    unet.requires_grad_(False)
+    schedule = schedule_from_scheduler(scheduler)
+    score = UNetScore(unet, schedule, prediction_type=scheduler.config.prediction_type)
+
+    def score_fn(x: torch.Tensor, tau: float) -> torch.Tensor:
+        if unet.device != x.device:
+            unet.to(x.device)
+        return score(x, tau)
+
+    params = {"target": target, **params}
+    if weights is not None:
+        params["weights"] = str(weights)
+    return Task(
+        name="digits-unet", shape=(1, 8, 8), score_fn=score_fn, oracle=oracle, is_hit=is_hit,
+        schedule=schedule, params=params,
+        defaults={"lam_max": 8.0, "n_particles": 128, "n_steps": 50},
+        hit_breakdown=breakdown, plot_particles=_plot_images, features=digits_features,
     )
 
 
@@ -458,5 +507,6 @@ def rare_mode(dim: int = 4, n_common: int = 6, rare_weight: float = 0.015,
     )
 
 
-TASKS: dict[str, Callable[..., Task]] = {"digits": digits, "gmm": gmm,
+TASKS: dict[str, Callable[..., Task]] = {"digits": digits, "digits-unet": digits_unet,
+                                         "gmm": gmm,
                                          "digits-liked": digits_liked, "rare-mode": rare_mode}
