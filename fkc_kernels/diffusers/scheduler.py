@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 
+from ..guidance import cfg_log_weight_from_gap
 from ..ops import effective_sample_size, fkc_step_
 from ..particles import (
     check_generator,
@@ -31,6 +32,7 @@ from ..schedules import (
     score_from_prediction,
     x0_from_score,
 )
+from .score import output_to_score_slope
 
 
 def _spaced_timesteps(config: Any, n: int, num_train: int) -> list[float]:
@@ -224,6 +226,8 @@ class FKCScheduler:
         self.num_inference_steps: int | None = None
         self.timesteps = torch.zeros(0, dtype=torch.long)
         self._begin_index: int | None = None
+        self._cfg_scale: float | None = None
+        self._cfg_output: torch.Tensor | None = None
         self.reset()
 
     # ------------------------------------------------------------------ construction
@@ -352,6 +356,43 @@ class FKCScheduler:
                              f"{self.timesteps.tolist()[:5]}...")
         return i
 
+    # ------------------------------------------------------------------ CFG weight
+
+    def add_cfg_weight(self, unet: Any, guidance_scale: float) -> Any:
+        """Add FKC's classifier-free-guidance weight inside a pipeline that does CFG itself.
+
+        A pipeline such as ``StableDiffusionPipeline`` runs the UNet on ``[uncond; cond]`` and
+        hands the scheduler only the combined output. This registers a forward hook on
+        ``unet`` that keeps the two halves of its last output; each :meth:`step` then adds
+        ``h*(g²/2)*w*(w-1)*||s_c - s_u||²`` to the log-weights (see
+        :mod:`fkc_kernels.guidance`), so with ``weights="smc"`` the particles target
+        ``q_c^w q_u^(1-w)`` instead of following plain CFG. ``guidance_scale`` must be the
+        pipeline call's. Returns the hook handle (``handle.remove()`` detaches it).
+        """
+        if not hasattr(unet, "register_forward_hook"):
+            raise TypeError(f"unet: expected a torch.nn.Module, got {type(unet).__name__}")
+        self._cfg_scale = float(guidance_scale)
+
+        def keep_output(module, args, output):
+            out = output[0] if isinstance(output, tuple) else getattr(output, "sample", output)
+            self._cfg_output = out.detach()
+
+        return unet.register_forward_hook(keep_output)
+
+    def _cfg_term(self, n: int, c) -> torch.Tensor | None:
+        out = self._cfg_output
+        if self._cfg_scale is None or out is None:
+            return None
+        self._cfg_output = None
+        if out.shape[0] != 2 * n:
+            raise ValueError(f"add_cfg_weight: the UNet's last output has {out.shape[0]} rows, "
+                             f"expected 2 x {n} particles ([uncond; cond]); is the pipeline "
+                             f"running classifier-free guidance (guidance_scale > 1)?")
+        u, cnd = out.float().chunk(2)
+        slope = output_to_score_slope(self.prediction_type, c.alpha, c.sigma)
+        gap = ((cnd - u).reshape(n, -1) ** 2).sum(1) * slope * slope
+        return cfg_log_weight_from_gap(gap, self._cfg_scale, h=c.h, g=c.g)
+
     # ------------------------------------------------------------------ the step
 
     def _noise(self, generator, x: torch.Tensor) -> tuple[Any, torch.Tensor | None]:
@@ -412,6 +453,9 @@ class FKCScheduler:
         step_gen = None if isinstance(generator, list) else generator
         lam, dlam = self.tilt.lam(c.t), self.tilt.dlam(c.t)
         r, grad, extra = self._reward_terms(x, x0_hat, c, lam, extra_dw)
+        cfg = self._cfg_term(n, c)
+        if cfg is not None:
+            extra = cfg.to(x.device) if extra is None else extra + cfg.to(x.device)
         fkc_step_(x, w, s.to(x.dtype), grad, r, h=c.h, g=c.g, lam=lam, dlam=dlam,
                   f_coef=c.f_coef, noise=noise, generator=step_gen, dw_clip=self.dw_clip,
                   w_clip=self.w_clip, backend=self.backend, extra_dw=extra)

@@ -30,6 +30,14 @@ def _rows(t: torch.Tensor | None, start: int, stop: int, n: int) -> torch.Tensor
     return t[start:stop]
 
 
+def output_to_score_slope(prediction_type: str, alpha: float, sigma: float) -> float:
+    """``|d score / d output|``: the score is affine in the network output with this slope
+    (times -1 for eps, v and flow), so ``||s_c - s_u|| = slope * ||out_c - out_u||``."""
+    v_slope = alpha / ((alpha * alpha + sigma * sigma) * sigma)
+    return {"epsilon": 1.0 / sigma, "v_prediction": v_slope, "sample": alpha / (sigma * sigma),
+            "flow_prediction": alpha / sigma}[prediction_type]
+
+
 class UNetScore:
     """``score_fn(x, tau) -> ∇log q_tau(x)`` for a diffusers UNet (or any ``model(x, t, ...)``).
 
@@ -139,9 +147,8 @@ class UNetScore:
         return torch.cat(outs)
 
     def _output_to_score_slope(self, tau: float) -> float:
-        a, s = self.schedule.alpha(tau), self.schedule.sigma(tau)
-        return {"epsilon": 1.0 / s, "v_prediction": a / ((a * a + s * s) * s),
-                "sample": a / (s * s), "flow_prediction": a / s}[self.prediction_type]
+        return output_to_score_slope(self.prediction_type, self.schedule.alpha(tau),
+                                     self.schedule.sigma(tau))
 
     def __call__(self, x: torch.Tensor, tau: float) -> torch.Tensor:
         out = self.model_output(x, tau)

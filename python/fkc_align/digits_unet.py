@@ -174,18 +174,24 @@ def sample_quality(x: torch.Tensor) -> dict[str, Any]:
 
     x_train, y_train, x_held, _ = digits_split()
     logp = digit_log_probs(x.clamp(-1, 1))
-    labels = logp.argmax(1)
-    hist = torch.bincount(labels, minlength=10).double() / len(x)
+    logp_held = digit_log_probs(x_held)
+    hist = torch.bincount(logp.argmax(1), minlength=10).double() / len(x)
+    held_hist = torch.bincount(logp_held.argmax(1), minlength=10).double() / len(x_held)
     data_hist = torch.bincount(y_train, minlength=10).double() / len(y_train)
     d_sample = nearest_distance(x.clamp(-1, 1), x_train)
     d_held = nearest_distance(x_held, x_train)
+
+    def confident(lp):
+        return round(float((lp.max(1).values > math.log(0.9)).double().mean()), 3)
+
     return {
         "n_samples": len(x),
         "label_share_samples": [round(float(v), 3) for v in hist],
         "label_share_train": [round(float(v), 3) for v in data_hist],
         "label_tv_distance": round(0.5 * float((hist - data_hist).abs().sum()), 3),
-        "classifier_confident_share": round(float((logp.max(1).values > math.log(0.9))
-                                                  .double().mean()), 3),
+        "label_tv_distance_held_out": round(0.5 * float((held_hist - data_hist).abs().sum()), 3),
+        "classifier_confident_share": confident(logp),
+        "classifier_confident_share_held_out": confident(logp_held),
         "nn_train_distance_samples": {"median": round(float(d_sample.median()), 3),
                                       "mean": round(float(d_sample.mean()), 3)},
         "nn_train_distance_held_out": {"median": round(float(d_held.median()), 3),
@@ -193,6 +199,24 @@ def sample_quality(x: torch.Tensor) -> dict[str, Any]:
         "share_samples_closer_than_held_out_min": round(
             float((d_sample < d_held.min()).double().mean()), 3),
     }
+
+
+@torch.no_grad()
+def sample_fkc_path(unet, scheduler, n: int, n_steps: int = 50, seed: int = 0) -> torch.Tensor:
+    """Unguided samples through the path the ``digits-unet`` task takes: ``FKCSampler`` with
+    :class:`fkc_kernels.diffusers.UNetScore` on the scheduler's discrete schedule (lambda = 0,
+    Euler-Maruyama steps)."""
+    from fkc_kernels import FKCSampler, LinearTilt
+    from fkc_kernels.diffusers import UNetScore, schedule_from_scheduler
+
+    schedule = schedule_from_scheduler(scheduler)
+    score = UNetScore(unet, schedule, prediction_type=scheduler.config.prediction_type)
+
+    def no_reward(x):
+        return torch.zeros(x.shape[0]), torch.zeros_like(x)
+
+    sampler = FKCSampler(score, no_reward, schedule, LinearTilt(0.0), n_steps, weights="smc")
+    return sampler.sample(n, (1, 8, 8), generator=torch.Generator().manual_seed(seed)).x
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -204,7 +228,9 @@ def main(argv: list[str] | None = None) -> None:
     tr.add_argument("--steps", type=int, default=4000)
     tr.add_argument("--seed", type=int, default=0)
     tr.add_argument("--threads", type=int, default=1)
-    ev = sub.add_parser("evaluate", help="sample with plain DDPM and print the quality numbers")
+    ev = sub.add_parser("evaluate", help="sample and print the quality numbers (JSON)")
+    ev.add_argument("--sampler", choices=("ddpm", "fkc"), default="ddpm",
+                    help="ddpm: the scheduler's ancestral sampler; fkc: FKCSampler at lambda=0")
     ev.add_argument("--path", default=str(WEIGHTS_DIR))
     ev.add_argument("--n", type=int, default=1000)
     ev.add_argument("--n-steps", type=int, default=100)
@@ -216,8 +242,10 @@ def main(argv: list[str] | None = None) -> None:
     else:
         torch.set_num_threads(1)
         unet, scheduler = load_digits_unet(args.path)
-        x = sample_ddpm(unet, scheduler, args.n, args.n_steps, args.seed)
-        print(json.dumps(sample_quality(x), indent=1))
+        sample = sample_ddpm if args.sampler == "ddpm" else sample_fkc_path
+        x = sample(unet, scheduler, args.n, args.n_steps, args.seed)
+        print(json.dumps({"sampler": args.sampler, "n_steps": args.n_steps, "seed": args.seed,
+                          **sample_quality(x)}))
 
 
 if __name__ == "__main__":
