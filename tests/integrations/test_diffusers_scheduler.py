@@ -381,3 +381,25 @@ def test_stable_diffusion_pipeline_with_cfg_and_a_decoder_reward():
     pipe(prompt_embeds=prompt_embeds[:1], negative_prompt_embeds=torch.zeros(1, 5, 16),
          num_images_per_prompt=2, num_inference_steps=3, height=16, width=16, output_type="pt")
     assert pipe.scheduler.ancestors.shape == (3, 2)
+
+
+def test_add_cfg_weight_adds_fkcs_guidance_weight_inside_the_pipeline():
+    pipe = _tiny_sd_pipeline(diffusers.DDIMScheduler(steps_offset=1, clip_sample=False))
+    fkc = FKCScheduler.from_scheduler(pipe.scheduler)  # no reward: only the CFG term
+    pipe.scheduler = fkc
+    handle = fkc.add_cfg_weight(pipe.unet, guidance_scale=3.0)
+    outputs = []
+    mine = pipe.unet.register_forward_hook(lambda m, a, out: outputs.append(out[0].detach()))
+    pipe(prompt_embeds=torch.randn(1, 5, 16), negative_prompt_embeds=torch.zeros(1, 5, 16),
+         num_images_per_prompt=3, num_inference_steps=4, guidance_scale=3.0, height=16,
+         width=16, output_type="latent", generator=torch.Generator().manual_seed(0))
+    mine.remove()
+    handle.remove()
+    want = torch.zeros(3)
+    for i, out in enumerate(outputs):
+        c = fkc.schedule.at_step(i, 4)
+        u, cnd = out.float().chunk(2)
+        gap = ((cnd - u) / c.sigma).flatten(1).pow(2).sum(1)  # ||s_c - s_u||^2 for eps
+        want += 0.5 * c.h * c.g**2 * 3.0 * 2.0 * gap
+    torch.testing.assert_close(fkc.log_weights, want, rtol=1e-4, atol=1e-5)
+    assert (want > 0).all()
