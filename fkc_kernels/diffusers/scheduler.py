@@ -69,6 +69,8 @@ def schedule_from_scheduler(scheduler: Any) -> DiscreteVPSchedule:
     dropped, and where that leaves a count other than ``n_steps`` the scheduler's
     ``timestep_spacing`` rule is used instead.
     """
+    if isinstance(scheduler, FKCScheduler):  # rebuilding an FKC scheduler with new settings
+        return scheduler.schedule
     missing = [name for name in ("alphas_cumprod", "set_timesteps")
                if getattr(scheduler, name, None) is None]
     if missing:
@@ -255,6 +257,11 @@ class FKCScheduler:
 
     def __len__(self) -> int:
         return self.schedule.num_train_timesteps
+
+    @property
+    def alphas_cumprod(self) -> torch.Tensor:
+        """The source scheduler's ``alphas_cumprod`` (float64 ``(T,)``)."""
+        return torch.tensor(self.schedule.alphas_cumprod, dtype=torch.float64)
 
     # ------------------------------------------------------------------ state
 

@@ -80,7 +80,9 @@ def load_digits_unet(path: str | Path | None = None, dtype: torch.dtype = torch.
         raise FileNotFoundError(
             f"path: no diffusion_pytorch_model.safetensors in {path}; retrain with "
             f"`python -m fkc_align.digits_unet train --out {path}`")
-    unet = diffusers.UNet2DModel.from_pretrained(path, torch_dtype=dtype).eval()
+    # low_cpu_mem_usage=False: a 0.7 MB model, and without accelerate diffusers warns otherwise
+    unet = diffusers.UNet2DModel.from_pretrained(path, torch_dtype=dtype,
+                                                 low_cpu_mem_usage=False).eval()
     scheduler = diffusers.DDPMScheduler.from_pretrained(path)
     return unet, scheduler
 

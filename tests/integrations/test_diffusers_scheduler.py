@@ -307,6 +307,14 @@ def test_from_scheduler_reproduces_alphas_cumprod_and_timesteps(name):
         assert torch.isfinite(x).all()
 
 
+def test_from_scheduler_rebuilds_an_fkc_scheduler():
+    fkc = FKCScheduler.from_scheduler(diffusers.DDIMScheduler(prediction_type="v_prediction"))
+    again = FKCScheduler.from_scheduler(fkc, reward_toward_half, lam_max=2.0, resample="ess")
+    assert again.schedule is fkc.schedule and again.prediction_type == "v_prediction"
+    torch.testing.assert_close(again.alphas_cumprod,
+                               diffusers.DDIMScheduler().alphas_cumprod.double())
+
+
 def test_from_scheduler_names_what_is_missing():
     flow = diffusers.FlowMatchEulerDiscreteScheduler()
     with pytest.raises(TypeError, match="has no alphas_cumprod.*FlowMatchingSchedule"):
