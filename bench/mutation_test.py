@@ -49,9 +49,9 @@ BAD = ("tests/ops/test_bad_input.py",)
 DIST = ("tests/distributed/test_distributed_ops.py",)
 
 MUTANTS = [
-    Mutant("fkc_kernels/sampler.py", "(x + (c.sigma * c.sigma) * s) / c.alpha",
-           "(x + c.sigma * s) / c.alpha", SAMPLER, "x̂0 with σ instead of σ²"),
-    Mutant("fkc_kernels/sampler.py", "return r, grad / c.alpha", "return r, grad * c.alpha",
+    Mutant("fkc_kernels/schedules.py", "return (x + (sigma * sigma) * score) / alpha",
+           "return (x + sigma * score) / alpha", SAMPLER, "x̂0 with σ instead of σ²"),
+    Mutant("fkc_kernels/sampler.py", "return r, grad / alpha", "return r, grad * alpha",
            SAMPLER, "∇r(x̂0) scaled by α instead of 1/α"),
     Mutant("fkc_kernels/sampler.py", "do = ess < self.ess_threshold * n_particles",
            "do = ess > self.ess_threshold * n_particles", SAMPLER, "ESS rule inverted"),
