@@ -67,7 +67,10 @@ def schedule_from_scheduler(scheduler: Any) -> DiscreteVPSchedule:
     schedule asks a copy of the scheduler for its timesteps, so any ``n_steps`` the scheduler
     accepts works, with its own spacing; repeated timesteps (PNDM's Runge-Kutta warm-up) are
     dropped, and where that leaves a count other than ``n_steps`` the scheduler's
-    ``timestep_spacing`` rule is used instead.
+    ``timestep_spacing`` rule is used instead. A zero-terminal-SNR schedule
+    (``rescale_betas_zero_snr``) gets ``alphas_cumprod[T-1] = alphas_cumprod[T-2] / 2`` (the
+    score is undefined at alpha = 0); its first Euler-Maruyama steps jump the SNR by orders of
+    magnitude, so give such schedules more steps or custom ``timesteps`` starting lower.
     """
     if isinstance(scheduler, FKCScheduler):  # rebuilding an FKC scheduler with new settings
         return scheduler.schedule
@@ -80,7 +83,12 @@ def schedule_from_scheduler(scheduler: Any) -> DiscreteVPSchedule:
             f"set_timesteps/timesteps (DDPM, DDIM, Euler, DPM-Solver, PNDM, LMS, DEIS, UniPC, "
             f"...). For EDM or flow-matching models build an EDMSchedule or a "
             f"FlowMatchingSchedule and use fkc_kernels.FKCSampler with UNetScore")
-    alphas_cumprod = scheduler.alphas_cumprod
+    alphas_cumprod = torch.as_tensor(scheduler.alphas_cumprod).detach().double().cpu().clone()
+    if len(alphas_cumprod) > 1 and not (0 < alphas_cumprod[-1] < alphas_cumprod[-2]):
+        # zero terminal SNR (rescale_betas_zero_snr): alphas_cumprod ends at 0, or at diffusers'
+        # stand-in 2**-24 above the value before it; alpha = 0 has no score, so the last
+        # timestep gets half the previous value (SNR ~1e-9: still pure noise in practice)
+        alphas_cumprod[-1] = alphas_cumprod[-2] / 2
     num_train = int(len(alphas_cumprod))
     template = copy.deepcopy(scheduler)
     config = getattr(scheduler, "config", None)

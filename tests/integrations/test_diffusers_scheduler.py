@@ -307,6 +307,21 @@ def test_from_scheduler_reproduces_alphas_cumprod_and_timesteps(name):
         assert torch.isfinite(x).all()
 
 
+@pytest.mark.parametrize("name", ["DDIMScheduler", "EulerDiscreteScheduler"])
+def test_zero_terminal_snr_schedules_are_accepted(name):
+    src = getattr(diffusers, name)(rescale_betas_zero_snr=True, prediction_type="v_prediction",
+                                   timestep_spacing="trailing")
+    fkc = FKCScheduler.from_scheduler(src, reward_toward_half, lam_max=1.0)
+    ac = fkc.alphas_cumprod
+    assert (ac[1:] < ac[:-1]).all() and ac[-1] > 0 and ac[-1] == ac[-2] / 2
+    torch.testing.assert_close(ac[:-1], src.alphas_cumprod[:-1].double())
+    fkc.set_timesteps(10)
+    x = torch.randn(2, 1, 4, 4)
+    for t in fkc.timesteps:
+        x = fkc.step(torch.randn_like(x) * 0.1, t, x).prev_sample
+    assert torch.isfinite(x).all()
+
+
 def test_from_scheduler_rebuilds_an_fkc_scheduler():
     fkc = FKCScheduler.from_scheduler(diffusers.DDIMScheduler(prediction_type="v_prediction"))
     again = FKCScheduler.from_scheduler(fkc, reward_toward_half, lam_max=2.0, resample="ess")
