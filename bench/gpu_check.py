@@ -439,7 +439,14 @@ class Check:
         proc = subprocess.run([sys.executable, "-m", "pytest", "-m", "cuda", "-q",
                                "-p", "no:cacheprovider", os.path.join(root, "tests")],
                               capture_output=True, text=True, cwd=root)
-        tail = (proc.stdout + proc.stderr).strip().splitlines()[-25:]
+        text = proc.stdout + proc.stderr
+        # the whole log beside the report: a tail alone hides which tests failed and why
+        with open(os.path.join(self.args.out, "pytest_cuda.log"), "w") as fh:
+            fh.write(text)
+        failed = sorted({ln.split(" ")[1].split("[")[0] for ln in text.splitlines()
+                         if ln.startswith("FAILED ")})
+        tail = text.strip().splitlines()[-8:]
+        emit(f"failing tests (parameters folded): {failed or 'none'}")
         emit("```")
         for line in tail:
             emit(line)

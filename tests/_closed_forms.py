@@ -15,12 +15,12 @@ def fkc_step_f64(x, w, s, gr, r, xi, *, h, g, lam, dlam, f_coef=0.0, f=None, dw_
     """
     n = x.shape[0]
 
-    def rows(t):
-        return t.detach().double().reshape(n, -1).numpy()
+    def rows(t):  # .cpu(): the statement is numpy, the inputs may live on a GPU
+        return t.detach().cpu().double().reshape(n, -1).numpy()
 
     x, s, gr, xi = rows(x), rows(s), rows(gr), rows(xi)
-    r = r.detach().double().numpy()
-    w = w.detach().double().numpy()
+    r = r.detach().cpu().double().numpy()
+    w = w.detach().cpu().double().numpy()
     fx = rows(f) if f is not None else f_coef * x
     drift = g * g * (s + lam / 2 * gr) - fx
     x_new = x + h * drift + g * np.sqrt(h) * xi
