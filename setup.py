@@ -86,7 +86,8 @@ def _extension_kwargs():
                       "installing pure Python (the loader retries just in time)", file=sys.stderr)
                 return
             info = {"torch": torch.__version__, "cuda": torch.version.cuda if with_cuda else None,
-                    "python": platform.python_version(), "with_cuda": with_cuda}
+                    "python": platform.python_version(), "with_cuda": with_cuda,
+                    "sources": cfg.sources_digest(ROOT)}
             text = json.dumps(info, indent=1) + "\n"
             outs = [Path(self.get_ext_fullpath(extension.name)).parent / cfg.BUILD_INFO_FILE]
             if self.inplace or getattr(self, "editable_mode", False):

@@ -6,7 +6,9 @@ package) may be importable.
 
 from __future__ import annotations
 
+import hashlib
 import sys
+from pathlib import Path
 
 # paths relative to the repository root
 CPU_SOURCES = [
@@ -49,3 +51,18 @@ def ld_flags() -> list[str]:
 def nvcc_flags() -> list[str]:
     # no --use_fast_math: the noise contract needs IEEE sqrt and division
     return ["-O3", "-DFKC_WITH_CUDA", "-lineinfo"]
+
+
+def sources_digest(repo_root: Path) -> str | None:
+    """A hash of every C++/CUDA source and header under ``repo_root/csrc`` (None without them).
+
+    Written beside a prebuilt library and compared on load in a source checkout: a library built
+    from other sources can register op schemas that no longer match the Python side, and that
+    fails at load time in C++, where it cannot be caught."""
+    csrc = Path(repo_root) / "csrc"
+    if not csrc.is_dir():
+        return None
+    digest = hashlib.sha256()
+    for path in sorted(p for p in csrc.rglob("*") if p.suffix in (".cpp", ".cu", ".h", ".cuh")):
+        digest.update(str(path.relative_to(csrc)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]

@@ -71,6 +71,14 @@ def _prebuilt() -> tuple[Path | None, str | None]:
             f"the prebuilt {path.name} was built for torch {built[0]}, CUDA {info.get('cuda')}, "
             f"Python {built[1]}; this is {_running_versions()} (rebuild: pip install -e .)"
         )
+    # in a source checkout, a library built from other C++ sources (a pull, a branch switch)
+    # may define other op schemas and abort the process on load: rebuild instead
+    here_sources = cfg.sources_digest(_REPO_ROOT)
+    if here_sources is not None and info.get("sources") != here_sources:
+        return None, (
+            f"the prebuilt {path.name} was built from other C++ sources than csrc/ holds now "
+            f"(rebuild: pip install -e .)"
+        )
     return path, None
 
 
@@ -93,9 +101,7 @@ def jit_build_key(with_cuda: bool) -> str:
                  platform.python_version(), repr(cfg.cxx_flags(with_cuda)),
                  repr(cfg.nvcc_flags() if with_cuda else []), repr(cfg.ld_flags())):
         digest.update(part.encode() + b"\0")
-    csrc = _REPO_ROOT / "csrc"
-    for path in sorted(p for p in csrc.rglob("*") if p.suffix in (".cpp", ".cu", ".h", ".cuh")):
-        digest.update(str(path.relative_to(csrc)).encode() + b"\0" + path.read_bytes())
+    digest.update(str(cfg.sources_digest(_REPO_ROOT)).encode())
     return digest.hexdigest()[:16]
 
 

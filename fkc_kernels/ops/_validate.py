@@ -182,8 +182,9 @@ def check_usable_log_weights(name: str, logw: torch.Tensor) -> None:
     NaN and ``-inf`` count as zero weight. ``+inf`` anywhere, or no finite entry at all, has no
     meaningful normalisation: ``ValueError`` naming ``name`` and what was found. One host sync.
     """
-    if logw.numel() == 0 or torch.compiler.is_compiling():
-        return  # a traced graph cannot branch on data: eager calls check
+    if logw.numel() == 0 or torch.compiler.is_compiling() or (
+            logw.is_cuda and torch.cuda.is_current_stream_capturing()):
+        return  # a traced or captured graph cannot branch on data: eager calls check
     # one reduction and one sync: the largest weight with NaN as zero weight is finite
     # exactly when there is no +inf and at least one finite entry
     top = torch.nan_to_num(logw, nan=-math.inf, posinf=math.inf, neginf=-math.inf).amax()

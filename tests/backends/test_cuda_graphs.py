@@ -34,3 +34,21 @@ def test_cuda_graph_capture_draws_fresh_noise():
     torch.cuda.synchronize()
     assert torch.isfinite(snapshots[1]).all()
     assert not torch.equal(snapshots[0], snapshots[1])
+
+
+
+@pytest.mark.parametrize("backend", ["cuda", "triton"])
+def test_resampling_and_ess_capture_in_a_cuda_graph(backend):
+    # the non-finite log-weight check needs a host sync, so it stands aside during capture
+    logw = torch.randn(4096, device="cuda")
+    fkc_kernels.systematic_resample(logw, backend=backend)  # warm-up (compiles)
+    torch.cuda.synchronize()
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        idx = fkc_kernels.systematic_resample(logw, backend=backend)
+        ess = fkc_kernels.effective_sample_size(logw)
+    graph.replay()
+    torch.cuda.synchronize()
+    assert idx.shape == (4096,) and bool((idx[1:] >= idx[:-1]).all())
+    assert 0 <= int(idx.min()) and int(idx.max()) < 4096
+    torch.testing.assert_close(ess, fkc_kernels.effective_sample_size(logw))

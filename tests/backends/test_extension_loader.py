@@ -83,3 +83,25 @@ def test_building_line_only_when_it_builds(monkeypatch, tmp_path, capsys):
     assert str(_loader.jit_build_dir(with_cuda=False)) in first
     assert second == ""
     assert calls == [str(_loader.jit_build_dir(with_cuda=False))] * 2
+
+
+def test_prebuilt_from_other_sources_is_not_loaded(monkeypatch, tmp_path):
+    # a library built from other C++ sources may register other op schemas, and that aborts
+    # the process on load: the loader must refuse it by its recorded sources digest instead
+    pkg, repo = tmp_path / "fkc_kernels", tmp_path / "repo"
+    pkg.mkdir()
+    (repo / "csrc").mkdir(parents=True)
+    (repo / "csrc" / "step.cpp").write_text("int step() { return 1; }\n")
+    import importlib.machinery
+
+    (pkg / f"_C{importlib.machinery.EXTENSION_SUFFIXES[0]}").write_bytes(b"not loaded")
+    info = {"torch": torch.__version__, "python": _loader.platform.python_version(),
+            "cuda": None, "with_cuda": False, "sources": _loader.cfg.sources_digest(repo)}
+    (pkg / _loader.cfg.BUILD_INFO_FILE).write_text(__import__("json").dumps(info))
+    monkeypatch.setattr(_loader, "_PKG_DIR", pkg)
+    monkeypatch.setattr(_loader, "_REPO_ROOT", repo)
+    path, why = _loader._prebuilt()
+    assert why is None and path is not None
+    (repo / "csrc" / "step.cpp").write_text("int step() { return 2; }\n")
+    path, why = _loader._prebuilt()
+    assert path is None and "built from other C++ sources" in why
