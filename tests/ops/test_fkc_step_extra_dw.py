@@ -15,27 +15,14 @@ from _closed_forms import fkc_step_f64
 
 import fkc_kernels as fk
 from fkc_kernels import reference
-from fkc_kernels.ops._backends import unavailable_reason
+from fkc_kernels.ops import unavailable_reason
 
 COEFS = dict(h=0.02, g=1.3, lam=0.7, dlam=2.0, f_coef=-0.4)
 
 
-def _device(backend: str) -> str:
-    return "cuda" if backend == "cuda" else "cpu"
-
-
-@pytest.fixture(params=["reference", "cpu", "triton",
-                        pytest.param("cuda", marks=pytest.mark.cuda)])
-def backend(request):
-    """Each backend in turn; the C++ ones skip (or fail under FKC_REQUIRE_EXT=1) when unbuilt."""
-    name = request.param
-    if name in ("cpu", "cuda"):
-        request.getfixturevalue(f"{name}_backend")
-    elif name == "triton":
-        reason = unavailable_reason("triton", torch.device("cpu"))
-        if reason is not None:
-            pytest.skip(f"the 'triton' backend is unavailable: {reason}")
-    return name
+def _device(backend) -> str:
+    # the backend fixture (tests/ops/conftest.py) knows its device
+    return str(backend.device)
 
 
 def _inputs(n, d, device="cpu", dtype=torch.float32):
