@@ -44,11 +44,11 @@ class Mutant:
 
 SAMPLER = ("tests/test_sampler.py::test_reward_at_x0_hat_is_tweedie_with_chain_rule_gradient",
            "tests/test_sampler.py::test_ess_rule_decides_every_resampling",
-           "tests/test_sampler.py::test_ve_schedule_gaussian",
+           "tests/test_sampler.py::test_initial_particles_are_the_prior_through_the_noise_contract",
            "tests/test_sampler.py::test_gaussian_tilt_target")
 STEP = ("tests/ops/test_fkc_step.py", "-k", "reference")
 SELECT = ("tests/ops/test_select_particles.py", "-k", "reference or epsilon")
-RESAMPLE = ("tests/ops/test_systematic_resample.py", "-k", "reference or ess or u0")
+RESAMPLE = ("tests/ops/test_systematic_resample.py", "-k", "reference or effective or u0")
 BAD = ("tests/ops/test_bad_input.py",)
 DIST = ("tests/distributed/test_distributed_ops.py",)
 

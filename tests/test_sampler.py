@@ -241,3 +241,23 @@ def test_ess_rule_decides_every_resampling():
     # a resampled step leaves equal weights: the next ESS starts from N
     after = out.resampled[:-1].nonzero().flatten() + 1
     assert (out.ess[after] > threshold * n).any()
+
+
+@pytest.mark.parametrize("schedule", [VP, VESchedule(sigma_min=0.01, sigma_max=20.0)],
+                         ids=["vp", "ve"])
+def test_initial_particles_are_the_prior_through_the_noise_contract(schedule):
+    """The start is prior_std · normal(S, O, e) with (S, O) drawn from the generator: the prior's
+    scale (1 for VP, sigma_max for VE) and the noise contract's numbers, element for element."""
+    from fkc_kernels.ops import draw_philox_seeds
+    from fkc_kernels.reference import philox_normal
+
+    sampler = FKCSampler(lambda x, tau: -x, lambda x: x.sum(-1), schedule, LinearTilt(1.0),
+                         n_steps=2)
+    x0 = sampler.initial_particles(4000, (2,), torch.Generator().manual_seed(9),
+                                   torch.device("cpu"), torch.float32)
+    seeds = draw_philox_seeds(torch.Generator().manual_seed(9), torch.device("cpu"))
+    z = philox_normal(seeds[0], seeds[1], 8000).view(4000, 2)
+    assert x0.shape == (4000, 2) and x0.dtype == torch.float32
+    torch.testing.assert_close(x0, z * schedule.prior_std)
+    # 8000 normals: the sample std is within 3% of the prior's (about 4 standard errors)
+    assert abs(x0.std().item() / schedule.prior_std - 1.0) < 0.03
