@@ -52,6 +52,8 @@ def _close_to_f64(x_new, w_new, ref, dtype, n):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("explicit_f", [False, True])
 def test_matches_float64_statement_and_reference(backend, shape, dtype, explicit_f):
+    if backend == "triton" and math.prod(shape) > 10_000:
+        pytest.skip("too slow under the Triton interpreter (the smaller shapes cover its paths)")
     x, w, s, gr, r, xi, f = make_inputs(shape, dtype, backend.device)
     f = f if explicit_f else None
     x_new, w_new = fkc_step(x, w, s, gr, r, f=f, noise=xi, backend=backend, **COEFS)
@@ -147,6 +149,8 @@ def test_in_kernel_noise_bits_equal_cpu_and_cuda(backend):
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
 @pytest.mark.parametrize("n,d", [(3, 8), (37, 123), (300, 77)])
 def test_same_generator_state_same_step_as_reference(backend, dtype, n, d):
+    if backend == "triton" and n * d > 10_000:
+        pytest.skip("too slow under the Triton interpreter (the smaller shapes cover its paths)")
     x, w, s, gr, r, _, _ = make_inputs((n, d), dtype, backend.device)
     out = {}
     for name in (backend, "reference"):

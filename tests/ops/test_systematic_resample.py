@@ -51,7 +51,8 @@ def test_matches_reference(backend, n, kind, dtype):
         pytest.skip(f"N={n} exercises the CUDA kernel's many-block path; the sizes above cover "
                     "the one-pass CPU kernels")
     lw = _logw(n, kind).to(dtype)
-    for u in (0.0, 0.37, 0.5, 1.0 - 2.0**-53, torch.rand(()).item()):
+    us = (0.0, 0.37, 0.5, 1.0 - 2.0**-53, torch.rand(()).item())
+    for u in us[:2] + us[3:4] if backend == "triton" else us:  # fewer interpreter runs
         got = _check(backend, lw, u)
         # NaN and -inf log-weights get no offspring (for u -> 1 the last position can round
         # to 1.0 and clamp to particle N-1, dead or not: the reference does the same)
