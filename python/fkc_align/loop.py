@@ -232,83 +232,91 @@ def run_loop(task: Task, cfg: RunConfig, particles: Particles, *, backend: str,
     if main:
         store = open_store(out_dir, cfg.settings(), cfg.seed, resume, say)
         oracle = oracle if oracle is not None else FunctionOracle(task.oracle)
-    model = make_reward_model(task, cfg).to(device)
-    show_bars = progress and main
-    round_bar = tqdm(total=cfg.n_rounds, desc=f"{cfg.strategy} rounds", unit="round",
-                     disable=not show_bars, dynamic_ncols=True)
-    round_walls: dict[int, float] = {}
-    done = 0
-    for rnd in range(cfg.n_rounds):
-        t0 = time.perf_counter()
-        # rank 0 owns the store: it says how many to show (0: stop) and whether to sample
-        plan_ints = [0, 0]
-        if main:
-            if store.queries(rnd):
-                plan_ints = [len(store.queries(rnd)), 0]  # resumed round: ask what is stored
-                if store.pending(rnd):
-                    say(f"round {rnd}: asking the {len(store.pending(rnd))} pending queries "
-                        f"stored before the interruption (not resampling)")
-            else:
-                plan_ints = [max(0, min(cfg.k, cfg.budget - store.n_queries())), 1]
-        n_show, sample = particles.broadcast_ints(plan_ints, device)
-        if n_show == 0:
-            break
-        picks = None
-        if sample:
-            plan = plan_round(cfg, rnd, n_show)
-            asked = None
+    try:
+        model = make_reward_model(task, cfg).to(device)
+        show_bars = progress and main
+        round_bar = tqdm(total=cfg.n_rounds, desc=f"{cfg.strategy} rounds", unit="round",
+                         disable=not show_bars, dynamic_ncols=True)
+        round_walls: dict[int, float] = {}
+        done = 0
+        for rnd in range(cfg.n_rounds):
+            t0 = time.perf_counter()
+            # rank 0 owns the store: it says how many to show (0: stop) and whether to sample
+            plan_ints = [0, 0]
             if main:
-                asked = torch.stack([r.x for r in store.records()]).to(device) if rnd else \
-                    torch.zeros((0, *task.shape), device=device)
-            asked = particles.broadcast_tensor(asked, (1 + len(task.shape), torch.float32),
-                                               device)
-            gen = torch.Generator(device=device).manual_seed(
-                derived_seed(cfg.seed, rnd, "sample"))
-            bar = tqdm(total=cfg.n_steps * (1 + (plan.n_pool > 0)), desc=f"round {rnd} sampling",
-                       unit="step", leave=False, disable=not show_bars, dynamic_ncols=True)
-            try:
-                picks = pick_round(particles, task, cfg, plan, model, asked, gen,
-                                   backend=backend, device=device,
-                                   on_step=functools.partial(bar.update, 1))
-            finally:
-                bar.close()
-        status = [1]
-        if main:
-            try:
-                if picks is not None:
-                    store.add_queries(rnd, picks.x, picks.picks, picks.score.float().cpu().tolist())
-                unanswered = store.pending(rnd)
-                if unanswered:
-                    oracle.ask(store, unanswered)
-                    store.refresh()
+                if store.queries(rnd):
+                    plan_ints = [len(store.queries(rnd)), 0]  # resumed round: ask what is stored
                     if store.pending(rnd):
-                        raise RuntimeError(f"oracle: round {rnd} still has "
-                                           f"{len(store.pending(rnd))} unanswered queries "
-                                           f"after asking")
-                train_on_answers(model, store, cfg.seed, rnd, device, train_options)
-            except BaseException:
-                particles.broadcast_ints([0], device)  # release the other ranks, then raise
-                raise
-        status = particles.broadcast_ints(status, device)
-        if not status[0]:
-            raise RuntimeError(f"rank 0 failed in round {rnd} (see its error)")
-        particles.broadcast_module(model)
-        round_walls[rnd] = time.perf_counter() - t0
-        done += 1
-        if main:
-            round_bar.update(1)
-            row = round_rows(store, task)[-1]
-            round_bar.set_postfix(used=row["queries_used"], mean_r=f"{row['mean_reward']:.2f}",
-                                  hit=_fmt(row["hit_rate"]))
-    round_bar.close()
-    model = model.cpu().eval()
-    if not main:
-        return WorkerResult(reward_model=model, n_rounds=done)
-    if store.n_queries() > cfg.budget:  # a guard on the accounting, not a recovery
-        raise RuntimeError(f"budget: {store.n_queries()} queries issued, budget was {cfg.budget}")
-    extra = {"world_size": particles.world} if particles.world > 1 else None
-    store.close()  # give the folder back (the kernel would at exit, or a failure's GC)
-    return assemble_result(store, task, model, round_walls, started, extra=extra, config=cfg)
+                        say(f"round {rnd}: asking the {len(store.pending(rnd))} pending queries "
+                            f"stored before the interruption (not resampling)")
+                else:
+                    plan_ints = [max(0, min(cfg.k, cfg.budget - store.n_queries())), 1]
+            n_show, sample = particles.broadcast_ints(plan_ints, device)
+            if n_show == 0:
+                break
+            picks = None
+            if sample:
+                plan = plan_round(cfg, rnd, n_show)
+                asked = None
+                if main:
+                    asked = torch.stack([r.x for r in store.records()]).to(device) if rnd else \
+                        torch.zeros((0, *task.shape), device=device)
+                asked = particles.broadcast_tensor(asked, (1 + len(task.shape), torch.float32),
+                                                   device)
+                gen = torch.Generator(device=device).manual_seed(
+                    derived_seed(cfg.seed, rnd, "sample"))
+                bar = tqdm(total=cfg.n_steps * (1 + (plan.n_pool > 0)),
+                           desc=f"round {rnd} sampling", unit="step", leave=False,
+                           disable=not show_bars, dynamic_ncols=True)
+                try:
+                    picks = pick_round(particles, task, cfg, plan, model, asked, gen,
+                                       backend=backend, device=device,
+                                       on_step=functools.partial(bar.update, 1))
+                finally:
+                    bar.close()
+            status = [1]
+            if main:
+                try:
+                    if picks is not None:
+                        store.add_queries(rnd, picks.x, picks.picks,
+                                          picks.score.float().cpu().tolist())
+                    unanswered = store.pending(rnd)
+                    if unanswered:
+                        oracle.ask(store, unanswered)
+                        store.refresh()
+                        if store.pending(rnd):
+                            raise RuntimeError(f"oracle: round {rnd} still has "
+                                               f"{len(store.pending(rnd))} unanswered queries "
+                                               f"after asking")
+                    train_on_answers(model, store, cfg.seed, rnd, device, train_options)
+                except BaseException:
+                    particles.broadcast_ints([0], device)  # release the other ranks, then raise
+                    raise
+            status = particles.broadcast_ints(status, device)
+            if not status[0]:
+                raise RuntimeError(f"rank 0 failed in round {rnd} (see its error)")
+            particles.broadcast_module(model)
+            round_walls[rnd] = time.perf_counter() - t0
+            done += 1
+            if main:
+                round_bar.update(1)
+                row = round_rows(store, task)[-1]
+                round_bar.set_postfix(used=row["queries_used"], mean_r=f"{row['mean_reward']:.2f}",
+                                      hit=_fmt(row["hit_rate"]))
+        round_bar.close()
+        model = model.cpu().eval()
+        if not main:
+            return WorkerResult(reward_model=model, n_rounds=done)
+        if store.n_queries() > cfg.budget:  # a guard on the accounting, not a recovery
+            raise RuntimeError(f"budget: {store.n_queries()} queries issued, budget was "
+                               f"{cfg.budget}")
+        extra = {"world_size": particles.world} if particles.world > 1 else None
+        store.close()  # give the folder back (the kernel would at exit, or a failure's GC)
+        return assemble_result(store, task, model, round_walls, started, extra=extra, config=cfg)
+    except BaseException:
+        if store is not None:  # a failed run gives its folder back now, not at garbage collection
+            store.close()
+        raise
 
 
 def _fmt(v: float | None) -> str:

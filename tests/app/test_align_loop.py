@@ -204,3 +204,20 @@ def test_ensemble_of_one_is_the_single_model_and_members_are_evaluated_together(
     assert looped.std(0).mean() > 1e-3  # bootstrap members disagree
     torch.testing.assert_close(four(x), (looped.mean(0) - four.r_mean) / four.r_std,
                                rtol=1e-4, atol=1e-4)
+
+
+def test_a_failed_run_gives_its_folder_back_at_once(tmp_path):
+    # the error (and its traceback, which keeps the loop's frame alive) is still held here, as a
+    # notebook holds it: the folder must already be free for a resume from another process
+    from fkc_align.run_lock import RunLock
+
+    class ClosedPage:
+        def ask(self, store, queries):
+            raise RuntimeError("the person closed the page")
+
+    out = tmp_path / "run"
+    with pytest.raises(RuntimeError, match="closed the page") as failure:
+        run_active(gmm(), budget=8, k=4, n_particles=16, n_steps=4, out_dir=out,
+                   oracle=ClosedPage(), progress=False)
+    assert failure.value is not None
+    assert RunLock.holder(out) is None
