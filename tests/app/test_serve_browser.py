@@ -146,8 +146,10 @@ def test_rate_a_whole_run_in_the_browser(browser, tmp_path):
         # round 1 by clicking
         wait_round(page, 0)
         assert page.locator("#query-counter").inner_text() == "queries 4 / 16"
-        assert page.locator(".card img").evaluate_all(
-            "imgs => imgs.every(i => i.complete && i.naturalWidth > 0)")
+        # the images load after the cards appear (each is its own request): wait for them
+        until(lambda: page.locator(".card img").evaluate_all(
+            "imgs => imgs.length > 0 && imgs.every(i => i.complete && i.naturalWidth > 0)"),
+            timeout_s=30.0)
         clicks = [5, 4, 2, 1]
         for j, r in enumerate(clicks):
             page.click(f'.card[data-qid="r0-q{j}"] button[data-rating="{r}"]')
