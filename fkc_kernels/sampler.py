@@ -59,6 +59,24 @@ def reward_and_grad(reward_fn: RewardFn, x: torch.Tensor,
     return _batched_reward_and_grad(reward_fn, x, batch_size=batch_size)
 
 
+def check_weighting_options(weights: str, resample: str | None, ess_threshold: float,
+                            reward_at: str, reward_grad: str) -> None:
+    """The weight, resampling and reward options that :class:`FKCSampler` and the diffusers
+    scheduler share, checked with the same messages (``ValueError`` naming the argument)."""
+    if weights not in ("seed", "smc"):
+        raise ValueError(f"weights: expected 'seed' or 'smc', got {weights!r}")
+    if resample not in (None, "ess", "always"):
+        raise ValueError(f"resample: expected None, 'ess' or 'always', got {resample!r}")
+    if resample is not None and weights != "smc":
+        raise ValueError(f"resample={resample!r} needs weights='smc', got weights={weights!r}")
+    if not 0.0 < ess_threshold <= 1.0:
+        raise ValueError(f"ess_threshold: expected a fraction in (0, 1], got {ess_threshold}")
+    if reward_at not in ("x", "x0_hat"):
+        raise ValueError(f"reward_at: expected 'x' or 'x0_hat', got {reward_at!r}")
+    if reward_grad not in GRAD_MODES:
+        raise ValueError(f"reward_grad: expected one of {GRAD_MODES}, got {reward_grad!r}")
+
+
 def _check_shape(shape: object) -> tuple[int, ...]:
     dims = (shape,) if isinstance(shape, int) else shape
     if not isinstance(dims, (tuple, list, torch.Size)) or not all(
@@ -150,18 +168,7 @@ class FKCSampler:
     ) -> None:
         if isinstance(n_steps, bool) or not isinstance(n_steps, int) or n_steps < 1:
             raise ValueError(f"n_steps: expected an int >= 1, got {n_steps!r}")
-        if weights not in ("seed", "smc"):
-            raise ValueError(f"weights: expected 'seed' or 'smc', got {weights!r}")
-        if resample not in (None, "ess", "always"):
-            raise ValueError(f"resample: expected None, 'ess' or 'always', got {resample!r}")
-        if resample is not None and weights != "smc":
-            raise ValueError(f"resample={resample!r} needs weights='smc', got weights={weights!r}")
-        if not 0.0 < ess_threshold <= 1.0:
-            raise ValueError(f"ess_threshold: expected a fraction in (0, 1], got {ess_threshold}")
-        if reward_at not in ("x", "x0_hat"):
-            raise ValueError(f"reward_at: expected 'x' or 'x0_hat', got {reward_at!r}")
-        if reward_grad not in GRAD_MODES:
-            raise ValueError(f"reward_grad: expected one of {GRAD_MODES}, got {reward_grad!r}")
+        check_weighting_options(weights, resample, ess_threshold, reward_at, reward_grad)
         if groups is not None and not isinstance(groups, torch.Tensor) and (
                 isinstance(groups, bool) or not isinstance(groups, int) or groups < 1):
             raise ValueError(f"groups: expected None, an int >= 1 or labels (N,), got {groups!r}")

@@ -24,7 +24,8 @@ from ..particles import (
     per_particle_normal,
     resample_in_groups,
 )
-from ..rewards import GRAD_MODES, RewardFn, check_batch_size, reward_and_grad
+from ..rewards import RewardFn, check_batch_size, reward_and_grad
+from ..sampler import check_weighting_options
 from ..schedules import (
     PREDICTION_TYPES,
     DiscreteVPSchedule,
@@ -201,18 +202,7 @@ class FKCScheduler:
         if prediction_type not in PREDICTION_TYPES[:3]:
             raise ValueError(f"prediction_type: expected one of {PREDICTION_TYPES[:3]}, got "
                              f"{prediction_type!r}")
-        if weights not in ("seed", "smc"):
-            raise ValueError(f"weights: expected 'seed' or 'smc', got {weights!r}")
-        if resample not in (None, "ess", "always"):
-            raise ValueError(f"resample: expected None, 'ess' or 'always', got {resample!r}")
-        if resample is not None and weights != "smc":
-            raise ValueError(f"resample={resample!r} needs weights='smc', got weights={weights!r}")
-        if not 0.0 < ess_threshold <= 1.0:
-            raise ValueError(f"ess_threshold: expected a fraction in (0, 1], got {ess_threshold}")
-        if reward_at not in ("x", "x0_hat"):
-            raise ValueError(f"reward_at: expected 'x' or 'x0_hat', got {reward_at!r}")
-        if reward_grad not in GRAD_MODES:
-            raise ValueError(f"reward_grad: expected one of {GRAD_MODES}, got {reward_grad!r}")
+        check_weighting_options(weights, resample, ess_threshold, reward_at, reward_grad)
         if reward_fn is not None and not callable(reward_fn):
             raise TypeError(f"reward_fn: expected a callable or None, got "
                             f"{type(reward_fn).__name__}")
