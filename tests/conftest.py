@@ -32,6 +32,16 @@ def _fresh_seed(request):
     yield
 
 
+@pytest.fixture
+def one_torch_thread():
+    """One intra-op thread for tests of tiny models: on a busy 2-core box two threads were up to
+    10x slower than one."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def _require_backend(name: str, device: str) -> None:
     """Skip (or, with FKC_REQUIRE_EXT=1 as in CI, fail) when a C++ backend cannot run."""
     from fkc_kernels.ops._backends import unavailable_reason

@@ -5,14 +5,8 @@ import torch
 
 from fkc_align.reward_models import SmallCNN, SmallMLP, make_reward_model, train_reward_model
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny tensors: one intra-op thread is fastest (and far faster on a busy 2-core box)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+# tiny models: one intra-op thread (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_architecture_follows_the_particle_shape():

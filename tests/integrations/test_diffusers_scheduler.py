@@ -19,14 +19,8 @@ from fkc_kernels.diffusers import (  # noqa: E402
 )
 from fkc_kernels.schedules import x0_from_score  # noqa: E402
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # tiny convolutions: two threads on a busy 2-core machine were 10x slower than one
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+# tiny models: one intra-op thread (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def tiny_unet(channels=1, size=8):
