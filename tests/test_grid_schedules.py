@@ -153,7 +153,7 @@ def gaussian_score(schedule, mean=1.0, std=0.5):
 @pytest.mark.parametrize("name,n_steps", [("discrete-trailing", 200), ("discrete-leading", 100),
                                           ("edm", 200), ("flow", 200)])
 def test_sampler_reaches_the_tilted_gaussian_on_grid_schedules(name, n_steps):
-    # data N(1, 0.5^2), r(x) = x, lambda = 2t: the target is N(1.5, 0.25) (DESIGN's sanity check)
+    # data N(1, 0.5^2), r(x) = x, lambda = 2t: the target is N(1.5, 0.25) (README's sampler example)
     sch = SCHEDULES[name]()
     sampler = FKCSampler(gaussian_score(sch), lambda x: x.sum(-1), sch, LinearTilt(2.0),
                          n_steps=n_steps, weights="smc", resample="ess")
