@@ -244,20 +244,18 @@ def triton_rows(tmp: str, with_selection: bool) -> list[str]:
 
 
 def _selection_rows(tmp: str) -> list[str]:
-    import triton
-
     from fkc_kernels.triton import select_particles as sp
 
     rows = []
+    sig = dict(w_ptr="*fp32", seeds_ptr="*i64", N="i32", n_top="i32", n_random="i32",
+               top_key="*i64", top_idx="*i64", rnd_key="*i64", rnd_idx="*i64", counters="*i32",
+               n_blocks="i32", out_ptr="*i64")
     for n, k in [(65536, 64), (1 << 20, 256)]:
-        n_rnd = k // 2
-        block = max(sp._MIN_BLOCK, triton.next_power_of_2(k))
-        sig = dict(w_ptr="*fp32", seeds_ptr="*i64", top_k_ptr="*i64", top_i_ptr="*i64",
-                   rnd_k_ptr="*i64", rnd_i_ptr="*i64", N="i32")
-        const = dict(N_TOP=k - n_rnd, N_RND=k, BLOCK=block, LOG_BLOCK=block.bit_length() - 1)
+        const = sp.launch_config(n, k, k // 2)
         t0 = time.perf_counter()
-        compiled = _triton_compile(sp._candidates_kernel, sig, const, set(sig), 4)
-        rows.append(_triton_row("triton _candidates_kernel",
+        compiled = _triton_compile(sp._select_kernel, sig, const,
+                                   {a for a, t in sig.items() if t.startswith("*")}, sp.NUM_WARPS)
+        rows.append(_triton_row("triton _select_kernel",
                                 f"N={n} k={k} ({time.perf_counter() - t0:.0f} s)", compiled, tmp))
     return rows
 

@@ -1,13 +1,24 @@
-"""One-pass particle selection in Triton: exact top part, then Philox-keyed random part.
+"""Particle selection in one Triton launch: per-program radix select, then a last-done merge tree.
 
 Same contract as :func:`fkc_kernels.reference.select_particles`, index for index. Every particle
-gets two sortable int64 pairs: ``(desc_key(w), i)`` (ascending = descending ``w``, NaN last,
-ties to the lower index) and ``(random_key(S, O, i), i)``. One pass over ``w`` keeps, per block,
-the ``n_top`` smallest top pairs and the ``k = n_top + n_random`` smallest random pairs; merge
-rounds shrink the candidate lists on the device (sizes depend on shapes only: no host sync); a
-final program emits the top part and the first ``n_random`` random candidates that are not in it.
-Keeping ``n_top + n_random`` random candidates suffices: at most ``n_top`` of them are top ones.
-A candidate ``c`` is a top one exactly when its top pair is ``<=`` the ``n_top``-th top pair.
+has two int64 keys, unique once the index breaks ties: ``desc_key(w)`` (ascending = descending
+``w``, NaN last, -0.0 == 0.0) for the top part and ``random_key(S, O, i)`` for the random part.
+
+1. Each program owns ``BLOCK`` particles and keeps the ``n_top`` smallest top pairs and the
+   ``k = n_top + n_random`` smallest random pairs of its block. A radix select (8-bit digits,
+   ``tl.histogram``) finds the K-th smallest key ``T`` and how many keys equal to ``T`` belong to
+   the K smallest; those are the lowest-indexed ones, so a prefix sum in index order picks them.
+   The survivors are written to the program's slot in index order (no sort).
+2. Programs meet in groups of ``G`` slots: the last program of a group to finish (an atomic
+   counter) merges the group's slots into one slot of the next level with the same select. Slots
+   stay in index order, so the positional tie rule stays exact at every level.
+3. The program that completes the last level ranks the ``n_top`` winners by counting (position =
+   number of smaller pairs), then drops top particles from the random winners and ranks the rest.
+   Keeping ``k`` random pairs suffices: at most ``n_top`` of them are top particles.
+
+Two launches in all (the counters' zero fill and the kernel); no host sync, so it can be captured
+in a CUDA graph. Shapes pick the sizes: the same ``k`` rounded up to a power of two reuses the
+compiled kernel.
 """
 
 from __future__ import annotations
@@ -18,13 +29,14 @@ import triton.language as tl
 
 from .. import reference
 from ._philox import load_seeds, random_keys
-from ._sort import sort_pairs
 
 _I64_MAX = tl.constexpr(0x7FFFFFFFFFFFFFFF)  # globals in @jit code must be constexpr objects
-# candidates per program. The pair bitonic network unrolls into a lot of code: compiling it for
-# sm_90 (triton 3.8, no GPU) took 25 s at 512 and minutes at 2048, so programs stay at 512
-_MIN_BLOCK = 512
-_MAX_KEEP = 256  # larger k uses the reference's device sort (still no host sync)
+_I64_MIN = tl.constexpr(-0x8000000000000000)
+_RANK_ROWS = tl.constexpr(16)  # rows per step of the ranking's pairwise compare
+_BLOCK_MIN, _BLOCK_MAX = 1024, 4096  # particles per program
+_TILE = 4096  # candidates one program merges (a level's group of slots)
+_MAX_KEEP = 1024  # larger k uses the reference's device sort (still no host sync)
+NUM_WARPS = 8
 
 
 @triton.jit
@@ -37,86 +49,173 @@ def _desc_key(w):
 
 
 @triton.jit
-def _candidates_kernel(w_ptr, seeds_ptr, top_k_ptr, top_i_ptr, rnd_k_ptr, rnd_i_ptr, N,
-                       N_TOP: tl.constexpr, N_RND: tl.constexpr, BLOCK: tl.constexpr,
-                       LOG_BLOCK: tl.constexpr):
+def _kth_key(key, valid, need):
+    """``(T, t)``: ``T`` is the ``need``-th smallest of the valid ``key`` (signed int64, 1-based)
+    and ``t`` how many keys equal to ``T`` are among the ``need`` smallest (``1 <= t``)."""
+    u = key ^ _I64_MIN  # unsigned order in the bits: digits compare like the signed keys
+    bins = tl.arange(0, 256)
+    prefix = tl.zeros((), tl.int64)
+    for d in tl.static_range(8):
+        shift = 56 - 8 * d
+        if d == 0:
+            active = valid
+        else:
+            active = valid & ((u >> (shift + 8)) == (prefix >> (shift + 8)))
+        digit = ((u >> shift) & 255).to(tl.int32)
+        # inactive lanes land in bin 0 and are taken back out (histogram masks are newer than
+        # the triton versions supported)
+        hist = tl.histogram(tl.where(active, digit, 0), 256)
+        hist -= tl.where(bins == 0, tl.sum((~active).to(tl.int32), 0), 0)
+        below = tl.cumsum(hist, 0)
+        before = below < need  # bins wholly before the need-th key
+        need -= tl.max(tl.where(before, below, 0), 0)
+        prefix |= tl.sum(before.to(tl.int64), 0) << shift
+    return prefix ^ _I64_MIN, need
+
+
+@triton.jit
+def _keep_smallest(key, idx, valid, K, dst_key, dst_idx, KP: tl.constexpr):
+    """Write the ``min(K, #valid)`` smallest ``(key, idx)`` pairs to ``dst[:K]`` in their order
+    in the tile (index order); unused slots get ``idx = -1``. Ties on ``key`` go to the earlier
+    lane."""
+    need = tl.minimum(tl.sum(valid.to(tl.int32), 0), K)
+    thr, n_eq = _kth_key(key, valid, need)
+    eq = valid & (key == thr)
+    keep = valid & ((key < thr) | (eq & (tl.cumsum(eq.to(tl.int32), 0) <= n_eq)))
+    pos = tl.cumsum(keep.to(tl.int32), 0) - 1
+    tl.store(dst_key + pos, key, mask=keep)
+    tl.store(dst_idx + pos, idx, mask=keep)
+    slot = tl.arange(0, KP)
+    unused = (slot >= tl.sum(keep.to(tl.int32), 0)) & (slot < K)
+    tl.store(dst_key + slot, _I64_MAX, mask=unused)
+    tl.store(dst_idx + slot, -1, mask=unused)
+
+
+@triton.jit
+def _merge_slots(cand_key, cand_idx, src, count, dst, K, TILE: tl.constexpr, KP: tl.constexpr):
+    """Keep the K smallest of the ``count`` pairs at ``cand[src:]`` into ``cand[dst:dst + K]``."""
+    offs = tl.arange(0, TILE)
+    inside = offs < count
+    # .cg: other programs wrote these; read them from L2, never from a stale L1 line
+    key = tl.load(cand_key + src + offs, mask=inside, other=_I64_MAX, cache_modifier=".cg")
+    idx = tl.load(cand_idx + src + offs, mask=inside, other=-1, cache_modifier=".cg")
+    _keep_smallest(key, idx, inside & (idx >= 0), K, cand_key + dst, cand_idx + dst, KP)
+
+
+@triton.jit
+def _rank(key_ptr, idx_ptr, K, w_ptr, thr_k, thr_i, EXCLUDE_TOP: tl.constexpr, KP: tl.constexpr):
+    """Order of the ``K`` pairs at ``key_ptr``/``idx_ptr``: ``(key, idx, rank, kept)`` with rank =
+    how many kept pairs are smaller. With ``EXCLUDE_TOP``, pairs whose particle is in the top
+    part (``(desc_key(w), idx) <= (thr_k, thr_i)``) are not kept."""
+    j = tl.arange(0, KP)
+    in_j = j < K
+    kj = tl.load(key_ptr + j, mask=in_j, other=_I64_MAX, cache_modifier=".cg")
+    ij = tl.load(idx_ptr + j, mask=in_j, other=-1, cache_modifier=".cg")
+    kept_j = in_j
+    if EXCLUDE_TOP:
+        wk = _desc_key(tl.load(w_ptr + ij, mask=in_j, other=0.0).to(tl.float64))
+        kept_j &= ~((wk < thr_k) | ((wk == thr_k) & (ij <= thr_i)))
+    rank = tl.zeros((KP,), tl.int32)
+    for r0 in range(0, K, _RANK_ROWS):
+        r = r0 + tl.arange(0, _RANK_ROWS)
+        in_r = r < K
+        kr = tl.load(key_ptr + r, mask=in_r, other=_I64_MAX, cache_modifier=".cg")
+        ir = tl.load(idx_ptr + r, mask=in_r, other=-1, cache_modifier=".cg")
+        kept_r = in_r
+        if EXCLUDE_TOP:
+            wr = _desc_key(tl.load(w_ptr + ir, mask=in_r, other=0.0).to(tl.float64))
+            kept_r &= ~((wr < thr_k) | ((wr == thr_k) & (ir <= thr_i)))
+        smaller = (kr[:, None] < kj[None, :]) | ((kr[:, None] == kj[None, :])
+                                                  & (ir[:, None] < ij[None, :]))
+        rank += tl.sum((smaller & kept_r[:, None]).to(tl.int32), 0)
+    return kj, ij, rank, kept_j
+
+
+@triton.jit
+def _select_kernel(w_ptr, seeds_ptr, N, n_top, n_random, top_key, top_idx, rnd_key, rnd_idx,
+                   counters, n_blocks, out_ptr, BLOCK: tl.constexpr, TILE: tl.constexpr,
+                   G: tl.constexpr, KP_TOP: tl.constexpr, KP_RND: tl.constexpr):
     pid = tl.program_id(0)
+    k_rnd = n_top + n_random
     offs = pid * BLOCK + tl.arange(0, BLOCK)
     ok = offs < N
-    idx = tl.where(ok, offs.to(tl.int64), _I64_MAX)  # padding sorts after every particle
-    slot = tl.arange(0, BLOCK)
-    if N_TOP > 0:
+    idx = offs.to(tl.int64)
+    # level 0: this block's candidates into slot pid
+    if KP_TOP > 0:
         w = tl.load(w_ptr + offs, mask=ok, other=0.0).to(tl.float64)
-        key, i = sort_pairs(tl.where(ok, _desc_key(w), _I64_MAX), idx, LOG_BLOCK)
-        tl.store(top_k_ptr + pid * N_TOP + slot, key, mask=slot < N_TOP)
-        tl.store(top_i_ptr + pid * N_TOP + slot, i, mask=slot < N_TOP)
-    if N_RND > 0:
+        _keep_smallest(_desc_key(w), idx, ok, n_top, top_key + pid * n_top, top_idx + pid * n_top,
+                       KP_TOP)
+    if KP_RND > 0:
         seed, offset = load_seeds(seeds_ptr)
-        rk = tl.where(ok, random_keys(seed, offset, offs.to(tl.int64)), _I64_MAX)
-        key, i = sort_pairs(rk, idx, LOG_BLOCK)
-        tl.store(rnd_k_ptr + pid * N_RND + slot, key, mask=slot < N_RND)
-        tl.store(rnd_i_ptr + pid * N_RND + slot, i, mask=slot < N_RND)
+        _keep_smallest(random_keys(seed, offset, idx), idx, ok, k_rnd, rnd_key + pid * k_rnd,
+                       rnd_idx + pid * k_rnd, KP_RND)
+    # the merge tree: the last of a group's programs to arrive merges its G slots
+    slot = pid
+    n_slots = n_blocks
+    base = n_blocks * 0  # first slot of the current level
+    level_counters = counters
+    mine = pid >= 0  # this program still carries its slot upwards
+    while mine & (n_slots > 1):
+        tl.debug_barrier()  # every thread's stores precede the arrival below
+        group = slot // G
+        first = group * G
+        members = tl.minimum(G, n_slots - first)
+        arrived = tl.atomic_add(level_counters + group, 1, sem="acq_rel")
+        mine = arrived == members - 1
+        n_groups = (n_slots + G - 1) // G
+        if mine:
+            dst = base + n_slots + group
+            if KP_TOP > 0:
+                _merge_slots(top_key, top_idx, (base + first) * n_top, members * n_top,
+                             dst * n_top, n_top, TILE, KP_TOP)
+            if KP_RND > 0:
+                _merge_slots(rnd_key, rnd_idx, (base + first) * k_rnd, members * k_rnd,
+                             dst * k_rnd, k_rnd, TILE, KP_RND)
+        level_counters += n_groups
+        base += n_slots
+        slot = group
+        n_slots = n_groups
+    if mine:  # the last level's single slot holds the winners, in index order
+        tl.debug_barrier()
+        thr_k = tl.zeros((), tl.int64)
+        thr_i = tl.zeros((), tl.int64)
+        if KP_TOP > 0:
+            kj, ij, rank, kept = _rank(top_key + base * n_top, top_idx + base * n_top, n_top,
+                                       w_ptr, thr_k, thr_i, False, KP_TOP)
+            tl.store(out_ptr + rank, ij, mask=kept)
+            # the last top pair: a particle is in the top part iff its pair is <= this one
+            last = kept & (rank == n_top - 1)
+            thr_k = tl.sum(tl.where(last, kj, 0), 0)
+            thr_i = tl.sum(tl.where(last, ij, 0), 0)
+        if KP_RND > 0:
+            kj, ij, rank, kept = _rank(rnd_key + base * k_rnd, rnd_idx + base * k_rnd, k_rnd,
+                                       w_ptr, thr_k, thr_i, KP_TOP > 0, KP_RND)
+            tl.store(out_ptr + n_top + rank, ij, mask=kept & (rank < n_random))
 
 
-@triton.jit
-def _merge_kernel(k_in, i_in, M, k_out, i_out, KEEP: tl.constexpr, BLOCK: tl.constexpr,
-                  LOG_BLOCK: tl.constexpr):
-    pid = tl.program_id(0)
-    offs = pid * BLOCK + tl.arange(0, BLOCK)
-    ok = offs < M
-    key = tl.load(k_in + offs, mask=ok, other=_I64_MAX)
-    i = tl.load(i_in + offs, mask=ok, other=_I64_MAX)
-    key, i = sort_pairs(key, i, LOG_BLOCK)
-    slot = tl.arange(0, BLOCK)
-    tl.store(k_out + pid * KEEP + slot, key, mask=slot < KEEP)
-    tl.store(i_out + pid * KEEP + slot, i, mask=slot < KEEP)
+def _pow2(n: int) -> int:
+    return triton.next_power_of_2(n) if n > 0 else 0
 
 
-@triton.jit
-def _finish_kernel(w_ptr, top_k, top_i, M_TOP, rnd_k, rnd_i, M_RND, out_ptr,
-                   N_TOP: tl.constexpr, N_RANDOM: tl.constexpr, BLOCK: tl.constexpr,
-                   LOG_BLOCK: tl.constexpr):
-    slot = tl.arange(0, BLOCK)
-    if N_TOP > 0:
-        ok = slot < M_TOP
-        key = tl.load(top_k + slot, mask=ok, other=_I64_MAX)
-        i = tl.load(top_i + slot, mask=ok, other=_I64_MAX)
-        key, i = sort_pairs(key, i, LOG_BLOCK)
-        tl.store(out_ptr + slot, i, mask=slot < N_TOP)
-        # the n_top-th top pair: a particle is in the top part iff its pair is <= this one
-        last = slot == N_TOP - 1
-        thr_k = tl.sum(tl.where(last, key, 0), 0)
-        thr_i = tl.sum(tl.where(last, i, 0), 0)
-    if N_RANDOM > 0:
-        ok = slot < M_RND
-        key = tl.load(rnd_k + slot, mask=ok, other=_I64_MAX)
-        i = tl.load(rnd_i + slot, mask=ok, other=_I64_MAX)
-        key, i = sort_pairs(key, i, LOG_BLOCK)
-        keep = i != _I64_MAX
-        if N_TOP > 0:
-            w = tl.load(w_ptr + tl.where(keep, i, 0), mask=keep, other=0.0).to(tl.float64)
-            wk = _desc_key(w)
-            keep = keep & ~((wk < thr_k) | ((wk == thr_k) & (i <= thr_i)))
-        pos = tl.cumsum(keep.to(tl.int32), 0) - 1
-        tl.store(out_ptr + N_TOP + pos, i, mask=keep & (pos < N_RANDOM))
+def _levels(n_blocks: int, group: int) -> tuple[int, int]:
+    """(slots, counters) over all merge levels for ``n_blocks`` level-0 slots."""
+    slots, counters, n = n_blocks, 0, n_blocks
+    while n > 1:
+        n = triton.cdiv(n, group)
+        slots += n
+        counters += n
+    return slots, counters
 
 
-def _block(keep: int, m: int) -> int:
-    """Program size for ``m`` candidates of which ``keep`` survive: >= 2*keep so rounds shrink."""
-    return max(16, min(max(_MIN_BLOCK, triton.next_power_of_2(2 * keep)),
-                       triton.next_power_of_2(m)))
-
-
-def _reduce(keys: torch.Tensor, idx: torch.Tensor, keep: int, block: int):
-    """Merge rounds until at most ``block`` candidates remain (sizes known on the host)."""
-    while keys.numel() > block:
-        n_blocks = triton.cdiv(keys.numel(), block)
-        k_out = torch.empty(n_blocks * keep, dtype=torch.int64, device=keys.device)
-        i_out = torch.empty_like(k_out)
-        _merge_kernel[(n_blocks,)](keys, idx, keys.numel(), k_out, i_out, KEEP=keep, BLOCK=block,
-                                   LOG_BLOCK=block.bit_length() - 1, num_warps=4)
-        keys, idx = k_out, i_out
-    return keys, idx
+def launch_config(n: int, k: int, n_random: int) -> dict[str, int]:
+    """The kernel's compile-time sizes for ``N = n`` (``0 < k <= _MAX_KEEP``)."""
+    kp_top, kp_rnd = _pow2(k - n_random), (_pow2(k) if n_random > 0 else 0)
+    kp = max(kp_top, kp_rnd)
+    # ~128 programs or fewer: each keeps at most k, and a group of slots fills one merge tile
+    block = min(max(_BLOCK_MIN, triton.next_power_of_2(triton.cdiv(n, 128)), kp), _BLOCK_MAX,
+                max(16, triton.next_power_of_2(n)))
+    tile = max(_TILE, 2 * kp)
+    return dict(BLOCK=block, TILE=tile, G=tile // kp, KP_TOP=kp_top, KP_RND=kp_rnd)
 
 
 def select_particles(w: torch.Tensor, k: int, n_random: int, seeds: torch.Tensor) -> torch.Tensor:
@@ -138,25 +237,16 @@ def select_particles(w: torch.Tensor, k: int, n_random: int, seeds: torch.Tensor
     if k > _MAX_KEEP:
         return reference.select_particles(w, k, n_random, seeds)
     w = w.contiguous()
-    block = _block(k, n)
-    n_blocks = triton.cdiv(n, block)
+    config = launch_config(n, k, n_random)
+    n_blocks = triton.cdiv(n, config["BLOCK"])
+    slots, n_counters = _levels(n_blocks, config["G"])
     dev = w.device
-    top_k = torch.empty(n_blocks * max(n_top, 1), dtype=torch.int64, device=dev)
-    top_i = torch.empty_like(top_k)
-    rnd_k = torch.empty(n_blocks * max(k, 1), dtype=torch.int64, device=dev)
-    rnd_i = torch.empty_like(rnd_k)
-    n_rnd = k if n_random > 0 else 0
-    _candidates_kernel[(n_blocks,)](w, seeds, top_k, top_i, rnd_k, rnd_i, n, N_TOP=n_top,
-                                    N_RND=n_rnd, BLOCK=block, LOG_BLOCK=block.bit_length() - 1,
-                                    num_warps=4)
-    merge_block = max(_MIN_BLOCK, triton.next_power_of_2(2 * k))
-    if n_top > 0:
-        top_k, top_i = _reduce(top_k, top_i, n_top, merge_block)
-    if n_rnd > 0:
-        rnd_k, rnd_i = _reduce(rnd_k, rnd_i, n_rnd, merge_block)
-    final = max(16, triton.next_power_of_2(max(top_k.numel() if n_top else 1,
-                                               rnd_k.numel() if n_rnd else 1)))
-    _finish_kernel[(1,)](w, top_k, top_i, top_k.numel() if n_top else 0, rnd_k, rnd_i,
-                         rnd_k.numel() if n_rnd else 0, out, N_TOP=n_top, N_RANDOM=n_random,
-                         BLOCK=final, LOG_BLOCK=final.bit_length() - 1, num_warps=4)
+    top_key = torch.empty(max(slots * n_top, 1), dtype=torch.int64, device=dev)
+    top_idx = torch.empty_like(top_key)
+    rnd_len = max(slots * k, 1) if n_random > 0 else 1
+    rnd_key = torch.empty(rnd_len, dtype=torch.int64, device=dev)
+    rnd_idx = torch.empty_like(rnd_key)
+    counters = torch.zeros(max(n_counters, 1), dtype=torch.int32, device=dev)
+    _select_kernel[(n_blocks,)](w, seeds, n, n_top, n_random, top_key, top_idx, rnd_key, rnd_idx,
+                                counters, n_blocks, out, **config, num_warps=NUM_WARPS)
     return out

@@ -1,5 +1,5 @@
-"""Triton backend internals: the split-D step, block sizes, selection merge rounds and the device
-sort fallback, resampling over many blocks, and when the backend says it cannot run.
+"""Triton backend internals: the split-D step, block sizes, the selection's merge tree and the
+device sort fallback, resampling over many blocks, and when the backend says it cannot run.
 
 Runs under TRITON_INTERPRET=1 (tests/conftest.py): small grids only. What every backend must do
 is in tests/ops/.
@@ -22,6 +22,8 @@ pytestmark = pytest.mark.skipif(
     reason="the Triton backend cannot run CPU tensors here (needs triton and TRITON_INTERPRET=1)",
 )
 if triton_backend is not None:
+    import triton
+
     from fkc_kernels.triton import fkc_step as triton_step_module
     from fkc_kernels.triton import select_particles as sel_module
     from fkc_kernels.triton import systematic_resample as rs_module
@@ -65,14 +67,31 @@ def _check_select(w, k, n_random, seeds):
     assert torch.equal(got, reference.select_particles(w, k, n_random, seeds))
 
 
-def test_merge_rounds(monkeypatch):
-    """Small programs force several candidate blocks and merge rounds on tiny inputs."""
-    monkeypatch.setattr(sel_module, "_MIN_BLOCK", 16)
-    w = torch.randn(120)
+@pytest.mark.parametrize("n", [120, 300])
+def test_merge_tree_over_many_levels(monkeypatch, n):
+    """Tiny programs and merge tiles force many blocks and several merge levels on small inputs:
+    ties and NaN spanning blocks, top particles among the random winners, k above a block."""
+    monkeypatch.setattr(sel_module, "_BLOCK_MIN", 16)
+    monkeypatch.setattr(sel_module, "_BLOCK_MAX", 16)
+    monkeypatch.setattr(sel_module, "_TILE", 32)
+    launches = []
+    kernel = sel_module._select_kernel
+    monkeypatch.setattr(sel_module, "_select_kernel",
+                        type("Counted", (), {"__getitem__": lambda _, grid: (
+                            launches.append(grid), kernel[grid])[1]})())
+    w = torch.randn(n)
     w[10:40] = w[5]  # ties across blocks
     w[50:60] = float("nan")
-    for k, n_random in [(5, 2), (12, 4)]:
+    for k, n_random in [(5, 2), (12, 4), (16, 0), (16, 16), (9, 9), (20, 3)]:
         _check_select(w, k, n_random, torch.tensor([k, n_random]))
+    assert len(launches) == 6, "one kernel launch a selection"
+    assert all(grid == (triton.cdiv(n, 16),) for grid in launches)
+
+
+def test_merge_levels_sizes():
+    assert sel_module._levels(1, 4) == (1, 0)
+    assert sel_module._levels(19, 2) == (19 + 10 + 5 + 3 + 2 + 1, 10 + 5 + 3 + 2 + 1)
+    assert sel_module._levels(256, 16) == (256 + 16 + 1, 17)
 
 
 def test_large_k_falls_back_to_device_sort(monkeypatch):
