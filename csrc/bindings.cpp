@@ -14,8 +14,10 @@
 
 #include <cstring>
 #include <optional>
+#include <vector>
 
 #include "core/select.h"
+#include "core/select_blocks.h"
 #include "core/step.h"
 #include "cpu/noise_simd.h"
 #include "cpu/ops_cpu.h"
@@ -258,19 +260,84 @@ Tensor philox_normal_cpu(const Tensor& seeds, int64_t numel, int64_t start,
 
 std::string cpu_noise_isa() { return cpu::noise_isa_name(cpu::noise_isa()); }
 
+// Calls run(tag) with a value of w's element type when the one-launch selection reads it as is
+// (float16, bfloat16, float32, float64; widened to float64 in the kernel), else with a double
+// after converting w (other float dtypes); run gets the tensor to read.
+template <typename Run>
+void dispatch_select_dtype(const Tensor& w, Run run) {
+  switch (w.scalar_type()) {
+    case at::kDouble: run(w, double{}); break;
+    case at::kFloat: run(w, float{}); break;
+    case at::kHalf: run(w, c10::Half{}); break;
+    case at::kBFloat16: run(w, c10::BFloat16{}); break;
+    default: run(w.to(at::kDouble), double{}); break;
+  }
+}
+
+// The CUDA selection kernel's algorithm (core/select_blocks.h) on the host: blocks of `threads`
+// threads over chunks of `chunk` particles, run one after another (0 for either: what the GPU
+// launch uses). For tests: the GPU runs the same source with the CUDA execution model.
+Tensor select_particles_block_emulation(const Tensor& w, int64_t k, int64_t n_random,
+                                        const Tensor& seeds, int64_t threads, int64_t chunk) {
+  check_select(w, k, n_random, seeds);
+  if (threads == 0) threads = blocks::kGpuThreads;
+  if (chunk == 0) chunk = blocks::gpu_chunk(w.size(0), k);
+  TORCH_CHECK(1 <= threads && threads <= blocks::kMaxThreads, "threads: expected 1..",
+              blocks::kMaxThreads, ", got ", threads);
+  TORCH_CHECK(1 <= chunk && chunk <= blocks::kMaxChunk, "chunk: expected 1..",
+              blocks::kMaxChunk, ", got ", chunk);
+  TORCH_CHECK(blocks::supported(w.size(0), k), "k: the one-launch selection takes k <= ",
+              blocks::kMaxK, " and N < 2^31, got k=", k, ", N=", w.size(0));
+  const Tensor s = seeds.cpu().contiguous();
+  Tensor out = at::empty({k}, w.options().dtype(at::kLong));
+  const int64_t n = w.size(0);
+  if (k == 0) return out;
+  const blocks::Layout layout = blocks::make_layout(n, k, n_random, chunk);
+  // junk everywhere but the block counter: the algorithm must write what it reads
+  std::vector<int64_t> ws(static_cast<size_t>(layout.total_slots), int64_t(0x5A5A5A5A5A5A5A5A));
+  ws[0] = 0;
+  const Tensor wc = w.cpu();
+  dispatch_select_dtype(wc, [&](const Tensor& wt, auto tag) {
+    using T = decltype(tag);
+    const auto a = blocks::make_args<T>(wt.const_data_ptr<T>(), wt.stride(0), n, k, n_random,
+                                        s.const_data_ptr<int64_t>(), chunk, ws.data(),
+                                        out.mutable_data_ptr<int64_t>());
+    blocks::run_on_host(a, static_cast<int>(threads));
+  });
+  return out;
+}
+
 #ifdef FKC_WITH_CUDA
-// Exact integer keys from one kernel, then two stable device radix sorts (at::sort): the top
-// part is the first n_top of the descending weight-rank order, the random part the first
-// n_random of the ascending random-key order once the top part is excluded. No host sync.
+// k <= blocks::kMaxK: one kernel (core/select_blocks.h: per-block radix select, last-block-done
+// final select) after a 4-byte memset, reading w in its own dtype. Larger k: exact integer keys
+// from one kernel, then two stable device radix sorts (at::sort): the top part is the first n_top
+// of the descending weight-rank order, the random part the first n_random of the ascending
+// random-key order once the top part is excluded. No host sync either way.
 Tensor select_particles_cuda(const Tensor& w, int64_t k, int64_t n_random, const Tensor& seeds) {
   check_select(w, k, n_random, seeds);
   TORCH_CHECK(seeds.device() == w.device(), "seeds: expected device ", w.device(), ", got ",
               seeds.device());
   const c10::cuda::CUDAGuard guard(w.device());
   const cudaStream_t stream = c10::cuda::getCurrentCUDAStream(w.device().index()).stream();
+  const Tensor s = seeds.contiguous();
+  if (blocks::supported(w.size(0), k)) {
+    const int64_t n = w.size(0);
+    Tensor out = at::empty({k}, w.options().dtype(at::kLong));
+    if (k == 0) return out;
+    Tensor work = at::empty({cuda::select_workspace_int64s(n, k, n_random)},
+                            w.options().dtype(at::kLong));
+    dispatch_select_dtype(w, [&](const Tensor& wt, auto tag) {
+      using T = decltype(tag);
+      check_cuda_rc(cuda::launch_select_particles<T>(
+                        wt.const_data_ptr<T>(), wt.stride(0), n, k, n_random,
+                        s.const_data_ptr<int64_t>(), work.mutable_data_ptr<int64_t>(),
+                        out.mutable_data_ptr<int64_t>(), stream),
+                    "select_particles_ext");
+    });
+    return out;
+  }
   const int64_t n = w.size(0), n_top = k - n_random;
   const Tensor w64 = w.to(at::kDouble).contiguous();
-  const Tensor s = seeds.contiguous();
   Tensor rank = at::empty({n}, w.options().dtype(at::kLong));
   Tensor rkey = at::empty({n}, w.options().dtype(at::kLong));
   check_cuda_rc(cuda::launch_selection_keys(w64.const_data_ptr<double>(), n,
@@ -326,6 +393,9 @@ TORCH_LIBRARY_FRAGMENT(fkc, m) {
   m.def("philox_normal_cpu(Tensor seeds, int numel, int start=0, str isa='auto') -> Tensor",
         &fkc::philox_normal_cpu);
   m.def("cpu_noise_isa() -> str", &fkc::cpu_noise_isa);
+  m.def("select_particles_block_emulation(Tensor w, int k, int n_random, Tensor seeds, "
+        "int threads=0, int chunk=0) -> Tensor",
+        &fkc::select_particles_block_emulation);
 }
 
 TORCH_LIBRARY_IMPL(fkc, CPU, m) {

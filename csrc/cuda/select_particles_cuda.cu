@@ -1,7 +1,15 @@
-// Selection keys on the GPU. The bindings sort them with at::sort (stable device radix sort),
-// so the order equals reference.select_particles exactly: integer keys, no float compares.
+// Particle selection on the GPU.
+//
+// k <= blocks::kMaxK: one launch of select_particles_kernel (plus a 4-byte memset of its block
+// counter), the block algorithm of core/select_blocks.h under the CUDA execution model below.
+// Larger k: selection keys from one kernel, sorted by the bindings with at::sort (stable device
+// radix sort). Both give reference.select_particles exactly: integer keys, no float compares.
+#include <c10/util/BFloat16.h>
+#include <c10/util/Half.h>
+
 #include "../core/philox.h"
 #include "../core/select.h"
+#include "../core/select_blocks.h"
 #include "ops_cuda.h"
 
 namespace fkc {
@@ -28,6 +36,27 @@ __global__ void exclude_kernel(int64_t* rkey, const int64_t* top, int64_t n_top)
   }
 }
 
+// The CUDA execution model of core/select_blocks.h: each thread runs its own iteration of a phase.
+struct CudaBlock {
+  __device__ int thread_begin() const { return static_cast<int>(threadIdx.x); }
+  __device__ int thread_end() const { return static_cast<int>(blockDim.x); }
+  __device__ int thread_step() const { return static_cast<int>(blockDim.x); }
+  __device__ int num_threads() const { return static_cast<int>(blockDim.x); }
+  __device__ void sync() const { __syncthreads(); }
+  __device__ void fence() const { __threadfence(); }
+  __device__ uint32_t atomic_add_shared(uint32_t* p, uint32_t v) const { return atomicAdd(p, v); }
+  __device__ uint32_t atomic_add_global(uint32_t* p, uint32_t v) const { return atomicAdd(p, v); }
+};
+
+constexpr int kSelectThreads = blocks::kGpuThreads;
+
+template <typename T>
+__global__ void __launch_bounds__(kSelectThreads, blocks::kGpuBlocksPerSm) select_particles_kernel(blocks::Args<T> a) {
+  __shared__ blocks::Shared sh;
+  const CudaBlock ex;
+  blocks::select_block(ex, sh, a, static_cast<int64_t>(blockIdx.x));
+}
+
 int blocks_for(int64_t n) {
   const int64_t b = (n + kBlock - 1) / kBlock;
   return static_cast<int>(b < 4096 ? (b > 0 ? b : 1) : 4096);
@@ -48,6 +77,34 @@ cudaError_t launch_exclude(int64_t* rkey, const int64_t* top, int64_t n_top,
   exclude_kernel<<<blocks_for(n_top), kBlock, 0, stream>>>(rkey, top, n_top);
   return cudaGetLastError();
 }
+
+int64_t select_workspace_int64s(int64_t n, int64_t k, int64_t n_random) {
+  return blocks::make_layout(n, k, n_random, blocks::gpu_chunk(n, k)).total_slots;
+}
+
+template <typename T>
+cudaError_t launch_select_particles(const T* w, int64_t w_stride, int64_t n, int64_t k,
+                                    int64_t n_random, const int64_t* seeds, int64_t* workspace,
+                                    int64_t* out, cudaStream_t stream) {
+  if (k == 0) return cudaSuccess;
+  const auto a = blocks::make_args<T>(w, w_stride, n, k, n_random, seeds, blocks::gpu_chunk(n, k),
+                                      workspace, out);
+  // the block counter starts at zero in every call (no host sync: graph-capturable)
+  const cudaError_t rc = cudaMemsetAsync(a.done_blocks, 0, sizeof(uint32_t), stream);
+  if (rc != cudaSuccess) return rc;
+  select_particles_kernel<T><<<static_cast<unsigned>(a.blocks), kSelectThreads, 0, stream>>>(a);
+  return cudaGetLastError();
+}
+
+#define FKC_INSTANTIATE_SELECT(T)                                                            \
+  template cudaError_t launch_select_particles<T>(const T*, int64_t, int64_t, int64_t, int64_t, \
+                                                  const int64_t*, int64_t*, int64_t*,          \
+                                                  cudaStream_t);
+FKC_INSTANTIATE_SELECT(double)
+FKC_INSTANTIATE_SELECT(float)
+FKC_INSTANTIATE_SELECT(c10::Half)
+FKC_INSTANTIATE_SELECT(c10::BFloat16)
+#undef FKC_INSTANTIATE_SELECT
 
 }  // namespace cuda
 }  // namespace fkc
