@@ -6,14 +6,15 @@
 The table's baseline is ``dst.copy_(src)`` of the step's bytes in the same run (4·N·D·4: read x,
 s, ∇r and write x, float32): ``of copy`` is copy time / step time, so 1.0 is memory speed. The
 ``cpu`` rows draw the noise contract's Philox normals in-kernel (the ``noise`` ISA column says
-which vector path: FKC_CPU_ISA=avx2|scalar caps it; FKC_CPU_PREFETCH=0 turns off the software
-prefetch of the inputs during the noise math); ``cpu, explicit`` reads a given noise tensor
-instead (one more stream of bytes, no noise math). ``cpu in place`` is ``fkc_step_``, the call
-the sampler makes: the out-of-place ``fkc_step`` also allocates a fresh N×D output each call,
-and a buffer that large comes from the OS zeroed page by page, which costs about as much as the
-copy itself (a page-fault cost of the allocation, not of the kernel). The reference rows draw
-their noise with ``torch.randn_like`` (what an eager user writes). The load average is printed
-with the table: other processes on the machine skew every number.
+which vector path: FKC_CPU_ISA=avx2|scalar caps it; the inputs of the next window of elements are
+prefetched while the noise of this one is made: FKC_CPU_PREFETCH=window prefetches each window's
+own inputs in one burst instead, FKC_CPU_PREFETCH=0 not at all); ``cpu, explicit`` reads a given
+noise tensor instead (one more stream of bytes, no noise math). ``cpu in place`` is
+``fkc_step_``, the call the sampler makes: the out-of-place ``fkc_step`` also allocates a fresh
+N×D output each call, and a buffer that large comes from the OS zeroed page by page, which costs
+about as much as the copy itself (a page-fault cost of the allocation, not of the kernel). The
+reference rows draw their noise with ``torch.randn_like`` (what an eager user writes). The load
+average is printed with the table: other processes on the machine skew every number.
 """
 
 from __future__ import annotations

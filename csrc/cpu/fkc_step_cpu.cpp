@@ -43,9 +43,22 @@ constexpr int64_t kChunk = 512;  // 5 float buffers of 2 KiB: stays in L1
 // normals are made for up to this many consecutive flat elements at once (8 KiB): many short
 // rows per fill, so the noise loop runs in its widest steps whatever D is
 constexpr int64_t kNoiseWindow = 2048;
-// FKC_CPU_PREFETCH=0 turns the software prefetch of prefetch_elements off (to measure it)
-const bool kPrefetch = std::getenv("FKC_CPU_PREFETCH") == nullptr ||
-                       std::string(std::getenv("FKC_CPU_PREFETCH")) != "0";
+// normals made between two bursts of prefetches for the next window: short enough that a burst
+// (3 KiB of inputs, 48 lines) fits the L2's outstanding misses, long enough to hide its latency
+constexpr int64_t kNoiseSlice = 256;
+
+// How the inputs are prefetched while the noise is made. kAhead (default): the next window's
+// inputs, a slice at a time, between slices of this window's noise, so they arrive a whole window
+// before they are read. kWindow: this window's inputs in one burst just before its noise (they
+// arrive as the noise ends). FKC_CPU_PREFETCH=window|0 picks the others (to measure them).
+enum class Prefetch { kOff, kWindow, kAhead };
+Prefetch prefetch_mode() {
+  const char* env = std::getenv("FKC_CPU_PREFETCH");
+  if (env == nullptr) return Prefetch::kAhead;
+  const std::string v(env);
+  return v == "0" ? Prefetch::kOff : (v == "window" ? Prefetch::kWindow : Prefetch::kAhead);
+}
+const Prefetch kPrefetch = prefetch_mode();
 
 // float rows are used in place; fp16/bf16 rows are widened into buf.
 template <typename T>
@@ -110,10 +123,24 @@ FKC_ALWAYS_INLINE void step_rows(const StepArgs<T>& a, int64_t row_begin, int64_
       } else {
         const uint64_t e = row_e0 + static_cast<uint64_t>(d0);
         if (e < win_e0 || e + static_cast<uint64_t>(len) > win_e0 + win_len) {
+          // the task's first window had no window before it to prefetch it
+          const bool first = win_len == 0;
           win_e0 = e;
           win_len = std::min<uint64_t>(kNoiseWindow, task_end - e);
-          if (kPrefetch) prefetch_elements(a, win_e0, win_len);
-          fill_normals(key, win_e0, static_cast<int64_t>(win_len), b_noise);
+          if (kPrefetch == Prefetch::kWindow || (kPrefetch == Prefetch::kAhead && first)) {
+            prefetch_elements(a, win_e0, win_len);
+          }
+          if (kPrefetch == Prefetch::kAhead) {
+            const uint64_t next = win_e0 + win_len;
+            const uint64_t next_len = std::min<uint64_t>(kNoiseWindow, task_end - next);
+            for (uint64_t s0 = 0; s0 < win_len; s0 += kNoiseSlice) {
+              const uint64_t sl = std::min<uint64_t>(kNoiseSlice, win_len - s0);
+              fill_normals(key, win_e0 + s0, static_cast<int64_t>(sl), b_noise + s0);
+              if (s0 < next_len) prefetch_elements(a, next + s0, std::min(sl, next_len - s0));
+            }
+          } else {
+            fill_normals(key, win_e0, static_cast<int64_t>(win_len), b_noise);
+          }
         }
         zp = b_noise + (e - win_e0);
       }

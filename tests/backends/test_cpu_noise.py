@@ -4,6 +4,8 @@ the fused step uses exactly those normals, and they are the reference's to a sta
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -92,6 +94,29 @@ def test_step_noise_is_the_noise_path(n, d):
                            lam=0.0, dlam=0.0, generator=gen, backend="cpu")
     z = torch.ops.fkc.philox_normal_cpu(seeds, n * d, 0, "auto").view(n, d)
     assert torch.equal(x_new, z)
+
+
+@pytest.mark.parametrize("mode", ["window", "0"])
+def test_every_prefetch_mode_draws_the_same_step(mode):
+    """The prefetch mode only moves loads earlier: x' is the noise path's bits in every mode
+    (default ``ahead`` is the test above), over many windows and tasks on 2 threads."""
+    code = (
+        "import torch, fkc_kernels as fk\n"
+        "from fkc_kernels.reference.philox import draw_philox_seeds\n"
+        "torch.set_num_threads(2)\n"
+        "for n, d in [(300, 1029), (9000, 7), (3, 4100)]:\n"
+        "    zeros = torch.zeros(n, d)\n"
+        "    gen = torch.Generator().manual_seed(5)\n"
+        "    seeds = draw_philox_seeds(torch.Generator().manual_seed(5), torch.device('cpu'))\n"
+        "    x, _ = fk.fkc_step(zeros, torch.zeros(n), zeros, zeros, torch.zeros(n), h=1.0,"
+        " g=1.0, lam=0.0, dlam=0.0, generator=gen, backend='cpu')\n"
+        "    z = torch.ops.fkc.philox_normal_cpu(seeds, n * d, 0, 'auto').view(n, d)\n"
+        "    assert torch.equal(x, z), (n, d)\n"
+    )
+    env = dict(os.environ, FKC_CPU_PREFETCH=mode)
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
 
 
 def test_bad_instruction_set_is_named():
