@@ -11,7 +11,8 @@ Sections (each runs in try/except, prints its error and the script goes on):
      in-kernel noise with the same generator state), selection (index for index), resampling.
   3. fused step timing: median time, GB/s over the bytes a fused step must move (read x, s, ∇r;
      write x; plus 12 bytes a particle) and the ratio to the measured device copy bandwidth of the
-     same bytes, next to the eager reference and torch.compile(reference) in the same run.
+     same bytes, next to the eager reference and torch.compile(reference) in the same run; the
+     compiled backends also in a CUDA graph (kernel time without the per-call host overhead).
   4. resampling timing (N = 65536 and 2^20) against the reference.
   5. K=100 sampler loop at (4096, 64), closed-form Gaussian score, eager and as one CUDA graph:
      the eager-glue loop, and the fused loop (all K seeds from one draw, schedule coefficients in
@@ -80,6 +81,27 @@ def section(title: str):
 def sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize()
+
+
+def graph_ms(fn: Callable[[], object], device: torch.device, calls: int = 10) -> float:
+    """Device milliseconds a call of ``fn``: ``calls`` calls captured in one CUDA graph, replayed.
+
+    ``bench_ms`` times back-to-back eager calls, so a call whose Python and launch overhead
+    exceeds its kernels' time is timed by the host; in a graph only the kernels remain.
+    """
+    if device.type != "cuda":
+        raise RuntimeError("needs CUDA")
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):  # warm-up (compiles, allocator) off the capture stream
+        for _ in range(2):
+            fn()
+    torch.cuda.current_stream().wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        for _ in range(calls):
+            fn()
+    return bench_ms(graph.replay, device) / calls
 
 
 def bench_ms(fn: Callable[[], object], device: torch.device, reps: int = 50) -> float:
@@ -274,9 +296,15 @@ class Check:
                     def step(name=name, x=x, w=w, s=s, gr=gr, r=r):
                         return fk.fkc_step_(x, w, s, gr, r, backend=name, **COEFS)
                     candidates.append((f"{name} (in-kernel noise)", step))
-                for what, fn in candidates:
+                timed = [(what, fn, bench_ms) for what, fn in candidates]
+                # the compiled backends once more in a CUDA graph: kernel time without the
+                # Python and launch overhead that bounds eager calls at small shapes
+                timed += [(f"{what}, in a CUDA graph", fn, graph_ms)
+                          for what, fn in candidates
+                          if what.endswith("(in-kernel noise)") and dev.type == "cuda"]
+                for what, fn, timer in timed:
                     try:
-                        ms = bench_ms(fn, dev)
+                        ms = timer(fn, dev)
                         gbs = nbytes / ms / 1e6
                         rows.append([label, what, f"{ms:.4f}", f"{gbs:.0f}",
                                      f"{gbs / copy_gbs:.2f}"])
@@ -295,11 +323,15 @@ class Check:
             u = torch.tensor([0.37], dtype=torch.float64, device=dev)
             for name in ["reference", *self.backends]:
                 obj = get_backend_object(name)
-                try:
-                    ms = bench_ms(lambda obj=obj, lw=lw, u=u: obj.systematic_resample(lw, u), dev)
-                    rows.append([str(n), name, f"{ms:.4f}"])
-                except Exception as exc:
-                    rows.append([str(n), name, f"error: {exc}"])
+                fn = (lambda obj=obj, lw=lw, u=u: obj.systematic_resample(lw, u))
+                timers = [("", bench_ms)] + ([(", in a CUDA graph", graph_ms)]
+                                             if name != "reference" and dev.type == "cuda"
+                                             else [])
+                for suffix, timer in timers:
+                    try:
+                        rows.append([str(n), name + suffix, f"{timer(fn, dev):.4f}"])
+                    except Exception as exc:
+                        rows.append([str(n), name + suffix, f"error: {exc}"])
 
     @staticmethod
     def _select(w: torch.Tensor, k: int, n_random: int, backend: str) -> Callable[[], object]:
@@ -326,11 +358,19 @@ class Check:
             cands = [("eager topk + randperm", eager),
                      ("reference (sort, philox keys)",
                       self._select(w, k, n_random, "reference"))]
+            timed = [(what, fn, bench_ms) for what, fn in cands]
+            seeds = torch.tensor([12345, 678], dtype=torch.int64, device=dev)
             for name in self.backends:
-                cands.append((name, self._select(w, k, n_random, name)))
-            for what, fn in cands:
+                timed.append((name, self._select(w, k, n_random, name), bench_ms))
+                if dev.type != "cuda":
+                    continue
+                op = get_backend_object(name).select_particles
+                timed.append((f"{name}, op alone in a CUDA graph",
+                              lambda op=op, w=w, k=k, nr=n_random, seeds=seeds: op(w, k, nr, seeds),
+                              graph_ms))
+            for what, fn, timer in timed:
                 try:
-                    rows.append([f"N={n} k={k}", what, f"{bench_ms(fn, dev):.4f}"])
+                    rows.append([f"N={n} k={k}", what, f"{timer(fn, dev):.4f}"])
                 except Exception as exc:
                     rows.append([f"N={n} k={k}", what, f"error: {exc}"])
 
