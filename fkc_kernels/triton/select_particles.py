@@ -49,18 +49,25 @@ def _desc_key(w):
 
 
 @triton.jit
-def _kth_key(key, valid, need):
-    """``(T, t)``: ``T`` is the ``need``-th smallest of the valid ``key`` (signed int64, 1-based)
-    and ``t`` how many keys equal to ``T`` are among the ``need`` smallest (``1 <= t``)."""
+def _kth_prefix(key, valid, need):
+    """Radix select of the ``need`` smallest valid ``key`` (signed int64; ``need`` >= 0).
+
+    Returns ``(T, s, t)``: they are the keys with ``key >> s < T >> s`` and the first ``t`` (in
+    lane order) with ``key >> s == T >> s``. Digits are fixed from the top, 8 bits a pass, and
+    the passes stop as soon as the bucket that holds the ``need``-th key is taken whole (random
+    keys: usually after 2 passes), else after all 64 bits (``s = 0``).
+    """
     u = key ^ _I64_MIN  # unsigned order in the bits: digits compare like the signed keys
     bins = tl.arange(0, 256)
-    prefix = tl.zeros((), tl.int64)
-    for d in tl.static_range(8):
-        shift = 56 - 8 * d
-        if d == 0:
-            active = valid
-        else:
-            active = valid & ((u >> (shift + 8)) == (prefix >> (shift + 8)))
+    prefix = tl.zeros((), tl.int64)  # the fixed digits, in u's bits
+    shift = tl.full((), 56, tl.int32)
+    last = shift
+    done = shift < 0
+    while (shift >= 0) & ~done:
+        # the keys still in play share the fixed digits (all of them on the first pass; the
+        # clamp keeps that pass's shift defined)
+        high = tl.minimum(shift + 8, 63)
+        active = valid & ((shift == 56) | ((u >> high) == (prefix >> high)))
         digit = ((u >> shift) & 255).to(tl.int32)
         # inactive lanes land in bin 0 and are taken back out (histogram masks are newer than
         # the triton versions supported)
@@ -68,9 +75,13 @@ def _kth_key(key, valid, need):
         hist -= tl.where(bins == 0, tl.sum((~active).to(tl.int32), 0), 0)
         below = tl.cumsum(hist, 0)
         before = below < need  # bins wholly before the need-th key
+        bucket = tl.sum(before.to(tl.int32), 0)
         need -= tl.max(tl.where(before, below, 0), 0)
-        prefix |= tl.sum(before.to(tl.int64), 0) << shift
-    return prefix ^ _I64_MIN, need
+        prefix |= bucket.to(tl.int64) << shift
+        done = tl.sum(tl.where(bins == bucket, hist, 0), 0) == need
+        last = shift
+        shift -= 8
+    return prefix ^ _I64_MIN, last, need
 
 
 @triton.jit
@@ -79,9 +90,11 @@ def _keep_smallest(key, idx, valid, K, dst_key, dst_idx, KP: tl.constexpr):
     in the tile (index order); unused slots get ``idx = -1``. Ties on ``key`` go to the earlier
     lane."""
     need = tl.minimum(tl.sum(valid.to(tl.int32), 0), K)
-    thr, n_eq = _kth_key(key, valid, need)
-    eq = valid & (key == thr)
-    keep = valid & ((key < thr) | (eq & (tl.cumsum(eq.to(tl.int32), 0) <= n_eq)))
+    thr, shift, n_eq = _kth_prefix(key, valid, need)
+    # an arithmetic shift keeps the signed order, and equal shifted values share the top bits
+    high, thr_high = key >> shift, thr >> shift
+    eq = valid & (high == thr_high)
+    keep = valid & ((high < thr_high) | (eq & (tl.cumsum(eq.to(tl.int32), 0) <= n_eq)))
     pos = tl.cumsum(keep.to(tl.int32), 0) - 1
     tl.store(dst_key + pos, key, mask=keep)
     tl.store(dst_idx + pos, idx, mask=keep)
