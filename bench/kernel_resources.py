@@ -1,6 +1,6 @@
 """Registers, spills, shared memory and load/store vector widths of every GPU kernel, without a GPU.
 
-    python bench/kernel_resources.py [--out bench/out/kernel_resources.md] [--with-selection]
+    python bench/kernel_resources.py [--out bench/out/kernel_resources.md]
 
 CUDA: each csrc/cuda/*.cu is compiled for sm_90 with the extension's nvcc flags into a cubin
 (``-Xptxas -v`` gives registers, spills, smem per kernel). Triton: each kernel configuration the
@@ -8,8 +8,8 @@ launchers pick at the benchmark shapes is compiled ahead of time for ``GPUTarget
 with the pointer and stride alignment the JIT would see (interpreter off), and its PTX is
 assembled by triton's ptxas with ``-v``. For every kernel the SASS (cuobjdump) gives the number
 of global loads and stores by width (``LDG.E.128`` = 16 bytes a thread). A regression in
-registers, spills or vector width shows here before any GPU run. The Triton selection kernels
-take tens of seconds each to compile (``--with-selection``).
+registers, spills or vector width shows here before any GPU run. The Triton selection kernel is
+compiled at N = 65536, k = 64 and N = 2^20, k = 256 (2-3 s each).
 """
 
 from __future__ import annotations
@@ -182,7 +182,7 @@ def _triton_row(kernel: str, config: str, compiled, tmp: str) -> str:
     return _row(kernel, config, info, ld, st)
 
 
-def triton_rows(tmp: str, with_selection: bool) -> list[str]:
+def triton_rows(tmp: str) -> list[str]:
     try:
         import torch
         import triton
@@ -238,8 +238,7 @@ def triton_rows(tmp: str, with_selection: bool) -> list[str]:
         aligned = {k for k, v in sig.items() if v.startswith("*")} | {"N"}
         compiled = _triton_compile(fn, sig, const, aligned, 4)
         rows.append(_triton_row(f"triton {fn.__name__}", f"N={n}", compiled, tmp))
-    if with_selection:
-        rows.extend(_selection_rows(tmp))
+    rows.extend(_selection_rows(tmp))
     return rows
 
 
@@ -263,8 +262,6 @@ def _selection_rows(tmp: str) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", help="also write the table to this markdown file")
-    parser.add_argument("--with-selection", action="store_true",
-                        help="also compile the Triton selection kernels (slow)")
     parser.add_argument("--skip-triton", action="store_true")
     args = parser.parse_args(argv)
     lines = [f"Kernel resources for {ARCH} ({time.strftime('%Y-%m-%d %H:%M')}; "
@@ -276,7 +273,7 @@ def main(argv: list[str] | None = None) -> int:
             print(r, flush=True)
         lines += rows
         if not args.skip_triton:
-            trows = triton_rows(tmp, args.with_selection)
+            trows = triton_rows(tmp)
             for r in trows:
                 print(r, flush=True)
             lines += trows
