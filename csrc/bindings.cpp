@@ -12,6 +12,7 @@
 #include <ATen/Parallel.h>
 #include <torch/library.h>
 
+#include <algorithm>
 #include <cstring>
 #include <optional>
 #include <vector>
@@ -293,9 +294,9 @@ Tensor select_particles_block_emulation(const Tensor& w, int64_t k, int64_t n_ra
   const int64_t n = w.size(0);
   if (k == 0) return out;
   const blocks::Layout layout = blocks::make_layout(n, k, n_random, chunk);
-  // junk everywhere but the block counter: the algorithm must write what it reads
+  // junk everywhere but the group counters: the algorithm must write what it reads
   std::vector<int64_t> ws(static_cast<size_t>(layout.total_slots), int64_t(0x5A5A5A5A5A5A5A5A));
-  ws[0] = 0;
+  std::fill(ws.begin(), ws.begin() + layout.counter_slots, int64_t(0));
   const Tensor wc = w.cpu();
   dispatch_select_dtype(wc, [&](const Tensor& wt, auto tag) {
     using T = decltype(tag);
@@ -308,11 +309,11 @@ Tensor select_particles_block_emulation(const Tensor& w, int64_t k, int64_t n_ra
 }
 
 #ifdef FKC_WITH_CUDA
-// k <= blocks::kMaxK: one kernel (core/select_blocks.h: per-block radix select, last-block-done
-// final select) after a 4-byte memset, reading w in its own dtype. Larger k: exact integer keys
-// from one kernel, then two stable device radix sorts (at::sort): the top part is the first n_top
-// of the descending weight-rank order, the random part the first n_random of the ascending
-// random-key order once the top part is excluded. No host sync either way.
+// k <= blocks::kMaxK: one kernel (core/select_blocks.h: per-block radix select, a merge tree of
+// last-block-done steps) after a memset of its counters, reading w in its own dtype. Larger k:
+// exact integer keys from one kernel, then two stable device radix sorts (at::sort): the top part
+// is the first n_top of the descending weight-rank order, the random part the first n_random of
+// the ascending random-key order once the top part is excluded. No host sync either way.
 Tensor select_particles_cuda(const Tensor& w, int64_t k, int64_t n_random, const Tensor& seeds) {
   check_select(w, k, n_random, seeds);
   TORCH_CHECK(seeds.device() == w.device(), "seeds: expected device ", w.device(), ", got ",

@@ -17,13 +17,19 @@
 //
 // Keys are unique composites: the top part orders by (top_key, index), the random part by
 // (random_key, index). Block b owns particles [b*chunk, b*chunk + len). For each part it finds its
-// min(K, len) smallest composites (K = n_top for the top part, n_top + n_random for the random
-// one: at most n_top of the global n_top + n_random smallest random keys are top particles) by an
-// MSB-first 8-bit radix select on a 256-bin shared histogram, and writes them to the global
-// workspace IN INCREASING INDEX ORDER, so the whole candidate array is in index order and a tie
-// on the key goes to the lower position. The last block to finish (a global counter, zeroed before
-// the launch) runs the same radix select over all candidates, ranks the K winners by counting,
-// writes the top part, then drops top particles from the random winners and writes the rest.
+// min(K, len) smallest composites (K = n_top for the top part, k = n_top + n_random for the random
+// one: at most n_top of the global k smallest random keys are top particles) by an MSB-first
+// 8-bit radix select on a 256-bin shared histogram (ties to the lower position), and writes them
+// to the global workspace IN INCREASING INDEX ORDER (an order-preserving compaction), so any run
+// of consecutive candidate lists is in index order and a tie on the key goes to the lower
+// position. Then a merge tree of last-block-done steps: the blocks form groups of F = kMaxChunk / k
+// (so a group's candidates fit the shared key buffer); the last block of a group to finish (a
+// global counter per group, zeroed before the launch) selects the group's K smallest candidates
+// the same way and writes them, still in index order, as one item of the next level. The last
+// block of the single group of the top level (the root) ranks its K winners by counting, writes
+// the top part, drops the top particles from the random part's winners and writes the rest.
+// Every global candidate winner is among its group's K smallest at every level, so the root sees
+// the global winners.
 #pragma once
 
 #include <cstdint>
@@ -68,8 +74,8 @@ struct RadixState {
 };
 
 struct Shared {
-  uint64_t keys[kMaxChunk];  // a block's keys; in the final stage, the candidates or a tile of them
-  uint64_t win_key[kMaxK];   // the final stage's winners, in position order
+  uint64_t keys[kMaxChunk];  // a block's keys, or a group's candidates
+  uint64_t win_key[kMaxK];   // the root's winners, in position order
   int64_t win_idx[kMaxK];
   uint32_t hist[2][kBins];  // double-buffered: one pass counts into one while zeroing the other
   uint32_t bin_group[kBins / kBinGroup];
@@ -77,8 +83,6 @@ struct Shared {
   uint32_t cnt_eq[kMaxThreads];
   uint32_t grp_lt[kMaxThreads / kThreadGroup];
   uint32_t grp_eq[kMaxThreads / kThreadGroup];
-  uint32_t carry_lt[2];  // counts before the current tile (double-buffered by tile parity)
-  uint32_t carry_eq[2];
   RadixState st[2];  // double-buffered: a pass reads st[cur] and writes st[cur ^ 1]
   uint64_t last_top_key;  // the top part's largest composite (key, index)
   int64_t last_top_idx;
@@ -96,26 +100,72 @@ struct Args {
   const int64_t* seeds;  // [S, O] (device memory for the kernel, host memory for the emulation)
   int64_t chunk;         // particles per block, 1..kMaxChunk
   int64_t blocks;        // ceil(n / chunk)
-  uint64_t* top_key;     // blocks * min(n_top, chunk) candidates of the top part
+  int64_t fan_in;        // items per group of the merge tree
+  uint64_t* top_key;     // the top part's candidate lists, all levels (Layout)
   int64_t* top_idx;
-  uint64_t* rnd_key;     // blocks * min(n_top + n_random, chunk) candidates of the random part
+  uint64_t* rnd_key;     // the random part's
   int64_t* rnd_idx;
-  uint32_t* done_blocks;  // zero before the launch
-  int64_t* out;           // (n_top + n_random,)
+  uint32_t* counters;    // one per group of every level, zero before the launch
+  int64_t* out;          // (n_top + n_random,)
 };
 
-// Workspace of one call, in int64 slots: [done_blocks | top keys | top idx | rnd keys | rnd idx].
-struct Layout {
-  int64_t blocks, top_stride, rnd_stride, total_slots;
+// Level `level` of one part's merge tree: `items` candidate lists, each `stride` slots apart
+// from `offset` in the part's arrays; every list holds `stride` candidates except the last,
+// which holds `last_count` (only the last chunk can be short, so only the last list of a level
+// can be). Level 0: the blocks' lists; level l + 1: one list per group of level l.
+struct Level {
+  int64_t items, stride, last_count, offset, counter_offset;
 };
+
+FKC_HD int64_t min64(int64_t x, int64_t y) { return x < y ? x : y; }
+
+FKC_HD Level tree_level(int64_t n, int64_t chunk, int64_t fan_in, int64_t k_part, int level) {
+  const int64_t blocks = (n + chunk - 1) / chunk;
+  Level v{blocks, min64(k_part, chunk), min64(k_part, n - (blocks - 1) * chunk), 0, 0};
+  for (int l = 0; l < level; ++l) {
+    const int64_t groups = (v.items + fan_in - 1) / fan_in;
+    const int64_t last_children = v.items - (groups - 1) * fan_in;
+    const int64_t last_total = (last_children - 1) * v.stride + v.last_count;
+    v.offset += v.items * v.stride;
+    v.counter_offset += groups;
+    v.items = groups;
+    v.stride = min64(k_part, fan_in * v.stride);  // what a full group keeps (< K for tiny chunks)
+    v.last_count = min64(k_part, last_total);
+  }
+  return v;
+}
+
+// Items per group: as many K-candidate lists as the shared key buffer holds (>= 16 for k <= 256).
+FKC_HD int64_t tree_fan_in(int64_t k) { return kMaxChunk / (k > 0 ? k : 1); }
+
+// Workspace of one call, in int64 slots: [counters (uint32, rounded up) | top keys | top idx |
+// rnd keys | rnd idx], each part's arrays holding every level below the root.
+struct Layout {
+  int64_t counters, counter_slots, top_slots, rnd_slots, total_slots;
+};
+
+inline int64_t part_slots(int64_t n, int64_t chunk, int64_t fan_in, int64_t k_part) {
+  if (k_part == 0) return 0;
+  int64_t slots = 0;
+  for (int level = 0;; ++level) {
+    const Level v = tree_level(n, chunk, fan_in, k_part, level);
+    slots += v.items * v.stride;
+    if (v.items <= fan_in) return slots;  // one group: its step is the root
+  }
+}
 
 inline Layout make_layout(int64_t n, int64_t k, int64_t n_random, int64_t chunk) {
   Layout l{};
-  l.blocks = (n + chunk - 1) / chunk;
-  const int64_t n_top = k - n_random;
-  l.top_stride = n_top < chunk ? n_top : chunk;
-  l.rnd_stride = n_random == 0 ? 0 : (k < chunk ? k : chunk);
-  l.total_slots = 1 + 2 * l.blocks * (l.top_stride + l.rnd_stride);
+  const int64_t fan_in = tree_fan_in(k);
+  for (int level = 0;; ++level) {
+    const Level v = tree_level(n, chunk, fan_in, k, level);
+    l.counters += (v.items + fan_in - 1) / fan_in;
+    if (v.items <= fan_in) break;
+  }
+  l.counter_slots = (l.counters + 1) / 2;
+  l.top_slots = part_slots(n, chunk, fan_in, k - n_random);
+  l.rnd_slots = n_random == 0 ? 0 : part_slots(n, chunk, fan_in, k);
+  l.total_slots = l.counter_slots + 2 * (l.top_slots + l.rnd_slots);
   return l;
 }
 
@@ -131,15 +181,16 @@ Args<T> make_args(const T* w, int64_t w_stride, int64_t n, int64_t k, int64_t n_
   a.n_random = n_random;
   a.seeds = seeds;
   a.chunk = chunk;
-  a.blocks = l.blocks;
-  a.done_blocks = reinterpret_cast<uint32_t*>(workspace);
-  int64_t* p = workspace + 1;
+  a.blocks = (n + chunk - 1) / chunk;
+  a.fan_in = tree_fan_in(k);
+  a.counters = reinterpret_cast<uint32_t*>(workspace);
+  int64_t* p = workspace + l.counter_slots;
   a.top_key = reinterpret_cast<uint64_t*>(p);
-  p += l.blocks * l.top_stride;
+  p += l.top_slots;
   a.top_idx = p;
-  p += l.blocks * l.top_stride;
+  p += l.top_slots;
   a.rnd_key = reinterpret_cast<uint64_t*>(p);
-  p += l.blocks * l.rnd_stride;
+  p += l.rnd_slots;
   a.rnd_idx = p;
   a.out = out;
   return a;
@@ -152,8 +203,9 @@ Args<T> make_args(const T* w, int64_t w_stride, int64_t n, int64_t k, int64_t n_
 constexpr int kGpuThreads = 512;
 constexpr int kGpuBlocksPerSm = 2;
 
-// The chunk the GPU launch uses: about sqrt(n * k), so the final stage's candidates (blocks * k)
-// fit the shared key buffer when they can, between 512 and kMaxChunk, a power of two.
+// The chunk the GPU launch uses: about sqrt(n * k) (between 512 and kMaxChunk, a power of two),
+// so blocks * k candidates make one group (no middle level) when they can: 32 blocks of 2048 at
+// N = 65536, k = 64; 256 blocks of 4096 and one middle level of 16 groups at N = 2^20, k = 256.
 inline int64_t gpu_chunk(int64_t n, int64_t k) {
   int64_t c = 512;
   while (c < kMaxChunk && c * c < n * (k > 0 ? k : 1)) c *= 2;
@@ -173,30 +225,24 @@ FKC_HD uint64_t top_key_at(const Args<T>& a, int64_t i) {
   return top_key(static_cast<double>(a.w[i * a.w_stride]));
 }
 
-FKC_HD uint64_t key_at(const Shared& sh, const uint64_t* global, int64_t p) {
-  return global != nullptr ? global[p] : sh.keys[p];
-}
-
-// Radix select of the `need` smallest of `len` keys (ties to the lower position); the keys are
-// sh.keys[0, len) when global is null, else global[0, len). Returns the index of the final state
-// in sh.st. 1 <= need <= len.
+// Radix select of the `need` smallest of the keys sh.keys[0, len) (ties to the lower position).
+// Returns the index of the final state in sh.st. 1 <= need <= len.
 template <class Ex>
-FKC_BLOCK_FN int radix_select(Ex& ex, Shared& sh, const uint64_t* global, int64_t len,
-                              uint32_t need) {
+FKC_BLOCK_FN int radix_select(Ex& ex, Shared& sh, int len, uint32_t need) {
   const int nt = ex.num_threads();
   for (int t = ex.thread_begin(); t < ex.thread_end(); t += ex.thread_step()) {
-    if (t == 0) sh.st[0] = RadixState{0, 0, need, static_cast<int64_t>(need) == len ? 1u : 0u};
+    if (t == 0) sh.st[0] = RadixState{0, 0, need, static_cast<int>(need) == len ? 1u : 0u};
     for (int b = t; b < kBins; b += nt) sh.hist[0][b] = 0;
   }
   ex.sync();
   int cur = 0;
   for (int pass = 0; pass < 8; ++pass) {
-    if (sh.st[cur].done) break;  // read after a sync, written before it: block-uniform
+    if (sh.st[cur].done) break;  // written before the last sync, rewritten 2 syncs later: uniform
     const int shift = 56 - 8 * pass;
     for (int t = ex.thread_begin(); t < ex.thread_end(); t += ex.thread_step()) {
       const uint64_t prefix = sh.st[cur].prefix, mask = sh.st[cur].mask;
-      for (int64_t p = t; p < len; p += nt) {
-        const uint64_t k = key_at(sh, global, p);
+      for (int p = t; p < len; p += nt) {
+        const uint64_t k = sh.keys[p];
         if ((k & mask) == prefix) {
           ex.atomic_add_shared(&sh.hist[cur][static_cast<int>(k >> shift) & 0xff], 1u);
         }
@@ -238,155 +284,100 @@ FKC_BLOCK_FN int radix_select(Ex& ex, Shared& sh, const uint64_t* global, int64_
   return cur;
 }
 
-// Emits the keys radix_select chose (state sh.st[s]) in increasing position order:
-// emit(position, key, slot) with slot = 0, 1, ... An order-preserving compaction: each thread
-// owns a contiguous segment of a tile, a block scan of the per-thread counts gives its first
-// slot. Keys in shared memory are one tile; keys in global memory are staged kMaxChunk at a
-// time, with the counts before the tile carried over.
+// Emits the keys radix_select chose (state sh.st[s]) among sh.keys[0, len) in increasing
+// position order: emit(position, key, slot) with slot = 0, 1, ... An order-preserving
+// compaction: each thread owns a contiguous segment, a block scan of the per-thread counts (two
+// levels: groups of kThreadGroup threads) gives its first slot.
 template <class Ex, class Emit>
-FKC_BLOCK_FN void compact(Ex& ex, Shared& sh, const uint64_t* global, int64_t len, int s,
-                          Emit emit) {
+FKC_BLOCK_FN void compact(Ex& ex, Shared& sh, int len, int s, Emit emit) {
   const int nt = ex.num_threads();
   const int n_groups = (nt + kThreadGroup - 1) / kThreadGroup;
-  const int64_t tile = global != nullptr ? kMaxChunk : len;
-  int cur = 0;
-  for (int64_t lo = 0; lo < len; lo += tile) {
-    const int64_t n_here = len - lo < tile ? len - lo : tile;
-    const int64_t per = (n_here + nt - 1) / nt;
-    for (int t = ex.thread_begin(); t < ex.thread_end(); t += ex.thread_step()) {
-      if (lo == 0 && t == 0) {
-        sh.carry_lt[0] = 0;
-        sh.carry_eq[0] = 0;
-      }
-      if (global != nullptr) {
-        for (int64_t q = t; q < n_here; q += nt) sh.keys[q] = global[lo + q];
-      }
+  const int per = (len + nt - 1) / nt;
+  for (int t = ex.thread_begin(); t < ex.thread_end(); t += ex.thread_step()) {
+    const uint64_t prefix = sh.st[s].prefix, mask = sh.st[s].mask;
+    const int q0 = t * per < len ? t * per : len, q1 = q0 + per < len ? q0 + per : len;
+    uint32_t lt = 0, eq = 0;
+    for (int q = q0; q < q1; ++q) {
+      const uint64_t m = sh.keys[q] & mask;
+      lt += m < prefix;
+      eq += m == prefix;
     }
-    ex.sync();
-    for (int t = ex.thread_begin(); t < ex.thread_end(); t += ex.thread_step()) {
-      const uint64_t prefix = sh.st[s].prefix, mask = sh.st[s].mask;
-      const int64_t q0 = t * per, q1 = q0 + per < n_here ? q0 + per : n_here;
+    sh.cnt_lt[t] = lt;
+    sh.cnt_eq[t] = eq;
+  }
+  ex.sync();
+  for (int t = ex.thread_begin(); t < ex.thread_end(); t += ex.thread_step()) {
+    for (int g = t; g < n_groups; g += nt) {
+      const int end = (g + 1) * kThreadGroup < nt ? (g + 1) * kThreadGroup : nt;
       uint32_t lt = 0, eq = 0;
-      for (int64_t q = q0; q < q1; ++q) {
-        const uint64_t m = sh.keys[q] & mask;
-        lt += m < prefix;
-        eq += m == prefix;
-      }
-      sh.cnt_lt[t] = lt;
-      sh.cnt_eq[t] = eq;
-    }
-    ex.sync();
-    for (int t = ex.thread_begin(); t < ex.thread_end(); t += ex.thread_step()) {
-      for (int g = t; g < n_groups; g += nt) {
-        const int end = (g + 1) * kThreadGroup < nt ? (g + 1) * kThreadGroup : nt;
-        uint32_t lt = 0, eq = 0;
-        for (int j = g * kThreadGroup; j < end; ++j) {
-          lt += sh.cnt_lt[j];
-          eq += sh.cnt_eq[j];
-        }
-        sh.grp_lt[g] = lt;
-        sh.grp_eq[g] = eq;
-      }
-    }
-    ex.sync();
-    for (int t = ex.thread_begin(); t < ex.thread_end(); t += ex.thread_step()) {
-      const uint64_t prefix = sh.st[s].prefix, mask = sh.st[s].mask;
-      const uint32_t need = sh.st[s].need;
-      uint32_t lt = sh.carry_lt[cur], eq = sh.carry_eq[cur];
-      const int g = t / kThreadGroup;
-      for (int j = 0; j < g; ++j) {
-        lt += sh.grp_lt[j];
-        eq += sh.grp_eq[j];
-      }
-      for (int j = g * kThreadGroup; j < t; ++j) {
+      for (int j = g * kThreadGroup; j < end; ++j) {
         lt += sh.cnt_lt[j];
         eq += sh.cnt_eq[j];
       }
-      // keys below the prefix are all taken; of those equal to it, the first `need`
-      uint32_t slot = lt + (eq < need ? eq : need);
-      const int64_t q0 = t * per, q1 = q0 + per < n_here ? q0 + per : n_here;
-      for (int64_t q = q0; q < q1; ++q) {
-        const uint64_t k = sh.keys[q];
-        const uint64_t m = k & mask;
-        if (m < prefix) {
-          emit(lo + q, k, slot++);
-        } else if (m == prefix) {
-          if (eq < need) emit(lo + q, k, slot++);
-          ++eq;
-        }
-      }
-      if (t == 0) {
-        uint32_t tlt = sh.carry_lt[cur], teq = sh.carry_eq[cur];
-        for (int j = 0; j < n_groups; ++j) {
-          tlt += sh.grp_lt[j];
-          teq += sh.grp_eq[j];
-        }
-        sh.carry_lt[cur ^ 1] = tlt;
-        sh.carry_eq[cur ^ 1] = teq;
+      sh.grp_lt[g] = lt;
+      sh.grp_eq[g] = eq;
+    }
+  }
+  ex.sync();
+  for (int t = ex.thread_begin(); t < ex.thread_end(); t += ex.thread_step()) {
+    const uint64_t prefix = sh.st[s].prefix, mask = sh.st[s].mask;
+    const uint32_t need = sh.st[s].need;
+    uint32_t lt = 0, eq = 0;
+    const int g = t / kThreadGroup;
+    for (int j = 0; j < g; ++j) {
+      lt += sh.grp_lt[j];
+      eq += sh.grp_eq[j];
+    }
+    for (int j = g * kThreadGroup; j < t; ++j) {
+      lt += sh.cnt_lt[j];
+      eq += sh.cnt_eq[j];
+    }
+    // keys below the prefix are all taken; of those equal to it, the first `need`
+    uint32_t slot = lt + (eq < need ? eq : need);
+    const int q0 = t * per < len ? t * per : len, q1 = q0 + per < len ? q0 + per : len;
+    for (int q = q0; q < q1; ++q) {
+      const uint64_t k = sh.keys[q];
+      const uint64_t m = k & mask;
+      if (m < prefix) {
+        emit(q, k, slot++);
+      } else if (m == prefix) {
+        if (eq < need) emit(q, k, slot++);
+        ++eq;
       }
     }
-    ex.sync();
-    cur ^= 1;
   }
+  ex.sync();
 }
 
-// One block's candidates for one part: its min(K, len) smallest composites, in index order, to
-// the workspace slots [block * stride, ...).
+// One block's candidates for one part: its min(K, len) smallest composites, in index order, as
+// list `block` of the part's level 0.
 template <class Ex, typename T>
 FKC_BLOCK_FN void block_candidates(Ex& ex, Shared& sh, const Args<T>& a, int64_t block,
                                    bool random_part) {
   const int nt = ex.num_threads();
   const int64_t base = block * a.chunk;
-  const int64_t len = a.n - base < a.chunk ? a.n - base : a.chunk;
+  const int len = static_cast<int>(min64(a.chunk, a.n - base));
   const int64_t k_part = random_part ? a.n_top + a.n_random : a.n_top;
-  const int64_t stride = k_part < a.chunk ? k_part : a.chunk;
-  const uint32_t need = static_cast<uint32_t>(k_part < len ? k_part : len);
+  const int64_t stride = min64(k_part, a.chunk);
   for (int t = ex.thread_begin(); t < ex.thread_end(); t += ex.thread_step()) {
     if (random_part) {
       const PhiloxKey pk =
           make_philox_key(static_cast<uint64_t>(a.seeds[0]), static_cast<uint64_t>(a.seeds[1]));
-      for (int64_t p = t; p < len; p += nt) {
+      for (int p = t; p < len; p += nt) {
         sh.keys[p] = static_cast<uint64_t>(random_key(pk, static_cast<uint64_t>(base + p)));
       }
     } else {
-      for (int64_t p = t; p < len; p += nt) sh.keys[p] = top_key_at(a, base + p);
+      for (int p = t; p < len; p += nt) sh.keys[p] = top_key_at(a, base + p);
     }
   }
   ex.sync();
-  const int s = radix_select(ex, sh, nullptr, len, need);
+  const int s = radix_select(ex, sh, len, static_cast<uint32_t>(min64(k_part, len)));
   uint64_t* out_key = (random_part ? a.rnd_key : a.top_key) + block * stride;
   int64_t* out_idx = (random_part ? a.rnd_idx : a.top_idx) + block * stride;
-  compact(ex, sh, nullptr, len, s, [&](int64_t p, uint64_t k, uint32_t slot) {
+  compact(ex, sh, len, s, [&](int q, uint64_t k, uint32_t slot) {
     out_key[slot] = k;
-    out_idx[slot] = base + p;
+    out_idx[slot] = base + q;
   });
-}
-
-// The final stage for one part: the K smallest of all blocks' candidates into sh.win_*, in
-// position (= index) order. Returns K.
-template <class Ex, typename T>
-FKC_BLOCK_FN int final_winners(Ex& ex, Shared& sh, const Args<T>& a, bool random_part) {
-  const int nt = ex.num_threads();
-  const int64_t k_part = random_part ? a.n_top + a.n_random : a.n_top;
-  const int64_t stride = k_part < a.chunk ? k_part : a.chunk;
-  const int64_t last_len = a.n - (a.blocks - 1) * a.chunk;
-  const int64_t total = (a.blocks - 1) * stride + (k_part < last_len ? k_part : last_len);
-  const uint64_t* keys = random_part ? a.rnd_key : a.top_key;
-  const int64_t* idx = random_part ? a.rnd_idx : a.top_idx;
-  const bool in_shared = total <= kMaxChunk;
-  if (in_shared) {
-    for (int t = ex.thread_begin(); t < ex.thread_end(); t += ex.thread_step()) {
-      for (int64_t p = t; p < total; p += nt) sh.keys[p] = keys[p];
-    }
-    ex.sync();
-  }
-  const uint64_t* global = in_shared ? nullptr : keys;
-  const int s = radix_select(ex, sh, global, total, static_cast<uint32_t>(k_part));
-  compact(ex, sh, global, total, s, [&](int64_t p, uint64_t k, uint32_t slot) {
-    sh.win_key[slot] = k;
-    sh.win_idx[slot] = idx[p];
-  });
-  return static_cast<int>(k_part);
 }
 
 // Rank of winner j among the winners i with include(i): keys, then positions (= indices).
@@ -401,63 +392,123 @@ FKC_BLOCK_FN int winner_rank(const Shared& sh, int count, int j, Include include
   return r;
 }
 
-// The whole op for one block `block` of a.blocks (each block runs this once; the last one to
-// finish also writes a.out).
+// One merge step for one part: the K smallest candidates of group `group` of level `level`, in
+// index order, written as list `group` of level + 1, or (root) to sh.win_* for the ranking.
 template <class Ex, typename T>
-FKC_BLOCK_FN void select_block(Ex& ex, Shared& sh, const Args<T>& a, int64_t block) {
+FKC_BLOCK_FN void merge_group(Ex& ex, Shared& sh, const Args<T>& a, bool random_part, int level,
+                              int64_t group, bool root) {
   const int nt = ex.num_threads();
-  if (a.n_top > 0) block_candidates(ex, sh, a, block, false);
-  if (a.n_random > 0) block_candidates(ex, sh, a, block, true);
-  // last block done: every thread's workspace writes are made visible before the count
-  ex.fence();
+  const int64_t k_part = random_part ? a.n_top + a.n_random : a.n_top;
+  const Level v = tree_level(a.n, a.chunk, a.fan_in, k_part, level);
+  const int64_t first = group * a.fan_in;
+  const int64_t children = min64(a.fan_in, v.items - first);
+  const bool has_last = first + children == v.items;
+  // <= fan_in * k_part <= kMaxChunk candidates, contiguous and in index order
+  const int total =
+      static_cast<int>((children - 1) * v.stride + (has_last ? v.last_count : v.stride));
+  const int64_t base = v.offset + first * v.stride;
+  const uint64_t* keys = (random_part ? a.rnd_key : a.top_key) + base;
+  const int64_t* idx = (random_part ? a.rnd_idx : a.top_idx) + base;
+  for (int t = ex.thread_begin(); t < ex.thread_end(); t += ex.thread_step()) {
+    for (int p = t; p < total; p += nt) sh.keys[p] = keys[p];
+  }
+  ex.sync();
+  const int s = radix_select(ex, sh, total, static_cast<uint32_t>(min64(k_part, total)));
+  if (root) {
+    compact(ex, sh, total, s, [&](int q, uint64_t k, uint32_t slot) {
+      sh.win_key[slot] = k;
+      sh.win_idx[slot] = idx[q];
+    });
+  } else {
+    const Level up = tree_level(a.n, a.chunk, a.fan_in, k_part, level + 1);
+    uint64_t* out_key = (random_part ? a.rnd_key : a.top_key) + up.offset + group * up.stride;
+    int64_t* out_idx = (random_part ? a.rnd_idx : a.top_idx) + up.offset + group * up.stride;
+    compact(ex, sh, total, s, [&](int q, uint64_t k, uint32_t slot) {
+      out_key[slot] = k;
+      out_idx[slot] = idx[q];
+    });
+  }
+}
+
+// The root's output: the top part ranked, then the random winners that are not top particles.
+template <class Ex, typename T>
+FKC_BLOCK_FN void write_top(Ex& ex, Shared& sh, const Args<T>& a) {
+  const int nt = ex.num_threads();
+  const int count = static_cast<int>(a.n_top);
+  for (int t = ex.thread_begin(); t < ex.thread_end(); t += ex.thread_step()) {
+    for (int j = t; j < count; j += nt) {
+      const int r = winner_rank(sh, count, j, [](int) { return true; });
+      a.out[r] = sh.win_idx[j];
+      if (r == count - 1) {
+        sh.last_top_key = sh.win_key[j];
+        sh.last_top_idx = sh.win_idx[j];
+      }
+    }
+  }
+  ex.sync();
+}
+
+template <class Ex, typename T>
+FKC_BLOCK_FN void write_random(Ex& ex, Shared& sh, const Args<T>& a) {
+  const int nt = ex.num_threads();
+  const int count = static_cast<int>(a.n_top + a.n_random);
+  for (int t = ex.thread_begin(); t < ex.thread_end(); t += ex.thread_step()) {
+    for (int j = t; j < count; j += nt) {
+      bool in_top = false;
+      if (a.n_top > 0) {
+        // a top particle iff its (top_key, index) is at most the top part's last one
+        const int64_t i = sh.win_idx[j];
+        const uint64_t u = top_key_at(a, i);
+        in_top = u < sh.last_top_key || (u == sh.last_top_key && i <= sh.last_top_idx);
+      }
+      sh.win_top[j] = in_top ? 1 : 0;
+    }
+  }
   ex.sync();
   for (int t = ex.thread_begin(); t < ex.thread_end(); t += ex.thread_step()) {
-    if (t == 0) {
-      const uint32_t before = ex.atomic_add_global(a.done_blocks, 1u);
-      ex.fence();  // acquire side: the other blocks' candidates are read after this
-      sh.is_last = static_cast<int64_t>(before) == a.blocks - 1 ? 1 : 0;
+    for (int j = t; j < count; j += nt) {
+      if (sh.win_top[j]) continue;
+      const int r = winner_rank(sh, count, j, [&sh](int i) { return sh.win_top[i] == 0; });
+      if (r < a.n_random) a.out[a.n_top + r] = sh.win_idx[j];
     }
   }
   ex.sync();
-  if (!sh.is_last) return;
-  ex.fence();
-  if (a.n_top > 0) {
-    const int count = final_winners(ex, sh, a, false);
+}
+
+// The whole op for block `block` of a.blocks: each block runs this once; the last block of each
+// group to finish goes on to merge it, and the root's merger writes a.out.
+template <class Ex, typename T>
+FKC_BLOCK_FN void select_block(Ex& ex, Shared& sh, const Args<T>& a, int64_t block) {
+  if (a.n_top > 0) block_candidates(ex, sh, a, block, false);
+  if (a.n_random > 0) block_candidates(ex, sh, a, block, true);
+  int64_t item = block;
+  for (int level = 0;; ++level) {
+    // items per level and counter offsets are the same for both parts
+    const Level v = tree_level(a.n, a.chunk, a.fan_in, a.n_top + a.n_random, level);
+    const int64_t group = item / a.fan_in;
+    const int64_t children = min64(a.fan_in, v.items - group * a.fan_in);
+    const bool root = v.items <= a.fan_in;
+    // last block done: every thread's candidate writes are made visible before the count
+    ex.fence();
+    ex.sync();
     for (int t = ex.thread_begin(); t < ex.thread_end(); t += ex.thread_step()) {
-      for (int j = t; j < count; j += nt) {
-        const int r = winner_rank(sh, count, j, [](int) { return true; });
-        a.out[r] = sh.win_idx[j];
-        if (r == count - 1) {
-          sh.last_top_key = sh.win_key[j];
-          sh.last_top_idx = sh.win_idx[j];
-        }
+      if (t == 0) {
+        const uint32_t before = ex.atomic_add_global(&a.counters[v.counter_offset + group], 1u);
+        ex.fence();  // acquire side: the group's other lists are read after this
+        sh.is_last = static_cast<int64_t>(before) == children - 1 ? 1 : 0;
       }
     }
     ex.sync();
-  }
-  if (a.n_random > 0) {
-    const int count = final_winners(ex, sh, a, true);
-    for (int t = ex.thread_begin(); t < ex.thread_end(); t += ex.thread_step()) {
-      for (int j = t; j < count; j += nt) {
-        bool in_top = false;
-        if (a.n_top > 0) {
-          // a top particle iff its (top_key, index) is at most the top part's last one
-          const int64_t i = sh.win_idx[j];
-          const uint64_t u = top_key_at(a, i);
-          in_top = u < sh.last_top_key || (u == sh.last_top_key && i <= sh.last_top_idx);
-        }
-        sh.win_top[j] = in_top ? 1 : 0;
-      }
+    if (!sh.is_last) return;  // block-uniform: written by thread 0 before the sync
+    ex.fence();
+    if (a.n_top > 0) merge_group(ex, sh, a, false, level, group, root);
+    if (root && a.n_top > 0) write_top(ex, sh, a);
+    if (a.n_random > 0) merge_group(ex, sh, a, true, level, group, root);
+    if (root) {
+      if (a.n_random > 0) write_random(ex, sh, a);
+      return;
     }
-    ex.sync();
-    for (int t = ex.thread_begin(); t < ex.thread_end(); t += ex.thread_step()) {
-      for (int j = t; j < count; j += nt) {
-        if (sh.win_top[j]) continue;
-        const int r = winner_rank(sh, count, j, [&sh](int i) { return sh.win_top[i] == 0; });
-        if (r < a.n_random) a.out[a.n_top + r] = sh.win_idx[j];
-      }
-    }
-    ex.sync();
+    item = group;
   }
 }
 

@@ -20,7 +20,7 @@ cudaError_t launch_fkc_step(const StepArgs<T>& args, cudaStream_t stream);
 // writes the k indices of reference.select_particles to out. w: (n,) with element i at
 // w[i * w_stride] (T double, float, c10::Half or c10::BFloat16; ranked in float64); seeds: the
 // int64 [S, O] on the device; workspace: select_workspace_int64s(n, k, n_random) int64s. A
-// 4-byte memset and one kernel, no host sync.
+// memset (the merge tree's counters, 4 bytes a group) and one kernel, no host sync.
 int64_t select_workspace_int64s(int64_t n, int64_t k, int64_t n_random);
 template <typename T>
 cudaError_t launch_select_particles(const T* w, int64_t w_stride, int64_t n, int64_t k,

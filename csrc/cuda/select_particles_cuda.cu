@@ -1,7 +1,7 @@
 // Particle selection on the GPU.
 //
-// k <= blocks::kMaxK: one launch of select_particles_kernel (plus a 4-byte memset of its block
-// counter), the block algorithm of core/select_blocks.h under the CUDA execution model below.
+// k <= blocks::kMaxK: one launch of select_particles_kernel (plus a memset of its merge tree's
+// group counters): the block algorithm of core/select_blocks.h under the CUDA execution model.
 // Larger k: selection keys from one kernel, sorted by the bindings with at::sort (stable device
 // radix sort). Both give reference.select_particles exactly: integer keys, no float compares.
 #include <c10/util/BFloat16.h>
@@ -87,10 +87,12 @@ cudaError_t launch_select_particles(const T* w, int64_t w_stride, int64_t n, int
                                     int64_t n_random, const int64_t* seeds, int64_t* workspace,
                                     int64_t* out, cudaStream_t stream) {
   if (k == 0) return cudaSuccess;
-  const auto a = blocks::make_args<T>(w, w_stride, n, k, n_random, seeds, blocks::gpu_chunk(n, k),
-                                      workspace, out);
-  // the block counter starts at zero in every call (no host sync: graph-capturable)
-  const cudaError_t rc = cudaMemsetAsync(a.done_blocks, 0, sizeof(uint32_t), stream);
+  const int64_t chunk = blocks::gpu_chunk(n, k);
+  const auto a = blocks::make_args<T>(w, w_stride, n, k, n_random, seeds, chunk, workspace, out);
+  // the merge tree's group counters start at zero in every call (no host sync: graph-capturable)
+  const int64_t counters = blocks::make_layout(n, k, n_random, chunk).counters;
+  const cudaError_t rc =
+      cudaMemsetAsync(a.counters, 0, static_cast<size_t>(counters) * sizeof(uint32_t), stream);
   if (rc != cudaSuccess) return rc;
   select_particles_kernel<T><<<static_cast<unsigned>(a.blocks), kSelectThreads, 0, stream>>>(a);
   return cudaGetLastError();

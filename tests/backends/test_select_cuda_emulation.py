@@ -3,11 +3,12 @@ execution model (``torch.ops.fkc.select_particles_block_emulation``: blocks one 
 every thread's iteration of a phase in turn), index for index against reference.select_particles.
 
 The GPU runs the same source under the CUDA model, so this is where its logic is tested on a
-machine without a GPU: per-block radix select, order-preserving compaction, the last-block-done
-final select (keys in shared memory, or staged from global memory in tiles), the ranking, and the
-exclusion of the top part from the random part. Chunk sizes and thread counts vary, including
-chunks smaller than k (blocks emit fewer than k candidates), thread counts that divide neither
-the chunk nor 256 bins, and a short last chunk."""
+machine without a GPU: per-block radix select, order-preserving compaction, the merge tree of
+last-block-done steps (one to four levels here), the ranking, and the exclusion of the top part
+from the random part. Chunk sizes and thread counts vary, including chunks smaller than k (blocks
+emit fewer than k candidates), thread counts that divide neither the chunk nor 256 bins, and a
+short last chunk. The host runs the blocks in the order 0, B-1, 1, B-2, ..., so the block that
+merges a group is not its last one."""
 
 from __future__ import annotations
 
@@ -64,22 +65,23 @@ def test_equals_the_reference_over_sizes_configs_and_splits(kind, dtype):
                     _check(w, k, n_random, seeds, threads, chunk)
 
 
-@pytest.mark.parametrize("threads,chunk", [(0, 0), (512, 2048), (128, 1024)])
+@pytest.mark.parametrize("threads,chunk", [(0, 0), (512, 1024), (128, 256)])
 def test_large_n_with_the_largest_k(threads, chunk):
-    # 2^16 particles, k = 256: the GPU's config puts the final candidates in shared memory
-    # (16 blocks x 256), chunk 2048 stages 8192 of them from global memory in two tiles
+    # 2^17 particles, k = 256 (fan-in 16): the GPU's config has 32 blocks of 4096 in two groups
+    # under the root; chunk 1024 adds a level (128 blocks, 8 groups), chunk 256 another
     gen = torch.Generator().manual_seed(16)
     seeds = torch.tensor([0x0123_4567_89AB_CDEF, 99])
-    w = torch.randn(1 << 16, generator=gen)
-    w[torch.randint(0, 1 << 16, (300,), generator=gen)] = 3.5  # a tie across many blocks
+    n = 1 << 17
+    w = torch.randn(n, generator=gen)
+    w[torch.randint(0, n, (300,), generator=gen)] = 3.5  # a tie across many blocks and groups
     for k, n_random in ((256, 128), (256, 0), (256, 256), (64, 32)):
         _check(w, k, n_random, seeds, threads, chunk)
 
 
-def test_ties_straddling_two_tiles_of_the_final_stage():
-    # chunk 1: 5000 one-particle blocks, 5000 candidates (> 4096: staged in two tiles). The top
-    # part's tied zeros sit at 4000..4999, so the first 200 of them are 96 from the first tile and
-    # 104 from the second: the tie count is carried across tiles in index order.
+def test_ties_spread_over_the_groups_of_a_deep_merge_tree():
+    # chunk 1: 5000 one-particle blocks; at k = 201 (fan-in 20) and k = 256 (fan-in 16) the tree
+    # has four levels. The top part's tied zeros sit at 4000..4999: its first 200 span many
+    # groups, and only index order across groups picks the right ones.
     w = torch.full((5000,), -1.0)
     w[4000:] = 0.0
     w[4500] = 1.0
