@@ -13,7 +13,8 @@
 // thread (or disjoint slots by several) in one phase and read only after a sync; no per-thread
 // register carries across a sync; control flow outside a phase depends only on kernel arguments
 // and on Shared values read after a sync (so every __syncthreads is reached by the whole block);
-// no warp intrinsics.
+// no warp intrinsics. The model's members: thread_begin/end/step, num_threads, sync, fence,
+// atomic_add_shared, atomic_add_global, and load_other_block (a read of what other blocks wrote).
 //
 // Keys are unique composites: the top part orders by (top_key, index), the random part by
 // (random_key, index). Block b owns particles [b*chunk, b*chunk + len). For each part it finds its
@@ -56,7 +57,8 @@ namespace blocks {
 constexpr int kMaxChunk = 4096;    // particles per block; the shared key buffer holds this many
 constexpr int kMaxThreads = 1024;  // threads per block
 // Largest k (= n_top + n_random) of the one-launch path: the winners and their ranks live in
-// shared memory and are sorted by counting (O(k^2 / threads) compares). Larger k keeps the sort path.
+// shared memory and are sorted by counting (O(k^2 / threads) compares). Larger k keeps the sort
+// path.
 constexpr int kMaxK = 256;
 constexpr int kBins = 256;                 // 8-bit digits
 constexpr int kBinGroup = 16;              // the bucket search sums 16 groups of 16 bins
@@ -410,14 +412,15 @@ FKC_BLOCK_FN void merge_group(Ex& ex, Shared& sh, const Args<T>& a, bool random_
   const uint64_t* keys = (random_part ? a.rnd_key : a.top_key) + base;
   const int64_t* idx = (random_part ? a.rnd_idx : a.top_idx) + base;
   for (int t = ex.thread_begin(); t < ex.thread_end(); t += ex.thread_step()) {
-    for (int p = t; p < total; p += nt) sh.keys[p] = keys[p];
+    for (int p = t; p < total; p += nt) sh.keys[p] = ex.load_other_block(keys + p);
   }
   ex.sync();
   const int s = radix_select(ex, sh, total, static_cast<uint32_t>(min64(k_part, total)));
   if (root) {
     compact(ex, sh, total, s, [&](int q, uint64_t k, uint32_t slot) {
       sh.win_key[slot] = k;
-      sh.win_idx[slot] = idx[q];
+      sh.win_idx[slot] = static_cast<int64_t>(ex.load_other_block(
+          reinterpret_cast<const uint64_t*>(idx + q)));
     });
   } else {
     const Level up = tree_level(a.n, a.chunk, a.fan_in, k_part, level + 1);
@@ -425,7 +428,8 @@ FKC_BLOCK_FN void merge_group(Ex& ex, Shared& sh, const Args<T>& a, bool random_
     int64_t* out_idx = (random_part ? a.rnd_idx : a.top_idx) + up.offset + group * up.stride;
     compact(ex, sh, total, s, [&](int q, uint64_t k, uint32_t slot) {
       out_key[slot] = k;
-      out_idx[slot] = idx[q];
+      out_idx[slot] = static_cast<int64_t>(ex.load_other_block(
+          reinterpret_cast<const uint64_t*>(idx + q)));
     });
   }
 }
@@ -530,6 +534,7 @@ struct HostBlock {
     return old;
   }
   uint32_t atomic_add_global(uint32_t* p, uint32_t v) const { return atomic_add_shared(p, v); }
+  uint64_t load_other_block(const uint64_t* p) const { return *p; }
 };
 
 // Runs the kernel's blocks on the host with `threads` threads each, in the order 0, B-1, 1, B-2,

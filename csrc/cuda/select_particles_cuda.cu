@@ -46,12 +46,17 @@ struct CudaBlock {
   __device__ void fence() const { __threadfence(); }
   __device__ uint32_t atomic_add_shared(uint32_t* p, uint32_t v) const { return atomicAdd(p, v); }
   __device__ uint32_t atomic_add_global(uint32_t* p, uint32_t v) const { return atomicAdd(p, v); }
+  // candidate lists of other blocks: read from L2 (ld.global.cg), never from this SM's L1
+  __device__ uint64_t load_other_block(const uint64_t* p) const {
+    return static_cast<uint64_t>(__ldcg(reinterpret_cast<const unsigned long long*>(p)));
+  }
 };
 
 constexpr int kSelectThreads = blocks::kGpuThreads;
 
 template <typename T>
-__global__ void __launch_bounds__(kSelectThreads, blocks::kGpuBlocksPerSm) select_particles_kernel(blocks::Args<T> a) {
+__global__ void __launch_bounds__(kSelectThreads, blocks::kGpuBlocksPerSm)
+    select_particles_kernel(blocks::Args<T> a) {
   __shared__ blocks::Shared sh;
   const CudaBlock ex;
   blocks::select_block(ex, sh, a, static_cast<int64_t>(blockIdx.x));
