@@ -99,7 +99,9 @@ def test_matches_reference_exactly(backend, n, kind, dtype):
         if backend != "cuda":
             pytest.skip("N=70000 exercises the CUDA kernel's multi-block path; the float32 "
                         "sizes above cover the single-pass CPU kernels")
-        cases = {(0, 0), (n, 0), (n, n), (50, 25)}
+        # k <= 256: the one-launch kernel (k = 256: 18 blocks in two groups under the root);
+        # k = n: the keys + sort path
+        cases = {(0, 0), (n, 0), (n, n), (50, 25), (256, 128), (256, 0)}
     if backend == "triton":
         if (n, kind) not in TRITON_EXACT_CASES:
             pytest.skip(f"N={n}, {kind}: {INTERPRETER_SKIP}")
