@@ -277,9 +277,11 @@ void dispatch_select_dtype(const Tensor& w, Run run) {
 
 // The CUDA selection kernel's algorithm (core/select_blocks.h) on the host: blocks of `threads`
 // threads over chunks of `chunk` particles, run one after another (0 for either: what the GPU
-// launch uses). For tests: the GPU runs the same source with the CUDA execution model.
+// launch uses); reverse_threads runs each phase's threads last to first. For tests: the GPU runs
+// the same source with the CUDA execution model.
 Tensor select_particles_block_emulation(const Tensor& w, int64_t k, int64_t n_random,
-                                        const Tensor& seeds, int64_t threads, int64_t chunk) {
+                                        const Tensor& seeds, int64_t threads, int64_t chunk,
+                                        bool reverse_threads) {
   check_select(w, k, n_random, seeds);
   if (threads == 0) threads = blocks::kGpuThreads;
   if (chunk == 0) chunk = blocks::gpu_chunk(w.size(0), k);
@@ -303,7 +305,7 @@ Tensor select_particles_block_emulation(const Tensor& w, int64_t k, int64_t n_ra
     const auto a = blocks::make_args<T>(wt.const_data_ptr<T>(), wt.stride(0), n, k, n_random,
                                         s.const_data_ptr<int64_t>(), chunk, ws.data(),
                                         out.mutable_data_ptr<int64_t>());
-    blocks::run_on_host(a, static_cast<int>(threads));
+    blocks::run_on_host(a, static_cast<int>(threads), reverse_threads);
   });
   return out;
 }
@@ -395,7 +397,7 @@ TORCH_LIBRARY_FRAGMENT(fkc, m) {
         &fkc::philox_normal_cpu);
   m.def("cpu_noise_isa() -> str", &fkc::cpu_noise_isa);
   m.def("select_particles_block_emulation(Tensor w, int k, int n_random, Tensor seeds, "
-        "int threads=0, int chunk=0) -> Tensor",
+        "int threads=0, int chunk=0, bool reverse_threads=False) -> Tensor",
         &fkc::select_particles_block_emulation);
 }
 

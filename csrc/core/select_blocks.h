@@ -7,14 +7,16 @@
 //     blocks one after another, each phase running every thread's iteration in turn, sync a
 //     no-op. Tests compare it index for index with reference.select_particles.
 // So the code is written as phases:
-//     for (int t = ex.thread_begin(); t < ex.thread_end(); t += ex.thread_step()) { ... }
+//     for (const int t : ex.threads()) { ... }
 //     ex.sync();
 // Rules that make the two models agree: block-uniform state lives in Shared, written by one
 // thread (or disjoint slots by several) in one phase and read only after a sync; no per-thread
 // register carries across a sync; control flow outside a phase depends only on kernel arguments
 // and on Shared values read after a sync (so every __syncthreads is reached by the whole block);
-// no warp intrinsics. The model's members: thread_begin/end/step, num_threads, sync, fence,
-// atomic_add_shared, atomic_add_global, and load_other_block (a read of what other blocks wrote).
+// no warp intrinsics. The model's members: threads (this thread's iterations of a phase),
+// num_threads, sync, fence, atomic_add_shared, atomic_add_global, and load_other_block (a read of
+// what other blocks wrote). The host model can run a phase's threads backwards: a phase where one
+// thread reads what another writes then gives another result in one of the two orders.
 //
 // Keys are unique composites: the top part orders by (top_key, index), the random part by
 // (random_key, index). Block b owns particles [b*chunk, b*chunk + len). For each part it finds its
@@ -232,7 +234,7 @@ FKC_HD uint64_t top_key_at(const Args<T>& a, int64_t i) {
 template <class Ex>
 FKC_BLOCK_FN int radix_select(Ex& ex, Shared& sh, int len, uint32_t need) {
   const int nt = ex.num_threads();
-  for (int t = ex.thread_begin(); t < ex.thread_end(); t += ex.thread_step()) {
+  for (const int t : ex.threads()) {
     if (t == 0) sh.st[0] = RadixState{0, 0, need, static_cast<int>(need) == len ? 1u : 0u};
     for (int b = t; b < kBins; b += nt) sh.hist[0][b] = 0;
   }
@@ -241,7 +243,7 @@ FKC_BLOCK_FN int radix_select(Ex& ex, Shared& sh, int len, uint32_t need) {
   for (int pass = 0; pass < 8; ++pass) {
     if (sh.st[cur].done) break;  // written before the last sync, rewritten 2 syncs later: uniform
     const int shift = 56 - 8 * pass;
-    for (int t = ex.thread_begin(); t < ex.thread_end(); t += ex.thread_step()) {
+    for (const int t : ex.threads()) {
       const uint64_t prefix = sh.st[cur].prefix, mask = sh.st[cur].mask;
       for (int p = t; p < len; p += nt) {
         const uint64_t k = sh.keys[p];
@@ -252,7 +254,7 @@ FKC_BLOCK_FN int radix_select(Ex& ex, Shared& sh, int len, uint32_t need) {
       for (int b = t; b < kBins; b += nt) sh.hist[cur ^ 1][b] = 0;  // for the next pass
     }
     ex.sync();
-    for (int t = ex.thread_begin(); t < ex.thread_end(); t += ex.thread_step()) {
+    for (const int t : ex.threads()) {
       for (int g = t; g < kBins / kBinGroup; g += nt) {
         uint32_t s = 0;
         for (int j = 0; j < kBinGroup; ++j) s += sh.hist[cur][g * kBinGroup + j];
@@ -261,7 +263,7 @@ FKC_BLOCK_FN int radix_select(Ex& ex, Shared& sh, int len, uint32_t need) {
     }
     ex.sync();
     // the one bin whose cumulative range holds the need-th key writes the next state
-    for (int t = ex.thread_begin(); t < ex.thread_end(); t += ex.thread_step()) {
+    for (const int t : ex.threads()) {
       for (int b = t; b < kBins; b += nt) {
         const uint32_t c = sh.hist[cur][b];
         if (c == 0) continue;
@@ -295,7 +297,7 @@ FKC_BLOCK_FN void compact(Ex& ex, Shared& sh, int len, int s, Emit emit) {
   const int nt = ex.num_threads();
   const int n_groups = (nt + kThreadGroup - 1) / kThreadGroup;
   const int per = (len + nt - 1) / nt;
-  for (int t = ex.thread_begin(); t < ex.thread_end(); t += ex.thread_step()) {
+  for (const int t : ex.threads()) {
     const uint64_t prefix = sh.st[s].prefix, mask = sh.st[s].mask;
     const int q0 = t * per < len ? t * per : len, q1 = q0 + per < len ? q0 + per : len;
     uint32_t lt = 0, eq = 0;
@@ -308,7 +310,7 @@ FKC_BLOCK_FN void compact(Ex& ex, Shared& sh, int len, int s, Emit emit) {
     sh.cnt_eq[t] = eq;
   }
   ex.sync();
-  for (int t = ex.thread_begin(); t < ex.thread_end(); t += ex.thread_step()) {
+  for (const int t : ex.threads()) {
     for (int g = t; g < n_groups; g += nt) {
       const int end = (g + 1) * kThreadGroup < nt ? (g + 1) * kThreadGroup : nt;
       uint32_t lt = 0, eq = 0;
@@ -321,7 +323,7 @@ FKC_BLOCK_FN void compact(Ex& ex, Shared& sh, int len, int s, Emit emit) {
     }
   }
   ex.sync();
-  for (int t = ex.thread_begin(); t < ex.thread_end(); t += ex.thread_step()) {
+  for (const int t : ex.threads()) {
     const uint64_t prefix = sh.st[s].prefix, mask = sh.st[s].mask;
     const uint32_t need = sh.st[s].need;
     uint32_t lt = 0, eq = 0;
@@ -361,7 +363,7 @@ FKC_BLOCK_FN void block_candidates(Ex& ex, Shared& sh, const Args<T>& a, int64_t
   const int len = static_cast<int>(min64(a.chunk, a.n - base));
   const int64_t k_part = random_part ? a.n_top + a.n_random : a.n_top;
   const int64_t stride = min64(k_part, a.chunk);
-  for (int t = ex.thread_begin(); t < ex.thread_end(); t += ex.thread_step()) {
+  for (const int t : ex.threads()) {
     if (random_part) {
       const PhiloxKey pk =
           make_philox_key(static_cast<uint64_t>(a.seeds[0]), static_cast<uint64_t>(a.seeds[1]));
@@ -411,7 +413,7 @@ FKC_BLOCK_FN void merge_group(Ex& ex, Shared& sh, const Args<T>& a, bool random_
   const int64_t base = v.offset + first * v.stride;
   const uint64_t* keys = (random_part ? a.rnd_key : a.top_key) + base;
   const int64_t* idx = (random_part ? a.rnd_idx : a.top_idx) + base;
-  for (int t = ex.thread_begin(); t < ex.thread_end(); t += ex.thread_step()) {
+  for (const int t : ex.threads()) {
     for (int p = t; p < total; p += nt) sh.keys[p] = ex.load_other_block(keys + p);
   }
   ex.sync();
@@ -439,7 +441,7 @@ template <class Ex, typename T>
 FKC_BLOCK_FN void write_top(Ex& ex, Shared& sh, const Args<T>& a) {
   const int nt = ex.num_threads();
   const int count = static_cast<int>(a.n_top);
-  for (int t = ex.thread_begin(); t < ex.thread_end(); t += ex.thread_step()) {
+  for (const int t : ex.threads()) {
     for (int j = t; j < count; j += nt) {
       const int r = winner_rank(sh, count, j, [](int) { return true; });
       a.out[r] = sh.win_idx[j];
@@ -456,7 +458,7 @@ template <class Ex, typename T>
 FKC_BLOCK_FN void write_random(Ex& ex, Shared& sh, const Args<T>& a) {
   const int nt = ex.num_threads();
   const int count = static_cast<int>(a.n_top + a.n_random);
-  for (int t = ex.thread_begin(); t < ex.thread_end(); t += ex.thread_step()) {
+  for (const int t : ex.threads()) {
     for (int j = t; j < count; j += nt) {
       bool in_top = false;
       if (a.n_top > 0) {
@@ -469,7 +471,7 @@ FKC_BLOCK_FN void write_random(Ex& ex, Shared& sh, const Args<T>& a) {
     }
   }
   ex.sync();
-  for (int t = ex.thread_begin(); t < ex.thread_end(); t += ex.thread_step()) {
+  for (const int t : ex.threads()) {
     for (int j = t; j < count; j += nt) {
       if (sh.win_top[j]) continue;
       const int r = winner_rank(sh, count, j, [&sh](int i) { return sh.win_top[i] == 0; });
@@ -495,7 +497,7 @@ FKC_BLOCK_FN void select_block(Ex& ex, Shared& sh, const Args<T>& a, int64_t blo
     // last block done: every thread's candidate writes are made visible before the count
     ex.fence();
     ex.sync();
-    for (int t = ex.thread_begin(); t < ex.thread_end(); t += ex.thread_step()) {
+    for (const int t : ex.threads()) {
       if (t == 0) {
         const uint32_t before = ex.atomic_add_global(&a.counters[v.counter_offset + group], 1u);
         ex.fence();  // acquire side: the group's other lists are read after this
@@ -518,14 +520,30 @@ FKC_BLOCK_FN void select_block(Ex& ex, Shared& sh, const Args<T>& a, int64_t blo
 
 #if !defined(__CUDACC__)
 // The host execution model: one block at a time, each phase runs every thread's iteration in
-// turn (thread 0 first), so a phase is race-free exactly when its threads touch disjoint data
-// or only read; sync and fence are no-ops; atomics are plain adds.
+// turn (0, 1, ..., or backwards), so a phase is race-free exactly when its threads touch disjoint
+// data or only read; sync and fence are no-ops; atomics are plain adds.
+struct HostThreads {
+  struct It {
+    int i, n;
+    bool reverse;
+    int operator*() const { return reverse ? n - 1 - i : i; }
+    It& operator++() {
+      ++i;
+      return *this;
+    }
+    bool operator!=(const It& o) const { return i != o.i; }
+  };
+  int n;
+  bool reverse;
+  It begin() const { return It{0, n, reverse}; }
+  It end() const { return It{n, n, reverse}; }
+};
+
 struct HostBlock {
-  int threads;
-  int thread_begin() const { return 0; }
-  int thread_end() const { return threads; }
-  int thread_step() const { return 1; }
-  int num_threads() const { return threads; }
+  int n_threads;
+  bool reverse;
+  HostThreads threads() const { return HostThreads{n_threads, reverse}; }
+  int num_threads() const { return n_threads; }
   void sync() const {}
   void fence() const {}
   uint32_t atomic_add_shared(uint32_t* p, uint32_t v) const {
@@ -537,13 +555,14 @@ struct HostBlock {
   uint64_t load_other_block(const uint64_t* p) const { return *p; }
 };
 
-// Runs the kernel's blocks on the host with `threads` threads each, in the order 0, B-1, 1, B-2,
-// ... (so the last block to finish is not the last chunk). Shared memory is refilled with junk
+// Runs the kernel's blocks on the host with `threads` threads each (a phase's threads backwards
+// when reverse_threads), blocks in the order 0, B-1, 1, B-2, ... (so the block that merges a
+// group is not its last chunk). Shared memory is refilled with junk
 // before every block: nothing may depend on what another block left there.
 template <typename T>
-void run_on_host(const Args<T>& a, int threads) {
+void run_on_host(const Args<T>& a, int threads, bool reverse_threads) {
   std::unique_ptr<Shared> sh(new Shared);
-  const HostBlock ex{threads};
+  const HostBlock ex{threads, reverse_threads};
   for (int64_t i = 0; i < a.blocks; ++i) {
     const int64_t block = i % 2 == 0 ? i / 2 : a.blocks - 1 - i / 2;
     std::memset(static_cast<void*>(sh.get()), 0xA5, sizeof(Shared));

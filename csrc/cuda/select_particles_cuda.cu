@@ -37,10 +37,23 @@ __global__ void exclude_kernel(int64_t* rkey, const int64_t* top, int64_t n_top)
 }
 
 // The CUDA execution model of core/select_blocks.h: each thread runs its own iteration of a phase.
+struct CudaThreads {
+  struct It {
+    int t;
+    __device__ int operator*() const { return t; }
+    __device__ It& operator++() {
+      ++t;
+      return *this;
+    }
+    __device__ bool operator!=(const It& o) const { return t != o.t; }
+  };
+  int t;
+  __device__ It begin() const { return It{t}; }
+  __device__ It end() const { return It{t + 1}; }
+};
+
 struct CudaBlock {
-  __device__ int thread_begin() const { return static_cast<int>(threadIdx.x); }
-  __device__ int thread_end() const { return static_cast<int>(blockDim.x); }
-  __device__ int thread_step() const { return static_cast<int>(blockDim.x); }
+  __device__ CudaThreads threads() const { return CudaThreads{static_cast<int>(threadIdx.x)}; }
   __device__ int num_threads() const { return static_cast<int>(blockDim.x); }
   __device__ void sync() const { __syncthreads(); }
   __device__ void fence() const { __threadfence(); }

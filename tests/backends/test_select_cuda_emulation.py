@@ -26,8 +26,9 @@ DTYPES = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
 CONFIGS = ((0, 0), (1, 1), (3, 7), (33, 16), (96, 64), (200, 4096), (512, 2048), (1024, 256))
 
 
-def _emulate(w, k, n_random, seeds, threads=0, chunk=0):
-    return torch.ops.fkc.select_particles_block_emulation(w, k, n_random, seeds, threads, chunk)
+def _emulate(w, k, n_random, seeds, threads=0, chunk=0, reverse=False):
+    return torch.ops.fkc.select_particles_block_emulation(w, k, n_random, seeds, threads, chunk,
+                                                          reverse)
 
 
 def _weights(n: int, kind: str, dtype: torch.dtype, gen: torch.Generator) -> torch.Tensor:
@@ -43,13 +44,13 @@ def _weights(n: int, kind: str, dtype: torch.dtype, gen: torch.Generator) -> tor
     return w.to(dtype)
 
 
-def _check(w, k, n_random, seeds, threads=0, chunk=0):
-    got = _emulate(w, k, n_random, seeds, threads, chunk)
+def _check(w, k, n_random, seeds, threads=0, chunk=0, reverse=False):
+    got = _emulate(w, k, n_random, seeds, threads, chunk, reverse)
     want = reference.select_particles(w, k, n_random, seeds)
     assert got.dtype == torch.int64 and got.shape == (k,)
     assert torch.equal(got, want), (
-        f"N={w.shape[0]} {w.dtype} k={k} n_random={n_random} threads={threads} chunk={chunk}: "
-        f"{got.tolist()} != reference {want.tolist()}")
+        f"N={w.shape[0]} {w.dtype} k={k} n_random={n_random} threads={threads} chunk={chunk} "
+        f"reverse={reverse}: {got.tolist()} != reference {want.tolist()}")
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -60,9 +61,9 @@ def test_equals_the_reference_over_sizes_configs_and_splits(kind, dtype):
         w = _weights(n, kind, dtype, gen)
         for k in sorted({0, 1, min(n, 3), min(n, 64), min(n, 256)}):
             for n_random in sorted({0, k // 2, k}):
-                for threads, chunk in CONFIGS:
+                for i, (threads, chunk) in enumerate(CONFIGS):
                     seeds = torch.randint(0, 1 << 62, (2,), generator=gen)
-                    _check(w, k, n_random, seeds, threads, chunk)
+                    _check(w, k, n_random, seeds, threads, chunk, reverse=i % 2 == 1)
 
 
 @pytest.mark.parametrize("threads,chunk", [(0, 0), (512, 1024), (128, 256)])
@@ -89,6 +90,23 @@ def test_ties_spread_over_the_groups_of_a_deep_merge_tree():
     for threads, chunk in ((1, 1), (64, 1), (96, 2), (512, 1)):
         _check(w, 201, 0, seeds, threads, chunk)
         _check(w, 256, 55, seeds, threads, chunk)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_the_order_of_a_phases_threads_does_not_matter(kind):
+    # The GPU runs a phase's threads in any interleaving; the host runs them first to last, or
+    # last to first here. A phase in which one thread reads what another writes (a race on the
+    # GPU) gives a different result in one of the two orders.
+    gen = torch.Generator().manual_seed(7 + KINDS.index(kind))
+    for n in (37, 1500, 9000):
+        w = _weights(n, kind, torch.float32, gen)
+        for k, n_random in ((min(n, 256), min(n, 100)), (min(n, 64), 0), (1, 1)):
+            for threads, chunk in ((1024, 4096), (96, 64), (33, 16), (300, 1)):
+                seeds = torch.randint(0, 1 << 62, (2,), generator=gen)
+                forward = _emulate(w, k, n_random, seeds, threads, chunk)
+                backward = _emulate(w, k, n_random, seeds, threads, chunk, reverse=True)
+                assert torch.equal(forward, backward), (n, k, n_random, threads, chunk)
+                assert torch.equal(forward, reference.select_particles(w, k, n_random, seeds))
 
 
 def test_edge_sizes_and_splits():
