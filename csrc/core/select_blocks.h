@@ -245,12 +245,22 @@ FKC_BLOCK_FN int radix_select(Ex& ex, Shared& sh, int len, uint32_t need) {
     const int shift = 56 - 8 * pass;
     for (const int t : ex.threads()) {
       const uint64_t prefix = sh.st[cur].prefix, mask = sh.st[cur].mask;
+      // a run of this thread's keys in one bin is one atomic: with many equal keys (all weights
+      // equal, as at the start of sampling) same-address atomics would serialize the block
+      int run_bin = 0;
+      uint32_t run = 0;
       for (int p = t; p < len; p += nt) {
         const uint64_t k = sh.keys[p];
-        if ((k & mask) == prefix) {
-          ex.atomic_add_shared(&sh.hist[cur][static_cast<int>(k >> shift) & 0xff], 1u);
+        if ((k & mask) != prefix) continue;
+        const int bin = static_cast<int>(k >> shift) & 0xff;
+        if (run != 0 && bin != run_bin) {
+          ex.atomic_add_shared(&sh.hist[cur][run_bin], run);
+          run = 0;
         }
+        run_bin = bin;
+        ++run;
       }
+      if (run != 0) ex.atomic_add_shared(&sh.hist[cur][run_bin], run);
       for (int b = t; b < kBins; b += nt) sh.hist[cur ^ 1][b] = 0;  // for the next pass
     }
     ex.sync();
@@ -301,7 +311,15 @@ FKC_BLOCK_FN void compact(Ex& ex, Shared& sh, int len, int s, Emit emit) {
     const uint64_t prefix = sh.st[s].prefix, mask = sh.st[s].mask;
     const int q0 = t * per < len ? t * per : len, q1 = q0 + per < len ? q0 + per : len;
     uint32_t lt = 0, eq = 0;
-    for (int q = q0; q < q1; ++q) {
+    // counting needs no order: start at a thread-dependent offset, so that neighbouring threads
+    // (segments `per` keys apart) read different shared-memory banks
+    const int start = q1 > q0 ? q0 + t % (q1 - q0) : q0;
+    for (int q = start; q < q1; ++q) {
+      const uint64_t m = sh.keys[q] & mask;
+      lt += m < prefix;
+      eq += m == prefix;
+    }
+    for (int q = q0; q < start; ++q) {
       const uint64_t m = sh.keys[q] & mask;
       lt += m < prefix;
       eq += m == prefix;
@@ -338,7 +356,10 @@ FKC_BLOCK_FN void compact(Ex& ex, Shared& sh, int len, int s, Emit emit) {
     }
     // keys below the prefix are all taken; of those equal to it, the first `need`
     uint32_t slot = lt + (eq < need ? eq : need);
-    const int q0 = t * per < len ? t * per : len, q1 = q0 + per < len ? q0 + per : len;
+    // most segments hold none of the K chosen keys: skip them without reading a key
+    const bool none = sh.cnt_lt[t] == 0 && (sh.cnt_eq[t] == 0 || eq >= need);
+    const int q0 = t * per < len ? t * per : len;
+    const int q1 = none ? q0 : (q0 + per < len ? q0 + per : len);
     for (int q = q0; q < q1; ++q) {
       const uint64_t k = sh.keys[q];
       const uint64_t m = k & mask;
