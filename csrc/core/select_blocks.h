@@ -1,9 +1,10 @@
-// Particle selection in one launch: per-block radix select, then a last-block-done final select.
+// Particle selection in one launch: per-block radix select, then a merge tree of last-block-done
+// steps.
 //
 // The algorithm is written once, against an execution model `Ex`, and runs two ways:
 //   - on the GPU (csrc/cuda/select_particles_cuda.cu): one CUDA block per chunk, Ex = the CUDA
 //     model (each thread runs its own iteration of a phase, sync = __syncthreads, atomicAdd);
-//   - on the host (run_select_blocks_on_host below, the test op select_particles_block_emulation):
+//   - on the host (run_on_host below, behind the test op select_particles_block_emulation):
 //     blocks one after another, each phase running every thread's iteration in turn, sync a
 //     no-op. Tests compare it index for index with reference.select_particles.
 // So the code is written as phases:
