@@ -3,24 +3,27 @@
     python bench/gpu_check.py            # on the GPU machine; writes $OUT/gpu_check.md
     python bench/gpu_check.py --dry-run  # tiny shapes on the CPU under TRITON_INTERPRET=1
 
-Sections (each runs in try/except, prints its error and the script goes on):
-  1. backends: loads every backend (this JIT-builds the C++/CUDA extension when it is present),
-     lists those that run CUDA tensors; every later section loops over them, so a "cuda" column
+Sections, in the order they run (each runs in try/except, prints its error and the script goes
+on; the newest kernels come first, so a budget cut loses least):
+  1. env: loads every backend (this JIT-builds the C++/CUDA extension when it is present), lists
+     those that run CUDA tensors; every later section loops over them, so a "cuda" column
      appears by itself once the extension builds.
-  2. correctness on the device against the reference: fused step (explicit noise per dtype, and
+  2. correct: on the device against the reference: fused step (explicit noise per dtype, and
      in-kernel noise with the same generator state), selection (index for index), resampling.
-  3. fused step timing: median time, GB/s over the bytes a fused step must move (read x, s, ∇r;
-     write x; plus 12 bytes a particle) and the ratio to the measured device copy bandwidth of the
-     same bytes, next to the eager reference and torch.compile(reference) in the same run; the
-     compiled backends also in a CUDA graph (kernel time without the per-call host overhead).
-  4. resampling timing (N = 65536 and 2^20) against the reference.
-  5. K=100 sampler loop at (4096, 64), closed-form Gaussian score, eager and as one CUDA graph:
-     the eager-glue loop, and the fused loop (all K seeds from one draw, schedule coefficients in
-     a device table, score and reward in one compiled function) with its kernels per step
-     counted by torch.profiler.
-  6. ``pytest -m cuda tests`` on the device (its last lines and exit status).
-  7. selection timing vs eager topk + randperm (last: its kernels did not change since the
-     first H100 run, so a budget cut loses least there).
+  3. select: selection timing vs eager topk + randperm, eager calls and the op alone in a CUDA
+     graph (the one-launch kernels of 2026-11-27 have not been timed yet).
+  4. pytest: ``pytest -m cuda tests`` on the device (its last lines and exit status).
+  5. step: fused step timing: median time, GB/s over the bytes a fused step must move (read x,
+     s, ∇r; write x; plus 12 bytes a particle) and the ratio to the measured device copy
+     bandwidth of the same bytes, next to the eager reference and torch.compile(reference) in the
+     same run; the compiled backends also in a CUDA graph (kernel time without the per-call host
+     overhead).
+  6. resample: resampling timing (N = 65536 and 2^20) against the reference, eager and in a CUDA
+     graph.
+  7. loop: K=100 sampler loop at (4096, 64), closed-form Gaussian score, eager and as one CUDA
+     graph: the eager-glue loop, and the fused loop (all K seeds from one draw, schedule
+     coefficients in a device table, score and reward in one compiled function) with its kernels
+     per step counted by torch.profiler.
 """
 
 from __future__ import annotations
@@ -149,7 +152,7 @@ class Check:
         self.backends: list[str] = []
         self.compile_backend = "aot_eager" if args.dry_run else "inductor"
 
-    # ---------------------------------------------------------------- 1
+    # ---------------------------------------------------------------- env
     @section("Environment and backends")
     def environment(self) -> None:
         emit(f"- python {platform.python_version()}, torch {torch.__version__}")
@@ -177,7 +180,7 @@ class Check:
                 self.backends.append(name)
         emit(f"- checked and timed: {self.backends}")
 
-    # ---------------------------------------------------------------- 2
+    # ---------------------------------------------------------------- correct
     @section("Correctness against the reference (on the device)")
     def correctness(self) -> None:
         dev = self.device
@@ -253,7 +256,7 @@ class Check:
                 rows.append([name, "systematic_resample", f"N={n}", f"{diff} differ",
                              "ok" if diff == 0 else "**FAIL**"])
 
-    # ---------------------------------------------------------------- 3
+    # ---------------------------------------------------------------- step
     @section("Fused step: time, GB/s, fraction of copy bandwidth")
     def step_timing(self) -> None:
         dev = self.device
@@ -312,7 +315,7 @@ class Check:
                         rows.append([label, what, f"error: {exc}", "", ""])
                 candidates = []
 
-    # ---------------------------------------------------------------- 4
+    # ---------------------------------------------------------------- resample
     @section("Resampling: time")
     def resample_timing(self) -> None:
         dev = self.device
@@ -337,7 +340,7 @@ class Check:
     def _select(w: torch.Tensor, k: int, n_random: int, backend: str) -> Callable[[], object]:
         return lambda: fk.select_particles(w, k, n_random, backend=backend)
 
-    # ---------------------------------------------------------------- 6
+    # ---------------------------------------------------------------- select
     @section("Selection: time vs eager topk + randperm")
     def selection_timing(self) -> None:
         dev = self.device
@@ -374,7 +377,7 @@ class Check:
                 except Exception as exc:
                     rows.append([f"N={n} k={k}", what, f"error: {exc}"])
 
-    # ---------------------------------------------------------------- 5
+    # ---------------------------------------------------------------- loop
     @section("Sampler loop: K=100 fused steps, eager vs one CUDA graph")
     def sampler_loop(self) -> None:
         dev = self.device
@@ -469,7 +472,7 @@ class Check:
                    and not e.name.startswith(("Memcpy", "Memset"))]
         return f"{len(kernels) / n_steps:.2f}"
 
-    # ---------------------------------------------------------------- 7
+    # ---------------------------------------------------------------- pytest
     @section("CUDA tests on the device (pytest -m cuda)")
     def cuda_tests(self) -> None:
         if self.args.dry_run:
@@ -506,10 +509,10 @@ class Check:
             getattr(self, SECTIONS[name])()
 
 
-# in the order they run: the ones the targets still need first, so a budget cut loses least
-SECTIONS = {"env": "environment", "correct": "correctness", "step": "step_timing",
-            "resample": "resample_timing", "loop": "sampler_loop", "pytest": "cuda_tests",
-            "select": "selection_timing"}
+# in the order they run: the newest kernels first, so a budget cut loses least
+SECTIONS = {"env": "environment", "correct": "correctness", "select": "selection_timing",
+            "pytest": "cuda_tests", "step": "step_timing", "resample": "resample_timing",
+            "loop": "sampler_loop"}
 
 
 def run_isolated(args: argparse.Namespace, path: str) -> None:
