@@ -237,15 +237,21 @@ class Check:
                 rows.append([name, "in-kernel noise vs cpu noise bits", f"{n}x{d}",
                              f"{differ} differ, max {ulp.max().item()} ulp",
                              "ok (same bits)" if differ == 0 else "differs (see bound)"])
-            for n, k, nr in ([(300, 8, 3)] if self.args.dry_run
-                             else [(1000, 16, 5), (65536, 64, 20), (1 << 20, 256, 128)]):
-                w = torch.randn(n, device=dev)
+            # randn with ties and a NaN; all equal (every radix pass, ties by index only);
+            # k = 1024 (Triton's largest one-launch k; CUDA's sort path above 256)
+            for n, k, nr, kind in ([(300, 8, 3, "randn"), (300, 8, 3, "equal")]
+                                   if self.args.dry_run
+                                   else [(1000, 16, 5, "randn"), (65536, 64, 20, "randn"),
+                                         (1 << 20, 256, 128, "randn"), (1 << 20, 256, 0, "equal"),
+                                         (1 << 20, 1024, 512, "randn"),
+                                         (70000, 200, 200, "equal")]):
+                w = torch.randn(n, device=dev) if kind == "randn" else torch.ones(n, device=dev)
                 w[::97] = w[5]
                 w[3] = float("nan")
                 seeds = torch.tensor([123456789, 42], dtype=torch.int64, device=dev)
                 got = get_backend_object(name).select_particles(w, k, nr, seeds)
                 want = reference.select_particles(w, k, nr, seeds)
-                rows.append([name, "select_particles", f"N={n} k={k} random={nr}",
+                rows.append([name, "select_particles", f"N={n} k={k} random={nr} {kind}",
                              "index for index", "ok" if torch.equal(got, want) else "**FAIL**"])
             for n in ([37] if self.args.dry_run else [1000, 65536, 1 << 20]):
                 lw = torch.randn(n, device=dev) * 3
