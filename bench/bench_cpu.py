@@ -88,6 +88,24 @@ def test_step(benchmark, shape, variant):
     benchmark(fn, *args)
 
 
+def interleaved_ms(calls, reps: int) -> list[float]:
+    """Median wall milliseconds of each ``(fn, args)`` in ``calls``, timed in turn every rep.
+
+    On a small shared machine the memory bandwidth drifts within a minute; timing the copy
+    baseline and the step in alternation keeps their ratio from following the drift.
+    """
+    for fn, args in calls:
+        for _ in range(2):
+            fn(*args)
+    times = [[] for _ in calls]
+    for _ in range(reps):
+        for (fn, args), acc in zip(calls, times, strict=True):
+            t0 = time.perf_counter()
+            fn(*args)
+            acc.append((time.perf_counter() - t0) * 1e3)
+    return [statistics.median(t) for t in times]
+
+
 def time_ms(fn, args, reps: int) -> float:
     """Median wall milliseconds over ``reps`` calls after two warm-ups."""
     for _ in range(2):
@@ -100,17 +118,13 @@ def time_ms(fn, args, reps: int) -> float:
     return statistics.median(times)
 
 
-def copy_ms(n: int, d: int, reps: int) -> float:
-    """The same-run memory baseline: copy 2·N·D floats (read 2ND, write 2ND = the step's 4ND)."""
-    src = torch.randn(2 * n * d)
-    dst = torch.empty_like(src)
-    return time_ms(dst.copy_, (src,), reps)
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=15)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--interleaved", action="store_true",
+                        help="time the copy and the in-place step in alternation, call by call "
+                             "(both run slower than back to back: each starts cold)")
     parser.add_argument("--no-reference", action="store_true",
                         help="skip the eager and torch.compile reference rows")
     parser.add_argument("--shapes", default=",".join(f"{n}x{d}" for n, d in TABLE_SHAPES))
@@ -128,14 +142,23 @@ def main(argv: list[str] | None = None) -> None:
     print("|---|---|---|---|---|---|---|---|---|---|")
     for n, d in shapes:
         a = inputs(n, d)
-        t_copy = copy_ms(n, d, args.reps)
-        t_cpu = time_ms(cpu_step, a, args.reps)
-        t_inp = time_ms(cpu_step_in_place, tuple(t.clone() for t in a), args.reps)
+        src = torch.randn(2 * n * d)
+        dst = torch.empty_like(src)
         noise = torch.randn(n, d)
 
         def explicit(x, w, s, gr, r, noise=noise):
             return fk.fkc_step(x, w, s, gr, r, noise=noise, backend="cpu", **COEFS)
 
+        step_args = tuple(t.clone() for t in a)
+        if args.interleaved:
+            # the ratio's two terms in alternation; the out-of-place calls apart (each maps and
+            # frees a fresh output, which would disturb whatever runs next)
+            t_copy, t_inp = interleaved_ms(
+                [(dst.copy_, (src,)), (cpu_step_in_place, step_args)], args.reps)
+        else:
+            t_copy = time_ms(dst.copy_, (src,), args.reps)
+            t_inp = time_ms(cpu_step_in_place, step_args, args.reps)
+        t_cpu = time_ms(cpu_step, a, args.reps)
         t_exp = time_ms(explicit, a, args.reps)
         if args.no_reference:
             t_eager = t_comp = float("nan")

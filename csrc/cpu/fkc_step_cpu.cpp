@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <string>
 #include <type_traits>
+#include <utility>
 
 #include "../core/philox.h"
 #include "../core/step.h"
@@ -46,10 +47,6 @@ constexpr int64_t kNoiseWindow = 2048;
 // normals made between two bursts of prefetches for the next window (512: 6 KiB of inputs a
 // burst; 128 and 256 measured no better on the 2-core AVX-512 box)
 constexpr int64_t kNoiseSlice = 512;
-// Rows shorter than this are not prefetched: the window is then many short row segments, the
-// prefetch instructions stall on outstanding misses, and the hardware prefetcher already follows
-// the flat streams (D = 64: 3.4-3.5 ms without, 3.7-4.0 ms with, for 4M elements on 2 threads)
-constexpr int64_t kMinPrefetchD = 128;
 
 // How the inputs are prefetched while the noise is made. kAhead (default): the next window's
 // inputs, a slice at a time, between slices of this window's noise, so they arrive a whole window
@@ -84,20 +81,27 @@ FKC_ALWAYS_INLINE void prefetch_elements(const StepArgs<T>& a, uint64_t e0, uint
   if (len == 0) return;
   constexpr int64_t kLine = 64 / sizeof(T);
   const int64_t d = a.d;
-  // one division a call, then row by row: at D = 64 a division per row cost more than the
-  // prefetch saved
-  int64_t n = static_cast<int64_t>(e0 / static_cast<uint64_t>(d));
-  int64_t d0 = static_cast<int64_t>(e0 - static_cast<uint64_t>(n) * static_cast<uint64_t>(d));
-  for (int64_t left = static_cast<int64_t>(len); left > 0; ++n) {
-    const int64_t d1 = std::min<int64_t>(d, d0 + left);
-    for (const T* row : {a.x + n * a.stride_x, a.score + n * a.stride_score,
-                         a.reward_grad + n * a.stride_grad,
-                         a.f ? a.f + n * a.stride_f : nullptr}) {
-      if (row == nullptr) continue;
-      for (int64_t j = d0; j < d1; j += kLine) __builtin_prefetch(row + j, 0, 2);
+  const std::pair<const T*, int64_t> inputs[] = {
+      {a.x, a.stride_x}, {a.score, a.stride_score}, {a.reward_grad, a.stride_grad},
+      {a.f, a.stride_f}};
+  for (const auto& [base, stride] : inputs) {
+    if (base == nullptr) continue;
+    if (stride == d) {
+      // contiguous rows: one run of lines per input. Row by row, short rows (D = 64) would
+      // interleave the inputs every few lines, and the prefetches then stall
+      const T* p = base + e0;
+      for (uint64_t j = 0; j < len; j += kLine) __builtin_prefetch(p + j, 0, 2);
+      continue;
     }
-    left -= d1 - d0;
-    d0 = 0;
+    int64_t n = static_cast<int64_t>(e0 / static_cast<uint64_t>(d));
+    int64_t d0 = static_cast<int64_t>(e0 - static_cast<uint64_t>(n) * static_cast<uint64_t>(d));
+    for (int64_t left = static_cast<int64_t>(len); left > 0; ++n) {
+      const int64_t d1 = std::min<int64_t>(d, d0 + left);
+      const T* row = base + n * stride;
+      for (int64_t j = d0; j < d1; j += kLine) __builtin_prefetch(row + j, 0, 2);
+      left -= d1 - d0;
+      d0 = 0;
+    }
   }
 }
 
@@ -108,7 +112,6 @@ FKC_ALWAYS_INLINE void step_rows(const StepArgs<T>& a, int64_t row_begin, int64_
   const StepCoefs c = a.coefs;
   const PhiloxKey key = make_philox_key(a.seed, a.offset);
   const int64_t d = a.d;
-  const Prefetch prefetch = d >= kMinPrefetchD ? kPrefetch : Prefetch::kOff;
   // b_noise holds the normals of flat elements win_e0 .. win_e0+win_len-1
   const uint64_t task_end = static_cast<uint64_t>(row_end) * static_cast<uint64_t>(d);
   uint64_t win_e0 = 0, win_len = 0;
@@ -136,10 +139,10 @@ FKC_ALWAYS_INLINE void step_rows(const StepArgs<T>& a, int64_t row_begin, int64_
           const bool first = win_len == 0;
           win_e0 = e;
           win_len = std::min<uint64_t>(kNoiseWindow, task_end - e);
-          if (prefetch == Prefetch::kWindow || (prefetch == Prefetch::kAhead && first)) {
+          if (kPrefetch == Prefetch::kWindow || (kPrefetch == Prefetch::kAhead && first)) {
             prefetch_elements(a, win_e0, win_len);
           }
-          if (prefetch == Prefetch::kAhead) {
+          if (kPrefetch == Prefetch::kAhead) {
             const uint64_t next = win_e0 + win_len;
             const uint64_t next_len = std::min<uint64_t>(kNoiseWindow, task_end - next);
             for (uint64_t s0 = 0; s0 < win_len; s0 += kNoiseSlice) {
