@@ -88,6 +88,14 @@ def test_merge_tree_over_many_levels(monkeypatch, n):
     assert all(grid == (triton.cdiv(n, 16),) for grid in launches)
 
 
+def test_largest_one_launch_k():
+    """k = _MAX_KEEP (1024) on three programs: the widest rank tile and a partial last block."""
+    w = torch.randn(2100)
+    w[100:400] = w[7]
+    _check_select(w, sel_module._MAX_KEEP, 512, torch.tensor([5, 6]))
+    _check_select(w, sel_module._MAX_KEEP, 0, torch.tensor([5, 6]))
+
+
 def test_merge_levels_sizes():
     assert sel_module._levels(1, 4) == (1, 0)
     assert sel_module._levels(19, 2) == (19 + 10 + 5 + 3 + 2 + 1, 10 + 5 + 3 + 2 + 1)
