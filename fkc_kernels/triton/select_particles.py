@@ -5,10 +5,11 @@ has two int64 keys, unique once the index breaks ties: ``desc_key(w)`` (ascendin
 ``w``, NaN last, -0.0 == 0.0) for the top part and ``random_key(S, O, i)`` for the random part.
 
 1. Each program owns ``BLOCK`` particles and keeps the ``n_top`` smallest top pairs and the
-   ``k = n_top + n_random`` smallest random pairs of its block. A radix select (8-bit digits,
-   ``tl.histogram``) finds the K-th smallest key ``T`` and how many keys equal to ``T`` belong to
-   the K smallest; those are the lowest-indexed ones, so a prefix sum in index order picks them.
-   The survivors are written to the program's slot in index order (no sort).
+   ``k = n_top + n_random`` smallest random pairs of its block. A radix select (8-bit digits
+   from the top, ``tl.histogram``) fixes the K-th smallest key's digits until the bucket holding
+   it is taken whole; the K smallest are the keys below that prefix and the first few equal to
+   it, the lowest-indexed ones, so a prefix sum in index order picks them. The survivors are
+   written to the program's slot in index order (no sort).
 2. Programs meet in groups of ``G`` slots: the last program of a group to finish (an atomic
    counter) merges the group's slots into one slot of the next level with the same select. Slots
    stay in index order, so the positional tie rule stays exact at every level.
@@ -17,8 +18,8 @@ has two int64 keys, unique once the index breaks ties: ``desc_key(w)`` (ascendin
    Keeping ``k`` random pairs suffices: at most ``n_top`` of them are top particles.
 
 Two launches in all (the counters' zero fill and the kernel); no host sync, so it can be captured
-in a CUDA graph. Shapes pick the sizes: the same ``k`` rounded up to a power of two reuses the
-compiled kernel.
+in a CUDA graph. The compiled variant depends only on ``n_top`` and ``k`` rounded up to powers
+of two and on the block size (1024 to 4096 particles, from N), so few shapes compile.
 """
 
 from __future__ import annotations
