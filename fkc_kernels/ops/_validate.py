@@ -97,10 +97,13 @@ def check_weights(name: str, w: object, n: int | None = None) -> torch.Tensor:
 def _byte_span(t: torch.Tensor) -> tuple[int, int] | None:
     """``[first byte, one past the last byte)`` that ``t`` can touch (strides are >= 0, so
     ``data_ptr()`` is its lowest address)."""
-    if t.numel() == 0:
+    numel = t.numel()
+    if numel == 0:
         return None
-    last = sum((size - 1) * stride for size, stride in zip(t.shape, t.stride(), strict=True))
     start = t.data_ptr()
+    if t.is_contiguous():  # the common case, without a Python loop over the dims
+        return start, start + numel * t.element_size()
+    last = sum((size - 1) * stride for size, stride in zip(t.shape, t.stride(), strict=True))
     return start, start + (last + 1) * t.element_size()
 
 
@@ -129,21 +132,24 @@ def check_writable(name: str, t: torch.Tensor, op: str) -> None:
         )
 
 
-def check_no_shared_memory(out_name: str, out: torch.Tensor, inputs: dict, op: str) -> None:
-    """An output written in place must not share memory with an input it is computed from
-    (kernels read inputs while they write outputs; the result would depend on the order)."""
+def check_no_shared_memory(outputs: dict, inputs: dict, op: str) -> None:
+    """Outputs written in place must not share memory with an input they are computed from, nor
+    with each other (kernels read inputs while they write outputs; the result would depend on
+    the order). ``outputs`` and ``inputs`` map names to tensors; ``None`` inputs are skipped."""
     if torch.compiler.is_compiling():
         return  # addresses are not traceable; eager calls check
-    span = _byte_span(out)
-    if span is None:
-        return
-    for name, t in inputs.items():
-        other = _byte_span(t) if t is not None else None
-        if other is not None and other[0] < span[1] and span[0] < other[1]:
-            raise ValueError(
-                f"{out_name}: {op} writes {out_name} in place, but it shares memory with {name} "
-                f"(overlapping views of one buffer); pass a copy of {name}"
-            )
+    spans = [(name, _byte_span(t)) for name, t in inputs.items() if t is not None]
+    for out_name, out in outputs.items():
+        span = _byte_span(out)
+        if span is not None:
+            for name, other in spans:
+                if other is not None and other[0] < span[1] and span[0] < other[1]:
+                    raise ValueError(
+                        f"{out_name}: {op} writes {out_name} in place, but it shares memory with "
+                        f"{name} (overlapping views of one buffer); pass a copy of {name}"
+                    )
+        # a later output must not overlap this one either (x is checked against w)
+        spans.append((out_name, span))
 
 
 def needs_autograd(tensors: dict) -> str | None:

@@ -57,6 +57,12 @@ def test_in_place_output_sharing_memory_with_an_input_is_refused(backend):
                                          "with reward"):
         fkc_step_(x, w, s, gr, w, backend=name, **SCALARS)
     assert torch.equal(buf, before) and torch.equal(w, torch.zeros_like(w))
+    # the two outputs overlap each other: named by x, the output checked last
+    both = torch.zeros(3 * 64 + 1, device=device)
+    with pytest.raises(ValueError, match="x: fkc_step_ writes x in place, but it shares memory "
+                                         "with w "):
+        fkc_step_(both[:192].view(3, 64), both[190:], s, gr, r, backend=name, **SCALARS)
+    assert torch.equal(both, torch.zeros_like(both))
 
 
 def test_expanded_in_place_outputs_are_refused(backend):
