@@ -108,14 +108,7 @@ def interleaved_ms(calls, reps: int) -> list[float]:
 
 def time_ms(fn, args, reps: int) -> float:
     """Median wall milliseconds over ``reps`` calls after two warm-ups."""
-    for _ in range(2):
-        fn(*args)
-    times = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn(*args)
-        times.append((time.perf_counter() - t0) * 1e3)
-    return statistics.median(times)
+    return interleaved_ms([(fn, args)], reps)[0]
 
 
 def main(argv: list[str] | None = None) -> None:

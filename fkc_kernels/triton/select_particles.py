@@ -117,28 +117,29 @@ def _merge_slots(cand_key, cand_idx, src, count, dst, K, TILE: tl.constexpr, KP:
 
 
 @triton.jit
+def _load_pairs(key_ptr, idx_ptr, offs, K, w_ptr, thr_k, thr_i, EXCLUDE_TOP: tl.constexpr):
+    """The pairs at ``offs`` (``< K``): ``(key, idx, kept)``; with ``EXCLUDE_TOP``, a pair whose
+    particle is in the top part (``(desc_key(w), idx) <= (thr_k, thr_i)``) is not kept."""
+    inside = offs < K
+    key = tl.load(key_ptr + offs, mask=inside, other=_I64_MAX, cache_modifier=".cg")
+    idx = tl.load(idx_ptr + offs, mask=inside, other=-1, cache_modifier=".cg")
+    kept = inside
+    if EXCLUDE_TOP:
+        wk = _desc_key(tl.load(w_ptr + idx, mask=inside, other=0.0).to(tl.float64))
+        kept &= ~((wk < thr_k) | ((wk == thr_k) & (idx <= thr_i)))
+    return key, idx, kept
+
+
+@triton.jit
 def _rank(key_ptr, idx_ptr, K, w_ptr, thr_k, thr_i, EXCLUDE_TOP: tl.constexpr, KP: tl.constexpr):
     """Order of the ``K`` pairs at ``key_ptr``/``idx_ptr``: ``(key, idx, rank, kept)`` with rank =
-    how many kept pairs are smaller. With ``EXCLUDE_TOP``, pairs whose particle is in the top
-    part (``(desc_key(w), idx) <= (thr_k, thr_i)``) are not kept."""
-    j = tl.arange(0, KP)
-    in_j = j < K
-    kj = tl.load(key_ptr + j, mask=in_j, other=_I64_MAX, cache_modifier=".cg")
-    ij = tl.load(idx_ptr + j, mask=in_j, other=-1, cache_modifier=".cg")
-    kept_j = in_j
-    if EXCLUDE_TOP:
-        wk = _desc_key(tl.load(w_ptr + ij, mask=in_j, other=0.0).to(tl.float64))
-        kept_j &= ~((wk < thr_k) | ((wk == thr_k) & (ij <= thr_i)))
+    how many kept pairs are smaller (``kept`` as in :func:`_load_pairs`)."""
+    kj, ij, kept_j = _load_pairs(key_ptr, idx_ptr, tl.arange(0, KP), K, w_ptr, thr_k, thr_i,
+                                 EXCLUDE_TOP)
     rank = tl.zeros((KP,), tl.int32)
     for r0 in range(0, K, _RANK_ROWS):
-        r = r0 + tl.arange(0, _RANK_ROWS)
-        in_r = r < K
-        kr = tl.load(key_ptr + r, mask=in_r, other=_I64_MAX, cache_modifier=".cg")
-        ir = tl.load(idx_ptr + r, mask=in_r, other=-1, cache_modifier=".cg")
-        kept_r = in_r
-        if EXCLUDE_TOP:
-            wr = _desc_key(tl.load(w_ptr + ir, mask=in_r, other=0.0).to(tl.float64))
-            kept_r &= ~((wr < thr_k) | ((wr == thr_k) & (ir <= thr_i)))
+        kr, ir, kept_r = _load_pairs(key_ptr, idx_ptr, r0 + tl.arange(0, _RANK_ROWS), K, w_ptr,
+                                     thr_k, thr_i, EXCLUDE_TOP)
         smaller = (kr[:, None] < kj[None, :]) | ((kr[:, None] == kj[None, :])
                                                   & (ir[:, None] < ij[None, :]))
         rank += tl.sum((smaller & kept_r[:, None]).to(tl.int32), 0)
