@@ -94,6 +94,26 @@ class TrainStats:
     holdout_loss: float | None
 
 
+def _answers_for_training(x: torch.Tensor, r: torch.Tensor, seed: int,
+                          holdout_fraction: float):
+    """Checked answers for both trainers: float ``x``, z-scored rewards ``z``, their ``mean`` and
+    ``std``, and the seeded hold-out split ``(hold, train)`` of indices (none under 8 answers)."""
+    if x.shape[0] != r.shape[0] or r.dim() != 1:
+        raise ValueError(f"x, r: expected (n, *S) and (n,), got {tuple(x.shape)} and "
+                         f"{tuple(r.shape)}")
+    if x.shape[0] < 1:
+        raise ValueError("x: expected at least one answer to train on, got 0")
+    if not torch.isfinite(r).all():
+        raise ValueError("r: expected finite rewards, got non-finite values")
+    x, r = x.float(), r.float().to(x.device)
+    n = x.shape[0]
+    mean = r.mean()
+    std = torch.clamp(r.std() if n > 1 else torch.ones(()), min=1e-6)
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed)).to(x.device)
+    n_hold = int(math.floor(holdout_fraction * n)) if n >= 8 else 0
+    return x, (r - mean) / std, mean, std, perm[:n_hold], perm[n_hold:]
+
+
 def train_reward_model(
     model: RewardModel,
     x: torch.Tensor,
@@ -118,26 +138,10 @@ def train_reward_model(
         r: ``(n,)`` finite rewards.
         seed: seeds the hold-out split (the same seed and data give the same model).
     """
-    if x.shape[0] != r.shape[0] or r.dim() != 1:
-        raise ValueError(f"x, r: expected (n, *S) and (n,), got {tuple(x.shape)} and "
-                         f"{tuple(r.shape)}")
-    if x.shape[0] < 1:
-        raise ValueError("x: expected at least one answer to train on, got 0")
-    if not torch.isfinite(r).all():
-        raise ValueError("r: expected finite rewards, got non-finite values")
-    x, r = x.float(), r.float().to(x.device)
-    n = x.shape[0]
-    mean = r.mean()
-    std = r.std() if n > 1 else torch.ones(())
-    std = torch.clamp(std, min=1e-6)
+    x, z, mean, std, hold, train = _answers_for_training(x, r, seed, holdout_fraction)
+    n_hold = int(hold.numel())
     model.r_mean.copy_(mean)
     model.r_std.copy_(std)
-    z = (r - mean) / std
-
-    gen = torch.Generator().manual_seed(seed)
-    perm = torch.randperm(n, generator=gen).to(x.device)
-    n_hold = int(math.floor(holdout_fraction * n)) if n >= 8 else 0
-    hold, train = perm[:n_hold], perm[n_hold:]
     opt = torch.optim.Adam(model.net.parameters(), lr=lr, weight_decay=weight_decay)
     best_loss, best_state, since_best = math.inf, None, 0
     model.train()
@@ -285,24 +289,13 @@ def _train_stacked(members: list[RewardModel], x: torch.Tensor, r: torch.Tensor,
                    max_epochs: int = 400, patience: int = 40, holdout_fraction: float = 0.2,
                    lr: float = 3e-3, weight_decay: float = 1e-4) -> TrainStats:
     """:func:`train_reward_model` for ``M`` members at once (bootstrap per member)."""
-    if x.shape[0] < 1:
-        raise ValueError("x: expected at least one answer to train on, got 0")
-    if not torch.isfinite(r).all():
-        raise ValueError("r: expected finite rewards, got non-finite values")
     from torch.func import stack_module_state
 
-    x, r = x.float(), r.float().to(x.device)
-    n = x.shape[0]
-    mean = r.mean()
-    std = torch.clamp(r.std() if n > 1 else torch.ones(()), min=1e-6)
+    x, z, mean, std, hold, train = _answers_for_training(x, r, seed, holdout_fraction)
+    n_hold = int(hold.numel())
     for m in members:  # one standardisation for all: their z-scores are comparable
         m.r_mean.copy_(mean)
         m.r_std.copy_(std)
-    z = (r - mean) / std
-    gen = torch.Generator().manual_seed(seed)
-    perm = torch.randperm(n, generator=gen).to(x.device)
-    n_hold = int(math.floor(holdout_fraction * n)) if n >= 8 else 0
-    hold, train = perm[:n_hold], perm[n_hold:]
     boot = torch.stack([train[_bootstrap(len(train), seed, j, x.device)]
                         for j in range(len(members))])  # (M, n_train)
     params, _ = stack_module_state([m.net for m in members])
