@@ -37,6 +37,7 @@ what is saved and how to resume.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import json
@@ -225,14 +226,10 @@ class FeedbackStore:
             return cls(None, header)
         path = Path(run_dir)
         lock = _take_lock(path, owner, "run")
-        try:
+        with _released_on_failure(lock):
             path.mkdir(parents=True, exist_ok=True)
             store = cls(path, header)
             store._write_header(header)
-        except BaseException:
-            if lock is not None:
-                lock.release()
-            raise
         store.lock = lock
         return store
 
@@ -249,7 +246,7 @@ class FeedbackStore:
         path = Path(run_dir)
         file = path / FEEDBACK_FILE
         lock = _take_lock(path, owner, "resume") if owner else None
-        try:
+        with _released_on_failure(lock):
             try:
                 fd = os.open(file, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
             except FileNotFoundError:
@@ -263,10 +260,6 @@ class FeedbackStore:
                 store._consume(data[store._offset:], exclusive=False, fd=fd)
             finally:
                 os.close(fd)
-        except BaseException:
-            if lock is not None:
-                lock.release()
-            raise
         store.lock = lock
         return store
 
@@ -628,6 +621,18 @@ def _parse_header(file: Path, data: bytes) -> dict[str, Any]:
         raise FeedbackCorruptError(
             f"{file}: line 1: expected a header of format {FORMAT_VERSION}, got {got!r}")
     return header
+
+
+@contextlib.contextmanager
+def _released_on_failure(lock: RunLock | None):
+    """Give the run folder back at once if opening or creating the store fails (not when the
+    traceback is dropped)."""
+    try:
+        yield
+    except BaseException:
+        if lock is not None:
+            lock.release()
+        raise
 
 
 def _take_lock(path: Path, owner: bool | RunLock, purpose: str) -> RunLock | None:
