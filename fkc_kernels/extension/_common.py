@@ -30,7 +30,8 @@ class ExtBackend:
         return f"the loaded C++ extension has no {self.dispatch_key} kernels"
 
     def fkc_step(self, x, w, score, reward_grad, reward, extra_dw, f, noise, seeds, x_out,
-                 w_out, *, h, g, lam, dlam, f_coef, dw_clip, w_min, w_max) -> None:
+                 w_out, *, h, g, lam, dlam, f_coef, dw_clip, w_min, w_max,
+                 increment="fkc") -> None:
         torch.ops.fkc.fkc_step_ext(x, w, score, reward_grad, reward, extra_dw, f, noise, seeds,
                                    x_out, w_out, h, g, lam, dlam, f_coef, dw_clip, w_min, w_max)
 

@@ -9,19 +9,21 @@ from .. import reference
 
 class ReferenceBackend:
     name = "reference"
+    has_ratio = True
 
     def unavailable_reason(self, device: torch.device | None = None) -> str | None:
         return None
 
     def fkc_step(self, x, w, score, reward_grad, reward, extra_dw, f, noise, seeds, x_out,
                  w_out, *,
-                 h, g, lam, dlam, f_coef, dw_clip, w_min, w_max) -> None:
+                 h, g, lam, dlam, f_coef, dw_clip, w_min, w_max, increment="fkc") -> None:
         if noise is None:
             noise = reference.philox_normal(seeds[0], seeds[1], x.numel(), device=x.device)
             noise = noise.view(x.shape)
         x_new, w_new = reference.fkc_step(
             x, w, score, reward_grad, reward, noise, h=h, g=g, lam=lam, dlam=dlam,
             f_coef=f_coef, f=f, dw_clip=dw_clip, w_clip=(w_min, w_max), extra_dw=extra_dw,
+            increment=increment,
         )
         x_out.copy_(x_new)
         w_out.copy_(w_new)
