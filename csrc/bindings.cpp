@@ -139,10 +139,13 @@ void fkc_step_op(const Tensor& x, const Tensor& w, const Tensor& score, const Te
                  const Tensor& reward, const OptTensor& extra_dw, const OptTensor& f,
                  const OptTensor& noise, const OptTensor& seeds, const Tensor& x_out,
                  const Tensor& w_out, double h, double g, double lam, double dlam, double f_coef,
-                 double dw_clip, double w_min, double w_max) {
+                 double dw_clip, double w_min, double w_max, c10::string_view increment) {
   const StepVectors v =
       check_step(x, w, score, grad, reward, extra_dw, f, noise, seeds, x_out, w_out);
-  const StepCoefs coefs = make_step_coefs(h, g, lam, dlam, f_coef, dw_clip, w_min, w_max);
+  TORCH_CHECK(increment == "fkc" || increment == "ratio",
+              "increment: expected 'fkc' or 'ratio', got '", increment, "'");
+  const StepCoefs coefs =
+      make_step_coefs(h, g, lam, dlam, f_coef, dw_clip, w_min, w_max, increment == "ratio");
   const bool on_cuda = x.is_cuda();
   uint64_t seed = 0, offset = 0;
   if (!noise && !on_cuda) {

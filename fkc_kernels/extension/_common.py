@@ -33,7 +33,8 @@ class ExtBackend:
                  w_out, *, h, g, lam, dlam, f_coef, dw_clip, w_min, w_max,
                  increment="fkc") -> None:
         torch.ops.fkc.fkc_step_ext(x, w, score, reward_grad, reward, extra_dw, f, noise, seeds,
-                                   x_out, w_out, h, g, lam, dlam, f_coef, dw_clip, w_min, w_max)
+                                   x_out, w_out, h, g, lam, dlam, f_coef, dw_clip, w_min, w_max,
+                                   increment)
 
     def select_particles(self, w, k, n_random, seeds):
         return torch.ops.fkc.select_particles_ext(w, k, n_random, seeds)

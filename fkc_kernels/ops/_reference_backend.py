@@ -9,7 +9,6 @@ from .. import reference
 
 class ReferenceBackend:
     name = "reference"
-    has_ratio = True
 
     def unavailable_reason(self, device: torch.device | None = None) -> str | None:
         return None

@@ -105,12 +105,6 @@ def _run(x, w, score, reward_grad, reward, extra_dw, f, noise, generator, seeds,
     if grad_name is not None and backend == "auto":
         backend = "reference"  # the one backend with a backward: keep the graph
     impl = resolve_backend(backend, x.device)
-    if scalars["increment"] == "ratio" and not getattr(impl, "has_ratio", False):
-        # interim, until every compiled backend fuses the ratio increment
-        if backend != "auto":
-            raise ValueError(f"increment: 'ratio' is not implemented on the {impl.name!r} "
-                             "backend yet")
-        impl = resolve_backend("reference", x.device)
     v.check_autograd_support(impl.name, grad_name, "fkc_step")
     if noise is None and seeds is None:
         seeds = draw_philox_seeds(generator, x.device)

@@ -24,10 +24,10 @@ _INTERPRET = os.environ.get("TRITON_INTERPRET", "0") == "1"
 
 
 def _step_impl(x, w, score, reward_grad, reward, extra_dw, f, noise, seeds, x_out, w_out, h, g,
-               lam, dlam, f_coef, dw_clip, w_min, w_max) -> None:
+               lam, dlam, f_coef, dw_clip, w_min, w_max, increment="fkc") -> None:
     _fkc_step(x, w, score, reward_grad, reward, f, noise, seeds, x_out, w_out, h=h, g=g,
               lam=lam, dlam=dlam, f_coef=f_coef, dw_clip=dw_clip, w_min=w_min, w_max=w_max,
-              extra_dw=extra_dw)
+              extra_dw=extra_dw, increment=increment)
 
 
 for _device in ("CPU", "CUDA"):
@@ -68,7 +68,7 @@ class TritonBackend:
                  increment="fkc") -> None:
         torch.ops.fkc.fkc_step_triton(x, w, score, reward_grad, reward, extra_dw, f, noise, seeds,
                                       x_out, w_out, h, g, lam, dlam, f_coef, dw_clip, w_min,
-                                      w_max)
+                                      w_max, increment)
 
     def select_particles(self, w: torch.Tensor, k: int, n_random: int,
                          seeds: torch.Tensor) -> torch.Tensor:

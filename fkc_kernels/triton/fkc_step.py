@@ -1,10 +1,12 @@
 """Fused FKC step in Triton: drift, Euler-Maruyama noise and the clipped weight increment.
 
 One pass over the ``(N, D)`` particle rows: each program owns ``BLOCK_N`` rows, walks D in
-``BLOCK_D`` tiles, writes ``x'`` tile by tile and keeps the two row reductions ``<∇r, f>`` and
-``<∇r, s>`` in float32 registers, then updates ``w``. For few rows and long rows (too few programs
-to fill a GPU) D is split across programs that write partial sums, and a tiny kernel finishes
-``w``. Math mirrors :func:`fkc_kernels.reference.fkc_step` operation for operation.
+``BLOCK_D`` tiles, writes ``x'`` tile by tile and keeps the two row reductions (``<∇r, f>`` and
+``<∇r, s>`` for the FKC increment, ``‖∇r‖²`` and ``<∇r, ξ>`` for the ratio: a constexpr switch,
+so each increment compiles its own kernel) in float32 registers, then updates ``w``. For few
+rows and long rows (too few programs to fill a GPU) D is split across programs that write partial
+sums, and a tiny kernel finishes ``w``. Math mirrors :func:`fkc_kernels.reference.fkc_step`
+operation for operation.
 """
 
 from __future__ import annotations
@@ -32,10 +34,15 @@ def _clip(v, lo, hi):
 
 @triton.jit
 def _update_w(w_ptr, r_ptr, e_ptr, wo_ptr, rows, row_ok, gf, gs, h, lam, dlam, half_g2_lam,
-              dw_clip, w_min, w_max, HAS_EXTRA: tl.constexpr):
-    r = tl.load(r_ptr + rows, mask=row_ok, other=0.0).to(tl.float32)
+              ratio_gg, ratio_gz, dw_clip, w_min, w_max, HAS_EXTRA: tl.constexpr,
+              RATIO: tl.constexpr):
+    # gf, gs: the row's two sums, <∇r, f> and <∇r, s> (FKC) or ‖∇r‖² and <∇r, ξ> (RATIO)
     w = tl.load(w_ptr + rows, mask=row_ok, other=0.0).to(tl.float32)
-    dw = h * (dlam * r - lam * gf + half_g2_lam * gs)
+    if RATIO:
+        dw = -(ratio_gg * gf + ratio_gz * gs)
+    else:
+        r = tl.load(r_ptr + rows, mask=row_ok, other=0.0).to(tl.float32)
+        dw = h * (dlam * r - lam * gf + half_g2_lam * gs)
     if HAS_EXTRA:
         dw = dw + tl.load(e_ptr + rows, mask=row_ok, other=0.0)
     w_new = _clip(w + _clip(dw, -dw_clip, dw_clip), w_min, w_max)
@@ -46,9 +53,9 @@ def _update_w(w_ptr, r_ptr, e_ptr, wo_ptr, rows, row_ok, gf, gs, h, lam, dlam, h
 def _fkc_step_kernel(
     x_ptr, s_ptr, gr_ptr, f_ptr, z_ptr, r_ptr, e_ptr, w_ptr, seeds_ptr, xo_ptr, wo_ptr, part_ptr,
     N, D, stride_x, stride_s, stride_gr, stride_f, stride_z, stride_xo, d_per_program,
-    h, g2, half_lam, g_sqrt_h, f_coef, lam, dlam, half_g2_lam, dw_clip, w_min, w_max,
-    HAS_F: tl.constexpr, HAS_NOISE: tl.constexpr, HAS_EXTRA: tl.constexpr,
-    NOISE_BY_GROUP: tl.constexpr,
+    h, g2, half_lam, g_sqrt_h, f_coef, lam, dlam, half_g2_lam, ratio_gg, ratio_gz, dw_clip, w_min,
+    w_max, HAS_F: tl.constexpr, HAS_NOISE: tl.constexpr, HAS_EXTRA: tl.constexpr,
+    NOISE_BY_GROUP: tl.constexpr, RATIO: tl.constexpr,
     SPLIT_D: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr,
     MULTI_TILE: tl.constexpr,
 ):
@@ -95,12 +102,18 @@ def _fkc_step_kernel(
         x_new = xs + h * drift + g_sqrt_h * z
         tl.store(xo_ptr + rows64[:, None] * stride_xo + cols[None, :],
                  x_new.to(xo_ptr.dtype.element_ty), mask=mask)
-        if MULTI_TILE:
-            gf2 += gr * fx
-            gs2 += gr * s
+        if RATIO:
+            pa = gr * gr
+            pb = gr * z
         else:
-            gf += tl.sum(gr * fx, axis=1)
-            gs += tl.sum(gr * s, axis=1)
+            pa = gr * fx
+            pb = gr * s
+        if MULTI_TILE:
+            gf2 += pa
+            gs2 += pb
+        else:
+            gf += tl.sum(pa, axis=1)
+            gs += tl.sum(pb, axis=1)
     if MULTI_TILE:
         gf = tl.sum(gf2, axis=1)
         gs = tl.sum(gs2, axis=1)
@@ -110,13 +123,13 @@ def _fkc_step_kernel(
         tl.store(part + 1, gs, mask=row_ok)
     else:
         _update_w(w_ptr, r_ptr, e_ptr, wo_ptr, rows, row_ok, gf, gs, h, lam, dlam, half_g2_lam,
-                  dw_clip, w_min, w_max, HAS_EXTRA)
+                  ratio_gg, ratio_gz, dw_clip, w_min, w_max, HAS_EXTRA, RATIO)
 
 
 @triton.jit
 def _finish_w_kernel(part_ptr, r_ptr, e_ptr, w_ptr, wo_ptr, N, n_splits, h, lam, dlam,
-                     half_g2_lam, dw_clip, w_min, w_max, HAS_EXTRA: tl.constexpr,
-                     BLOCK: tl.constexpr):
+                     half_g2_lam, ratio_gg, ratio_gz, dw_clip, w_min, w_max,
+                     HAS_EXTRA: tl.constexpr, RATIO: tl.constexpr, BLOCK: tl.constexpr):
     rows = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
     row_ok = rows < N
     rows64 = rows.to(tl.int64)
@@ -127,7 +140,7 @@ def _finish_w_kernel(part_ptr, r_ptr, e_ptr, w_ptr, wo_ptr, N, n_splits, h, lam,
         gf += tl.load(part, mask=row_ok, other=0.0)
         gs += tl.load(part + 1, mask=row_ok, other=0.0)
     _update_w(w_ptr, r_ptr, e_ptr, wo_ptr, rows, row_ok, gf, gs, h, lam, dlam, half_g2_lam,
-              dw_clip, w_min, w_max, HAS_EXTRA)
+              ratio_gg, ratio_gz, dw_clip, w_min, w_max, HAS_EXTRA, RATIO)
 
 
 def block_sizes(n: int, d: int) -> tuple[int, int, int]:
@@ -160,6 +173,7 @@ def fkc_step(
     seeds: torch.Tensor | None, x_out: torch.Tensor, w_out: torch.Tensor, *,
     h: float, g: float, lam: float, dlam: float, f_coef: float, dw_clip: float,
     w_min: float, w_max: float, split: int | None = None, extra_dw: torch.Tensor | None = None,
+    increment: str = "fkc",
 ) -> None:
     """Launch the fused step. ``(N, D)`` tensors with unit inner stride; writes x_out, w_out.
 
@@ -170,6 +184,7 @@ def fkc_step(
             alias w. extra_dw: float32 ``(N,)`` added to the increment before its clip, or None.
         seeds: int64 ``(2,)`` ``[S, O]`` on the device, read in the kernel (used when noise is
             None).
+        increment: ``"fkc"`` or ``"ratio"`` (:func:`fkc_kernels.ops.fkc_step`).
         split: force the number of D splits (tests); ``None`` = heuristic.
     """
     n, d = x.shape
@@ -180,7 +195,7 @@ def fkc_step(
         x_dummy = torch.zeros((n, 1), dtype=x.dtype, device=x.device)
         fkc_step(x_dummy, w, x_dummy, x_dummy, reward, None, x_dummy, None, x_dummy.clone(),
                  w_out, h=h, g=g, lam=lam, dlam=dlam, f_coef=f_coef, dw_clip=dw_clip,
-                 w_min=w_min, w_max=w_max, extra_dw=extra_dw)
+                 w_min=w_min, w_max=w_max, extra_dw=extra_dw, increment=increment)
         return
     block_n, block_d, num_warps = block_sizes(n, d)
     n_row_blocks = triton.cdiv(n, block_n)
@@ -194,6 +209,8 @@ def fkc_step(
     # that Triton types as float32: the reference multiplies float32 tensors by these scalars in
     # float32, so rounding them once here reproduces its arithmetic (and fp32 math is the contract).
     g2 = g * g
+    ratio = increment == "ratio"
+    ratio_gg, ratio_gz = h * g2 * lam * lam / 8, 0.5 * g * h**0.5 * lam
     dummy = x  # pointer for absent optional tensors (never read: constexpr switches)
     _fkc_step_kernel[(n_row_blocks, n_splits)](
         x, score, reward_grad, dummy if f is None else f, dummy if noise is None else noise,
@@ -202,10 +219,10 @@ def fkc_step(
         n, d, x.stride(0), score.stride(0), reward_grad.stride(0),
         0 if f is None else f.stride(0), 0 if noise is None else noise.stride(0),
         x_out.stride(0), d_per_program,
-        h, g2, 0.5 * lam, g * h**0.5, f_coef, lam, dlam, 0.5 * g2 * lam,
+        h, g2, 0.5 * lam, g * h**0.5, f_coef, lam, dlam, 0.5 * g2 * lam, ratio_gg, ratio_gz,
         dw_clip, w_min, w_max,
         HAS_F=f is not None, HAS_NOISE=noise is not None, HAS_EXTRA=extra_dw is not None,
-        NOISE_BY_GROUP=d % 4 == 0,
+        NOISE_BY_GROUP=d % 4 == 0, RATIO=ratio,
         SPLIT_D=n_splits > 1, BLOCK_N=block_n, BLOCK_D=block_d,
         MULTI_TILE=d_per_program > block_d, num_warps=num_warps,
     )
@@ -213,6 +230,6 @@ def fkc_step(
         block = min(1024, triton.next_power_of_2(n))
         _finish_w_kernel[(triton.cdiv(n, block),)](
             part, reward, reward if extra_dw is None else extra_dw, w, w_out, n, n_splits, h, lam,
-            dlam, 0.5 * g2 * lam, dw_clip, w_min, w_max, HAS_EXTRA=extra_dw is not None,
-            BLOCK=block,
+            dlam, 0.5 * g2 * lam, ratio_gg, ratio_gz, dw_clip, w_min, w_max,
+            HAS_EXTRA=extra_dw is not None, RATIO=ratio, BLOCK=block,
         )

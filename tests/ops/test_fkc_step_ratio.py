@@ -50,18 +50,6 @@ def f64_w_tol(d: int) -> dict:
     return dict(rtol=1e-5, atol=max(1e-5, 1e-6 * math.sqrt(d)))
 
 
-FUSED = {"reference"}  # interim: the backends that fuse the ratio so far
-
-
-@pytest.fixture(autouse=True)
-def _only_fused_backends(request):
-    params = getattr(request.node, "callspec", None)
-    name = None if params is None else params.params.get(
-        "backend", params.params.get("compiled_backend"))
-    if name is not None and name not in FUSED:
-        pytest.skip(f"the {name!r} backend does not fuse increment='ratio' yet")
-
-
 @pytest.mark.parametrize("shape", SHAPES)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("explicit_f", [False, True])
@@ -196,8 +184,6 @@ def test_triton_split_rows_sum_the_ratio_once():
     """The split-D Triton path finishes the ratio in its second kernel, from partial sums."""
     if unavailable_reason("triton", torch.device("cpu")) is not None:
         pytest.skip("the Triton backend cannot run CPU tensors here")
-    if "triton" not in FUSED:
-        pytest.skip("the Triton backend does not fuse increment='ratio' yet")
     from fkc_kernels.triton import fkc_step as triton_step
 
     n, d = 3, 2048
