@@ -8,6 +8,7 @@ import torch
 
 from . import _validate as v
 from ._backends import resolve_backend
+from ._step_args import StepScalars, StepTensors
 from .noise import draw_philox_seeds
 
 _INF = math.inf
@@ -89,8 +90,8 @@ def _validate_step(x, w, score, reward_grad, reward, h, g, lam, dlam, f_coef, f,
             raise ValueError(f"w_clip: expected w_min <= w_max, got ({w_min}, {w_max})")
     v.check_generator(generator, x.device)
     _check_seeds(seeds, noise, generator, x.device)
-    scalars = dict(h=h, g=g, lam=lam, dlam=dlam, f_coef=f_coef, dw_clip=dw_clip,
-                   w_min=w_min, w_max=w_max, increment=increment)
+    scalars = StepScalars(h=h, g=g, lam=lam, dlam=dlam, f_coef=f_coef, dw_clip=dw_clip,
+                          w_min=w_min, w_max=w_max, increment=increment)
     return x, w, reward, extra_dw, scalars
 
 
@@ -109,13 +110,13 @@ def _run(x, w, score, reward_grad, reward, extra_dw, f, noise, generator, seeds,
     if noise is None and seeds is None:
         seeds = draw_philox_seeds(generator, x.device)
     # backends take float32, unit-stride (N,) vectors; these are no-ops on the hot path
-    impl.fkc_step(
+    impl.fkc_step(StepTensors(
         _as_rows(x, n), _as_f32_vector(w), _as_rows(score, n),
         _as_rows(reward_grad, n), _as_f32_vector(reward),
         None if extra_dw is None else _as_f32_vector(extra_dw),
         None if f is None else _as_rows(f, n), None if noise is None else _as_rows(noise, n),
-        seeds, x_out, w_out, **scalars,
-    )
+        seeds, x_out, w_out,
+    ), scalars)
 
 
 def _check_in_place_outputs(x, w, score, reward_grad, reward, extra_dw, f, noise) -> None:

@@ -19,6 +19,7 @@ from _tolerances import NOISE_TOL, STEP_X_TOL, step_w_tol
 
 from fkc_kernels import fkc_step, fkc_step_, reference
 from fkc_kernels.ops import unavailable_reason
+from fkc_kernels.ops._step_args import StepScalars, StepTensors
 
 SHAPES = [(1, 1), (3, 7), (37, 32), (37, 64), (5, 66), (5, 123), (2, 3, 5), (2, 1029)]
 DTYPES = [torch.float32, torch.float16, torch.bfloat16]
@@ -189,9 +190,9 @@ def test_triton_split_rows_sum_the_ratio_once():
     n, d = 3, 2048
     x, w, s, gr, r, z, _, extra = make_inputs((n, d), torch.float32)
     x_out, w_out = torch.empty(n, d), torch.empty(n)
-    triton_step.fkc_step(x, w, s, gr, r, None, z, None, x_out, w_out, dw_clip=math.inf,
-                         w_min=-math.inf, w_max=math.inf, split=2, extra_dw=extra, **COEFS,
-                         **RATIO)
+    triton_step.fkc_step(StepTensors(x, w, s, gr, r, extra, None, z, None, x_out, w_out),
+                         StepScalars(**COEFS, dw_clip=math.inf, w_min=-math.inf, w_max=math.inf,
+                                     **RATIO), split=2)
     _, w_ref = reference.fkc_step(x, w, s, gr, r, z, extra_dw=extra, **COEFS, **NO_CLIPS,
                                   **RATIO)
     torch.testing.assert_close(w_out, w_ref, **step_w_tol("triton", d))
