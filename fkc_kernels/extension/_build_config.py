@@ -17,11 +17,13 @@ CPU_SOURCES = [
     "csrc/cpu/noise_simd.cpp",
     "csrc/cpu/select_particles_cpu.cpp",
     "csrc/cpu/systematic_resample_cpu.cpp",
+    "csrc/philox_normal_ops.cpp",
 ]
 CUDA_SOURCES = [
     "csrc/cuda/fkc_step_cuda.cu",
     "csrc/cuda/select_particles_cuda.cu",
     "csrc/cuda/systematic_resample_cuda.cu",
+    "csrc/cuda/philox_normal_cuda.cu",
 ]
 # the importable name of the prebuilt library and the metadata file written beside it
 EXT_NAME = "fkc_kernels._C"
