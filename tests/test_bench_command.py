@@ -70,6 +70,8 @@ def test_table_names_the_machine_versions_and_backends(capsys):
                  "Fused step", "Resampling"):
         assert text in out, text
     assert "Selection" not in out and "K-step loop" not in out
+    if unavailable_reason("cpu", torch.device("cpu")) is None:
+        assert "cpu: not asked for (--backend cpu)" in out
 
 
 @pytest.mark.parametrize("args,message", [

@@ -116,10 +116,18 @@ def choose_backends(parser: argparse.ArgumentParser, asked: list[str] | None,
     else:
         chosen = [n for n in BACKEND_NAMES if runs[n] is None and n != "reference"
                   and not _interpreted(n, device)] or ["reference"]
-    left = {n: (why or ("the pure-PyTorch spec: --backend reference" if n == "reference"
-                         else "Triton interpreter only: --backend triton"))
+    left = {n: why or _why_not_timed(n, device, bool(asked))
             for n, why in runs.items() if n not in chosen}
     return chosen, left
+
+
+def _why_not_timed(name: str, device: torch.device, asked: bool) -> str:
+    """Why a backend that runs here is left out."""
+    if asked:
+        return f"not asked for (--backend {name})"
+    if name == "reference":
+        return "the pure-PyTorch spec, not timed by default (--backend reference)"
+    return "runs under the Triton interpreter only here (--backend triton)"
 
 
 def run(args: argparse.Namespace, device: torch.device, backends: list[str],
