@@ -64,14 +64,15 @@ from fkc_kernels.ops._schemas import define_backend_ops
 
 define_backend_ops("ext")
 torch.ops.load_library(sys.argv[1])
-for op in ("fkc_step_ext", "select_particles_ext", "systematic_resample_ext"):
+for op in ("fkc_step_ext", "select_particles_ext", "systematic_resample_ext",
+           "philox_normal_ext"):
     for key in ("CPU", "CUDA"):
         assert torch._C._dispatch_has_kernel_for_dispatch_key(f"fkc::{op}", key), (op, key)
 lw = torch.randn(100, dtype=torch.float64)
 u = torch.tensor([0.3], dtype=torch.float64)
 assert torch.equal(torch.ops.fkc.systematic_resample_ext(lw, u),
                    reference.systematic_resample(lw, u=u))
-print("CUDA build loads; CPU and CUDA kernels registered for all three ops")
+print("CUDA build loads; CPU and CUDA kernels registered for all four ops")
 PY
 t2=$(date +%s)
 echo "CUDA build check done in $((t2 - t1)) s (total $((t2 - t0)) s)"

@@ -21,9 +21,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
-import time
 
 import pytest
 import torch
@@ -31,18 +29,15 @@ import torch
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import fkc_kernels as fk  # noqa: E402
 from fkc_kernels import reference  # noqa: E402
+from fkc_kernels.bench.measure import COEFS, SEED, step_bytes, step_inputs  # noqa: E402
+from fkc_kernels.bench.timing import interleaved_ms, time_ms  # noqa: E402
 from fkc_kernels.ops import unavailable_reason  # noqa: E402
 
 SHAPES = [(16384, 64), (1024, 3072), (256, 12288)]  # pytest-benchmark suite
 TABLE_SHAPES = [(4096, 3072), (65536, 64), (1024, 12288), (256, 12288)]
-COEFS = dict(h=0.01, g=1.2, lam=0.8, dlam=1.0, f_coef=-0.3)
-SEED = 1234
-
-
-def inputs(n: int, d: int):
-    gen = torch.Generator().manual_seed(SEED)
-    x, s, gr = (torch.randn(n, d, generator=gen) for _ in range(3))
-    return x, torch.ones(n), s, gr, torch.randn(n, generator=gen)
+# the step's inputs, coefficients, bytes and timers are fkc_kernels.bench's (the measurements
+# of python -m fkc_kernels.bench), so this table and that command time the same thing
+inputs = step_inputs
 
 
 def reference_step(x, w, s, gr, r):
@@ -69,10 +64,6 @@ def cpu_step_in_place(x, w, s, gr, r, gen=_GEN):
     return fk.fkc_step_(x, w, s, gr, r, generator=gen, backend="cpu", **COEFS)
 
 
-def step_bytes(n: int, d: int) -> int:
-    return 4 * n * d * 4 + 12 * n
-
-
 VARIANTS = {"eager": lambda: reference_step, "compile": compiled_step, "cpu": lambda: cpu_step}
 
 
@@ -86,29 +77,6 @@ def test_step(benchmark, shape, variant):
     fn(*args)  # warm-up (compiles)
     benchmark.extra_info["bytes"] = step_bytes(*shape)
     benchmark(fn, *args)
-
-
-def interleaved_ms(calls, reps: int) -> list[float]:
-    """Median wall milliseconds of each ``(fn, args)`` in ``calls``, timed in turn every rep.
-
-    On a small shared machine the memory bandwidth drifts within a minute; timing the copy
-    baseline and the step in alternation keeps their ratio from following the drift.
-    """
-    for fn, args in calls:
-        for _ in range(2):
-            fn(*args)
-    times = [[] for _ in calls]
-    for _ in range(reps):
-        for (fn, args), acc in zip(calls, times, strict=True):
-            t0 = time.perf_counter()
-            fn(*args)
-            acc.append((time.perf_counter() - t0) * 1e3)
-    return [statistics.median(t) for t in times]
-
-
-def time_ms(fn, args, reps: int) -> float:
-    """Median wall milliseconds over ``reps`` calls after two warm-ups."""
-    return interleaved_ms([(fn, args)], reps)[0]
 
 
 def main(argv: list[str] | None = None) -> None:

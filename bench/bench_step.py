@@ -17,19 +17,17 @@ import torch
 
 import fkc_kernels as fk
 from fkc_kernels import reference
+from fkc_kernels.bench.measure import COEFS, SEED, step_inputs
+from fkc_kernels.bench.timing import sync
 from fkc_kernels.ops import get_backend_object
 
 DEVICE = torch.device(os.environ.get("FKC_BENCH_DEVICE", "cpu"))
 SHAPES = [(256, 64), (64, 3072)] if DEVICE.type == "cpu" else [(65536, 64), (4096, 3072)]
-COEFS = dict(h=0.01, g=1.2, lam=0.8, dlam=1.0, f_coef=-0.3)
-SEED = 1234
 
 
 def _inputs(n: int, d: int):
-    gen = torch.Generator().manual_seed(SEED)
-    x, s, gr = (torch.randn(n, d, generator=gen).to(DEVICE) for _ in range(3))
-    w, r = torch.zeros(n, device=DEVICE), torch.randn(n, generator=gen).to(DEVICE)
-    return x, w, s, gr, r
+    """The inputs ``python -m fkc_kernels.bench`` times the step with."""
+    return step_inputs(n, d, DEVICE)
 
 
 def _reference_step(x, w, s, gr, r):
@@ -46,15 +44,10 @@ def _backends() -> list[str]:
     return names
 
 
-def _sync() -> None:
-    if DEVICE.type == "cuda":
-        torch.cuda.synchronize()
-
-
 def _run(fn, *args):
     def call():
         out = fn(*args)
-        _sync()
+        sync(DEVICE)
         return out
     return call
 

@@ -32,7 +32,6 @@ import argparse
 import math
 import os
 import platform
-import statistics
 import subprocess
 import sys
 import time
@@ -48,9 +47,10 @@ import torch  # noqa: E402
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import fkc_kernels as fk  # noqa: E402
 from fkc_kernels import reference  # noqa: E402
+from fkc_kernels.bench import measure, timing  # noqa: E402
 from fkc_kernels.ops import BACKEND_NAMES, get_backend_object, unavailable_reason  # noqa: E402,I001
 
-COEFS = dict(h=0.01, g=1.2, lam=0.8, dlam=1.0, f_coef=-0.3)
+COEFS = measure.COEFS
 LINES: list[str] = []
 
 
@@ -81,57 +81,18 @@ def section(title: str):
     return wrap
 
 
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
+# the timers of python -m fkc_kernels.bench, so this report and that command time alike
+sync = timing.sync
 
 
 def graph_ms(fn: Callable[[], object], device: torch.device, calls: int = 10) -> float:
-    """Device milliseconds a call of ``fn``: ``calls`` calls captured in one CUDA graph, replayed.
-
-    ``bench_ms`` times back-to-back eager calls, so a call whose Python and launch overhead
-    exceeds its kernels' time is timed by the host; in a graph only the kernels remain.
-    """
-    if device.type != "cuda":
-        raise RuntimeError("needs CUDA")
-    side = torch.cuda.Stream()
-    side.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(side):  # warm-up (compiles, allocator) off the capture stream
-        for _ in range(2):
-            fn()
-    torch.cuda.current_stream().wait_stream(side)
-    graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph):
-        for _ in range(calls):
-            fn()
-    return bench_ms(graph.replay, device) / calls
+    """Device milliseconds a call of ``fn`` in a CUDA graph (:func:`timing.graph_ms`)."""
+    return timing.graph_ms(fn, device, calls)
 
 
 def bench_ms(fn: Callable[[], object], device: torch.device, reps: int = 50) -> float:
-    """Median milliseconds of ``fn``: triton's do_bench on CUDA, perf_counter on the CPU."""
-    if device.type == "cuda":
-        try:
-            from triton.testing import do_bench
-
-            return float(do_bench(fn, warmup=10, rep=reps, return_mode="median"))
-        except ImportError:
-            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-            times = []
-            fn()
-            for _ in range(reps):
-                start.record()
-                fn()
-                end.record()
-                torch.cuda.synchronize()
-                times.append(start.elapsed_time(end))
-            return statistics.median(times)
-    fn()
-    times = []
-    for _ in range(2 if DRY else max(3, reps // 10)):
-        t0 = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t0) * 1e3)
-    return statistics.median(times)
+    """Median milliseconds of ``fn`` (:func:`timing.bench_ms`); the dry run times twice."""
+    return timing.bench_ms(fn, device, reps if device.type == "cuda" or not DRY else 2)
 
 
 class StreamTable:
@@ -276,7 +237,7 @@ class Check:
             for dtype in dtypes:
                 x, s, gr = (torch.randn(n, d, device=dev, dtype=dtype) for _ in range(3))
                 w, r = torch.zeros(n, device=dev), torch.randn(n, device=dev)
-                nbytes = 4 * n * d * x.element_size() + 12 * n
+                nbytes = measure.step_bytes(n, d, x.element_size())
                 src = torch.empty(nbytes // 2, dtype=torch.uint8, device=dev)
                 dst = torch.empty_like(src)
                 copy_ms = bench_ms(lambda dst=dst, src=src: dst.copy_(src), dev)

@@ -8,8 +8,7 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
-from ..ops.noise import draw_uniform
-from ..reference.philox import philox_normal
+from ..ops.noise import draw_uniform, noise_normals
 from ..sampler import FKCSampler, SampleResult
 from .communication import (
     agreed_philox_seeds,
@@ -55,8 +54,9 @@ class ShardedFKCSampler(FKCSampler):
 
     Per step it exchanges 16 B per rank for ``(S, O)`` and 32 B per rank for the ESS; a
     resampling step adds :func:`systematic_resample` and :func:`fetch_particles`. The noise is
-    generated explicitly per shard and passed to the step as ``noise=`` (one extra ``N×D``
-    tensor per step, in exchange for rank-count-independent noise).
+    generated explicitly per shard by the step's backend (:func:`~fkc_kernels.ops.noise_normals`,
+    the bits that backend's kernel draws in-kernel) and passed to the step as ``noise=`` (one
+    extra ``N×D`` tensor per step, in exchange for rank-count-independent noise).
     """
 
     def __init__(self, *args, group: dist.ProcessGroup | None = None, **kwargs) -> None:
@@ -70,24 +70,29 @@ class ShardedFKCSampler(FKCSampler):
         self.group = group
 
     def _global_normals(self, shape: tuple[int, ...], generator: torch.Generator | None,
-                        device: torch.device) -> torch.Tensor:
+                        device: torch.device, backend: str) -> torch.Tensor:
         """This rank's rows of the contract's ``normal(S, O, e)`` over the global block, with
-        ``(S, O)`` drawn on every rank and taken from rank 0."""
+        ``(S, O)`` drawn on every rank and taken from rank 0, drawn by ``backend``."""
         world, n_local, offset = self._layout
         s, o = agreed_philox_seeds(generator, device, world, self.group)
         d = math.prod(shape)
-        z = philox_normal(s, o, n_local * d, device=device, start=offset * d)
+        seeds = torch.tensor([s, o], dtype=torch.int64, device=device)
+        z = noise_normals(seeds, n_local * d, start=offset * d, backend=backend)
         return z.view(n_local, *shape)
 
     def initial_particles(self, n_particles, shape, generator, device, dtype) -> torch.Tensor:
-        """This rank's shard of the single-process start (global Philox elements)."""
-        z = self._global_normals(shape, generator, device)
+        """This rank's shard of the single-process start (global Philox elements; the
+        reference's normals, as :meth:`FKCSampler.initial_particles` draws them)."""
+        z = self._global_normals(shape, generator, device, "reference")
         return (z * self.schedule.prior_std).to(dtype)
 
     def step_noise(self, x, generator) -> dict[str, object]:
         """The step's noise as an explicit tensor: the contract's normals of the global elements
-        of this shard (what the single-process kernel draws for them)."""
-        z = self._global_normals(tuple(x.shape[1:]), generator, x.device)
+        of this shard, drawn by the backend the step runs on, so they carry the bits the
+        single-process kernel draws in-kernel for those elements (float32 particles; float16 and
+        bfloat16 ones get the normals rounded to their dtype, where the kernel adds them in
+        float32)."""
+        z = self._global_normals(tuple(x.shape[1:]), generator, x.device, self.backend)
         return {"noise": z.to(x.dtype)}
 
     def effective_sample_size(self, w) -> torch.Tensor:

@@ -38,3 +38,6 @@ class ExtBackend:
 
     def systematic_resample(self, logw, u):
         return torch.ops.fkc.systematic_resample_ext(logw, u)
+
+    def noise_normals(self, seeds, numel, start):
+        return torch.ops.fkc.philox_normal_ext(seeds, numel, start)

@@ -2,7 +2,7 @@
 
 from ._backends import BACKEND_NAMES, available_backends, get_backend_object, unavailable_reason
 from .fkc_step import fkc_step, fkc_step_
-from .noise import draw_philox_seeds
+from .noise import draw_philox_seeds, noise_normals
 from .select_particles import epsilon_greedy_split, select_particles
 from .systematic_resample import effective_sample_size, systematic_resample
 
@@ -15,6 +15,7 @@ __all__ = [
     "fkc_step",
     "fkc_step_",
     "get_backend_object",
+    "noise_normals",
     "select_particles",
     "systematic_resample",
     "unavailable_reason",

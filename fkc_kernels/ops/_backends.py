@@ -10,6 +10,9 @@ methods below. Tensors reach it validated, 2-D ``(N, D)`` with unit inner stride
   contract. Clips that are off come as ``inf``.
 * ``select_particles(w, k, n_random, seeds) -> LongTensor[k]``.
 * ``systematic_resample(logw, u) -> LongTensor[N]`` with ``u`` a float64 ``(1,)`` uniform.
+* ``noise_normals(seeds, numel, start) -> FloatTensor[numel]``: the noise contract's normals of
+  flat elements ``start .. start+numel-1`` on seeds' device, bit for bit what this backend's
+  ``fkc_step`` draws in-kernel for them.
 
 Backends other than the reference are imported lazily, so importing ``fkc_kernels`` never fails
 because one of them cannot load.

@@ -33,5 +33,9 @@ class ReferenceBackend:
     def systematic_resample(self, logw, u):
         return reference.systematic_resample(logw, u=u)
 
+    def noise_normals(self, seeds, numel, start):
+        return reference.philox_normal(seeds[0], seeds[1], numel, device=seeds.device,
+                                       start=start)
+
 
 BACKEND = ReferenceBackend()

@@ -17,10 +17,17 @@ import triton  # noqa: F401  (fail here, clearly, when triton is missing)
 from ..ops._schemas import define_backend_ops
 from ..ops._step_args import StepScalars, StepTensors, flat_step_args, split_step_args
 from .fkc_step import fkc_step as _fkc_step
+from .noise import philox_normal as _philox_normal
 from .select_particles import select_particles as _select_particles
 from .systematic_resample import systematic_resample as _systematic_resample
 
 OPS = define_backend_ops("triton")
+# the noise op is eager-only (the sharded sampler's draw before a step): defined here, not with
+# the three ops every compiled backend shares
+NOISE_OP = "fkc::philox_normal_triton"
+torch.library.define(NOISE_OP, "(Tensor seeds, int numel, int start=0) -> Tensor")
+torch.library.register_fake(NOISE_OP)(
+    lambda seeds, numel, start=0: seeds.new_empty((numel,), dtype=torch.float32))
 _INTERPRET = os.environ.get("TRITON_INTERPRET", "0") == "1"
 
 
@@ -32,6 +39,7 @@ for _device in ("CPU", "CUDA"):
     torch.library.impl(OPS["fkc_step"], _device)(_step_impl)
     torch.library.impl(OPS["select_particles"], _device)(_select_particles)
     torch.library.impl(OPS["systematic_resample"], _device)(_systematic_resample)
+    torch.library.impl(NOISE_OP, _device)(_philox_normal)
 
 
 class TritonBackend:
@@ -70,6 +78,9 @@ class TritonBackend:
 
     def systematic_resample(self, logw: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
         return torch.ops.fkc.systematic_resample_triton(logw, u)
+
+    def noise_normals(self, seeds: torch.Tensor, numel: int, start: int) -> torch.Tensor:
+        return torch.ops.fkc.philox_normal_triton(seeds, numel, start)
 
 
 BACKEND = TritonBackend()
