@@ -158,9 +158,7 @@ def run(args: argparse.Namespace, device: torch.device, backends: list[str],
 
 
 def _num(v: float | None, digits: int = 2) -> str:
-    if v is None or not math.isfinite(v):
-        return "-"
-    return f"{v:.{digits}e}" if abs(v) >= 1e6 else f"{v:.{digits}f}"
+    return "-" if v is None or not math.isfinite(v) else f"{v:.{digits}f}"
 
 
 def _header(res: dict) -> list[str]:
@@ -193,7 +191,7 @@ def format_tables(res: dict) -> str:
          ["backend", "N x D", "ms", "particles·steps/s", "GB/s", "copy GB/s", "of copy",
           "in a CUDA graph, ms"],
          lambda r: [r["backend"], "{} x {}".format(*r["shape"]), _num(r["ms"], 3),
-                    _num(r["particle_steps_per_s"]), _num(r["gb_per_s"], 1),
+                    f"{r['particle_steps_per_s']:.3g}", _num(r["gb_per_s"], 1),
                     _num(r["copy_gb_per_s"], 1), _num(r["of_copy"]), _num(r["graph_ms"], 4)]),
         ("Selection (select_particles, k/2 of them random)", "select",
          ["backend", "N", "k", "µs"],

@@ -54,7 +54,9 @@ def step_row(backend: str, n: int, d: int, device: torch.device, *,
     nbytes = step_bytes(n, d, x.element_size())
     src = torch.ones(nbytes // 2, dtype=torch.uint8, device=device)
     dst = torch.empty_like(src)
-    gen = torch.Generator(device=device).manual_seed(SEED)
+    # CUDA: the device's default generator, the one CUDA graph capture takes without a
+    # register_generator_state call
+    gen = None if _on_cuda(device) else torch.Generator().manual_seed(SEED)
 
     def step():
         return ops.fkc_step_(x, w, s, gr, r, generator=gen, backend=backend, **COEFS)
