@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 import socket
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import uvicorn
 
+from ..durable_io import write_file_atomic
 from .app import make_app, new_token
 from .session import ServeSession
+
+SERVE_FILE = "serve.json"  # in the run folder: the last serve's host, port and token
+DEFAULT_PORT = 8765
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -34,6 +41,42 @@ def bind(host: str, port: int) -> socket.socket:
     sock.listen(128)
     sock.set_inheritable(True)
     return sock
+
+
+def recorded_address(run_dir: str | Path) -> dict[str, Any] | None:
+    """The host, port and token the run folder's last ``serve`` used (None: none recorded or
+    unreadable)."""
+    try:
+        info = json.loads((Path(run_dir) / SERVE_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    ok = (isinstance(info, dict) and isinstance(info.get("host"), str)
+          and isinstance(info.get("port"), int) and isinstance(info.get("token"), str)
+          and len(info["token"]) >= 16)
+    return info if ok else None
+
+
+def record_address(run_dir: str | Path, sock: socket.socket, host: str, token: str) -> None:
+    """Write the served address and token into the run folder, readable by its owner only (it
+    holds the access token)."""
+    port = sock.getsockname()[1]
+    data = json.dumps({"host": host, "port": port, "token": token}).encode()
+    write_file_atomic(Path(run_dir) / SERVE_FILE, data, mode=0o600)
+
+
+def bind_again(host: str, port: int | None, recorded: dict[str, Any] | None,
+               note: Callable[[str], None] = print) -> tuple[socket.socket, str]:
+    """The socket and token of a resumed serve: the recorded port and token when the port is
+    free and the host the same (so an open tab reconnects), else ``port`` (None: the default)
+    and a fresh token."""
+    if recorded is not None and recorded["host"] == host and port in (None, 0,
+                                                                      recorded["port"]):
+        try:
+            return bind(host, recorded["port"]), recorded["token"]
+        except ValueError:
+            note(f"fkc-align serve: the port of the last serve, {recorded['port']}, is busy; an "
+                 f"open page must be reopened at the new URL")
+    return bind(host, DEFAULT_PORT if port is None else port), new_token()
 
 
 def is_loopback(host: str) -> bool:
