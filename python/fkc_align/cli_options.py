@@ -177,6 +177,10 @@ def fill_settings(args: argparse.Namespace) -> None:
         return
     out = check_out(args)
     stored = _stored_flags(stored_settings(out))
+    if stored["task"] not in TASKS:
+        raise ValueError(f"--resume: the run stored in {out} is not one of fkc-align's built-in "
+                         f"tasks (its settings name task {stored['task']!r}); resume it from "
+                         f"Python with fkc_align.run_active(..., resume=True)")
     names = {dest: flag for flag, dest in FLAGS.values()}
     names.update(target="--target", liked="--liked")
     differ = []

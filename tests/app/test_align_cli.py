@@ -38,7 +38,9 @@ def test_cli_errors_name_the_problem(tmp_path, capsys):
     assert "--resume" in capsys.readouterr().err
     changed = [a if a != "8" else "12" for a in TINY]
     assert main(["run", "--task", "gmm", *changed, "--out", str(out), "--resume"]) == 2
-    assert "budget: stored 8, given 12" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "--resume: --budget 12 (stored 8) disagrees with the run stored in" in err
+    assert err.count("\n") == 1
     assert main(["run", "--task", "gmm", "--target", "4", *TINY, "--out", str(tmp_path)]) == 2
     assert "--target" in capsys.readouterr().err
 
@@ -83,9 +85,12 @@ def test_cli_killed_mid_run_resumes_without_asking_twice(tmp_path):
     (["--backend", "bogus"], "--backend: expected one of auto, reference, cpu, triton, cuda, "
                              "got 'bogus'"),
     (["--device", "bogus"], "--device: expected a torch device such as cpu or cuda, got 'bogus'"),
-    (["--lam-max", "nan"], "lam_max: expected a finite number >= 0.0, got nan"),
-    (["--strategy", "greedy", "--particles", "2"], "n_particles: expected >= k=4"),
-    (["--budget", "0"], "budget: expected an int >= 1, got 0"),
+    (["--lam-max", "nan"], "--lam-max: expected a finite number >= 0, got nan"),
+    (["--strategy", "greedy", "--particles", "2"], r"--particles: expected >= --k \(4\)"),
+    (["--budget", "0"], "--budget: expected an int >= 1, got 0"),
+    (["--budget", "8", "--k", "16"], r"--k: expected at most --budget \(8\)"),
+    (["--steps", "0"], "--steps: expected an int >= 1, got 0"),
+    (["--liked", "3,x"], "--liked: applies to --task digits-liked only"),
     (["--resume"], r"--resume: .* holds no run \(no feedback.jsonl\); check the folder name"),
 ])
 def test_cli_checks_every_option_before_it_writes(tmp_path, capsys, extra, match):

@@ -153,8 +153,8 @@ BAD = [
      "r0-q0 appears twice in one submission"),
     ({"round": 0, "answers": [{"id": "r0-q0", "rating": 3}, {"id": "r5-q9", "rating": 4}]}, 404,
      "unknown query id(s) r5-q9"),
-    ({"round": 1, "answers": [{"id": "r0-q0", "rating": 3}]}, 409,
-     "this page submitted round 1, but round 0 is waiting for answers"),
+    ({"round": 1, "answers": [{"id": "r0-q0", "rating": 3}]}, 409,  # the page counts from 1
+     "this page submitted round 2, but round 1 is waiting for answers"),
 ]
 
 
@@ -174,17 +174,18 @@ def test_a_second_answer_is_refused_and_the_first_stands(served):
     base, run_dir = served
     waiting_round(base, 0)
     # another process (or tab) answers r0-q1 first, through its own store
-    FeedbackStore.open(run_dir).answer("r0-q1", rating_to_reward(5))
+    FeedbackStore.open(run_dir).answer("r0-q1", rating_to_reward(1))
     status, body = _submit(base, 0, [2, 1, 2, 2])
-    assert status == 409
-    assert "already answered (in another tab or process): r0-q1 (5 stars)" in body["detail"]
+    assert status == 409  # named as the page numbers it (round 1, image 2), "1 star"
+    assert ("already answered (in another tab or process): round 1 image 2 (1 star)"
+            in body["detail"])
     assert "The first answer stands" in body["detail"]
     assert body["already_answered"] == ["r0-q1"] and body["saved"] == ["r0-q0", "r0-q2", "r0-q3"]
     # the whole round again (a second tab that had not seen the first one's answers)
     status, body = _submit(base, 0, [4, 4, 4, 4])
     assert status == 409 and body["saved"] == [] and len(body["already_answered"]) == 4
     rewards = {a["id"]: a["reward"] for a in answers_in_file(run_dir)}
-    assert rewards == {"r0-q0": -1.0, "r0-q1": 2.0, "r0-q2": -1.0, "r0-q3": -1.0}
+    assert rewards == {"r0-q0": -1.0, "r0-q1": -2.0, "r0-q2": -1.0, "r0-q3": -1.0}
     assert len(answers_in_file(run_dir)) == 4
 
 
@@ -287,7 +288,7 @@ def test_serve_refuses_a_busy_port_and_a_mismatched_resume_before_serving(tmp_pa
     assert main(["serve", "--task", "gmm", "--out", str(tmp_path / "old"), "--port", "0",
                  "--resume"]) == 2
     out, err = capsys.readouterr()
-    assert "settings differ" in err and "http" not in out
+    assert "not one of fkc-align's built-in tasks" in err and "http" not in out
     FeedbackStore.create(tmp_path / "new", {"something": "else"}, seed=0)
     assert main(["serve", "--task", "gmm", "--out", str(tmp_path / "new"), "--port", "0"]) == 2
     assert "already holds a run" in capsys.readouterr().err

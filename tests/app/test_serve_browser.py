@@ -219,7 +219,7 @@ def test_rate_a_whole_run_in_the_browser(browser, tmp_path):
         page.keyboard.press("Enter")
         page.wait_for_selector("#message.error", timeout=30_000)
         message = page.locator("#message").inner_text()
-        assert "already answered (in another tab or process): r3-q0 (3 stars)" in message
+        assert "already answered (in another tab or process): round 4 image 1 (3 stars)" in message
         assert "The first answer stands" in message
         shot(page, "5-second-tab")
         page.unroute("**/api/state*")

@@ -96,34 +96,38 @@ def url_of(sock: socket.socket, token: str) -> str:
 
 
 def run_server(session: ServeSession, sock: socket.socket, token: str | None = None,
-               announce: Callable[[str], None] = print) -> None:
+               announce: Callable[[str], None] = print, **app_options: Any) -> None:
     """Serve ``session`` on the bound ``sock`` until interrupted (Ctrl-C, SIGTERM).
 
-    ``announce`` gets the page's URL with its token (``token`` None: a fresh one).
+    ``announce`` gets the page's URL with its token (``token`` None: a fresh one);
+    ``app_options``: :func:`~fkc_align.serve.app.make_app`'s limits (``max_body_bytes``,
+    ``max_json_depth``).
     """
     token = token or new_token()
-    server = _uvicorn(session, token)
+    server = _uvicorn(session, token, app_options)
     announce(url_of(sock, token))
     server.run(sockets=[sock])
 
 
-def _uvicorn(session: ServeSession, token: str) -> uvicorn.Server:
-    return uvicorn.Server(uvicorn.Config(make_app(session, token), log_level="warning",
+def _uvicorn(session: ServeSession, token: str, app_options: dict[str, Any]) -> uvicorn.Server:
+    return uvicorn.Server(uvicorn.Config(make_app(session, token, **app_options),
+                                         log_level="warning",
                                          access_log=False, lifespan="off"))
 
 
 class BackgroundServer:
     """Serve a session from a background thread (a notebook, a test): ``with
     BackgroundServer(session) as url: ...`` starts the session's loop and the server, gives the
-    page's URL, and stops both on exit.
+    page's URL, and stops both on exit. ``app_options``: as for :func:`run_server`.
     """
 
     def __init__(self, session: ServeSession, host: str = "127.0.0.1", port: int = 0,
-                 token: str | None = None, ready_timeout_s: float = 60.0) -> None:
+                 token: str | None = None, ready_timeout_s: float = 60.0,
+                 **app_options: Any) -> None:
         self.session, self.token = session, token or new_token()
         self.sock = bind(host, port)
         self.ready_timeout_s = ready_timeout_s
-        self.server = _uvicorn(session, self.token)
+        self.server = _uvicorn(session, self.token, app_options)
         self.url = url_of(self.sock, self.token)
         self.base = self.url.split("/?token=")[0]
         self._thread: threading.Thread | None = None
