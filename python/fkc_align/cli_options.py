@@ -37,12 +37,13 @@ FLAGS = {"task": ("--task", "task"), "budget": ("--budget", "budget"), "k": ("--
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
-    """Shows ``(default: X)`` only where the help does not say the default itself and X is not
-    None (argparse's own formatter printed "(default 3) (default: None)")."""
+    """Shows ``(default: X)`` only where the help does not say the default itself and X says
+    something (argparse's own formatter printed "(default 3) (default: None)" and "(default:
+    False)" for every switch)."""
 
     def _get_help_string(self, action: argparse.Action) -> str:
         text = action.help or ""
-        if action.default is None or "default" in text:
+        if action.default is None or isinstance(action.default, bool) or "default" in text:
             return text
         return super()._get_help_string(action)
 

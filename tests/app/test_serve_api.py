@@ -27,6 +27,7 @@ from fkc_align.serve import (  # noqa: E402
     RATINGS,
     BackgroundServer,
     ServeSession,
+    make_app,
     rating_to_reward,
     reward_to_rating,
 )
@@ -246,12 +247,38 @@ def test_resuming_a_finished_run_shows_its_report_and_asks_nothing(tmp_path):
             waiting_round(base, rnd)
             assert _submit(base, rnd, [2, 3, 4, 5])[0] == 200
         wait_state(base, lambda s: s["phase"] == "done")
+    _check_a_persons_report(run_dir, session.result)
     before = (run_dir / "feedback.jsonl").read_bytes()
     again = ServeSession(tasks.gmm(), run_dir, resume=True, run_options=OPTIONS)
     with BackgroundServer(again, token=TOKEN) as url:
         state = wait_state(url.split("/?token=")[0], lambda s: s["phase"] == "done")
     assert state["answered"] == 8 and state["report"]["summary"]["queries_used"] == 8
     assert (run_dir / "feedback.jsonl").read_bytes() == before
+
+
+def _check_a_persons_report(run_dir: Path, result) -> None:
+    """report.json and report.png of a served run say it was a person rating with stars."""
+    import os
+    import stat
+
+    from fkc_align.report import curves_figure
+
+    report = json.loads((run_dir / "report.json").read_text())
+    assert report["oracle_kind"] == "person" and list(report["runs"]) == ["fkc-explore"]
+    mode = stat.S_IMODE((run_dir / "feedback.jsonl").stat().st_mode)
+    for name in ("report.json", "report.png", "best.png"):  # as readable as the answers
+        assert stat.S_IMODE(os.stat(run_dir / name).st_mode) == mode, name
+    fig = curves_figure({"fkc-explore": result}, "title", oracle="person")
+    try:
+        (ax,) = fig.axes  # no empty hit-rate panel: a person gives stars, not hits
+        assert ax.get_ylabel() == "stars (reward + 3)"
+        assert [t.get_text() for t in ax.get_legend().get_texts()] == [
+            "fkc-explore (mean of shown)", "fkc-explore (best so far)"]
+        assert list(ax.lines[0].get_ydata()) == [3.5, 3.5]  # mean stars of rounds 1 and 2
+    finally:
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)
 
 
 def test_importing_the_library_does_not_need_the_serve_extra():
@@ -329,3 +356,76 @@ def test_a_session_that_cannot_start_raises_its_reason_and_serves_nothing(tmp_pa
         with server:
             pass
     assert server.sock.fileno() == -1 and not server.session.running
+
+
+def _declared_only(base: str, length: int) -> tuple[int, str]:
+    """POST headers declaring a ``length``-byte body, without sending it: (status, detail)."""
+    import http.client
+
+    host, port = base.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=30)
+    try:
+        conn.putrequest("POST", "/api/answers")
+        conn.putheader("X-FKC-Token", TOKEN)
+        conn.putheader("Content-Type", "application/json")
+        conn.putheader("Content-Length", str(length))
+        conn.endheaders()
+        res = conn.getresponse()
+        return res.status, json.loads(res.read())["detail"]
+    finally:
+        conn.close()
+
+
+def _chunked(base: str, chunks: list[bytes]) -> tuple[int, str]:
+    """POST a body in chunks (no Content-Length): (status, detail)."""
+    import http.client
+
+    host, port = base.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=30)
+    try:
+        conn.request("POST", "/api/answers", body=iter(chunks), encode_chunked=True,
+                     headers={"X-FKC-Token": TOKEN, "Content-Type": "application/json"})
+        res = conn.getresponse()
+        return res.status, json.loads(res.read())["detail"]
+    finally:
+        conn.close()
+
+
+def test_request_bodies_are_bounded_by_default(served):
+    base, run_dir = served
+    waiting_round(base, 0)
+    t0 = time.monotonic()
+    # 200000 levels deep: refused before parsing (the parser would recurse), never a 500
+    status, body = get_json(base, "/api/answers", raw=b"[" * 200000 + b"]" * 200000)
+    assert status == 400 and "nested at most 32 levels deep" in body["detail"]
+    # a body declared over the limit (1 MiB) is refused before it is read
+    status, detail = _declared_only(base, 100_000_000)
+    assert status == 413 and "expected at most 1048576 bytes" in detail
+    # 20000 unknown ids: refused at once with a short message (a round has k = 4 images)
+    many = {"round": 0, "answers": [{"id": f"x{i}", "rating": 3} for i in range(20000)]}
+    status, body = get_json(base, "/api/answers", body=many)
+    assert status == 422 and "expected at most 4 (the images of one round), got 20000" in \
+        body["detail"] and len(body["detail"]) < 200
+    assert time.monotonic() - t0 < 60  # was 9.8 s for the ids alone, and a multi-MB reply
+    assert answers_in_file(run_dir) == []
+    assert _submit(base, 0, [3, 3, 3, 3])[0] == 200  # the server still answers
+
+
+def test_request_body_limits_are_configurable(tmp_path):
+    session = ServeSession(tasks.gmm(), tmp_path / "run", run_options=OPTIONS, poll_s=0.02)
+    with BackgroundServer(session, token=TOKEN, max_body_bytes=2000, max_json_depth=4) as url:
+        base = url.split("/?token=")[0]
+        waiting_round(base, 0)
+        padded = json.dumps({"round": 0, "answers": [{"id": "r0-q0", "rating": 3}]}) + " " * 3000
+        status, body = get_json(base, "/api/answers", raw=padded.encode())
+        assert status == 413 and "at most 2000 bytes" in body["detail"]
+        assert _chunked(base, [b" " * 1000] * 3)[0] == 413  # no Content-Length: counted as read
+        deep = {"round": 0, "answers": [{"id": "r0-q0", "rating": [[[3]]]}]}
+        status, body = get_json(base, "/api/answers", body=deep)
+        assert status == 400 and "nested at most 4 levels deep" in body["detail"]
+        unknown = {"round": 0, "answers": [{"id": f"r9-q{j}", "rating": 3} for j in range(4)]}
+        status, body = get_json(base, "/api/answers", body=unknown)
+        assert status == 404 and "r9-q0, r9-q1, r9-q2, r9-q3 (this run's" in body["detail"]
+        assert _submit(base, 0, [3, 3, 3, 3])[0] == 200  # 3 levels deep, ~200 bytes: accepted
+    with pytest.raises(ValueError, match="max_json_depth: expected an int >= 1, got 0"):
+        make_app(session, TOKEN, max_json_depth=0)
