@@ -7,6 +7,7 @@ A real uvicorn server on a free port in this process (``BackgroundServer``), a t
 from __future__ import annotations
 
 import json
+import signal
 import socket
 import subprocess
 import sys
@@ -429,3 +430,59 @@ def test_request_body_limits_are_configurable(tmp_path):
         assert _submit(base, 0, [3, 3, 3, 3])[0] == 200  # 3 levels deep, ~200 bytes: accepted
     with pytest.raises(ValueError, match="max_json_depth: expected an int >= 1, got 0"):
         make_app(session, TOKEN, max_json_depth=0)
+
+
+def _start_serve(args: list[str]) -> tuple[subprocess.Popen, str]:
+    """``fkc-align serve`` in a child process: the process and the URL it printed."""
+    proc = subprocess.Popen([sys.executable, "-m", "fkc_align.cli", "serve", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for line in proc.stdout:
+        if line.strip().startswith("http://"):
+            return proc, line.strip()
+    proc.wait(60)
+    raise AssertionError(f"serve printed no URL: {proc.stderr.read()}")
+
+
+def _interrupt(proc: subprocess.Popen) -> tuple[int, str, str]:
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    return proc.returncode, out, err
+
+
+def test_serve_ctrl_c_and_resume_at_the_same_address(tmp_path):
+    import stat
+
+    out = tmp_path / "run"
+    proc, url = _start_serve(["--task", "gmm", "--budget", "4", "--k", "4", "--particles", "8",
+                              "--steps", "4", "--port", "0", "--out", str(out)])
+    try:
+        base, token = url.split("/?token=")
+        # the address is recorded for --resume, readable by its owner only (it holds the token)
+        assert stat.S_IMODE((out / "serve.json").stat().st_mode) == 0o600
+        _wait_with(base, token, "waiting")
+    finally:
+        code, _, err = _interrupt(proc)
+    assert code == 130 and "run the same command with --resume" in err  # mid-run
+    # only --out: the settings come from the folder, the port and token from serve.json
+    proc, again = _start_serve(["--resume", "--out", str(out), "--port", "0"])
+    try:
+        assert again == url  # an open tab reconnects
+        _wait_with(base, token, "waiting")
+        status, _, _ = request(base, "/api/answers", token=token, body={
+            "round": 0, "answers": [{"id": f"r0-q{j}", "rating": 4} for j in range(4)]})
+        assert status == 200
+        _wait_with(base, token, "done")
+    finally:
+        code, stdout, err = _interrupt(proc)
+    assert code == 0, err  # after the budget is spent Ctrl-C is the normal way out
+    assert "fkc-align serve: stopped. The run is complete" in stdout and "--resume" not in err
+
+
+def _wait_with(base: str, token: str, phase: str, timeout_s: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        status, _, body = request(base, "/api/state", token=token)
+        if status == 200 and json.loads(body)["phase"] == phase:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"no phase {phase!r} within {timeout_s} s")
