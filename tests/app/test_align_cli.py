@@ -256,3 +256,21 @@ def test_feedback_warnings_are_one_clean_line_each(tmp_path):
     assert len(lines) == 2, proc.stderr  # no source line, no "warnings.warn(", no CUDA note
     assert lines[0].startswith("fkc-align: warning: ") and "line 12 is invalid" in lines[0]
     assert lines[1].startswith("fkc-align: warning: ") and "line 13: truncated line" in lines[1]
+
+
+def test_docs_serve_example_shows_the_default_task_and_folder():
+    from pathlib import Path
+
+    from fkc_align import feedback
+    from fkc_align.cli import build_parser
+    from fkc_align.cli_options import FEEDBACK_FILE, check_out, fill_settings
+
+    assert FEEDBACK_FILE == feedback.FEEDBACK_FILE
+    text = (Path(__file__).resolve().parents[2] / "docs" / "serve.md").read_text()
+    args = build_parser().parse_args(["serve", "--budget", "32", "--k", "4"])
+    assert "fkc-align serve --budget 32 --k 4 " in text
+    fill_settings(args)
+    folder = str(check_out(args))
+    printed = re.search(r"fkc-align serve: task (\S+) .* run folder (\S+)\. Rate", text)
+    assert printed and printed.groups() == (args.task, folder)
+    assert f"fkc-align serve --out {folder} --resume" in text

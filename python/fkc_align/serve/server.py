@@ -66,17 +66,18 @@ def record_address(run_dir: str | Path, sock: socket.socket, host: str, token: s
 
 def bind_again(host: str, port: int | None, recorded: dict[str, Any] | None,
                note: Callable[[str], None] = print) -> tuple[socket.socket, str]:
-    """The socket and token of a resumed serve: the recorded port and token when the port is
-    free and the host the same (so an open tab reconnects), else ``port`` (None: the default)
-    and a fresh token."""
+    """The socket and token of a (resumed) serve: the recorded token, and the recorded port when
+    it is free, the host the same and ``port`` not another one (so an open tab reconnects);
+    else ``port`` (None: the default). Without a record: a fresh token."""
+    token = recorded["token"] if recorded is not None else new_token()
     if recorded is not None and recorded["host"] == host and port in (None, 0,
                                                                       recorded["port"]):
         try:
-            return bind(host, recorded["port"]), recorded["token"]
+            return bind(host, recorded["port"]), token
         except ValueError:
             note(f"fkc-align serve: the port of the last serve, {recorded['port']}, is busy; an "
                  f"open page must be reopened at the new URL")
-    return bind(host, DEFAULT_PORT if port is None else port), new_token()
+    return bind(host, DEFAULT_PORT if port is None else port), token
 
 
 def is_loopback(host: str) -> bool:
