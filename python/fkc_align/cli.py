@@ -417,8 +417,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command in ("run", "serve"):
             out = check_options(args)  # before torch: a mistyped option is answered at once
-            print(f"fkc-align {args.command}: loading torch and the {args.task} task, then "
-                  f"sampling into {out}...", flush=True)
+            if os.environ.get("RANK", "0") == "0":  # under torchrun: rank 0 speaks
+                print(f"fkc-align {args.command}: loading torch and the {args.task} task, then "
+                      f"sampling into {out}...", flush=True)
         if args.command == "run":
             return cmd_run(args)
         if args.command == "serve":
