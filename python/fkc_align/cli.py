@@ -57,6 +57,31 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run the active loop on a built-in task",
                          formatter_class=HelpFormatter)
+    _add_run_options(run)
+    run.add_argument("--baselines", action="store_true",
+                     help="also run the baselines: fkc-eps (the paper's epsilon-greedy), "
+                          "greedy (eps=0) and random (unguided)")
+    run.add_argument("--no-progress", action="store_true", help="no progress bars")
+    serve = sub.add_parser(
+        "serve", help="the active loop with you as the oracle: rate the particles in a browser",
+        description="Runs the active loop with a person as the oracle: prints a URL (with its "
+                    "access token) of a page that shows each round's particles to rate with 1-5 "
+                    "stars (stored as the reward stars - 3). Needs the [serve] extra.",
+        formatter_class=HelpFormatter)
+    for action in run._actions:  # the same task, model and budget options as run
+        if action.dest not in ("help", "baselines", "no_progress"):
+            serve._add_action(action)
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="address to listen on (this machine only by default)")
+    serve.add_argument("--port", type=int, default=None,
+                       help="port to listen on (default 8765; 0: a free one); --resume reuses "
+                            "the port and token of the run's last serve when the port is free")
+    add_bench_parser(sub)
+    return parser
+
+
+def _add_run_options(run: argparse.ArgumentParser) -> None:
+    """The task, model and budget options ``run`` and ``serve`` share."""
     d = RUN_DEFAULTS  # None below: a flag the user did not type (--resume takes the stored one)
     run.add_argument("--task", choices=TASKS, default=None,
                      help=f"built-in task (default {d['task']}): digits-liked (a multimodal "
@@ -96,26 +121,6 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--strategy", choices=STRATEGIES, default=None,
                      help=f"how each round picks what to show (default {d['strategy']}; see "
                           f"fkc_align.config)")
-    run.add_argument("--baselines", action="store_true",
-                     help="also run the baselines: fkc-eps (the paper's epsilon-greedy), "
-                          "greedy (eps=0) and random (unguided)")
-    run.add_argument("--no-progress", action="store_true", help="no progress bars")
-    serve = sub.add_parser(
-        "serve", help="the active loop with you as the oracle: rate the particles in a browser",
-        description="Runs the active loop with a person as the oracle: prints a URL (with its "
-                    "access token) of a page that shows each round's particles to rate with 1-5 "
-                    "stars (stored as the reward stars - 3). Needs the [serve] extra.",
-        formatter_class=HelpFormatter)
-    for action in run._actions:  # the same task, model and budget options as run
-        if action.dest not in ("help", "baselines", "no_progress"):
-            serve._add_action(action)
-    serve.add_argument("--host", default="127.0.0.1",
-                       help="address to listen on (this machine only by default)")
-    serve.add_argument("--port", type=int, default=None,
-                       help="port to listen on (default 8765; 0: a free one); --resume reuses "
-                            "the port and token of the run's last serve when the port is free")
-    add_bench_parser(sub)
-    return parser
 
 
 def add_bench_parser(sub) -> None:

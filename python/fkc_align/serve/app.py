@@ -103,13 +103,17 @@ def _page() -> tuple[str, str]:
     return html, csp
 
 
+def _check_limits(**limits: int) -> None:
+    for name, value in limits.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name}: expected an int >= 1, got {value!r}")
+
+
 def make_app(session: ServeSession, token: str, *, max_body_bytes: int = MAX_BODY_BYTES,
              max_json_depth: int = MAX_JSON_DEPTH) -> FastAPI:
     """The app serving ``session``; every request must carry ``token``. A request body over
     ``max_body_bytes`` gets 413, JSON nested deeper than ``max_json_depth`` gets 400."""
-    for name, value in (("max_body_bytes", max_body_bytes), ("max_json_depth", max_json_depth)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name}: expected an int >= 1, got {value!r}")
+    _check_limits(max_body_bytes=max_body_bytes, max_json_depth=max_json_depth)
     if not isinstance(token, str) or len(token) < 16:
         raise ValueError(f"token: expected a string of at least 16 characters, got "
                          f"{len(token) if isinstance(token, str) else type(token).__name__}")
