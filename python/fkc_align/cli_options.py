@@ -12,7 +12,6 @@ import argparse
 import json
 import logging
 import math
-import sys
 import warnings
 from pathlib import Path
 from typing import Any
@@ -211,16 +210,21 @@ def quiet_startup_noise() -> None:
     """torch's "No CUDA runtime is found" note (logged when the C++ extension's loader imports
     torch.utils.cpp_extension on a machine without a GPU) says nothing to a CPU user; and the
     feedback file's warnings print as one line each, without Python's source-line format."""
-    logging.getLogger("torch.utils.cpp_extension").addFilter(_NoCudaRuntimeNote())
-    default = warnings.showwarning
+    cpp = logging.getLogger("torch.utils.cpp_extension")
+    if not any(isinstance(f, _NoCudaRuntimeNote) for f in cpp.filters):
+        cpp.addFilter(_NoCudaRuntimeNote())
+    default = warnings.formatwarning
+    if getattr(default, "fkc_one_line", False):
+        return
 
-    def one_line(message, category, filename, lineno, file=None, line=None) -> None:
+    # the format, not the display: warnings recorded (pytest.warns, catch_warnings) stay so
+    def one_line(message, category, filename, lineno, line=None) -> str:
         if category.__module__.startswith("fkc_align"):
-            print(f"fkc-align: warning: {message}", file=sys.stderr, flush=True)
-        else:
-            default(message, category, filename, lineno, file, line)
+            return f"fkc-align: warning: {message}\n"
+        return default(message, category, filename, lineno, line)
 
-    warnings.showwarning = one_line
+    one_line.fkc_one_line = True
+    warnings.formatwarning = one_line
 
 
 def parse_seeds(text: str) -> list[int]:
