@@ -6,40 +6,45 @@ Public API: :func:`run_active` (the loop), :class:`Task` and the built-in tasks 
 run folder's owner lock :class:`RunLock` and the refusals of an answer (:class:`AnswerRejected`:
 :class:`DuplicateAnswer`, :class:`UnknownQuery`, :class:`InvalidReward`), the reward networks,
 and :func:`write_report`. It depends on fkc_kernels' public API only.
+
+The names are loaded on first use (PEP 562), so ``fkc-align --help`` and a mistyped option
+answer before torch is imported.
 """
 
-from . import tasks
-from .config import RunConfig
-from .durable_io import StorageError
-from .feedback import (
-    AnswerRejected,
-    BadLine,
-    DuplicateAnswer,
-    FeedbackCorruptError,
-    FeedbackLineWarning,
-    FeedbackRecord,
-    FeedbackStore,
-    FeedbackTailWarning,
-    FunctionOracle,
-    InvalidReward,
-    Oracle,
-    Query,
-    SettingsMismatchError,
-    StoreOracle,
-    UnknownQuery,
-)
-from .loop import ActiveResult, evaluate_final_model, run_active
-from .report import summary_table, write_report
-from .reward_models import RewardEnsemble, RewardModel, make_reward_model, train_reward_model
-from .run_lock import RunFolderBusy, RunLock
-from .tasks import Task
+from __future__ import annotations
 
-__all__ = [
-    "ActiveResult", "AnswerRejected", "BadLine", "DuplicateAnswer", "FeedbackCorruptError",
-    "FeedbackLineWarning", "FeedbackRecord", "FeedbackStore", "FeedbackTailWarning",
-    "FunctionOracle", "InvalidReward", "Oracle", "Query", "RewardEnsemble", "RewardModel",
-    "RunConfig", "RunFolderBusy", "RunLock", "SettingsMismatchError", "StorageError",
-    "StoreOracle", "Task", "UnknownQuery", "evaluate_final_model", "make_reward_model",
-    "run_active",
-    "summary_table", "tasks", "train_reward_model", "write_report",
-]
+import importlib
+from typing import Any
+
+# public name -> the submodule that defines it
+_WHERE = {
+    "RunConfig": "config", "StorageError": "durable_io",
+    **dict.fromkeys((
+        "AnswerRejected", "BadLine", "DuplicateAnswer", "FeedbackCorruptError",
+        "FeedbackLineWarning", "FeedbackRecord", "FeedbackStore", "FeedbackTailWarning",
+        "FunctionOracle", "InvalidReward", "Oracle", "Query", "SettingsMismatchError",
+        "StoreOracle", "UnknownQuery"), "feedback"),
+    **dict.fromkeys(("ActiveResult", "evaluate_final_model", "run_active"), "loop"),
+    **dict.fromkeys(("summary_table", "write_report"), "report"),
+    **dict.fromkeys(("RewardEnsemble", "RewardModel", "make_reward_model",
+                     "train_reward_model"), "reward_models"),
+    **dict.fromkeys(("RunFolderBusy", "RunLock"), "run_lock"),
+    "Task": "tasks",
+}
+
+__all__ = sorted([*_WHERE, "tasks"])
+
+
+def __getattr__(name: str) -> Any:
+    if name == "tasks":
+        return importlib.import_module(".tasks", __name__)
+    where = _WHERE.get(name)
+    if where is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{where}", __name__), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

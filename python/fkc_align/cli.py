@@ -14,19 +14,39 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
-
-from .config import DEFAULT_STRATEGY, STRATEGIES, RunConfig
+# only plain-Python modules up here: the options are checked before torch is imported
+from .cli_options import (
+    BACKENDS,
+    DEFAULT_LIKED,
+    DEFAULT_TARGET,
+    DIGIT_TASKS,
+    FEEDBACK_FILE,
+    RUN_DEFAULTS,
+    TASKS,
+    HelpFormatter,
+    check_light,
+    check_out,
+    default_out,
+    fill_settings,
+    flag_message,
+    parse_liked,
+    parse_seeds,
+    quiet_startup_noise,
+)
+from .config import STRATEGIES
 from .durable_io import StorageError, describe_os_error
-from .feedback import FEEDBACK_FILE
-from .loop import ActiveResult, evaluate_final_model, run_active
-from .report import summary_table, write_report
 from .run_lock import RunLock
-from .tasks import Task, digits, digits_liked, digits_unet, gmm, rare_mode
 
-DEFAULT_TARGET = 3
-DEFAULT_LIKED = (3, 8)
+if TYPE_CHECKING:
+    import torch
+
+    from .loop import ActiveResult
+    from .tasks import Task
+
+__all__ = ["BACKENDS", "DEFAULT_LIKED", "DEFAULT_TARGET", "DIGIT_TASKS", "build_parser",
+           "check_out", "default_out", "main"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,38 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run the active loop on a built-in task",
-                         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    run.add_argument("--task", choices=("digits-liked", "digits", "digits-unet", "gmm",
-                                        "rare-mode"),
-                     default="digits-liked",
-                     help="built-in task: digits-liked (a multimodal preference: several liked "
-                          "classes), digits (one target class), digits-unet (digits with a "
-                          "trained diffusers UNet as the base model; needs the [diffusers] "
-                          "extra), gmm (2-D), rare-mode (a rare liked mode behind a decoy)")
-    run.add_argument("--target", type=int, default=None,
-                     help=f"digits, digits-unet: the digit the synthetic user wants (default "
-                          f"{DEFAULT_TARGET})")
-    run.add_argument("--liked", default=None,
-                     help=f"digits-liked: the liked classes, comma-separated (default "
-                          f"{','.join(map(str, DEFAULT_LIKED))})")
-    run.add_argument("--budget", type=int, default=64, help="total reward queries B")
-    run.add_argument("--k", type=int, default=8, help="particles shown per round")
-    run.add_argument("--particles", type=int, default=None,
-                     help="particles sampled per round N (default: the task's)")
-    run.add_argument("--steps", type=int, default=None,
-                     help="sampler steps per round (default: the task's)")
-    run.add_argument("--lam-max", type=float, default=None,
-                     help="guidance strength in reward standard deviations (default: the task's)")
-    run.add_argument("--seed", type=int, default=0)
-    run.add_argument("--backend", default="auto",
-                     help="fkc_kernels backend: auto, reference, cpu, triton, cuda")
-    run.add_argument("--device", default=None, help="torch device for sampling (default cpu)")
-    run.add_argument("--out", default=None,
-                     help="run folder (default runs/<task>-t<target>-b<budget>-k<k>-s<seed>)")
-    run.add_argument("--resume", action="store_true",
-                     help="continue the run stored in --out (same settings required)")
-    run.add_argument("--strategy", choices=STRATEGIES, default=DEFAULT_STRATEGY,
-                     help="how each round picks what to show (see fkc_align.config)")
+                         formatter_class=HelpFormatter)
+    _add_run_options(run)
     run.add_argument("--baselines", action="store_true",
                      help="also run the baselines: fkc-eps (the paper's epsilon-greedy), "
                           "greedy (eps=0) and random (unguided)")
@@ -77,22 +67,67 @@ def build_parser() -> argparse.ArgumentParser:
         description="Runs the active loop with a person as the oracle: prints a URL (with its "
                     "access token) of a page that shows each round's particles to rate with 1-5 "
                     "stars (stored as the reward stars - 3). Needs the [serve] extra.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=HelpFormatter)
     for action in run._actions:  # the same task, model and budget options as run
         if action.dest not in ("help", "baselines", "no_progress"):
             serve._add_action(action)
     serve.add_argument("--host", default="127.0.0.1",
                        help="address to listen on (this machine only by default)")
-    serve.add_argument("--port", type=int, default=8765, help="port to listen on (0: a free one)")
+    serve.add_argument("--port", type=int, default=None,
+                       help="port to listen on (default 8765; 0: a free one); --resume reuses "
+                            "the port and token of the run's last serve when the port is free")
     add_bench_parser(sub)
     return parser
+
+
+def _add_run_options(run: argparse.ArgumentParser) -> None:
+    """The task, model and budget options ``run`` and ``serve`` share."""
+    d = RUN_DEFAULTS  # None below: a flag the user did not type (--resume takes the stored one)
+    run.add_argument("--task", choices=TASKS, default=None,
+                     help=f"built-in task (default {d['task']}): digits-liked (a multimodal "
+                          "preference: several liked classes), digits (one target class), "
+                          "digits-unet (digits with a trained diffusers UNet as the base model; "
+                          "needs the [diffusers] extra), gmm (2-D), rare-mode (a rare liked "
+                          "mode behind a decoy)")
+    run.add_argument("--target", type=int, default=None,
+                     help=f"digits, digits-unet: the digit the synthetic user wants (default "
+                          f"{DEFAULT_TARGET})")
+    run.add_argument("--liked", default=None,
+                     help=f"digits-liked: the liked classes, comma-separated (default "
+                          f"{','.join(map(str, DEFAULT_LIKED))})")
+    run.add_argument("--budget", type=int, default=None,
+                     help=f"total reward queries B (default {d['budget']})")
+    run.add_argument("--k", type=int, default=None,
+                     help=f"particles shown per round, at most B (default {d['k']})")
+    run.add_argument("--particles", type=int, default=None,
+                     help="particles sampled per round N (default: the task's)")
+    run.add_argument("--steps", type=int, default=None,
+                     help="sampler steps per round (default: the task's)")
+    run.add_argument("--lam-max", type=float, default=None,
+                     help="guidance strength in reward standard deviations (default: the task's)")
+    run.add_argument("--seed", type=int, default=None,
+                     help=f"seeds every random draw (sampling, picks, reward-model training): "
+                          f"the same seed and settings ask the same questions (default "
+                          f"{d['seed']})")
+    run.add_argument("--backend", default="auto",
+                     help="fkc_kernels backend: auto, reference, cpu, triton, cuda")
+    run.add_argument("--device", default=None, help="torch device for sampling (default cpu)")
+    run.add_argument("--out", default=None,
+                     help="run folder (default runs/<task>[-t<target>|-l<liked>]-b<budget>-k<k>"
+                          "-s<seed>, e.g. runs/digits-liked-l38-b64-k8-s0)")
+    run.add_argument("--resume", action="store_true",
+                     help="continue the run stored in --out: its settings come from the folder "
+                          "(a flag given that disagrees is an error)")
+    run.add_argument("--strategy", choices=STRATEGIES, default=None,
+                     help=f"how each round picks what to show (default {d['strategy']}; see "
+                          f"fkc_align.config)")
 
 
 def add_bench_parser(sub) -> None:
     """``fkc-align bench``: the feedback benchmark (:mod:`fkc_align.bench`)."""
     bench = sub.add_parser("bench", help="the feedback benchmark: every strategy on the "
                            "multimodal, rare-mode and small-budget scenarios, paired seeds",
-                           formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                           formatter_class=HelpFormatter)
     bench.add_argument("--seeds", default="100-115",
                        help="seeds (held-out by default; 0-15 are the design seeds)")
     bench.add_argument("--quick", action="store_true",
@@ -112,9 +147,21 @@ def add_bench_parser(sub) -> None:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    # the options that need no scenario are checked before torch is imported
+    seeds = [0, 1] if args.quick and args.seeds == "100-115" else parse_seeds(args.seeds)
+    liked = parse_liked(args.liked)
+    names = [n.strip() for n in args.strategies.split(",") if n.strip()]
+    bad = [n for n in names if n not in STRATEGIES]
+    if bad or not names:
+        raise ValueError(f"--strategies: expected names from {STRATEGIES}, got {bad or names}")
+    if args.jobs < 1:
+        raise ValueError(f"--jobs: expected an int >= 1, got {args.jobs}")
+    if args.backend not in BACKENDS:
+        raise ValueError(f"--backend: expected one of {', '.join(BACKENDS)}, got "
+                         f"{args.backend!r}")
+    print("fkc-align bench: loading torch and the scenarios...", flush=True)
     from . import bench
 
-    liked = tuple(int(c) for c in args.liked.split(",") if c.strip())
     chosen = [c.strip() for c in args.scenarios.split(",") if c.strip()]
     all_scenarios = {sc.name: sc for sc in bench.scenarios(
         liked=liked, layout=args.layout, target=args.target, confidence=args.confidence,
@@ -123,13 +170,6 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if unknown:
         raise ValueError(f"--scenarios: expected names from {sorted(all_scenarios)}, got "
                          f"{unknown}")
-    names = [n.strip() for n in args.strategies.split(",") if n.strip()]
-    bad = [n for n in names if n not in STRATEGIES]
-    if bad:
-        raise ValueError(f"--strategies: expected names from {STRATEGIES}, got {bad}")
-    if args.jobs < 1:
-        raise ValueError(f"--jobs: expected an int >= 1, got {args.jobs}")
-    seeds = [0, 1] if args.quick and args.seeds == "100-115" else bench.parse_seeds(args.seeds)
     strategies = {n: {"strategy": n} for n in names}
     print(f"fkc-align bench: {', '.join(chosen)}; strategies {', '.join(names)}; "
           f"{len(seeds)} seeds; {args.jobs} jobs", flush=True)
@@ -150,40 +190,25 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
-def _liked(args: argparse.Namespace) -> tuple[int, ...]:
-    if getattr(args, "liked", None) is None:
-        return DEFAULT_LIKED
-    try:
-        return tuple(int(c) for c in args.liked.split(",") if c.strip())
-    except ValueError:
-        raise ValueError(f"--liked: expected digits like 3,8, got {args.liked!r}") from None
-
-
-DIGIT_TASKS = ("digits", "digits-unet")
-
-
 def make_task(args: argparse.Namespace) -> Task:
-    if args.task not in DIGIT_TASKS and args.target is not None:
-        raise ValueError(f"--target: applies to --task digits or digits-unet only, got --task "
-                         f"{args.task}")
-    if args.task != "digits-liked" and getattr(args, "liked", None) is not None:
-        raise ValueError(f"--liked: applies to --task digits-liked only, got --task {args.task}")
+    """The built-in task ``args`` names (options already checked by :func:`check_light`)."""
+    from .tasks import digits, digits_liked, digits_unet, gmm, rare_mode
+
     if args.task == "digits":
         return digits(DEFAULT_TARGET if args.target is None else args.target)
     if args.task == "digits-unet":
         return digits_unet(DEFAULT_TARGET if args.target is None else args.target)
     if args.task == "digits-liked":
-        return digits_liked(_liked(args))
+        return digits_liked(parse_liked(args.liked))
     if args.task == "rare-mode":
         return rare_mode()
     return gmm()
 
 
-BACKENDS = ("auto", "reference", "cpu", "triton", "cuda")
-
-
 def check_device(device: str | None) -> torch.device:
     """``--device`` as a torch device that exists here, else ``ValueError`` saying what is."""
+    import torch
+
     if device is None:
         return torch.device("cpu")
     try:
@@ -207,53 +232,42 @@ def check_device(device: str | None) -> torch.device:
 def check_backend(backend: str, device: torch.device) -> None:
     """``--backend`` names a backend that runs on ``device``: one tiny op dispatched through it
     (so the reason and the fix come from the library's own message)."""
-    if backend not in BACKENDS:
-        raise ValueError(f"--backend: expected one of {', '.join(BACKENDS)}, got {backend!r}")
+    import torch
+
     from fkc_kernels import systematic_resample
 
+    if backend not in BACKENDS:
+        raise ValueError(f"--backend: expected one of {', '.join(BACKENDS)}, got {backend!r}")
     try:
         systematic_resample(torch.zeros(1, device=device), backend=backend)
     except ValueError as exc:
         raise ValueError(f"--backend: {exc}") from None
 
 
-def check_out(args: argparse.Namespace) -> Path:
-    """The run folder, checked against ``--resume`` before anything is written."""
-    if args.out is not None and not args.out.strip():
-        raise ValueError("--out: expected a folder, got an empty string (leave --out out for "
-                         "the default folder)")
-    out = Path(args.out) if args.out else default_out(args)
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"--out: {out} exists and is not a folder")
-    feedback = out / FEEDBACK_FILE
-    if args.resume and not feedback.exists():
-        raise ValueError(f"--resume: {out} holds no run (no {FEEDBACK_FILE}); check the folder "
-                         f"name, or leave out --resume to start a run there")
-    if not args.resume and feedback.exists() and feedback.stat().st_size > 0:
-        raise ValueError(f"--out: {out} already holds a run; pass --resume to continue it, or "
-                         f"choose another folder")
-    return out
+def check_options(args: argparse.Namespace) -> Path:
+    """``run``/``serve`` options, before torch is imported: a resumed run's settings read from
+    its folder, a new run's defaults filled, every check that needs no task; the run folder."""
+    fill_settings(args)
+    check_light(args)
+    return check_out(args)
 
 
 def check_args(args: argparse.Namespace) -> tuple[Task, Path, torch.device]:
     """Every option of ``run``/``serve`` checked before the run folder is touched:
     ``(task, out, device)``."""
+    from .config import RunConfig
+
+    out = check_out(args)  # main ran check_options before the heavy imports
     task = make_task(args)
-    RunConfig.resolve(task, budget=args.budget, k=args.k, n_particles=args.particles,
-                      n_steps=args.steps, seed=args.seed, strategy=args.strategy,
-                      lam_max=args.lam_max)
+    try:
+        RunConfig.resolve(task, budget=args.budget, k=args.k, n_particles=args.particles,
+                          n_steps=args.steps, seed=args.seed, strategy=args.strategy,
+                          lam_max=args.lam_max)
+    except ValueError as exc:
+        raise ValueError(flag_message(str(exc))) from None
     device = check_device(args.device)
     check_backend(args.backend, device)
-    return task, check_out(args), device
-
-
-def default_out(args: argparse.Namespace) -> Path:
-    which = ""
-    if args.task in DIGIT_TASKS:
-        which = f"-t{DEFAULT_TARGET if args.target is None else args.target}"
-    elif args.task == "digits-liked":
-        which = "-l" + "".join(map(str, _liked(args)))
-    return Path("runs") / f"{args.task}{which}-b{args.budget}-k{args.k}-s{args.seed}"
+    return task, out, device
 
 
 def baseline_names(strategy: str) -> list[str]:
@@ -274,6 +288,8 @@ def cmd_run_distributed(args: argparse.Namespace) -> int:
     import torch.distributed as dist
 
     from .distributed_loop import run_active_distributed
+    from .loop import evaluate_final_model
+    from .report import summary_table, write_report
 
     rank, local_rank = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
     task, out, checked = check_args(args)
@@ -317,6 +333,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _run_owned(args: argparse.Namespace, task: Task, out: Path) -> int:
+    from .loop import evaluate_final_model, run_active
+    from .report import summary_table, write_report
+
     progress = not args.no_progress
     common = dict(budget=args.budget, k=args.k, n_particles=args.particles, n_steps=args.steps,
                   seed=args.seed, backend=args.backend, device=args.device, resume=args.resume,
@@ -355,13 +374,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     """``fkc-align serve``: the loop in a background thread, the rating page in the foreground
     until Ctrl-C; every submitted answer is in the run folder, so ``--resume`` continues."""
     try:
-        from .serve import ServeSession, bind, run_server
-        from .serve.server import is_loopback
+        from .serve import ServeSession, run_server
+        from .serve.server import bind_again, is_loopback, record_address, recorded_address
     except ImportError as exc:
         raise ValueError(f"serve: needs the [serve] extra ({exc.name} is not installed): "
                          f"pip install 'fkc-kernels[serve]'") from None
     task, out, _ = check_args(args)  # every option checked before the folder is touched
-    sock = bind(args.host, args.port)  # a busy port fails before the run folder is touched
+    # a busy port fails before the run folder is touched; --resume: the last serve's address
+    sock, token = bind_again(args.host, args.port, recorded_address(out) if args.resume else None)
     options = dict(budget=args.budget, k=args.k, n_particles=args.particles, n_steps=args.steps,
                    seed=args.seed, backend=args.backend, device=args.device,
                    lam_max=args.lam_max, strategy=args.strategy)
@@ -371,6 +391,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         session = ServeSession(task, out, resume=args.resume, run_options=options)
         session.start()
         session.wait_ready()  # a run that cannot start (settings differ, ...) fails here
+        record_address(out, sock, args.host, token)
         if not is_loopback(args.host):
             print(f"fkc-align serve: listening on {args.host}, not only this machine: anyone "
                   f"who can reach it and has the URL can rate", file=sys.stderr)
@@ -378,11 +399,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
               f"{args.k}, run folder {out}. Rate in your browser at (Ctrl-C stops; submitted "
               f"answers are saved, --resume continues):", flush=True)
         try:
-            run_server(session, sock, announce=lambda url: print(f"    {url}", flush=True))
+            run_server(session, sock, token,
+                       announce=lambda url: print(f"    {url}", flush=True))
+        except KeyboardInterrupt:
+            if session.phase != "done":
+                raise  # mid-run: main says how to resume
         finally:
             session.stop()
-    print(f"fkc-align serve: stopped. Answers are in {out}; continue with the same command and "
-          f"--resume", flush=True)
+    print(f"fkc-align serve: stopped. The run is complete: its answers and report are in "
+          f"{out}" if session.phase == "done" else
+          f"fkc-align serve: stopped. Answers are in {out}; continue with fkc-align serve --out "
+          f"{out} --resume", flush=True)
     return 0
 
 
@@ -391,7 +418,13 @@ def main(argv: list[str] | None = None) -> int:
     ``FKC_ALIGN_TRACEBACK=1`` shows it)."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    quiet_startup_noise()
     try:
+        if args.command in ("run", "serve"):
+            out = check_options(args)  # before torch: a mistyped option is answered at once
+            if os.environ.get("RANK", "0") == "0":  # under torchrun: rank 0 speaks
+                print(f"fkc-align {args.command}: loading torch and the {args.task} task, then "
+                      f"sampling into {out}...", flush=True)
         if args.command == "run":
             return cmd_run(args)
         if args.command == "serve":

@@ -22,8 +22,6 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from fkc_kernels import epsilon_greedy_split
-
 STRATEGIES = ("fkc-explore", "fkc-eps", "fkc", "greedy", "random")
 DEFAULT_STRATEGY = "fkc-explore"
 EPS_GREEDY = ("fkc-eps", "fkc")  # the plain ε-greedy rule; "fkc" is its earlier name
@@ -185,6 +183,9 @@ class RoundPlan:
 
 def plan_round(cfg: RunConfig, rnd: int, n_show: int) -> RoundPlan:
     """The split of round ``rnd`` showing ``n_show`` particles, for every strategy."""
+    # imported here: the CLI reads STRATEGIES from this module before it imports torch
+    from fkc_kernels import epsilon_greedy_split
+
     if rnd == 0:  # cold start: n_show base samples, all shown
         return RoundPlan(rnd, n_show, 0, n_show, 0, 0, n_show)
     if cfg.strategy == "random":

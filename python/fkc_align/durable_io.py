@@ -10,7 +10,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
-import tempfile
+import secrets
 import time
 from pathlib import Path
 
@@ -72,15 +72,30 @@ def lock_fd(fd: int, kind: int, *, timeout_s: float, what: str) -> None:
             delay = min(delay * 2, 0.05)
 
 
-def write_file_atomic(path: str | os.PathLike, data: bytes) -> None:
+def _exclusive_temp(path: Path, mode: int) -> tuple[int, Path]:
+    """A fresh temp file next to ``path`` (``O_CREAT | O_EXCL | O_NOFOLLOW``, a random name, so
+    never through a link) created with ``mode`` (the umask applies, as for any new file)."""
+    for _ in range(100):
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+        try:
+            fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                         mode)
+        except FileExistsError:
+            continue
+        return fd, tmp
+    raise FileExistsError(errno.EEXIST, f"no free temp name next to {path}")
+
+
+def write_file_atomic(path: str | os.PathLike, data: bytes, mode: int = 0o644) -> None:
     """Replace ``path`` by a file holding ``data``, all or nothing.
 
-    The bytes go to a fresh temp file in the same folder (``mkstemp``: ``O_CREAT | O_EXCL``, a
-    random name, so never through a link), are fsynced, then renamed over ``path``
-    (``os.replace`` replaces a link at ``path`` itself, never its target).
+    The bytes go to a fresh temp file in the same folder (exclusive, a random name, so never
+    through a link; created with ``mode``: 0o644 as the feedback file, 0o600 for a secret), are
+    fsynced, then renamed over ``path`` (``os.replace`` replaces a link at ``path`` itself, never
+    its target).
     """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = _exclusive_temp(path, mode)
     try:
         try:
             write_all(fd, data)
@@ -96,10 +111,9 @@ def write_file_atomic(path: str | os.PathLike, data: bytes) -> None:
         raise
 
 
-def temp_path_for(path: str | os.PathLike) -> Path:
-    """An exclusive, empty temp file next to ``path`` (for writers that want a path, like
-    ``savefig``); rename it over ``path`` with ``os.replace`` when written."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+def temp_path_for(path: str | os.PathLike, mode: int = 0o644) -> Path:
+    """An exclusive, empty temp file next to ``path`` created with ``mode`` (for writers that
+    want a path, like ``savefig``); rename it over ``path`` with ``os.replace`` when written."""
+    fd, tmp = _exclusive_temp(Path(path), mode)
     os.close(fd)
-    return Path(tmp)
+    return tmp

@@ -337,8 +337,9 @@ class FeedbackStore:
         self.tail_problem = (f"{where}; moved aside to {aside} (it held no complete answer; "
                              f"its query stays pending)")
         self.tail_aside = aside
-        self._torn_reported_at = -1
-        warnings.warn(self.tail_problem, FeedbackTailWarning, stacklevel=4)
+        reported, self._torn_reported_at = self._torn_reported_at == self._offset, -1
+        if not reported:  # the same cut-short line is not warned about twice
+            warnings.warn(self.tail_problem, FeedbackTailWarning, stacklevel=4)
 
     def refresh(self) -> None:
         """Read lines appended to the file (by us or by other processes) since the last read."""

@@ -359,11 +359,8 @@ def _open_owned_store(path, settings, seed, resume, say, lock) -> FeedbackStore:
         return FeedbackStore.create(path, settings, seed=seed, owner=lock)
     store = FeedbackStore.open(path, owner=lock)
     store.check_settings(settings)
-    if store.tail_problem is not None:
-        aside = store.move_bad_tail_aside()
-        say(f"resume: {store.tail_problem} (bad bytes kept in {aside})")
-    for bad in store.bad_lines:
-        say(f"resume: {bad.file}: line {bad.line} skipped ({bad.reason})")
+    if store.tail_problem is not None:  # each bad line was warned about once already
+        say(f"resume: the cut-short last line is kept in {store.move_bad_tail_aside()}")
     say(f"resume: {len(store.records())} answers found in {path}, "
         f"{len(store.pending())} pending")
     return store

@@ -18,6 +18,10 @@ from .tasks import Task
 
 COLORS = {"fkc-explore": "tab:blue", "fkc-eps": "tab:green", "fkc": "tab:green",
           "greedy": "tab:orange", "random": "tab:gray"}
+# who answered: a synthetic oracle (a reward function, a hit test) or a person (1-5 stars on
+# fkc-align serve's page, stored as the reward stars - NEUTRAL_RATING)
+ORACLES = ("synthetic", "person")
+NEUTRAL_RATING = 3
 
 
 def versions() -> dict[str, Any]:
@@ -70,17 +74,23 @@ def comparison(results: dict[str, ActiveResult]) -> dict[str, Any]:
 
 
 def write_report(run_dir: str | Path, task: Task, results: dict[str, ActiveResult],
-                 extra: dict[str, Any] | None = None) -> dict[str, Any]:
+                 extra: dict[str, Any] | None = None,
+                 oracle: str = "synthetic") -> dict[str, Any]:
     """Write report.json, report.png and best.png into ``run_dir``; return the JSON dict.
 
     ``results`` maps a strategy name to its result; the first is the main run (its settings
-    head the report and best.png shows its particles).
+    head the report and best.png shows its particles). ``oracle``: ``"synthetic"`` (a reward
+    function and hit test answered) or ``"person"`` (star ratings: the plots show stars, no hit
+    rate). The files get the feedback file's permissions (0o644 less the umask).
     """
+    if oracle not in ORACLES:
+        raise ValueError(f"oracle: expected one of {ORACLES}, got {oracle!r}")
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     main = next(iter(results.values()))
     report = {
         "date": _dt.datetime.now().isoformat(timespec="seconds"),
+        "oracle_kind": oracle,
         "settings": main.settings,
         "versions": versions(),
         "runs": {name: {"settings": r.settings, "summary": r.summary, "rounds": r.rounds,
@@ -94,9 +104,9 @@ def write_report(run_dir: str | Path, task: Task, results: dict[str, ActiveResul
     # every file through an exclusive temp file, renamed over the target: never half
     # written, and never written through a link planted at the target or a temp name
     write_file_atomic(run_dir / "report.json", json.dumps(report, indent=2).encode())
-    _save_atomic(lambda p: plot_curves(results, p, title=_title(task, main)),
-                 run_dir / "report.png")
-    _save_atomic(lambda p: plot_best(task, main, p), run_dir / "best.png")
+    _save_atomic(lambda p: plot_curves(results, p, title=_title(task, main, oracle),
+                                       oracle=oracle), run_dir / "report.png")
+    _save_atomic(lambda p: plot_best(task, main, p, oracle=oracle), run_dir / "best.png")
     return report
 
 
@@ -110,72 +120,127 @@ def _save_atomic(save, path: Path) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def _title(task: Task, res: ActiveResult) -> str:
-    params = ", ".join(f"{k}={v}" for k, v in task.params.items())
+def _title(task: Task, res: ActiveResult, oracle: str) -> str:
     s = res.settings
-    return f"{task.name}({params}): budget {s['budget']}, k {s['k']}, N {s['n_particles']}"
+    run = f"budget {s['budget']}, k {s['k']}, N {s['n_particles']}, {s['strategy']}"
+    if oracle == "person":  # the task's parameters describe its synthetic user, not this one
+        return f"{task.name} rated by a person: {run}"
+    params = ", ".join(f"{k}={v}" for k, v in task.params.items())
+    return f"{task.name}({params}): {run}"
 
 
-def plot_curves(results: dict[str, ActiveResult], path: Path, title: str = "") -> None:
-    """True reward and hit rate per round against queries spent, one line per strategy."""
+def plot_curves(results: dict[str, ActiveResult], path: Any, title: str = "",
+                oracle: str = "synthetic") -> None:
+    """Save :func:`curves_figure` as a PNG (``path``: a path or a binary file)."""
+    _save(curves_figure(results, title, oracle), path)
+
+
+def _save(fig, path: Any) -> None:
+    import matplotlib.pyplot as plt
+
+    try:
+        fig.tight_layout()
+        fig.savefig(path, dpi=110, format="png")
+    finally:
+        plt.close(fig)
+
+
+def curves_figure(results: dict[str, ActiveResult], title: str = "",
+                  oracle: str = "synthetic"):
+    """Reward per round against queries spent, one line per strategy: the synthetic oracle's
+    true reward, with a hit-rate panel when the task has a hit test, or a person's stars.
+    Returns the matplotlib figure (the caller closes it)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (ax_r, ax_h) = plt.subplots(1, 2, figsize=(10, 4))
+    person = oracle == "person"
+    shift = NEUTRAL_RATING if person else 0.0
+    has_hits = not person and any(row["hit_rate"] is not None
+                                  for res in results.values() for row in res.rounds)
+    fig, axes = plt.subplots(1, 2 if has_hits else 1, figsize=(10, 4) if has_hits else (6.4, 4),
+                             squeeze=False)
+    ax_r = axes[0][0]
     for name, res in results.items():
         q = [row["queries_used"] for row in res.rounds]
         color = COLORS.get(name)
-        ax_r.plot(q, [row["mean_reward"] for row in res.rounds], "o-", color=color,
+        ax_r.plot(q, [row["mean_reward"] + shift for row in res.rounds], "o-", color=color,
                   label=f"{name} (mean of shown)")
-        ax_r.plot(q, [row["best_reward_so_far"] for row in res.rounds], ":", color=color,
-                  label=f"{name} (best so far)")
-        hits = [row["hit_rate"] for row in res.rounds]
-        if any(h is not None for h in hits):
-            ax_h.plot(q, [h if h is not None else float("nan") for h in hits], "o-",
-                      color=color, label=f"{name} (all shown)")
-        tops = [row["hit_rate_top"] for row in res.rounds]
-        if any(t is not None for t in tops):
-            ax_h.plot(q, [t if t is not None else float("nan") for t in tops], "s--",
-                      color=color, alpha=0.7, label=f"{name} (exploitation picks)")
+        ax_r.plot(q, [row["best_reward_so_far"] + shift for row in res.rounds], ":",
+                  color=color, label=f"{name} (best so far)")
+        if has_hits:
+            _plot_hits(axes[0][1], q, res.rounds, name, color)
     ax_r.set_xlabel("queries spent")
-    ax_r.set_ylabel("true reward")
-    ax_r.set_title("true reward of the shown particles")
+    if person:
+        ax_r.set_ylim(0.8, 5.2)
+        ax_r.set_ylabel(f"stars (reward + {NEUTRAL_RATING})")
+        ax_r.set_title("a person's stars for the shown particles")
+    else:
+        ax_r.set_ylabel("true reward (synthetic oracle)")
+        ax_r.set_title("true reward of the shown particles")
     ax_r.legend(fontsize=7)
-    ax_h.set_xlabel("queries spent")
-    ax_h.set_ylabel("hit rate")
-    ax_h.set_ylim(-0.02, 1.02)
-    ax_h.set_title("hit rate of the shown particles")
-    ax_h.legend(fontsize=7)
+    ax_r.grid(alpha=0.3)
     fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110, format="png")
-    plt.close(fig)
+    return fig
 
 
-def plot_best(task: Task, res: ActiveResult, path: Path, n_best: int = 32) -> None:
-    """Grid of the best particles found (or the task's own plot of the observed ones)."""
+def _plot_hits(ax, q: list[int], rows: list[dict[str, Any]], name: str, color) -> None:
+    """The hit-rate panel: every shown particle and the exploitation picks, per round."""
+    for key, style, label in (("hit_rate", "o-", "all shown"),
+                              ("hit_rate_top", "s--", "exploitation picks")):
+        values = [row[key] for row in rows]
+        if any(v is not None for v in values):
+            ax.plot(q, [v if v is not None else float("nan") for v in values], style,
+                    color=color, alpha=1.0 if key == "hit_rate" else 0.7,
+                    label=f"{name} ({label})")
+    ax.set_xlabel("queries spent")
+    ax.set_ylabel("hit rate")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_title("hit rate of the shown particles")
+    ax.legend(fontsize=7)
+
+
+def plot_best(task: Task, res: ActiveResult, path: Path, n_best: int = 32,
+              oracle: str = "synthetic") -> None:
+    """Save :func:`best_figure` as a PNG (nothing for a task without ``plot_particles``)."""
+    if task.plot_particles is not None:
+        _save(best_figure(task, res, n_best, oracle), path)
+
+
+def best_figure(task: Task, res: ActiveResult, n_best: int = 32, oracle: str = "synthetic"):
+    """Grid of the best particles found, each captioned with its rank, score (true reward, or a
+    person's stars) and round (1 = the cold start), or the task's own plot of the observed
+    ones (a point cloud). Returns the matplotlib figure (the caller closes it)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     x, r = res.observed_x, res.observed_r
-    if task.plot_particles is None:
-        return
     if len(task.shape) == 1:  # a point cloud: show every observed particle
         sel_x, sel_r = x, r
     else:
         sel_x, sel_r = x[:n_best], r[:n_best]
     hits = task.is_hit(sel_x) if task.is_hit is not None else None
-    fig = plt.figure(figsize=(8, max(2.0, 1.1 * ((len(sel_x) + 7) // 8))))
+    fig = plt.figure(figsize=(8, max(2.0, 1.2 * ((len(sel_x) + 7) // 8))))
     task.plot_particles(fig, sel_x, sel_r, hits)
-    fig.suptitle(f"best particles found ({res.settings['strategy']}), true reward above each",
-                 fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110, format="png")
-    plt.close(fig)
+    person = oracle == "person"
+    what = f"by {'a person' if person else 'the synthetic oracle'}'s score"
+    if len(task.shape) > 1 and len(fig.axes) == len(sel_x):  # one panel a particle: captions
+        rounds = res.observed_round[:len(sel_x)].tolist()
+        for i, ax in enumerate(fig.axes):
+            score = (f"{_stars(float(sel_r[i]))}" if person else
+                     f"r {float(sel_r[i]):.2f}" + (" hit" if hits is not None and hits[i] else ""))
+            ax.set_title(f"#{i + 1} {score}\nround {rounds[i] + 1}", fontsize=6)
+        what += ": rank, " + ("stars" if person else "true reward") + ", round (1 = cold start)"
+    fig.suptitle(f"best particles found ({res.settings['strategy']}) {what}", fontsize=9)
+    return fig
+
+
+def _stars(reward: float) -> str:
+    stars = reward + NEUTRAL_RATING
+    return f"{stars:g} star" + ("" if stars == 1 else "s")
 
 
 def summary_table(results: dict[str, ActiveResult]) -> str:

@@ -38,7 +38,9 @@ def test_cli_errors_name_the_problem(tmp_path, capsys):
     assert "--resume" in capsys.readouterr().err
     changed = [a if a != "8" else "12" for a in TINY]
     assert main(["run", "--task", "gmm", *changed, "--out", str(out), "--resume"]) == 2
-    assert "budget: stored 8, given 12" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "--resume: --budget 12 (stored 8) disagrees with the run stored in" in err
+    assert err.count("\n") == 1
     assert main(["run", "--task", "gmm", "--target", "4", *TINY, "--out", str(tmp_path)]) == 2
     assert "--target" in capsys.readouterr().err
 
@@ -83,9 +85,12 @@ def test_cli_killed_mid_run_resumes_without_asking_twice(tmp_path):
     (["--backend", "bogus"], "--backend: expected one of auto, reference, cpu, triton, cuda, "
                              "got 'bogus'"),
     (["--device", "bogus"], "--device: expected a torch device such as cpu or cuda, got 'bogus'"),
-    (["--lam-max", "nan"], "lam_max: expected a finite number >= 0.0, got nan"),
-    (["--strategy", "greedy", "--particles", "2"], "n_particles: expected >= k=4"),
-    (["--budget", "0"], "budget: expected an int >= 1, got 0"),
+    (["--lam-max", "nan"], "--lam-max: expected a finite number >= 0, got nan"),
+    (["--strategy", "greedy", "--particles", "2"], r"--particles: expected >= --k \(4\)"),
+    (["--budget", "0"], "--budget: expected an int >= 1, got 0"),
+    (["--budget", "8", "--k", "16"], r"--k: expected at most --budget \(8\)"),
+    (["--steps", "0"], "--steps: expected an int >= 1, got 0"),
+    (["--liked", "3,x"], "--liked: applies to --task digits-liked only"),
     (["--resume"], r"--resume: .* holds no run \(no feedback.jsonl\); check the folder name"),
 ])
 def test_cli_checks_every_option_before_it_writes(tmp_path, capsys, extra, match):
@@ -141,3 +146,131 @@ def test_cli_report_through_a_planted_link_is_not_followed(tmp_path):
     assert victim.read_text() == "keep"
     assert not (out / "report.json").is_symlink()
     assert json.loads((out / "report.json").read_text())["settings"]["budget"] == 8
+
+
+# run in a fresh interpreter: the options are checked before torch (or fkc_kernels) is imported
+BEFORE_TORCH = """
+import sys, time
+t0 = time.perf_counter()
+from fkc_align.cli import main
+try:
+    rc = main(sys.argv[1:])
+except SystemExit as exc:  # argparse's own errors
+    rc = exc.code
+heavy = sorted(m for m in ("torch", "fkc_kernels") if m in sys.modules)
+print(f"{time.perf_counter() - t0:.2f} s, imported {heavy}")
+sys.exit(rc if not heavy else 99)
+"""
+COLD_BOUND_S = 15.0  # generous for a loaded 2-core box; measured 0.2-0.4 s there when quiet
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["run", "--budget", "8", "--k", "16"], "--k: expected at most --budget (8)"),
+    (["run", "--budget", "8", "--k", "4", "--particles", "2"], "--particles: expected >= --k"),
+    (["run", "--lam-max", "nan"], "--lam-max: expected a finite number >= 0, got nan"),
+    (["run", "--task", "gmm", "--target", "3"], "--target: applies to --task digits"),
+    (["run", "--budget", "x"], "argument --budget: invalid int value: 'x'"),
+    (["run", "--resume", "--out", "no/such/run"], "--resume: no/such/run holds no run"),
+    (["serve", "--port", "70000"], "--port: expected 0 (a free port) .. 65535, got 70000"),
+    (["bench", "--seeds", "abc"], "--seeds: expected seeds >= 0 like 100-131 or 0,3,5, got "
+                                  "'abc'"),
+    (["bench", "--jobs", "0"], "--jobs: expected an int >= 1, got 0"),
+])
+def test_bad_options_are_answered_before_torch_is_imported(tmp_path, argv, message):
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-c", BEFORE_TORCH, *argv], capture_output=True,
+                          text=True, timeout=120, cwd=tmp_path)
+    wall = time.perf_counter() - t0
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert message in proc.stderr and proc.stderr.count("fkc-align: error") == 1 or \
+        "usage:" in proc.stderr, proc.stderr
+    assert wall < COLD_BOUND_S, f"{wall:.1f} s"
+    assert list(tmp_path.iterdir()) == []  # nothing written
+
+
+def test_help_is_fast_and_states_each_default_once():
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "fkc_align.cli", "run", "--help"],
+                          capture_output=True, text=True, timeout=120,
+                          env=dict(os.environ, COLUMNS="200"))
+    wall = time.perf_counter() - t0
+    assert proc.returncode == 0 and wall < COLD_BOUND_S, (wall, proc.stderr)
+    text = proc.stdout
+    assert "(default: None)" not in text and ") (default" not in text
+    assert "--seed SEED" in text and "seeds every random draw" in text
+    assert "runs/<task>[-t<target>|-l<liked>]-b<budget>-k<k>-s<seed>" in text
+    assert "(default 3)" in text and "(default 64)" in text and "(default: auto)" in text
+
+
+def test_run_says_what_it_is_doing_within_seconds(tmp_path):
+    args = [sys.executable, "-m", "fkc_align.cli", "run", "--task", "gmm", *TINY, "--out",
+            str(tmp_path / "run")]
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        first = proc.stdout.readline()
+        wall = time.perf_counter() - t0
+    finally:
+        proc.kill()
+        proc.communicate()
+    assert first.startswith("fkc-align run: loading torch and the gmm task, then sampling"), first
+    assert wall < COLD_BOUND_S, f"{wall:.1f} s"  # the deliverable: 3 s on a quiet 2-core box
+
+
+def test_resume_takes_the_settings_from_the_folder(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["run", "--task", "gmm", *TINY, "--strategy", "greedy", "--seed", "5",
+                 "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["run", "--resume", "--out", str(out), "--no-progress"]) == 0  # only --out
+    settings = json.loads((out / "report.json").read_text())["settings"]
+    assert (settings["strategy"], settings["seed"], settings["k"]) == ("greedy", 5, 4)
+    capsys.readouterr()
+    assert main(["run", "--resume", "--out", str(out), "--seed", "6", "--k", "2",
+                 "--task", "gmm", "--budget", "8"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and ("--resume: --k 2 (stored 4), --seed 6 (stored 5) disagree "
+                                      "with the run stored in") in err
+
+
+def test_resume_on_an_empty_feedback_file_is_an_error(tmp_path, capsys):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "feedback.jsonl").write_bytes(b"")
+    assert main(["run", "--task", "gmm", *TINY, "--out", str(out), "--resume"]) == 2
+    assert "feedback.jsonl is empty" in capsys.readouterr().err
+    assert (out / "feedback.jsonl").read_bytes() == b"" and not (out / "report.json").exists()
+
+
+def test_feedback_warnings_are_one_clean_line_each(tmp_path):
+    out = tmp_path / "run"
+    assert main(["run", "--task", "gmm", *TINY, "--out", str(out)]) == 0
+    with open(out / "feedback.jsonl", "ab") as fh:
+        fh.write(b"not json\n")
+        fh.write(b'{"type":"answer","id":"r0-q')  # a write cut short by a kill
+    proc = subprocess.run([sys.executable, "-m", "fkc_align.cli", "run", "--resume", "--out",
+                           str(out), "--no-progress"], capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 2, proc.stderr  # no source line, no "warnings.warn(", no CUDA note
+    assert lines[0].startswith("fkc-align: warning: ") and "line 12 is invalid" in lines[0]
+    assert lines[1].startswith("fkc-align: warning: ") and "line 13: truncated line" in lines[1]
+
+
+def test_docs_serve_example_shows_the_default_task_and_folder():
+    from pathlib import Path
+
+    from fkc_align import feedback
+    from fkc_align.cli import build_parser
+    from fkc_align.cli_options import FEEDBACK_FILE, check_out, fill_settings
+
+    assert FEEDBACK_FILE == feedback.FEEDBACK_FILE
+    text = (Path(__file__).resolve().parents[2] / "docs" / "serve.md").read_text()
+    args = build_parser().parse_args(["serve", "--budget", "32", "--k", "4"])
+    assert "fkc-align serve --budget 32 --k 4 " in text
+    fill_settings(args)
+    folder = str(check_out(args))
+    printed = re.search(r"fkc-align serve: task (\S+) .* run folder (\S+)\. Rate", text)
+    assert printed and printed.groups() == (args.task, folder)
+    assert f"fkc-align serve --out {folder} --resume" in text

@@ -7,6 +7,7 @@ A real uvicorn server on a free port in this process (``BackgroundServer``), a t
 from __future__ import annotations
 
 import json
+import signal
 import socket
 import subprocess
 import sys
@@ -27,6 +28,7 @@ from fkc_align.serve import (  # noqa: E402
     RATINGS,
     BackgroundServer,
     ServeSession,
+    make_app,
     rating_to_reward,
     reward_to_rating,
 )
@@ -153,8 +155,8 @@ BAD = [
      "r0-q0 appears twice in one submission"),
     ({"round": 0, "answers": [{"id": "r0-q0", "rating": 3}, {"id": "r5-q9", "rating": 4}]}, 404,
      "unknown query id(s) r5-q9"),
-    ({"round": 1, "answers": [{"id": "r0-q0", "rating": 3}]}, 409,
-     "this page submitted round 1, but round 0 is waiting for answers"),
+    ({"round": 1, "answers": [{"id": "r0-q0", "rating": 3}]}, 409,  # the page counts from 1
+     "this page submitted round 2, but round 1 is waiting for answers"),
 ]
 
 
@@ -174,17 +176,18 @@ def test_a_second_answer_is_refused_and_the_first_stands(served):
     base, run_dir = served
     waiting_round(base, 0)
     # another process (or tab) answers r0-q1 first, through its own store
-    FeedbackStore.open(run_dir).answer("r0-q1", rating_to_reward(5))
+    FeedbackStore.open(run_dir).answer("r0-q1", rating_to_reward(1))
     status, body = _submit(base, 0, [2, 1, 2, 2])
-    assert status == 409
-    assert "already answered (in another tab or process): r0-q1 (5 stars)" in body["detail"]
+    assert status == 409  # named as the page numbers it (round 1, image 2), "1 star"
+    assert ("already answered (in another tab or process): round 1 image 2 (1 star)"
+            in body["detail"])
     assert "The first answer stands" in body["detail"]
     assert body["already_answered"] == ["r0-q1"] and body["saved"] == ["r0-q0", "r0-q2", "r0-q3"]
     # the whole round again (a second tab that had not seen the first one's answers)
     status, body = _submit(base, 0, [4, 4, 4, 4])
     assert status == 409 and body["saved"] == [] and len(body["already_answered"]) == 4
     rewards = {a["id"]: a["reward"] for a in answers_in_file(run_dir)}
-    assert rewards == {"r0-q0": -1.0, "r0-q1": 2.0, "r0-q2": -1.0, "r0-q3": -1.0}
+    assert rewards == {"r0-q0": -1.0, "r0-q1": -2.0, "r0-q2": -1.0, "r0-q3": -1.0}
     assert len(answers_in_file(run_dir)) == 4
 
 
@@ -245,12 +248,38 @@ def test_resuming_a_finished_run_shows_its_report_and_asks_nothing(tmp_path):
             waiting_round(base, rnd)
             assert _submit(base, rnd, [2, 3, 4, 5])[0] == 200
         wait_state(base, lambda s: s["phase"] == "done")
+    _check_a_persons_report(run_dir, session.result)
     before = (run_dir / "feedback.jsonl").read_bytes()
     again = ServeSession(tasks.gmm(), run_dir, resume=True, run_options=OPTIONS)
     with BackgroundServer(again, token=TOKEN) as url:
         state = wait_state(url.split("/?token=")[0], lambda s: s["phase"] == "done")
     assert state["answered"] == 8 and state["report"]["summary"]["queries_used"] == 8
     assert (run_dir / "feedback.jsonl").read_bytes() == before
+
+
+def _check_a_persons_report(run_dir: Path, result) -> None:
+    """report.json and report.png of a served run say it was a person rating with stars."""
+    import os
+    import stat
+
+    from fkc_align.report import curves_figure
+
+    report = json.loads((run_dir / "report.json").read_text())
+    assert report["oracle_kind"] == "person" and list(report["runs"]) == ["fkc-explore"]
+    mode = stat.S_IMODE((run_dir / "feedback.jsonl").stat().st_mode)
+    for name in ("report.json", "report.png", "best.png"):  # as readable as the answers
+        assert stat.S_IMODE(os.stat(run_dir / name).st_mode) == mode, name
+    fig = curves_figure({"fkc-explore": result}, "title", oracle="person")
+    try:
+        (ax,) = fig.axes  # no empty hit-rate panel: a person gives stars, not hits
+        assert ax.get_ylabel() == "stars (reward + 3)"
+        assert [t.get_text() for t in ax.get_legend().get_texts()] == [
+            "fkc-explore (mean of shown)", "fkc-explore (best so far)"]
+        assert list(ax.lines[0].get_ydata()) == [3.5, 3.5]  # mean stars of rounds 1 and 2
+    finally:
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)
 
 
 def test_importing_the_library_does_not_need_the_serve_extra():
@@ -287,7 +316,7 @@ def test_serve_refuses_a_busy_port_and_a_mismatched_resume_before_serving(tmp_pa
     assert main(["serve", "--task", "gmm", "--out", str(tmp_path / "old"), "--port", "0",
                  "--resume"]) == 2
     out, err = capsys.readouterr()
-    assert "settings differ" in err and "http" not in out
+    assert "not one of fkc-align's built-in tasks" in err and "http" not in out
     FeedbackStore.create(tmp_path / "new", {"something": "else"}, seed=0)
     assert main(["serve", "--task", "gmm", "--out", str(tmp_path / "new"), "--port", "0"]) == 2
     assert "already holds a run" in capsys.readouterr().err
@@ -328,3 +357,132 @@ def test_a_session_that_cannot_start_raises_its_reason_and_serves_nothing(tmp_pa
         with server:
             pass
     assert server.sock.fileno() == -1 and not server.session.running
+
+
+def _declared_only(base: str, length: int) -> tuple[int, str]:
+    """POST headers declaring a ``length``-byte body, without sending it: (status, detail)."""
+    import http.client
+
+    host, port = base.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=30)
+    try:
+        conn.putrequest("POST", "/api/answers")
+        conn.putheader("X-FKC-Token", TOKEN)
+        conn.putheader("Content-Type", "application/json")
+        conn.putheader("Content-Length", str(length))
+        conn.endheaders()
+        res = conn.getresponse()
+        return res.status, json.loads(res.read())["detail"]
+    finally:
+        conn.close()
+
+
+def _chunked(base: str, chunks: list[bytes]) -> tuple[int, str]:
+    """POST a body in chunks (no Content-Length): (status, detail)."""
+    import http.client
+
+    host, port = base.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=30)
+    try:
+        conn.request("POST", "/api/answers", body=iter(chunks), encode_chunked=True,
+                     headers={"X-FKC-Token": TOKEN, "Content-Type": "application/json"})
+        res = conn.getresponse()
+        return res.status, json.loads(res.read())["detail"]
+    finally:
+        conn.close()
+
+
+def test_request_bodies_are_bounded_by_default(served):
+    base, run_dir = served
+    waiting_round(base, 0)
+    t0 = time.monotonic()
+    # 200000 levels deep: refused before parsing (the parser would recurse), never a 500
+    status, body = get_json(base, "/api/answers", raw=b"[" * 200000 + b"]" * 200000)
+    assert status == 400 and "nested at most 32 levels deep" in body["detail"]
+    # a body declared over the limit (1 MiB) is refused before it is read
+    status, detail = _declared_only(base, 100_000_000)
+    assert status == 413 and "expected at most 1048576 bytes" in detail
+    # 20000 unknown ids: refused at once with a short message (a round has k = 4 images)
+    many = {"round": 0, "answers": [{"id": f"x{i}", "rating": 3} for i in range(20000)]}
+    status, body = get_json(base, "/api/answers", body=many)
+    assert status == 422 and "expected at most 4 (the images of one round), got 20000" in \
+        body["detail"] and len(body["detail"]) < 200
+    assert time.monotonic() - t0 < 60  # was 9.8 s for the ids alone, and a multi-MB reply
+    assert answers_in_file(run_dir) == []
+    assert _submit(base, 0, [3, 3, 3, 3])[0] == 200  # the server still answers
+
+
+def test_request_body_limits_are_configurable(tmp_path):
+    session = ServeSession(tasks.gmm(), tmp_path / "run", run_options=OPTIONS, poll_s=0.02)
+    with BackgroundServer(session, token=TOKEN, max_body_bytes=2000, max_json_depth=4) as url:
+        base = url.split("/?token=")[0]
+        waiting_round(base, 0)
+        padded = json.dumps({"round": 0, "answers": [{"id": "r0-q0", "rating": 3}]}) + " " * 3000
+        status, body = get_json(base, "/api/answers", raw=padded.encode())
+        assert status == 413 and "at most 2000 bytes" in body["detail"]
+        assert _chunked(base, [b" " * 1000] * 3)[0] == 413  # no Content-Length: counted as read
+        deep = {"round": 0, "answers": [{"id": "r0-q0", "rating": [[[3]]]}]}
+        status, body = get_json(base, "/api/answers", body=deep)
+        assert status == 400 and "nested at most 4 levels deep" in body["detail"]
+        unknown = {"round": 0, "answers": [{"id": f"r9-q{j}", "rating": 3} for j in range(4)]}
+        status, body = get_json(base, "/api/answers", body=unknown)
+        assert status == 404 and "r9-q0, r9-q1, r9-q2, r9-q3 (this run's" in body["detail"]
+        assert _submit(base, 0, [3, 3, 3, 3])[0] == 200  # 3 levels deep, ~200 bytes: accepted
+    with pytest.raises(ValueError, match="max_json_depth: expected an int >= 1, got 0"):
+        make_app(session, TOKEN, max_json_depth=0)
+
+
+def _start_serve(args: list[str]) -> tuple[subprocess.Popen, str]:
+    """``fkc-align serve`` in a child process: the process and the URL it printed."""
+    proc = subprocess.Popen([sys.executable, "-m", "fkc_align.cli", "serve", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for line in proc.stdout:
+        if line.strip().startswith("http://"):
+            return proc, line.strip()
+    proc.wait(60)
+    raise AssertionError(f"serve printed no URL: {proc.stderr.read()}")
+
+
+def _interrupt(proc: subprocess.Popen) -> tuple[int, str, str]:
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    return proc.returncode, out, err
+
+
+def test_serve_ctrl_c_and_resume_at_the_same_address(tmp_path):
+    import stat
+
+    out = tmp_path / "run"
+    proc, url = _start_serve(["--task", "gmm", "--budget", "4", "--k", "4", "--particles", "8",
+                              "--steps", "4", "--port", "0", "--out", str(out)])
+    try:
+        base, token = url.split("/?token=")
+        # the address is recorded for --resume, readable by its owner only (it holds the token)
+        assert stat.S_IMODE((out / "serve.json").stat().st_mode) == 0o600
+        _wait_with(base, token, "waiting")
+    finally:
+        code, _, err = _interrupt(proc)
+    assert code == 130 and "run the same command with --resume" in err  # mid-run
+    # only --out: the settings come from the folder, the port and token from serve.json
+    proc, again = _start_serve(["--resume", "--out", str(out), "--port", "0"])
+    try:
+        assert again == url  # an open tab reconnects
+        _wait_with(base, token, "waiting")
+        status, _, _ = request(base, "/api/answers", token=token, body={
+            "round": 0, "answers": [{"id": f"r0-q{j}", "rating": 4} for j in range(4)]})
+        assert status == 200
+        _wait_with(base, token, "done")
+    finally:
+        code, stdout, err = _interrupt(proc)
+    assert code == 0, err  # after the budget is spent Ctrl-C is the normal way out
+    assert "fkc-align serve: stopped. The run is complete" in stdout and "--resume" not in err
+
+
+def _wait_with(base: str, token: str, phase: str, timeout_s: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        status, _, body = request(base, "/api/state", token=token)
+        if status == 200 and json.loads(body)["phase"] == phase:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"no phase {phase!r} within {timeout_s} s")

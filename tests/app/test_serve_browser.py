@@ -194,10 +194,12 @@ def test_rate_a_whole_run_in_the_browser(browser, tmp_path):
         wait_round(page, 3)
         pending_before = records(run_dir, "queries")
         assert [q["round"] for q in pending_before] == [0, 1, 2, 3]
+        old_url = server.url
         server.kill()
         page.wait_for_selector("text=Cannot reach the server", timeout=30_000)
         shot(page, "4-server-down")
         server = Server(run_dir, resume=True)
+        assert server.url == old_url  # the recorded port and token: the open tab reconnects
         assert records(run_dir, "queries") == pending_before  # nothing resampled
         assert server.state()["round"] == 3
         page.goto(server.url)
@@ -219,7 +221,7 @@ def test_rate_a_whole_run_in_the_browser(browser, tmp_path):
         page.keyboard.press("Enter")
         page.wait_for_selector("#message.error", timeout=30_000)
         message = page.locator("#message").inner_text()
-        assert "already answered (in another tab or process): r3-q0 (3 stars)" in message
+        assert "already answered (in another tab or process): round 4 image 1 (3 stars)" in message
         assert "The first answer stands" in message
         shot(page, "5-second-tab")
         page.unroute("**/api/state*")

@@ -8,13 +8,19 @@ Routes: ``GET /`` the page; ``GET /api/state`` what the page shows; ``GET
 /api/particle/{id}.png`` one query's particle; ``GET /api/report/curves.png`` the report's curves
 (after the last round); ``POST /api/answers`` a round's ratings (see
 :meth:`~fkc_align.serve.session.ServeSession.submit`).
+
+What a request may make the server read is bounded: a body over ``max_body_bytes`` gets 413
+before it is read to the end, JSON nested deeper than ``max_json_depth`` gets 400 before it is
+parsed (Python's parser would recurse), and a refusal names at most a few of the ids it refuses.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import itertools
 import json
+import re
 import secrets
 from importlib import resources
 
@@ -25,6 +31,52 @@ from starlette.concurrency import run_in_threadpool
 from .session import AnswerError, ServeSession
 
 TOKEN_HEADER = "X-FKC-Token"
+# a round's answers take about 40 bytes an image and 3 levels of nesting: generous bounds
+MAX_BODY_BYTES = 1 << 20
+MAX_JSON_DEPTH = 32
+
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
+_NOT_BRACKET = bytes(c for c in range(256) if c not in b"[]{}")
+_DEPTH_STEP = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
+
+
+class BodyRejected(Exception):
+    """A request body refused before it is parsed: ``status`` (413, 400) and a message."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+def json_depth(body: bytes) -> int:
+    """The deepest nesting of arrays and objects in a JSON text (brackets inside strings do not
+    count), found without parsing it."""
+    brackets = _JSON_STRING.sub(b"", body).translate(None, _NOT_BRACKET)
+    return max(itertools.accumulate(map(_DEPTH_STEP.__getitem__, brackets), initial=0))
+
+
+async def read_json(request: Request, max_bytes: int, max_depth: int) -> object:
+    """The request's JSON body, read at most ``max_bytes`` (413 beyond), nested at most
+    ``max_depth`` deep (400 beyond), else :class:`BodyRejected`."""
+    too_big = BodyRejected(413, f"request body: expected at most {max_bytes} bytes (a round's "
+                                f"answers need a few hundred), got more; nothing was saved")
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise too_big
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > max_bytes:
+            raise too_big
+        chunks.append(chunk)
+    body = b"".join(chunks)
+    if len(body) > max_depth and json_depth(body) > max_depth:
+        raise BodyRejected(400, f"expected a JSON body nested at most {max_depth} levels deep "
+                                f"(answers need 3), got deeper; nothing was saved")
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise BodyRejected(400, f"expected a JSON body: {str(exc)[:200]}") from None
 
 
 def new_token() -> str:
@@ -51,8 +103,17 @@ def _page() -> tuple[str, str]:
     return html, csp
 
 
-def make_app(session: ServeSession, token: str) -> FastAPI:
-    """The app serving ``session``; every request must carry ``token``."""
+def _check_limits(**limits: int) -> None:
+    for name, value in limits.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name}: expected an int >= 1, got {value!r}")
+
+
+def make_app(session: ServeSession, token: str, *, max_body_bytes: int = MAX_BODY_BYTES,
+             max_json_depth: int = MAX_JSON_DEPTH) -> FastAPI:
+    """The app serving ``session``; every request must carry ``token``. A request body over
+    ``max_body_bytes`` gets 413, JSON nested deeper than ``max_json_depth`` gets 400."""
+    _check_limits(max_body_bytes=max_body_bytes, max_json_depth=max_json_depth)
     if not isinstance(token, str) or len(token) < 16:
         raise ValueError(f"token: expected a string of at least 16 characters, got "
                          f"{len(token) if isinstance(token, str) else type(token).__name__}")
@@ -99,9 +160,9 @@ def make_app(session: ServeSession, token: str) -> FastAPI:
     @app.post("/api/answers")
     async def answers(request: Request) -> JSONResponse:
         try:
-            payload = json.loads(await request.body())
-        except (ValueError, UnicodeDecodeError) as exc:
-            return JSONResponse({"detail": f"expected a JSON body: {exc}"}, 400)
+            payload = await read_json(request, max_body_bytes, max_json_depth)
+        except BodyRejected as exc:
+            return JSONResponse({"detail": exc.message}, exc.status)
         try:
             # FeedbackStore.answer fsyncs: off the event loop
             return JSONResponse(await run_in_threadpool(session.submit, payload))

@@ -15,9 +15,9 @@ from __future__ import annotations
 import dataclasses
 import io
 import math
+import re
 import sys
 import threading
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -26,12 +26,11 @@ import torch
 
 from ..feedback import DuplicateAnswer, FeedbackStore, Query
 from ..loop import ActiveResult, run_active
-from ..report import write_report
+from ..report import NEUTRAL_RATING, plot_curves, write_report
 from ..tasks import Task
 from .render import Renderer, particle_png
 
 RATINGS = (1, 2, 3, 4, 5)
-NEUTRAL_RATING = 3
 BEST_SHOWN = 8  # particles in the best-so-far gallery
 
 
@@ -171,13 +170,12 @@ class ServeSession:
                                 **self.run_options)
             self._enter("report")
             buf = io.BytesIO()
-            with self._render_lock, warnings.catch_warnings():
-                # a person's run has no hit test: the hit-rate panel is empty, not an error
-                warnings.filterwarnings("ignore", "No artists with labels", UserWarning)
-                write_report(self.run_dir, self.person_task, {"fkc": result},
+            results = {result.settings["strategy"]: result}
+            with self._render_lock:
+                write_report(self.run_dir, self.person_task, results, oracle="person",
                              extra={"oracle": "a person rating on fkc-align serve's page",
                                     "reward": "stars - 3 (1 star -2 ... 5 stars +2)"})
-                plot_stars(result.rounds, buf)
+                plot_curves(results, buf, oracle="person")
             self._curves_png, self.result = buf.getvalue(), result
             self._enter("done")
             print(f"fkc-align serve: the budget is spent; report.json, report.png and best.png "
@@ -307,24 +305,30 @@ class ServeSession:
             if not self._ready.is_set():
                 raise AnswerError(409, "the run is starting; no round is waiting for answers yet")
             store = self._page_store()
-            known = {a["id"]: self._find(store, a["id"]) for a in answers}
-            unknown = [i for i, q in known.items() if q is None]
+            if len(answers) > int(store.settings["k"]):
+                raise AnswerError(422, f"answers: expected at most {store.settings['k']} (the "
+                                       f"images of one round), got {len(answers)}; nothing was "
+                                       f"saved")
+            index = {q.id: q for r in store.rounds() for q in store.queries(r)}
+            unknown = [a["id"] for a in answers if a["id"] not in index]
             if unknown:
-                raise AnswerError(404, f"answers: unknown query id(s) {', '.join(unknown)} (this "
-                                       f"run's ids look like r0-q0); nothing was saved")
+                shown = _some([_clip(i) for i in unknown])
+                raise AnswerError(404, f"answers: unknown query id(s) {shown} (this run's ids "
+                                       f"look like r0-q0); nothing was saved")
             taken = [a for a in answers if store.answer_of(a["id"]) is not None]
             fresh = [a for a in answers if store.answer_of(a["id"]) is None]
             pending = store.pending()
             current = pending[0].round if pending else None
             if fresh and rnd != current:
                 waiting = ("no round is waiting for answers (the next one is being prepared)"
-                           if current is None else f"round {current} is waiting for answers")
-                raise AnswerError(409, f"round: this page submitted round {rnd}, but {waiting}; "
-                                       f"reload the page. Nothing was saved")
-            wrong = [a["id"] for a in fresh if known[a["id"]].round != current]
+                           if current is None else f"round {current + 1} is waiting for answers")
+                raise AnswerError(409, f"round: this page submitted round {rnd + 1}, but "
+                                       f"{waiting}; reload the page. Nothing was saved")
+            wrong = [a["id"] for a in fresh if index[a["id"]].round != current]
             if wrong:
-                raise AnswerError(409, f"answers: {', '.join(wrong)} not in round {current}, the "
-                                       f"round waiting for answers; nothing was saved")
+                raise AnswerError(409, f"answers: {_some([page_label(i) for i in wrong])} not in "
+                                       f"round {current + 1}, the round waiting for answers; "
+                                       f"nothing was saved")
             saved = []
             for a in fresh:
                 try:
@@ -334,8 +338,8 @@ class ServeSession:
                     continue
                 saved.append(a["id"])
             if taken:
-                first = ", ".join(f"{a['id']} ({_rating_of(store, a['id'])} stars)"
-                                  for a in taken)
+                first = _some([f"{page_label(a['id'])} ({_stars(_rating_of(store, a['id']))})"
+                               for a in taken])
                 raise AnswerError(
                     409, f"already answered (in another tab or process): {first}. The first "
                          f"answer stands; your rating of {'it' if len(taken) == 1 else 'them'} "
@@ -343,32 +347,6 @@ class ServeSession:
                                              if saved else ""),
                     saved=saved, already_answered=[a["id"] for a in taken])
         return {"saved": saved}
-
-
-def plot_stars(rows: list[dict[str, Any]], out: Any) -> None:
-    """The page's report curve: mean and best stars of each round's images against queries
-    spent (``rows``: :attr:`ActiveResult.rounds`; ``out``: a path or binary file, PNG)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    used = [row["queries_used"] for row in rows]
-    fig, ax = plt.subplots(figsize=(6.4, 3.4))
-    try:
-        ax.plot(used, [row["mean_reward"] + NEUTRAL_RATING for row in rows], "o-",
-                label="mean stars of the round's images")
-        ax.plot(used, [row["best_reward_so_far"] + NEUTRAL_RATING for row in rows], ":",
-                label="best so far")
-        ax.set_ylim(0.8, 5.2)
-        ax.set_xlabel("queries spent")
-        ax.set_ylabel("stars (reward + 3)")
-        ax.legend(fontsize=8, loc="lower right")
-        ax.grid(alpha=0.3)
-        fig.tight_layout()
-        fig.savefig(out, format="png", dpi=100)
-    finally:
-        plt.close(fig)
 
 
 def _finite(value: Any) -> Any:
@@ -414,6 +392,26 @@ def _parse_submission(payload: Any) -> tuple[int, list[dict[str, Any]]]:
             raise AnswerError(422, f"answers: {a['id']} appears twice in one submission")
         seen.add(a["id"])
     return rnd, answers
+
+
+def page_label(query_id: str) -> str:
+    """A query as the page numbers it: ``r2-q0`` is "round 3 image 1"."""
+    m = re.fullmatch(r"r(\d+)-q(\d+)", query_id)
+    return f"round {int(m[1]) + 1} image {int(m[2]) + 1}" if m else query_id
+
+
+def _stars(rating: int | None) -> str:
+    return "no stars" if rating is None else f"{rating} star{'' if rating == 1 else 's'}"
+
+
+def _some(items: list[str], shown: int = 5) -> str:
+    """The first ``shown`` of ``items``, and how many more (a refusal's size stays bounded)."""
+    text = ", ".join(items[:shown])
+    return text + (f" and {len(items) - shown} more" if len(items) > shown else "")
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _short(value: Any) -> str:
