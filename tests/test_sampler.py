@@ -140,7 +140,8 @@ def test_reward_fn_may_return_its_gradient():
 
     sampler = FKCSampler(gaussian_vp_score(0.0, 1.0), reward, VP, LinearTilt(1.0), n_steps=5)
     out = sampler.sample(8, 3, generator=torch.Generator().manual_seed(0))
-    assert len(calls) == 5 and torch.isfinite(out.x).all()
+    # one call per step, plus the final potential of the exact weights
+    assert len(calls) == 6 and torch.isfinite(out.x).all()
 
 
 def test_score_adapters():
@@ -154,8 +155,8 @@ def test_score_adapters():
 
 
 @pytest.mark.parametrize("kwargs,match", [
-    (dict(weights="exact"), "weights: expected 'seed' or 'smc'"),
-    (dict(resample="ess"), "needs weights='smc'"),
+    (dict(weights="exact"), "weights: expected one of"),
+    (dict(weights="seed", resample="ess"), "needs weights='smc' or 'fkc'"),
     (dict(weights="smc", resample="sometimes"), "resample: expected None"),
     (dict(n_steps=0), "n_steps: expected an int >= 1"),
     (dict(reward_at="x0"), "reward_at: expected 'x' or 'x0_hat'"),
@@ -195,8 +196,8 @@ def test_schedule_coefficients_closed_forms():
 
 @pytest.mark.parametrize("i", [5, 12, 19])
 def test_reward_at_x0_hat_is_tweedie_with_chain_rule_gradient(i):
-    """reward_at="x0_hat": r and ∇r are taken at Tweedie's x̂0 = (x + σ²·s)/α, and the gradient
-    handed to the step is ∇r(x̂0)/α (docs/design.md). Checked on one step against the closed
+    """reward_at="x0_hat" with the FKC increment: r and ∇r are taken at Tweedie's
+    x̂0 = (x + σ²·s)/α, and the gradient handed to the step is ∇r(x̂0)/α (docs/design.md). Checked on one step against the closed
     form, with a reward whose gradient depends on where it is taken."""
     c0 = torch.tensor([0.7, -1.2, 0.4])
     seen = []
@@ -206,7 +207,7 @@ def test_reward_at_x0_hat_is_tweedie_with_chain_rule_gradient(i):
         return -0.5 * ((x - c0) ** 2).sum(-1)
 
     score = gaussian_vp_score(0.3, 0.8)
-    sampler = FKCSampler(score, reward, VP, LinearTilt(2.0), n_steps=20, weights="smc",
+    sampler = FKCSampler(score, reward, VP, LinearTilt(2.0), n_steps=20, weights="fkc",
                          reward_at="x0_hat", backend="reference")
     c = sampler.coefficients(i)
     assert 0.05 < c.sigma < 0.999 and abs(c.alpha - 1.0) > 0.01  # σ ≠ σ², α ≠ 1/α here
@@ -232,8 +233,8 @@ def test_ess_rule_decides_every_resampling():
     before resampling) is below ess_threshold·N; the run has steps of both kinds."""
     n, threshold = 256, 0.7
     sampler = FKCSampler(gaussian_vp_score(0.0, 1.0), lambda x: 3.0 * x.sum(-1), VP,
-                         LinearTilt(4.0), n_steps=40, weights="smc", resample="ess",
-                         ess_threshold=threshold, backend="reference")
+                         LinearTilt(4.0), n_steps=40, weights="fkc", resample="ess",
+                         reward_at="x", ess_threshold=threshold, backend="reference")
     out = sampler.sample(n, 2, generator=torch.Generator().manual_seed(11))
     expected = out.ess < threshold * n
     assert bool(expected.any()) and not bool(expected.all()), out.ess
