@@ -69,6 +69,9 @@ def _ratio_step_(move: Move, w: torch.Tensor, grad: torch.Tensor, lam: float,
     particles equal what ``fkc_step_`` draws from the same generator.
     """
     x, h, g = move.x, move.h, move.g
+    if isinstance(g, torch.Tensor):  # a per-element std (DDPM's learned variances)
+        _tensor_ratio_step_(move, w, grad, lam, extra_dw, noise)
+        return
     if noise is None:
         seeds = draw_philox_seeds(generator, x.device)
         noise = philox_normal(seeds[0], seeds[1], x.numel(), device=x.device).view(x.shape)
@@ -84,6 +87,19 @@ def _ratio_step_(move: Move, w: torch.Tensor, grad: torch.Tensor, lam: float,
     if extra_dw is not None:
         dw = dw + extra_dw
     w.add_(dw)
+
+
+def _tensor_ratio_step_(move: Move, w: torch.Tensor, grad: torch.Tensor, lam: float,
+                        extra_dw: torch.Tensor | None, noise: torch.Tensor) -> None:
+    """:func:`_ratio_step_` for a per-element ``g`` (float32 torch; the kernel takes a scalar)."""
+    x, h, g = move.x, move.h, move.g.float()
+    n = x.shape[0]
+    gr, xi = grad.float(), noise.float()
+    drift = h * (g * g * (move.score.float() + (lam / 2.0) * gr) - move.f_coef * x.float())
+    x.copy_((x.float() + drift + g * math.sqrt(h) * xi).to(x.dtype))
+    dw = -(h * lam * lam / 8.0) * (g * g * gr * gr).reshape(n, -1).sum(1) \
+        - (math.sqrt(h) * lam / 2.0) * (g * gr * xi).reshape(n, -1).sum(1)
+    w.add_(dw if extra_dw is None else dw + extra_dw)
 
 
 class ParticleStepper:

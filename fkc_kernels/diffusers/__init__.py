@@ -13,8 +13,10 @@ imports this package; this package needs diffusers only to be installed for the 
 use it (the classes here take diffusers objects by duck typing).
 """
 
-from .scheduler import FKCScheduler, FKCSchedulerOutput, decoded_reward, schedule_from_scheduler
+from ._grid import schedule_from_scheduler
+from .scheduler import FKCScheduler, FKCSchedulerOutput
 from .score import UNetScore
+from .vae import decoded_reward
 
 __all__ = [
     "FKCScheduler",
