@@ -97,12 +97,19 @@ def _ddpm(src, out, t, x, generator, noise):
 
 def _ddim(src, out, t, x, generator, noise, eta):
     eta = eta if eta > 0 else 1.0
-    res = src.step(out, t, x, eta=eta, variance_noise=torch.zeros_like(out))
-    prev_t = int(t) - src.config.num_train_timesteps // src.num_inference_steps
-    std = eta * float(src._get_variance(int(t), prev_t)) ** 0.5
+    x0 = src.step(out, t, x, eta=eta, variance_noise=torch.zeros_like(out)).pred_original_sample
+    t = int(t)
+    prev_t = t - src.config.num_train_timesteps // src.num_inference_steps
+    a_t = float(src.alphas_cumprod[t])
+    a_p = float(src.alphas_cumprod[prev_t]) if prev_t >= 0 else float(src.final_alpha_cumprod)
+    var = eta * eta * float(src._get_variance(t, prev_t))
+    eps = {"epsilon": out, "sample": (x - a_t ** 0.5 * out) / max(1 - a_t, 1e-30) ** 0.5,
+           "v_prediction": a_t ** 0.5 * out + (1 - a_t) ** 0.5 * x}[src.config.prediction_type]
+    # DDIM's mean; the max() keeps eta = 1 at zero terminal SNR (1 - a_p - var = -0) finite
+    mean = a_p ** 0.5 * x0 + max(1 - a_p - var, 0.0) ** 0.5 * eps
     if noise is None:
         noise = _draw(out.shape, generator, out.device, out.dtype)
-    return res.prev_sample, std, res.pred_original_sample, noise
+    return mean, var ** 0.5, x0, noise
 
 
 def _euler_ancestral(src, out, t, x, generator, noise):
