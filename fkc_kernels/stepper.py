@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 import torch
 
-from .ops import fkc_step_, systematic_resample
+from .ops import effective_sample_size, fkc_step_, systematic_resample
 from .ops.noise import draw_philox_seeds
 from .particles import group_labels, resample_in_groups
 from .reference.philox import philox_normal
@@ -212,18 +212,31 @@ class ParticleStepper:
             w.add_(self.tilt.lam(1.0) * r.float().to(w.device) - self.potential)
         self.potential = None
 
+    def _no_group_below(self, w: torch.Tensor) -> bool:
+        """Whether every group's ESS is at least ``ess_threshold`` of its size (host sync)."""
+        labels = group_labels(self.groups, w.shape[0], w.device)
+        if labels is None:
+            return bool(effective_sample_size(w) >= self.ess_threshold * w.shape[0])
+        return all(bool(effective_sample_size(w[labels == g]) >=
+                        self.ess_threshold * int((labels == g).sum()))
+                   for g in torch.unique(labels).tolist())
+
     def resample_(self, x: torch.Tensor, w: torch.Tensor, ess: torch.Tensor,
-                  generator: torch.Generator | None,
+                  generator: torch.Generator | None, lazy: bool = False,
                   ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Resample ``x`` and ``w`` in place within groups when the rule says so.
 
         Returns ``(resampled, ancestors, did)``: ``resampled`` a 0-d bool (any group),
         ``ancestors`` int64 ``(N,)``, ``did`` bool ``(N,)`` (the slot's group resampled). With
-        resampling on, one uniform per group is drawn at every call.
+        resampling on, one uniform per group is drawn at every call (no host sync), unless
+        ``lazy``: then the ``"ess"`` rule is read on the host first and nothing is drawn when
+        no group resamples, so a generator shared with the pipeline's noise stays in step with
+        the source scheduler's.
         """
         n = w.shape[0]
         keep = torch.arange(n, device=w.device)
-        if self.resample is None:
+        if self.resample is None or (lazy and self.resample == "ess"
+                                     and self._no_group_below(w)):
             did = torch.zeros(n, dtype=torch.bool, device=w.device)
             return did.any(), keep, did
         if self.groups is None and self.resample == "ess":

@@ -152,7 +152,8 @@ class FKCScheduler:
         self.reward_batch_size = self.stepper.reward_batch_size
         self.groups, self.generator, self.backend = groups, generator, backend
         self._config = config
-        self.init_noise_sigma = float(schedule.prior_std)
+        self.init_noise_sigma = float(schedule.prior_std if self._source is None
+                                      else self._source.init_noise_sigma)
         self.num_inference_steps: int | None = None
         self.timesteps = torch.zeros(0, dtype=torch.long)
         self._begin_index: int | None = None
@@ -428,7 +429,7 @@ class FKCScheduler:
     def _record_and_resample(self, x, w, generator) -> torch.Tensor:
         ess = effective_sample_size(w)
         self._ess.append(ess)
-        _, ancestors, did = self.stepper.resample_(x, w, ess, generator)
+        _, ancestors, did = self.stepper.resample_(x, w, ess, generator, lazy=True)
         self.stepper.reindex(ancestors)
         self._ancestors.append(ancestors)
         self._resampled.append(did)
