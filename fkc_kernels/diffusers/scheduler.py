@@ -16,7 +16,13 @@ import torch
 
 from ..guidance import cfg_log_weight_from_gap
 from ..ops import effective_sample_size
-from ..particles import check_generator, first_generator, per_particle_normal
+from ..particles import (
+    check_generator,
+    first_generator,
+    group_labels,
+    per_particle_normal,
+    resample_in_groups,
+)
 from ..rewards import RewardFn
 from ..schedules import PREDICTION_TYPES, DiscreteVPSchedule, LinearTilt
 from ..stepper import Move, ParticleStepper
@@ -434,6 +440,26 @@ class FKCScheduler:
         self._ancestors.append(ancestors)
         self._resampled.append(did)
         return ancestors
+
+    def resample_final(self, samples: torch.Tensor,
+                       generator: torch.Generator | None = None) -> torch.Tensor:
+        """Each group's final particles, resampled by the final log-weights.
+
+        ``samples`` ``(N, ...)`` is anything per particle in the batch's order (the latents,
+        or the pipeline's decoded ``images`` as a tensor); the result ``(N, ...)`` holds, per
+        group (one prompt's ``num_images_per_prompt`` slots), an equally weighted draw from that
+        group's weighted particles (systematic resampling), so it can be shown as is. Without
+        resampling use ``softmax(log_weights)`` within each group as the weights.
+        """
+        w = self.log_weights
+        if w is None:
+            raise RuntimeError("resample_final: no weights yet; run the pipeline first")
+        if samples.shape[0] != w.shape[0]:
+            raise ValueError(f"samples: expected {w.shape[0]} rows (one per particle), got "
+                             f"{samples.shape[0]}")
+        idx, _ = resample_in_groups(w, group_labels(self.groups, w.shape[0], w.device),
+                                    mode="always", generator=generator, backend=self.backend)
+        return samples[idx.to(samples.device)]
 
     def __repr__(self) -> str:
         return (f"FKCScheduler({self.schedule!r}, prediction_type={self.prediction_type!r}, "

@@ -14,9 +14,9 @@ import torch
 
 diffusers = pytest.importorskip("diffusers")
 
-from fkc_kernels.diffusers import FKCScheduler  # noqa: E402
-
 import gaussian_tilt as gt  # noqa: E402
+
+from fkc_kernels.diffusers import FKCScheduler  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -122,3 +122,42 @@ def test_groups_that_do_not_divide_the_batch_are_an_error():
     x = torch.randn(8, 1, 4, 4)
     with pytest.raises(ValueError, match="groups: 3 contiguous groups need N divisible by 3"):
         fkc.step(torch.randn_like(x), fkc.timesteps[0], x)
+
+
+def test_resample_final_draws_within_groups_by_the_final_weights():
+    fkc = FKCScheduler.from_scheduler(diffusers.DDPMScheduler(), lambda x: x.flatten(1).sum(1),
+                                      groups=2)
+    fkc.log_weights = torch.tensor([0.0, -float("inf"), -float("inf"), -float("inf"),
+                                    -float("inf"), -float("inf"), 0.0, -float("inf")])
+    images = torch.arange(8.0)[:, None, None, None].expand(8, 3, 2, 2)
+    got = fkc.resample_final(images, generator=torch.Generator().manual_seed(0))
+    # group 0 (slots 0-3) keeps only particle 0, group 1 (slots 4-7) only particle 6
+    assert got[:4, 0, 0, 0].tolist() == [0.0] * 4 and got[4:, 0, 0, 0].tolist() == [6.0] * 4
+    with pytest.raises(ValueError, match="samples: expected 8 rows"):
+        fkc.resample_final(images[:3])
+
+
+def test_decoded_reward_unscales_latents_like_the_pipeline():
+    from fkc_kernels.diffusers import decoded_reward
+
+    seen = []
+
+    class FakeVAE:
+        dtype = torch.float32
+
+        class config:  # noqa: N801 - a diffusers config is attribute-accessed
+            scaling_factor = 0.5
+            shift_factor = None
+            latents_mean = [1.0, -1.0]
+            latents_std = [2.0, 4.0]
+
+        def decode(self, z, return_dict=False):
+            seen.append(z)
+            return (z,)
+
+    reward = decoded_reward(FakeVAE(), lambda img: img.flatten(1).sum(1))
+    z = torch.ones(3, 2, 2, 2)
+    reward(z)
+    # z * latents_std / scaling_factor + latents_mean, per channel
+    torch.testing.assert_close(seen[0][:, 0], torch.full((3, 2, 2), 1.0 * 2 / 0.5 + 1.0))
+    torch.testing.assert_close(seen[0][:, 1], torch.full((3, 2, 2), 1.0 * 4 / 0.5 - 1.0))
