@@ -262,6 +262,37 @@ class FKCSampler:
         follows :meth:`resample_particles` (a sharded loop fetches rows across ranks)."""
         return t[ancestors]
 
+    def _start(self, n_particles, shape, generator, device, dtype, latents):
+        """The starting particles ``(N, *shape)``, the checked generator and ``N``."""
+        if latents is not None:
+            if not isinstance(latents, torch.Tensor) or latents.dim() < 1:
+                raise ValueError(f"latents: expected a tensor (N, *shape), got "
+                                 f"{type(latents).__name__}")
+            want = (n_particles, None if shape is None else
+                    ((shape,) if isinstance(shape, int) else tuple(shape)))
+            if (want[0] is not None and want[0] != latents.shape[0]) or \
+                    (want[1] is not None and want[1] != tuple(latents.shape[1:])):
+                raise ValueError(f"latents: shape {tuple(latents.shape)} does not match "
+                                 f"n_particles={n_particles}, shape={shape}")
+            n_particles, shape = latents.shape[0], tuple(latents.shape[1:])
+            if device is None:
+                device = latents.device
+        if isinstance(n_particles, bool) or not isinstance(n_particles, int) or n_particles < 1:
+            raise ValueError(f"n_particles: expected an int >= 1, got {n_particles!r}")
+        if shape is None:
+            raise ValueError("shape: expected the per-particle shape (or latents), got None")
+        shape = _check_shape(shape)
+        generator = check_generator(generator, n_particles)
+        if device is None:
+            first = first_generator(generator)
+            device = first.device if first is not None else torch.device("cpu")
+        device = torch.device(device)
+        if latents is not None:
+            x = latents.detach().to(device=device, dtype=dtype).clone()
+        else:
+            x = self.initial_particles(n_particles, shape, generator, device, dtype)
+        return x, generator, n_particles
+
     @torch.no_grad()
     def sample(
         self,
@@ -298,33 +329,9 @@ class FKCSampler:
                 or not 0 <= start_step < self.n_steps:
             raise ValueError(f"start_step: expected an int in [0, n_steps={self.n_steps}), got "
                              f"{start_step!r}")
-        if latents is not None:
-            if not isinstance(latents, torch.Tensor) or latents.dim() < 1:
-                raise ValueError(f"latents: expected a tensor (N, *shape), got "
-                                 f"{type(latents).__name__}")
-            want = (n_particles, None if shape is None else
-                    ((shape,) if isinstance(shape, int) else tuple(shape)))
-            if (want[0] is not None and want[0] != latents.shape[0]) or \
-                    (want[1] is not None and want[1] != tuple(latents.shape[1:])):
-                raise ValueError(f"latents: shape {tuple(latents.shape)} does not match "
-                                 f"n_particles={n_particles}, shape={shape}")
-            n_particles, shape = latents.shape[0], tuple(latents.shape[1:])
-            if device is None:
-                device = latents.device
-        if isinstance(n_particles, bool) or not isinstance(n_particles, int) or n_particles < 1:
-            raise ValueError(f"n_particles: expected an int >= 1, got {n_particles!r}")
-        if shape is None:
-            raise ValueError("shape: expected the per-particle shape (or latents), got None")
-        shape = _check_shape(shape)
-        generator = check_generator(generator, n_particles)
-        if device is None:
-            first = first_generator(generator)
-            device = first.device if first is not None else torch.device("cpu")
-        device = torch.device(device)
-        if latents is not None:
-            x = latents.detach().to(device=device, dtype=dtype).clone()
-        else:
-            x = self.initial_particles(n_particles, shape, generator, device, dtype)
+        x, generator, n_particles = self._start(n_particles, shape, generator, device, dtype,
+                                                latents)
+        device = x.device
         w = torch.zeros(x.shape[0], dtype=torch.float32, device=device)
         self.stepper.reset()
         ess_hist, res_hist, anc_hist = [], [], []
