@@ -14,7 +14,12 @@ from typing import Any
 
 import torch
 
-from ..guidance import cfg_log_weight_from_gap
+# module-level names: diffusers' pipeline loader looks SchedulerMixin up in this module to pick
+# from_pretrained as the loading method of a scheduler saved inside a pipeline
+from diffusers import ConfigMixin, SchedulerMixin
+from diffusers.configuration_utils import FrozenDict
+from diffusers.utils import BaseOutput
+
 from ..ops import effective_sample_size
 from ..particles import (
     check_generator,
@@ -27,17 +32,12 @@ from ..rewards import RewardFn
 from ..schedules import PREDICTION_TYPES, DiscreteVPSchedule, LinearTilt
 from ..stepper import Move, ParticleStepper
 from ._grid import schedule_from_scheduler
+from .cfg_weight import CFGWeightMixin
 from .proposals import BaseStep, choose_proposal, grid_base, native_base
-from .score import output_to_score_slope
-
-try:  # indexable by name and position, like every diffusers output
-    from diffusers.utils import BaseOutput as _Output
-except ImportError:  # pragma: no cover - diffusers is the extra this package serves
-    _Output = object
 
 
 @dataclass
-class FKCSchedulerOutput(_Output):
+class FKCSchedulerOutput(BaseOutput):
     """What :meth:`FKCScheduler.step` returns (a diffusers ``BaseOutput``: ``out.prev_sample``,
     ``out["prev_sample"]`` and ``out[0]`` all work).
 
@@ -55,7 +55,7 @@ class FKCSchedulerOutput(_Output):
     ancestors: torch.Tensor | None = None
 
 
-class FKCScheduler:
+class FKCScheduler(CFGWeightMixin, SchedulerMixin, ConfigMixin):
     """A drop-in diffusers scheduler that samples with reward-tilted FKC.
 
     The pipeline's batch is the particle set. Each :meth:`step` (1) reads the reward at the
@@ -107,10 +107,14 @@ class FKCScheduler:
     """
 
     order = 1
+    config_name = "scheduler_config.json"
+    # not config: objects, callables, the reward (re-attached with set_reward after loading)
+    ignore_for_config = ["schedule", "reward_fn", "tilt", "generator", "config", "source"]
+    _compatibles: list = []
 
     def __init__(
         self,
-        schedule: DiscreteVPSchedule,
+        schedule: DiscreteVPSchedule | None = None,
         reward_fn: RewardFn | None = None,
         *,
         tilt: Any = None,
@@ -130,7 +134,13 @@ class FKCScheduler:
         w_clip: tuple[float, float] | None = (0.1, 10.0),
         config: Any = None,
         source: Any = None,
+        source_class: str | None = None,
+        source_config: dict | None = None,
     ) -> None:
+        if schedule is None and source is None:
+            source = _source_from_config(source_class, source_config)
+        if schedule is None:
+            schedule, config = schedule_from_scheduler(source), source.config
         if not isinstance(schedule, DiscreteVPSchedule):
             raise TypeError(f"schedule: expected a DiscreteVPSchedule, got "
                             f"{type(schedule).__name__}")
@@ -142,13 +152,26 @@ class FKCScheduler:
                             f"{type(reward_fn).__name__}")
         if tilt is not None and lam_max is not None:
             raise ValueError("tilt, lam_max: give one of them, got both")
+        self._lam_max = lam_max
         if tilt is None:
-            tilt = LinearTilt(0.0 if reward_fn is None else (1.0 if lam_max is None else lam_max))
+            tilt = LinearTilt(0.0 if reward_fn is None and lam_max is None
+                              else (1.0 if lam_max is None else lam_max))
         self.stepper = ParticleStepper(
             reward_fn, tilt, weights=weights, resample=resample, ess_threshold=ess_threshold,
             reward_at=reward_at, reward_grad=reward_grad, reward_batch_size=reward_batch_size,
             groups=groups, backend=backend, dw_clip=dw_clip, w_clip=w_clip)
         self.proposal = choose_proposal(proposal, source, self.stepper.exact)
+        self._source_scheduler = source
+        # what save_pretrained writes and from_config rebuilds from (the reward and other
+        # objects are not config); registered by hand: diffusers' decorator would misalign
+        # positional arguments with the ignored ones
+        self.register_to_config(
+            lam_max=lam_max, prediction_type=prediction_type, weights=weights,
+            proposal=proposal, resample=resample, ess_threshold=ess_threshold,
+            reward_at=reward_at, reward_grad=reward_grad, reward_batch_size=reward_batch_size,
+            groups=groups if isinstance(groups, int) else None, backend=backend,
+            dw_clip=dw_clip, w_clip=None if w_clip is None else list(w_clip),
+            source_class=source_class, source_config=source_config)
         self._source = copy.deepcopy(source) if self.proposal in (
             "ddpm", "ddim", "euler_ancestral") else None
         self.schedule, self.reward_fn, self.tilt = schedule, reward_fn, tilt
@@ -183,12 +206,30 @@ class FKCScheduler:
                 raise ValueError(f"scheduler: prediction_type {pt!r} is not supported (expected "
                                  f"one of {PREDICTION_TYPES[:3]})")
             kwargs["prediction_type"] = pt
-        return cls(schedule, reward_fn, config=config, source=scheduler, **kwargs)
+        source = getattr(scheduler, "_source_scheduler", scheduler)
+        cfg = getattr(source, "config", None)
+        saved = (type(source).__name__, dict(cfg)) if isinstance(cfg, dict) else (None, None)
+        return cls(schedule, reward_fn, config=config, source=source, source_class=saved[0],
+                   source_config=saved[1], **kwargs)
+
+    def set_reward(self, reward_fn: RewardFn, tilt: Any = None) -> None:
+        """Attach the reward (it is not config: a scheduler loaded with ``from_pretrained``
+        or ``from_config`` has none). ``tilt`` default: ``LinearTilt(lam_max)`` as configured
+        (1.0 when no ``lam_max`` was given)."""
+        if not callable(reward_fn):
+            raise TypeError(f"reward_fn: expected a callable, got {type(reward_fn).__name__}")
+        if tilt is None:
+            tilt = LinearTilt(1.0 if self._lam_max is None else self._lam_max)
+        self.reward_fn = self.stepper.reward_fn = reward_fn
+        self.tilt = self.stepper.tilt = tilt
 
     @property
     def config(self) -> Any:
-        """The source scheduler's config (``num_train_timesteps``, ``prediction_type``, ...)."""
-        return self._config
+        """The source scheduler's config (``num_train_timesteps``, ``prediction_type``, ...)
+        with FKC's own registered settings on top (what ``save_pretrained`` writes)."""
+        merged = dict(self._config) if isinstance(self._config, dict) else {}
+        merged.update(getattr(self, "_internal_dict", {}))
+        return FrozenDict(merged)
 
     def __len__(self) -> int:
         return self.schedule.num_train_timesteps
@@ -307,43 +348,6 @@ class FKCScheduler:
                              f"{self.timesteps.tolist()[:5]}...")
         return i
 
-    # ------------------------------------------------------------------ CFG weight
-
-    def add_cfg_weight(self, unet: Any, guidance_scale: float) -> Any:
-        """Add FKC's classifier-free-guidance weight inside a pipeline that does CFG itself.
-
-        A pipeline such as ``StableDiffusionPipeline`` runs the UNet on ``[uncond; cond]`` and
-        hands the scheduler only the combined output. This registers a forward hook on
-        ``unet`` that keeps the two halves of its last output; each :meth:`step` then adds
-        ``h*(g²/2)*w*(w-1)*||s_c - s_u||²`` to the log-weights (see
-        :mod:`fkc_kernels.guidance`), so with ``weights="smc"`` the particles target
-        ``q_c^w q_u^(1-w)`` instead of following plain CFG. ``guidance_scale`` must be the
-        pipeline call's. Returns the hook handle (``handle.remove()`` detaches it).
-        """
-        if not hasattr(unet, "register_forward_hook"):
-            raise TypeError(f"unet: expected a torch.nn.Module, got {type(unet).__name__}")
-        self._cfg_scale = float(guidance_scale)
-
-        def keep_output(module, args, output):
-            out = output[0] if isinstance(output, tuple) else getattr(output, "sample", output)
-            self._cfg_output = out.detach()
-
-        return unet.register_forward_hook(keep_output)
-
-    def _cfg_term(self, n: int, c) -> torch.Tensor | None:
-        out = self._cfg_output
-        if self._cfg_scale is None or out is None:
-            return None
-        self._cfg_output = None
-        if out.shape[0] != 2 * n:
-            raise ValueError(f"add_cfg_weight: the UNet's last output has {out.shape[0]} rows, "
-                             f"expected 2 x {n} particles ([uncond; cond]); is the pipeline "
-                             f"running classifier-free guidance (guidance_scale > 1)?")
-        u, cnd = out.float().chunk(2)
-        slope = output_to_score_slope(self.prediction_type, c.alpha, c.sigma)
-        gap = ((cnd - u).reshape(n, -1) ** 2).sum(1) * slope * slope
-        return cfg_log_weight_from_gap(gap, self._cfg_scale, h=c.h, g=c.g)
-
     # ------------------------------------------------------------------ the step
 
     def _base_step(self, model_output, timestep, x, i, generator, variance_noise,
@@ -391,6 +395,10 @@ class FKCScheduler:
             use_clipped_model_output: accepted for DDIM pipelines and ignored.
         """
         del use_clipped_model_output
+        if self.reward_fn is None and self.tilt.lam(1.0) != 0.0:
+            raise ValueError(f"reward_fn: this FKCScheduler has lam_max={self._lam_max} but no "
+                             f"reward (a reward is not saved with the config); attach it with "
+                             f"scheduler.set_reward(reward_fn)")
         i = self._index_of(timestep)
         n_steps, n = self.num_inference_steps, sample.shape[0]
         if model_output.shape[0] != n or model_output.shape[2:] != sample.shape[2:]:
@@ -467,3 +475,15 @@ class FKCScheduler:
                 f"resample={self.resample!r}, "
                 f"reward_at={self.reward_at!r}, reward_grad={self.reward_grad!r}, "
                 f"groups={self.groups!r})")
+
+
+def _source_from_config(source_class: str | None, source_config: dict | None) -> Any:
+    """The source scheduler a saved FKC config names (``from_config`` / ``from_pretrained``)."""
+    import diffusers
+
+    cls = getattr(diffusers, source_class, None) if isinstance(source_class, str) else None
+    if cls is None or not isinstance(source_config, dict):
+        raise ValueError(f"schedule: expected a DiscreteVPSchedule, or source_class and "
+                         f"source_config naming a diffusers scheduler (from from_scheduler's "
+                         f"saved config), got source_class={source_class!r}")
+    return cls.from_config(source_config)

@@ -161,3 +161,37 @@ def test_decoded_reward_unscales_latents_like_the_pipeline():
     # z * latents_std / scaling_factor + latents_mean, per channel
     torch.testing.assert_close(seen[0][:, 0], torch.full((3, 2, 2), 1.0 * 2 / 0.5 + 1.0))
     torch.testing.assert_close(seen[0][:, 1], torch.full((3, 2, 2), 1.0 * 4 / 0.5 - 1.0))
+
+
+def _tiny_unet():
+    return diffusers.UNet2DModel(
+        sample_size=8, in_channels=1, out_channels=1, layers_per_block=1,
+        block_out_channels=(8, 16), down_block_types=("DownBlock2D", "DownBlock2D"),
+        up_block_types=("UpBlock2D", "UpBlock2D"), norm_num_groups=4).eval()
+
+
+def test_save_and_load_inside_a_pipeline(tmp_path):
+    def reward(x):
+        return -(x.float() - 0.5).pow(2).flatten(1).mean(1)
+
+    pipe = diffusers.DDPMPipeline(_tiny_unet(), diffusers.DDPMScheduler(clip_sample=False))
+    pipe.scheduler = FKCScheduler.from_scheduler(pipe.scheduler, reward, lam_max=3.0, groups=2,
+                                                 reward_batch_size=4)
+    pipe.save_pretrained(tmp_path)
+    loaded = diffusers.DDPMPipeline.from_pretrained(tmp_path)
+    sch = loaded.scheduler
+    assert isinstance(sch, FKCScheduler) and sch.proposal == "ddpm"
+    for key in ("lam_max", "groups", "reward_batch_size", "weights", "reward_at"):
+        assert sch.config[key] == pipe.scheduler.config[key], key
+    assert sch.config.num_train_timesteps == 1000  # the source's config shows through
+    with pytest.raises(ValueError, match=r"reward_fn: .*set_reward\(reward_fn\)"):
+        loaded(batch_size=2, num_inference_steps=2)
+    sch.set_reward(reward)
+    runs = []
+    for p in (pipe, loaded):
+        out = p(batch_size=2, num_inference_steps=3, generator=torch.Generator().manual_seed(0),
+                output_type="np")
+        runs.append((out.images, p.scheduler.log_weights.clone()))
+    assert (runs[0][0] == runs[1][0]).all() and torch.equal(runs[0][1], runs[1][1])
+    again = FKCScheduler.from_config(pipe.scheduler.config)
+    assert again.proposal == "ddpm" and again.config["lam_max"] == 3.0
