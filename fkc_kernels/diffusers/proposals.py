@@ -145,7 +145,9 @@ def grid_base(name: str, out, x, c, c_next, prediction_type: str,
         return BaseStep(Move(x.clone(), s.to(x.dtype), c.h, c.g, c.f_coef), x0, noise,
                         c.alpha, c.sigma)
     a_p, s_p = (1.0, 0.0) if c_next is None else (c_next.alpha, c_next.sigma)
-    var = (s_p / c.sigma) ** 2 * (1.0 - (c.alpha / a_p) ** 2)
+    # q(x_prev | x_t, x0): the forward step adds σ_t² − (α_t/α_p)²σ_p², the posterior keeps
+    # σ_p²/σ_t² of it (for VP: (σ_p/σ_t)²·(1 − α_t²/α_p²))
+    var = (s_p / c.sigma) ** 2 * (c.sigma ** 2 - (c.alpha / a_p) ** 2 * s_p ** 2)
     eps = (xf - c.alpha * x0) / c.sigma
     mean = a_p * x0 + math.sqrt(max(s_p * s_p - var, 0.0)) * eps
     return BaseStep(Move(mean.to(x.dtype), torch.zeros_like(x), 1.0, math.sqrt(max(var, 0.0)),
