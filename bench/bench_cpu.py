@@ -121,14 +121,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-reference", action="store_true",
                         help="skip the eager and torch.compile reference rows")
     parser.add_argument("--shapes", default=",".join(f"{n}x{d}" for n, d in TABLE_SHAPES))
+    parser.add_argument("--increment", choices=("fkc", "ratio"), default="fkc",
+                        help="the weight increment of every step row (docs/design.md)")
     args = parser.parse_args(argv)
+    COEFS["increment"] = args.increment
     reason = unavailable_reason("cpu", torch.device("cpu"))
     if reason is not None:
         sys.exit(f"the cpu backend is unavailable: {reason}")
     torch.set_num_threads(args.threads)
     shapes = [tuple(int(v) for v in s.split("x")) for s in args.shapes.split(",")]
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} cores, "
-          f"noise ISA {torch.ops.fkc.cpu_noise_isa()}; median of {args.reps}; load average "
+          f"noise ISA {torch.ops.fkc.cpu_noise_isa()}; increment {args.increment!r}; median of "
+          f"{args.reps}; load average "
           f"before {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     print("| N x D | copy ms | cpu in place ms | of copy | cpu ms | of copy | cpu, explicit ms "
           "| of copy | eager ms | compile ms |")

@@ -217,12 +217,15 @@ class Check:
                              "ok" if ok else "**FAIL**"])
                 extra = 0.05 * torch.randn(n, device=dev)
                 z = torch.randn(n, d, device=dev)
-                wt = fk.fkc_step(x, w, s, gr, r, noise=z, extra_dw=extra, backend=name,
-                                 **COEFS)[1]
-                wr = reference.fkc_step(x, w, s, gr, r, z, extra_dw=extra, **COEFS)[1]
-                ew = (wt - wr).abs().max().item()
-                rows.append([name, "step, extra_dw", f"{n}x{d} fp32", f"w {ew:.2e}",
-                             "ok" if ew < 1e-5 * math.sqrt(d) + 1e-6 else "**FAIL**"])
+                for inc in ("fkc", "ratio"):  # the ratio increment sums |∇r|², <∇r, ξ> instead
+                    wt = fk.fkc_step(x, w, s, gr, r, noise=z, extra_dw=extra, increment=inc,
+                                     backend=name, **COEFS)[1]
+                    wr = reference.fkc_step(x, w, s, gr, r, z, extra_dw=extra, increment=inc,
+                                            **COEFS)[1]
+                    ew = (wt - wr).abs().max().item()
+                    rows.append([name, f"step, extra_dw, increment={inc}", f"{n}x{d} fp32",
+                                 f"w {ew:.2e}",
+                                 "ok" if ew < 1e-5 * math.sqrt(d) + 1e-6 else "**FAIL**"])
             if dev.type == "cuda" and hasattr(torch.ops.fkc, "philox_normal_cpu"):
                 # the fastmath polynomials are explicit fmas: the GPU's normals are the CPU's
                 n, d = 1000, 1000

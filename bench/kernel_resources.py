@@ -192,13 +192,13 @@ def triton_rows(tmp: str) -> list[str]:
     except Exception as exc:  # triton missing: say so
         return [f"(Triton kernels skipped: {type(exc).__name__}: {exc})"]
     rows = []
-    dtypes = {torch.float32: "fp32", torch.bfloat16: "bf16"}
     for n, d in STEP_SHAPES:
         block_n, block_d, warps = ts.block_sizes(n, d)
         splits = ts.d_splits(triton.cdiv(n, block_n), d, block_d, torch.device("cuda"))
         d_per = triton.cdiv(triton.cdiv(d, block_d), splits) * block_d
         split = triton.cdiv(d, d_per) > 1
-        for tname in dtypes.values():
+        # both increments in fp32 (the ratio's row sums replace the FKC ones), bf16 the FKC one
+        for tname, ratio in [("fp32", False), ("fp32", True), ("bf16", False)]:
             p = f"*{tname}"
             sig = dict(x_ptr=p, s_ptr=p, gr_ptr=p, f_ptr=p, z_ptr=p, r_ptr="*fp32",
                        e_ptr="*fp32", w_ptr="*fp32", seeds_ptr="*i64", xo_ptr=p,
@@ -206,17 +206,17 @@ def triton_rows(tmp: str) -> list[str]:
                        stride_s="i32", stride_gr="i32", stride_f="i32", stride_z="i32",
                        stride_xo="i32", d_per_program="i32")
             sig.update({k: "fp32" for k in ("h", "g2", "half_lam", "g_sqrt_h", "f_coef", "lam",
-                                             "dlam", "half_g2_lam", "dw_clip", "w_min",
-                                             "w_max")})
-            const = dict(HAS_F=False, HAS_NOISE=False, HAS_EXTRA=False,
+                                             "dlam", "half_g2_lam", "ratio_gg", "ratio_gz",
+                                             "dw_clip", "w_min", "w_max")})
+            const = dict(HAS_F=False, HAS_NOISE=False, HAS_EXTRA=False, RATIO=ratio,
                          NOISE_BY_GROUP=d % 4 == 0, SPLIT_D=split, BLOCK_N=block_n,
                          BLOCK_D=block_d, MULTI_TILE=d_per > block_d, stride_f=0, stride_z=0)
             aligned = {k for k, v in sig.items() if v.startswith("*")}
             aligned |= {k for k in ("D", "stride_x", "stride_s", "stride_gr", "stride_xo",
                                     "d_per_program") if d % 16 == 0}
             aligned -= set(const)
-            config = (f"({n}, {d}) {tname}: BLOCK {block_n}x{block_d}, {warps} warps"
-                      f"{', split D' if split else ''}")
+            config = (f"({n}, {d}) {tname}{' ratio' if ratio else ''}: BLOCK {block_n}x{block_d}, "
+                      f"{warps} warps{', split D' if split else ''}")
             t0 = time.perf_counter()
             compiled = _triton_compile(ts._fkc_step_kernel, sig, const, aligned, warps)
             took = f" ({time.perf_counter() - t0:.0f} s)"

@@ -16,9 +16,7 @@ from typing import NamedTuple
 import torch
 
 from .ops import effective_sample_size, fkc_step_, systematic_resample
-from .ops.noise import draw_philox_seeds
 from .particles import group_labels, resample_in_groups
-from .reference.philox import philox_normal
 from .rewards import GRAD_MODES, RewardFn, check_batch_size, reward_and_grad
 
 WEIGHTS = ("smc", "fkc", "seed")
@@ -65,28 +63,18 @@ def _ratio_step_(move: Move, w: torch.Tensor, grad: torch.Tensor, lam: float,
 
     ``Δw = −(h·g²·λ²/8)·‖∇r‖² − (g·√h·λ/2)·⟨∇r, ξ⟩ + extra_dw``, the exact
     ``log N(x'; base mean, g²h) − log N(x'; guided mean, g²h)`` (``lam`` sets the guidance
-    shift ``h·g²·(λ/2)·∇r`` as in the FKC drift). The noise follows the op's contract, so the
-    particles equal what ``fkc_step_`` draws from the same generator.
+    shift ``h·g²·(λ/2)·∇r`` as in the FKC drift): the fused op's ``increment="ratio"``.
     """
-    x, h, g = move.x, move.h, move.g
-    if isinstance(g, torch.Tensor):  # a per-element std (DDPM's learned variances)
+    if isinstance(move.g, torch.Tensor):  # a per-element std (DDPM's learned variances)
         _tensor_ratio_step_(move, w, grad, lam, extra_dw, noise)
         return
-    if noise is None:
-        seeds = draw_philox_seeds(generator, x.device)
-        noise = philox_normal(seeds[0], seeds[1], x.numel(), device=x.device).view(x.shape)
-    noise = noise.to(x.dtype)
-    n = x.shape[0]
-    scratch = torch.zeros(n, dtype=torch.float32, device=x.device)
-    fkc_step_(x, scratch, move.score, grad, torch.zeros_like(scratch), h=h, g=g, lam=lam,
-              dlam=0.0, f_coef=move.f_coef, noise=noise, dw_clip=None, w_clip=None,
-              backend=backend)
-    gf, xi = grad.float().reshape(n, -1), noise.float().reshape(n, -1)
-    dw = -(h * g * g * lam * lam / 8.0) * (gf * gf).sum(1) \
-        - (g * math.sqrt(h) * lam / 2.0) * (gf * xi).sum(1)
-    if extra_dw is not None:
-        dw = dw + extra_dw
-    w.add_(dw)
+    x = move.x
+    fkc_step_(x, w, move.score, grad, torch.zeros(x.shape[0], dtype=torch.float32,
+                                                  device=x.device),
+              h=move.h, g=move.g, lam=lam, dlam=0.0, f_coef=move.f_coef,
+              noise=None if noise is None else noise.to(x.dtype), generator=generator,
+              dw_clip=None, w_clip=None, backend=backend, extra_dw=extra_dw,
+              increment="ratio")
 
 
 def _tensor_ratio_step_(move: Move, w: torch.Tensor, grad: torch.Tensor, lam: float,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 
@@ -54,3 +56,30 @@ def gmm_vp_score(x, means, stds, probs, alpha, sigma):
             + torch.log(probs))
     resp = torch.softmax(logp, dim=1)  # (N, M)
     return -(resp[:, :, None] * diff / var[None, :, None]).sum(1)
+
+
+def ratio_step_f64(x, s, gr, xi, *, h, g, lam, f_coef=0.0, f=None):
+    """``increment="ratio"`` stated from its definition, in float64 torch, rows flattened.
+
+    ``x' = mu_guided + g√h·ξ`` and ``dw = log N(x'; mu_base, g²h·I) − log N(x'; mu_guided, g²h·I)``
+    with ``mu_base = x + h(g²s − f)`` (the unguided Euler-Maruyama mean) and ``mu_guided =
+    mu_base + h·g²·(λ/2)·∇r``: each log density evaluated with ``torch.distributions.Normal``, not
+    the closed form the kernels use. Needs ``g > 0``.
+
+    Returns:
+        ``(x_new (N, D), dw (N,))`` float64.
+    """
+    n = x.shape[0]
+
+    def rows(t):
+        return t.detach().cpu().double().reshape(n, -1)
+
+    x, s, gr, xi = rows(x), rows(s), rows(gr), rows(xi)
+    fx = rows(f) if f is not None else f_coef * x
+    mu_base = x + h * (g * g * s - fx)
+    mu_guided = x + h * (g * g * (s + lam / 2 * gr) - fx)
+    scale = g * math.sqrt(h)
+    x_new = mu_guided + scale * xi
+    log_base = torch.distributions.Normal(mu_base, scale).log_prob(x_new).sum(1)
+    log_guided = torch.distributions.Normal(mu_guided, scale).log_prob(x_new).sum(1)
+    return x_new, log_base - log_guided

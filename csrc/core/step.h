@@ -3,6 +3,11 @@
 //   drift = g^2 (s + (lam/2) gr) - f(x);   x' = x + h drift + g sqrt(h) xi
 //   dw    = h [dlam r - lam <gr, f(x)> + (g^2/2) lam <gr, s>] (+ extra_dw),  clipped to +-dw_clip
 //   w'    = clip(w + dw, w_min, w_max)
+// or, for the ratio increment (docs/design.md, "The ratio increment": the log density ratio of
+// the unguided Euler-Maruyama transition to the guided one at x', xi the step's own noise),
+//   dw    = -[(h g^2 lam^2 / 8) |gr|^2 + (g sqrt(h) lam / 2) <gr, xi>] (+ extra_dw)
+// A row keeps two float32 sums: <gr, f(x)> and <gr, s> for the FKC increment, |gr|^2 and
+// <gr, xi> for the ratio (the mode is a compile-time switch of the kernels).
 // The coefficients are rounded to float32 once, where the float32 reference rounds them (a
 // Python float meeting a float32 tensor), and the operation order follows the reference, so a
 // kernel matches reference.fkc_step to the last bit or two.
@@ -25,18 +30,22 @@ struct StepCoefs {
   float half_g2_lam;  // g^2 lam / 2
   float dw_clip;      // +inf when off
   float w_min, w_max; // -inf / +inf when off
+  float ratio_gg;     // h g^2 lam^2 / 8 (ratio increment)
+  float ratio_gz;     // g sqrt(h) lam / 2 (ratio increment)
+  bool ratio;         // the increment: false = FKC, true = ratio
 };
 
 // Host-side: double scalars from the op schema -> float32 coefficients.
 inline StepCoefs make_step_coefs(double h, double g, double lam, double dlam, double f_coef,
-                                 double dw_clip, double w_min, double w_max) {
+                                 double dw_clip, double w_min, double w_max, bool ratio) {
   const double g2 = g * g;
   return StepCoefs{static_cast<float>(h),           static_cast<float>(g2),
                    static_cast<float>(0.5 * lam),   static_cast<float>(g * std::sqrt(h)),
                    static_cast<float>(f_coef),      static_cast<float>(dlam),
                    static_cast<float>(lam),         static_cast<float>(0.5 * g2 * lam),
                    static_cast<float>(dw_clip),     static_cast<float>(w_min),
-                   static_cast<float>(w_max)};
+                   static_cast<float>(w_max),       static_cast<float>(h * g2 * lam * lam / 8),
+                   static_cast<float>(0.5 * g * std::sqrt(h) * lam), ratio};
 }
 
 // x' for one element; fx is f(x) (explicit, or f_coef * x), xi the standard normal.
@@ -45,11 +54,28 @@ FKC_HD float step_x(float x, float s, float gr, float fx, float xi, const StepCo
   return (x + c.h * drift) + c.noise_scale * xi;
 }
 
-// w' from the row's dot products <gr, f(x)> and <gr, s> (float32 accumulations); extra points
-// at the row's extra_dw term, or is nullptr when there is none.
-FKC_HD float step_w(float w, float r, float dot_gr_f, float dot_gr_s, const float* extra,
+// The two products a row sums for its increment, of one element: <gr, f(x)> and <gr, s> (FKC),
+// |gr|^2 and <gr, xi> (ratio).
+template <bool kRatio>
+FKC_HD float row_term_a(float gr, float fx) {
+  return kRatio ? gr * gr : gr * fx;
+}
+template <bool kRatio>
+FKC_HD float row_term_b(float gr, float s, float xi) {
+  return kRatio ? gr * xi : gr * s;
+}
+
+// w' from the row's two float32 sums (row_term_a, row_term_b); extra points at the row's
+// extra_dw term, or is nullptr when there is none.
+template <bool kRatio>
+FKC_HD float step_w(float w, float r, float sum_a, float sum_b, const float* extra,
                     const StepCoefs& c) {
-  float dw = mul_rn(c.h, (c.dlam * r - c.lam * dot_gr_f) + c.half_g2_lam * dot_gr_s);
+  float dw;
+  if constexpr (kRatio) {
+    dw = -(mul_rn(c.ratio_gg, sum_a) + mul_rn(c.ratio_gz, sum_b));
+  } else {
+    dw = mul_rn(c.h, (c.dlam * r - c.lam * sum_a) + c.half_g2_lam * sum_b);
+  }
   if (extra != nullptr) dw = dw + *extra;
   dw = clamp_keep_nan(dw, -c.dw_clip, c.dw_clip);
   return clamp_keep_nan(w + dw, c.w_min, c.w_max);

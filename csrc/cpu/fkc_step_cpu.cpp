@@ -3,7 +3,8 @@
 // A row is walked in chunks of up to kChunk elements. Per chunk: the noise is generated into a
 // small stack buffer (noise_simd.h: one philox call per 4 elements, 8 or 16 groups per SIMD
 // instruction), fp16/bf16 inputs are widened into stack buffers, then one SIMD loop computes x'
-// and both dot products. Chunk borders fall on Philox group borders, so a group is generated
+// and the row's two sums (core/step.h: <gr, f>, <gr, s> for the FKC increment, |gr|^2, <gr, xi>
+// for the ratio; the increment is a template argument, so each has its own loop). Chunk borders fall on Philox group borders, so a group is generated
 // twice only where it straddles two rows.
 #include <ATen/Parallel.h>
 #include <c10/util/BFloat16.h>
@@ -34,7 +35,7 @@
 #define FKC_ALWAYS_INLINE inline
 #endif
 #define FKC_SIMD _Pragma("omp simd")
-#define FKC_SIMD_REDUCE _Pragma("omp simd reduction(+ : dot_f, dot_s)")
+#define FKC_SIMD_REDUCE _Pragma("omp simd reduction(+ : dot_a, dot_b)")
 
 namespace fkc {
 namespace cpu {
@@ -105,7 +106,7 @@ FKC_ALWAYS_INLINE void prefetch_elements(const StepArgs<T>& a, uint64_t e0, uint
   }
 }
 
-template <typename T>
+template <typename T, bool kRatio>
 FKC_ALWAYS_INLINE void step_rows(const StepArgs<T>& a, int64_t row_begin, int64_t row_end) {
   alignas(64) float b_noise[kNoiseWindow], b_x[kChunk], b_s[kChunk], b_g[kChunk], b_f[kChunk],
       b_out[kChunk];
@@ -123,7 +124,7 @@ FKC_ALWAYS_INLINE void step_rows(const StepArgs<T>& a, int64_t row_begin, int64_
     const T* nr = a.noise ? a.noise + n * a.stride_noise : nullptr;
     T* outr = a.x_out + n * a.stride_x_out;
     const uint64_t row_e0 = static_cast<uint64_t>(n) * static_cast<uint64_t>(d);
-    float dot_f = 0.0f, dot_s = 0.0f;
+    float dot_a = 0.0f, dot_b = 0.0f;  // the row's two sums (core/step.h row_term_a/b)
     int64_t d0 = 0;
     while (d0 < d) {
       // end the chunk on a Philox group border so the next chunk starts with lane 0
@@ -166,8 +167,8 @@ FKC_ALWAYS_INLINE void step_rows(const StepArgs<T>& a, int64_t row_begin, int64_
         FKC_SIMD_REDUCE
         for (int64_t i = 0; i < len; ++i) {
           const float xv = xp[i], sv = sp[i], gv = gp[i], fv = fp[i];
-          dot_f += gv * fv;
-          dot_s += gv * sv;
+          dot_a += row_term_a<kRatio>(gv, fv);
+          dot_b += row_term_b<kRatio>(gv, sv, zp[i]);
           op[i] = step_x(xv, sv, gv, fv, zp[i], c);
         }
       } else {
@@ -175,8 +176,8 @@ FKC_ALWAYS_INLINE void step_rows(const StepArgs<T>& a, int64_t row_begin, int64_
         for (int64_t i = 0; i < len; ++i) {
           const float xv = xp[i], sv = sp[i], gv = gp[i];
           const float fv = c.f_coef * xv;
-          dot_f += gv * fv;
-          dot_s += gv * sv;
+          dot_a += row_term_a<kRatio>(gv, fv);
+          dot_b += row_term_b<kRatio>(gv, sv, zp[i]);
           op[i] = step_x(xv, sv, gv, fv, zp[i], c);
         }
       }
@@ -188,24 +189,33 @@ FKC_ALWAYS_INLINE void step_rows(const StepArgs<T>& a, int64_t row_begin, int64_
     }
     const float* extra = a.extra_dw ? a.extra_dw + n * a.stride_extra_dw : nullptr;
     a.w_out[n * a.stride_w_out] =
-        step_w(a.w[n * a.stride_w], a.reward[n * a.stride_reward], dot_f, dot_s, extra, c);
+        step_w<kRatio>(a.w[n * a.stride_w], a.reward[n * a.stride_reward], dot_a, dot_b, extra,
+                       c);
   }
 }
 
-FKC_CPU_CLONES void step_rows_f32(const StepArgs<float>& a, int64_t b, int64_t e) {
-  step_rows(a, b, e);
-}
-FKC_CPU_CLONES void step_rows_f16(const StepArgs<c10::Half>& a, int64_t b, int64_t e) {
-  step_rows(a, b, e);
-}
-FKC_CPU_CLONES void step_rows_bf16(const StepArgs<c10::BFloat16>& a, int64_t b, int64_t e) {
-  step_rows(a, b, e);
-}
+// one cloned function per dtype and increment: the FKC loops are the same code with or without
+// the ratio beside them
+#define FKC_STEP_ROWS(NAME, T, RATIO)                                      \
+  FKC_CPU_CLONES void NAME(const StepArgs<T>& a, int64_t b, int64_t e) { \
+    step_rows<T, RATIO>(a, b, e);                                          \
+  }
+FKC_STEP_ROWS(step_rows_f32, float, false)
+FKC_STEP_ROWS(step_rows_f16, c10::Half, false)
+FKC_STEP_ROWS(step_rows_bf16, c10::BFloat16, false)
+FKC_STEP_ROWS(step_rows_f32_ratio, float, true)
+FKC_STEP_ROWS(step_rows_f16_ratio, c10::Half, true)
+FKC_STEP_ROWS(step_rows_bf16_ratio, c10::BFloat16, true)
+#undef FKC_STEP_ROWS
 
-void step_rows_any(const StepArgs<float>& a, int64_t b, int64_t e) { step_rows_f32(a, b, e); }
-void step_rows_any(const StepArgs<c10::Half>& a, int64_t b, int64_t e) { step_rows_f16(a, b, e); }
+void step_rows_any(const StepArgs<float>& a, int64_t b, int64_t e) {
+  a.coefs.ratio ? step_rows_f32_ratio(a, b, e) : step_rows_f32(a, b, e);
+}
+void step_rows_any(const StepArgs<c10::Half>& a, int64_t b, int64_t e) {
+  a.coefs.ratio ? step_rows_f16_ratio(a, b, e) : step_rows_f16(a, b, e);
+}
 void step_rows_any(const StepArgs<c10::BFloat16>& a, int64_t b, int64_t e) {
-  step_rows_bf16(a, b, e);
+  a.coefs.ratio ? step_rows_bf16_ratio(a, b, e) : step_rows_bf16(a, b, e);
 }
 
 }  // namespace

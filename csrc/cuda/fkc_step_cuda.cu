@@ -4,7 +4,9 @@
 // Each thread walks the row's Philox groups (4 consecutive flat elements) with stride
 // kRowThreads: one philox call per group, and when the row is 4-aligned (D % 4 == 0 and all
 // pointers/strides aligned) one 16-byte (fp32) or 8-byte (fp16/bf16) load per tensor per group.
-// Seeds are read from device memory: no host sync, safe under CUDA graph capture.
+// Seeds are read from device memory: no host sync, safe under CUDA graph capture. The increment
+// (core/step.h: FKC or ratio) is a template argument: each has its own kernels, the FKC ones
+// unchanged by the ratio's.
 #include <c10/util/BFloat16.h>
 #include <c10/util/Half.h>
 
@@ -64,7 +66,7 @@ __device__ __forceinline__ float row_sum(float v, float* smem) {
 
 // 4 blocks of 256 threads per SM: at most 64 registers a thread (checked without spills by
 // bench/kernel_resources.py)
-template <typename T, int kRowThreads, bool kAligned>
+template <typename T, int kRowThreads, bool kAligned, bool kRatio>
 __global__ void __launch_bounds__(kBlock, 4) fkc_step_kernel(const StepArgs<T> a) {
   __shared__ float smem[2][kBlock / 32];
   constexpr int kRowsPerBlock = kBlock / kRowThreads;
@@ -79,7 +81,7 @@ __global__ void __launch_bounds__(kBlock, 4) fkc_step_kernel(const StepArgs<T> a
     r_row = a.reward[n * a.stride_reward];
     if (a.extra_dw) extra_row = a.extra_dw[n * a.stride_extra_dw];
   }
-  float dot_f = 0.0f, dot_s = 0.0f;
+  float dot_a = 0.0f, dot_b = 0.0f;  // the row's two sums (core/step.h row_term_a/b)
   if (n < a.n) {  // no early return: every thread must reach the reductions
     PhiloxKey key{};
     if (a.noise == nullptr) {
@@ -115,8 +117,8 @@ __global__ void __launch_bounds__(kBlock, 4) fkc_step_kernel(const StepArgs<T> a
         }
 #pragma unroll
         for (int l = 0; l < 4; ++l) {
-          dot_f += gv[l] * fv[l];
-          dot_s += gv[l] * sv[l];
+          dot_a += row_term_a<kRatio>(gv[l], fv[l]);
+          dot_b += row_term_b<kRatio>(gv[l], sv[l], zv[l]);
           ov[l] = step_x(xv[l], sv[l], gv[l], fv[l], zv[l], c);
         }
         store4(outr + d0, ov);
@@ -137,18 +139,18 @@ __global__ void __launch_bounds__(kBlock, 4) fkc_step_kernel(const StepArgs<T> a
           const float gv = static_cast<float>(gr[j]);
           const float fv = fr ? static_cast<float>(fr[j]) : c.f_coef * xv;
           const float zv = nr ? static_cast<float>(nr[j]) : z[l];
-          dot_f += gv * fv;
-          dot_s += gv * sv;
+          dot_a += row_term_a<kRatio>(gv, fv);
+          dot_b += row_term_b<kRatio>(gv, sv, zv);
           outr[j] = static_cast<T>(step_x(xv, sv, gv, fv, zv, c));
         }
       }
     }
   }
-  dot_f = row_sum<kRowThreads>(dot_f, smem[0]);
-  dot_s = row_sum<kRowThreads>(dot_s, smem[1]);
+  dot_a = row_sum<kRowThreads>(dot_a, smem[0]);
+  dot_b = row_sum<kRowThreads>(dot_b, smem[1]);
   if (n < a.n && t == 0) {
     a.w_out[n * a.stride_w_out] =
-        step_w(w_row, r_row, dot_f, dot_s, a.extra_dw ? &extra_row : nullptr, c);
+        step_w<kRatio>(w_row, r_row, dot_a, dot_b, a.extra_dw ? &extra_row : nullptr, c);
   }
 }
 
@@ -158,7 +160,7 @@ bool aligned4(const T* p, int64_t row_stride) {
          (reinterpret_cast<uintptr_t>(p) % (4 * sizeof(T)) == 0 && row_stride % 4 == 0);
 }
 
-template <typename T, int kRowThreads>
+template <typename T, int kRowThreads, bool kRatio>
 cudaError_t launch_rows(const StepArgs<T>& a, cudaStream_t stream) {
   constexpr int kRowsPerBlock = kBlock / kRowThreads;
   const int64_t blocks = (a.n + kRowsPerBlock - 1) / kRowsPerBlock;
@@ -167,11 +169,21 @@ cudaError_t launch_rows(const StepArgs<T>& a, cudaStream_t stream) {
                        aligned4(a.f, a.stride_f) && aligned4(a.noise, a.stride_noise) &&
                        aligned4<T>(a.x_out, a.stride_x_out);
   if (aligned) {
-    fkc_step_kernel<T, kRowThreads, true><<<blocks, kBlock, 0, stream>>>(a);
+    fkc_step_kernel<T, kRowThreads, true, kRatio><<<blocks, kBlock, 0, stream>>>(a);
   } else {
-    fkc_step_kernel<T, kRowThreads, false><<<blocks, kBlock, 0, stream>>>(a);
+    fkc_step_kernel<T, kRowThreads, false, kRatio><<<blocks, kBlock, 0, stream>>>(a);
   }
   return cudaGetLastError();
+}
+
+template <typename T, bool kRatio>
+cudaError_t launch_width(const StepArgs<T>& a, cudaStream_t stream) {
+  // a row's threads: one per Philox group up to a warp (8 or 16 for D <= 32 or 64), a warp up
+  // to 256 groups, a block of 256 threads beyond
+  if (a.d <= 32) return launch_rows<T, 8, kRatio>(a, stream);
+  if (a.d <= 64) return launch_rows<T, 16, kRatio>(a, stream);
+  if (a.d <= 1024) return launch_rows<T, 32, kRatio>(a, stream);
+  return launch_rows<T, kBlock, kRatio>(a, stream);
 }
 
 }  // namespace
@@ -179,12 +191,7 @@ cudaError_t launch_rows(const StepArgs<T>& a, cudaStream_t stream) {
 template <typename T>
 cudaError_t launch_fkc_step(const StepArgs<T>& a, cudaStream_t stream) {
   if (a.n == 0) return cudaSuccess;
-  // a row's threads: one per Philox group up to a warp (8 or 16 for D <= 32 or 64), a warp up
-  // to 256 groups, a block of 256 threads beyond
-  if (a.d <= 32) return launch_rows<T, 8>(a, stream);
-  if (a.d <= 64) return launch_rows<T, 16>(a, stream);
-  if (a.d <= 1024) return launch_rows<T, 32>(a, stream);
-  return launch_rows<T, kBlock>(a, stream);
+  return a.coefs.ratio ? launch_width<T, true>(a, stream) : launch_width<T, false>(a, stream);
 }
 
 template cudaError_t launch_fkc_step<float>(const StepArgs<float>&, cudaStream_t);

@@ -2,7 +2,7 @@
 //
 // k <= blocks::kMaxK: one launch of select_particles_kernel (plus a memset of its merge tree's
 // group counters): the block algorithm of core/select_blocks.h under the CUDA execution model.
-// Larger k: selection keys from one kernel, sorted by the bindings with at::sort (stable device
+// Larger k: selection keys from one kernel, sorted by the registration (csrc/ops/) with at::sort (stable device
 // radix sort). Both give reference.select_particles exactly: integer keys, no float compares.
 #include <c10/util/BFloat16.h>
 #include <c10/util/Half.h>

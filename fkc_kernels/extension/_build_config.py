@@ -10,18 +10,28 @@ import hashlib
 import sys
 from pathlib import Path
 
-# paths relative to the repository root
+# paths relative to the repository root. Per op: its torch-free kernels (csrc/cpu/<op>_cpu.cpp,
+# csrc/cuda/<op>_cuda.cu) and its registration for each dispatch key
+# (csrc/ops/<op>_register_cpu.cpp, csrc/ops/<op>_register_cuda.cpp: TORCH_LIBRARY_IMPL, and
+# TORCH_LIBRARY_FRAGMENT for CPU-only helper ops). A new op adds its files here; file names must
+# be unique across folders (the just-in-time build names object files after them).
 CPU_SOURCES = [
-    "csrc/bindings.cpp",
     "csrc/cpu/fkc_step_cpu.cpp",
     "csrc/cpu/noise_simd.cpp",
     "csrc/cpu/select_particles_cpu.cpp",
     "csrc/cpu/systematic_resample_cpu.cpp",
+    "csrc/ops/fkc_step_register_cpu.cpp",
+    "csrc/ops/noise_register_cpu.cpp",
+    "csrc/ops/select_particles_register_cpu.cpp",
+    "csrc/ops/systematic_resample_register_cpu.cpp",
 ]
 CUDA_SOURCES = [
     "csrc/cuda/fkc_step_cuda.cu",
     "csrc/cuda/select_particles_cuda.cu",
     "csrc/cuda/systematic_resample_cuda.cu",
+    "csrc/ops/fkc_step_register_cuda.cpp",
+    "csrc/ops/select_particles_register_cuda.cpp",
+    "csrc/ops/systematic_resample_register_cuda.cpp",
 ]
 # the importable name of the prebuilt library and the metadata file written beside it
 EXT_NAME = "fkc_kernels._C"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from ..ops._step_args import StepScalars, StepTensors, flat_step_args
 from ._loader import has_kernel, load
 
 
@@ -29,10 +30,8 @@ class ExtBackend:
     def _no_kernel_reason(self) -> str:
         return f"the loaded C++ extension has no {self.dispatch_key} kernels"
 
-    def fkc_step(self, x, w, score, reward_grad, reward, extra_dw, f, noise, seeds, x_out,
-                 w_out, *, h, g, lam, dlam, f_coef, dw_clip, w_min, w_max) -> None:
-        torch.ops.fkc.fkc_step_ext(x, w, score, reward_grad, reward, extra_dw, f, noise, seeds,
-                                   x_out, w_out, h, g, lam, dlam, f_coef, dw_clip, w_min, w_max)
+    def fkc_step(self, tensors: StepTensors, scalars: StepScalars) -> None:
+        torch.ops.fkc.fkc_step_ext(*flat_step_args(tensors, scalars))
 
     def select_particles(self, w, k, n_random, seeds):
         return torch.ops.fkc.select_particles_ext(w, k, n_random, seeds)

@@ -154,7 +154,7 @@ def _jit(notes: list[str]) -> tuple[str | None, str | None]:
     if os.environ.get("FKC_NO_JIT") == "1":
         return None, "the just-in-time build is off (FKC_NO_JIT=1)"
     csrc = _REPO_ROOT / "csrc"
-    if not (csrc / "bindings.cpp").exists():
+    if not all((_REPO_ROOT / src).exists() for src in cfg.CPU_SOURCES):
         return None, f"no C++ sources at {csrc} to build just in time (not a source checkout)"
     if _cuda_buildable():
         try:

@@ -3,11 +3,11 @@
 A backend is an object with ``name``, ``unavailable_reason(device) -> str | None`` and the op
 methods below. Tensors reach it validated, 2-D ``(N, D)`` with unit inner stride, on one device:
 
-* ``fkc_step(x, w, score, reward_grad, reward, extra_dw, f, noise, seeds, x_out, w_out, *, h,
-  g, lam, dlam, f_coef, dw_clip, w_min, w_max) -> None``: writes ``x_out`` (x's dtype) and
-  ``w_out`` (float32); either may alias its input. ``extra_dw`` (float32 ``(N,)``, added to the
-  increment before its clip), ``f`` and ``noise`` may be ``None``; ``seeds`` is the int64
-  ``(2,)`` tensor ``[S, O]`` of the noise contract. Clips that are off come as ``inf``.
+* ``fkc_step(tensors: StepTensors, scalars: StepScalars) -> None`` (the two bundles of
+  ``fkc_kernels.ops._step_args``, which say what each field holds): writes ``tensors.x_out`` (x's
+  dtype) and ``tensors.w_out`` (float32); either may alias its input. ``extra_dw``, ``f`` and
+  ``noise`` may be ``None``; ``seeds`` is the int64 ``(2,)`` tensor ``[S, O]`` of the noise
+  contract. Clips that are off come as ``inf``.
 * ``select_particles(w, k, n_random, seeds) -> LongTensor[k]``.
 * ``systematic_resample(logw, u) -> LongTensor[N]`` with ``u`` a float64 ``(1,)`` uniform.
 

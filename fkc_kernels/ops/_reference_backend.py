@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from .. import reference
+from ._step_args import StepScalars, StepTensors
 
 
 class ReferenceBackend:
@@ -13,18 +14,18 @@ class ReferenceBackend:
     def unavailable_reason(self, device: torch.device | None = None) -> str | None:
         return None
 
-    def fkc_step(self, x, w, score, reward_grad, reward, extra_dw, f, noise, seeds, x_out,
-                 w_out, *,
-                 h, g, lam, dlam, f_coef, dw_clip, w_min, w_max) -> None:
+    def fkc_step(self, t: StepTensors, c: StepScalars) -> None:
+        noise = t.noise
         if noise is None:
-            noise = reference.philox_normal(seeds[0], seeds[1], x.numel(), device=x.device)
-            noise = noise.view(x.shape)
+            noise = reference.philox_normal(t.seeds[0], t.seeds[1], t.x.numel(),
+                                            device=t.x.device).view(t.x.shape)
         x_new, w_new = reference.fkc_step(
-            x, w, score, reward_grad, reward, noise, h=h, g=g, lam=lam, dlam=dlam,
-            f_coef=f_coef, f=f, dw_clip=dw_clip, w_clip=(w_min, w_max), extra_dw=extra_dw,
+            t.x, t.w, t.score, t.reward_grad, t.reward, noise, h=c.h, g=c.g, lam=c.lam,
+            dlam=c.dlam, f_coef=c.f_coef, f=t.f, dw_clip=c.dw_clip, w_clip=(c.w_min, c.w_max),
+            extra_dw=t.extra_dw, increment=c.increment,
         )
-        x_out.copy_(x_new)
-        w_out.copy_(w_new)
+        t.x_out.copy_(x_new)
+        t.w_out.copy_(w_new)
 
     def select_particles(self, w, k, n_random, seeds):
         return reference.select_particles(w, k, n_random, seeds)

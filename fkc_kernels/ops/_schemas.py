@@ -5,7 +5,8 @@ same schemas, so the Python-side definitions and fake (meta) kernels exist even 
 library was built, and ``torch.compile``/CUDA graphs see one opaque call per op:
 
 * ``fkc::fkc_step_B(...) -> ()`` writes ``x_out`` and ``w_out`` (they may alias ``x`` and ``w``);
-  ``extra_dw`` is an optional float32 ``(N,)`` term added to the log-weight increment.
+  its arguments are the fields of ``StepTensors`` then ``StepScalars``, and its schema is
+  generated from them (``fkc_kernels.ops._step_args``).
 * ``fkc::select_particles_B(w, k, n_random, seeds) -> Tensor`` (int64 ``(k,)``).
 * ``fkc::systematic_resample_B(logw, u) -> Tensor`` (int64 ``(N,)``).
 
@@ -17,21 +18,16 @@ from __future__ import annotations
 
 import torch
 
-STEP_SCHEMA = (
-    "(Tensor x, Tensor w, Tensor score, Tensor reward_grad, Tensor reward, Tensor? extra_dw, "
-    "Tensor? f, Tensor? noise, Tensor? seeds, Tensor(a!) x_out, Tensor(b!) w_out, float h, "
-    "float g, float lam, float dlam, float f_coef, float dw_clip, float w_min, "
-    "float w_max) -> ()"
-)
+from ._step_args import STEP_SCHEMA
+
 SELECT_SCHEMA = "(Tensor w, int k, int n_random, Tensor seeds) -> Tensor"
 RESAMPLE_SCHEMA = "(Tensor logw, Tensor u) -> Tensor"
 
 _DEFINED: set[str] = set()
 
 
-def _fake_step(x, w, score, reward_grad, reward, extra_dw, f, noise, seeds, x_out, w_out, h, g,
-               lam, dlam, f_coef, dw_clip, w_min, w_max) -> None:
-    return None
+def _fake_step(*args) -> None:
+    return None  # writes its outputs in place: nothing to allocate
 
 
 def _fake_select(w, k, n_random, seeds):

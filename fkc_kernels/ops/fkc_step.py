@@ -8,9 +8,11 @@ import torch
 
 from . import _validate as v
 from ._backends import resolve_backend
+from ._step_args import StepScalars, StepTensors
 from .noise import draw_philox_seeds
 
 _INF = math.inf
+INCREMENTS = ("fkc", "ratio")
 
 
 def _as_rows(t: torch.Tensor, n: int) -> torch.Tensor:
@@ -43,7 +45,9 @@ def _check_seeds(seeds, noise, generator, device):
 
 
 def _validate_step(x, w, score, reward_grad, reward, h, g, lam, dlam, f_coef, f, noise,
-                   generator, dw_clip, w_clip, extra_dw, seeds):
+                   generator, dw_clip, w_clip, extra_dw, seeds, increment):
+    if not isinstance(increment, str) or increment not in INCREMENTS:
+        raise ValueError(f"increment: expected 'fkc' or 'ratio', got {increment!r}")
     x = v.check_float_tensor("x", x, v.PARTICLE_DTYPES)
     if x.dim() < 1:
         raise ValueError("x: expected particles of shape (N, *S), got a 0-d tensor")
@@ -86,8 +90,8 @@ def _validate_step(x, w, score, reward_grad, reward, h, g, lam, dlam, f_coef, f,
             raise ValueError(f"w_clip: expected w_min <= w_max, got ({w_min}, {w_max})")
     v.check_generator(generator, x.device)
     _check_seeds(seeds, noise, generator, x.device)
-    scalars = dict(h=h, g=g, lam=lam, dlam=dlam, f_coef=f_coef, dw_clip=dw_clip,
-                   w_min=w_min, w_max=w_max)
+    scalars = StepScalars(h=h, g=g, lam=lam, dlam=dlam, f_coef=f_coef, dw_clip=dw_clip,
+                          w_min=w_min, w_max=w_max, increment=increment)
     return x, w, reward, extra_dw, scalars
 
 
@@ -106,13 +110,13 @@ def _run(x, w, score, reward_grad, reward, extra_dw, f, noise, generator, seeds,
     if noise is None and seeds is None:
         seeds = draw_philox_seeds(generator, x.device)
     # backends take float32, unit-stride (N,) vectors; these are no-ops on the hot path
-    impl.fkc_step(
+    impl.fkc_step(StepTensors(
         _as_rows(x, n), _as_f32_vector(w), _as_rows(score, n),
         _as_rows(reward_grad, n), _as_f32_vector(reward),
         None if extra_dw is None else _as_f32_vector(extra_dw),
         None if f is None else _as_rows(f, n), None if noise is None else _as_rows(noise, n),
-        seeds, x_out, w_out, **scalars,
-    )
+        seeds, x_out, w_out,
+    ), scalars)
 
 
 def _check_in_place_outputs(x, w, score, reward_grad, reward, extra_dw, f, noise) -> None:
@@ -146,13 +150,17 @@ def fkc_step(
     w_clip: tuple[float, float] | None = (0.1, 10.0),
     extra_dw: torch.Tensor | None = None,
     seeds: torch.Tensor | None = None,
+    increment: str = "fkc",
     backend: str = "auto",
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """One fused reward-tilted FKC step (docs/design.md, "One step"), out of place.
 
     ``drift = g²(s + (λ/2)∇r) − f(x)``, ``x' = x + h·drift + g√h·ξ``,
     ``Δw = h[λ'r − λ⟨∇r, f(x)⟩ + (g²/2)λ⟨∇r, s⟩] + extra_dw`` clipped to ``±dw_clip``,
-    ``w' = clip(w + Δw, *w_clip)``.
+    ``w' = clip(w + Δw, *w_clip)``. With ``increment="ratio"`` the same move carries the
+    log density ratio of the unguided Euler-Maruyama transition to the guided one instead
+    (docs/design.md, "The ratio increment"):
+    ``Δw = −(h·g²·λ²/8)·‖∇r‖² − (g·√h·λ/2)·⟨∇r, ξ⟩ + extra_dw`` (``reward`` and ``dlam`` unused).
 
     Args:
         x: particles ``(N, *S)``, float32/float16/bfloat16 (any strides).
@@ -174,6 +182,10 @@ def fkc_step(
             instead of drawing them from ``generator``: e.g. row ``k`` of
             ``draw_philox_seeds(generator, device, n_steps=K)``, so a K-step loop draws all its
             seeds with one ``randint`` and a step launches no kernel but its own.
+        increment: ``"fkc"`` (the FKC increment above) or ``"ratio"`` (the Gaussian log ratio
+            ``log N(x'; x + h(g²s − f), g²h) − log N(x'; x + h·drift, g²h)`` of the base and the
+            guided transition, ``ξ`` the step's own noise; a sequential Monte Carlo stepper adds
+            its potential difference through ``extra_dw``).
         backend: ``"auto"``, ``"reference"``, ``"triton"``, ``"cpu"`` or ``"cuda"``.
 
     Returns:
@@ -187,7 +199,7 @@ def fkc_step(
     """
     x, w, reward, extra_dw, scalars = _validate_step(x, w, score, reward_grad, reward, h, g, lam,
                                                      dlam, f_coef, f, noise, generator, dw_clip,
-                                                     w_clip, extra_dw, seeds)
+                                                     w_clip, extra_dw, seeds, increment)
     n = x.shape[0]
     x_out = torch.empty(x.shape, dtype=x.dtype, device=x.device)
     w_out = torch.empty(n, dtype=torch.float32, device=x.device)
@@ -215,6 +227,7 @@ def fkc_step_(
     w_clip: tuple[float, float] | None = (0.1, 10.0),
     extra_dw: torch.Tensor | None = None,
     seeds: torch.Tensor | None = None,
+    increment: str = "fkc",
     backend: str = "auto",
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """In-place :func:`fkc_step`: updates ``x`` and ``w`` (which must be float32) and returns them.
@@ -230,7 +243,7 @@ def fkc_step_(
     """
     x, w, reward, extra_dw, scalars = _validate_step(x, w, score, reward_grad, reward, h, g, lam,
                                                      dlam, f_coef, f, noise, generator, dw_clip,
-                                                     w_clip, extra_dw, seeds)
+                                                     w_clip, extra_dw, seeds, increment)
     if w.dtype != torch.float32:
         raise TypeError(f"w: fkc_step_ updates w in place and expects float32, got {w.dtype}")
     _check_in_place_outputs(x, w, score, reward_grad, reward, extra_dw, f, noise)

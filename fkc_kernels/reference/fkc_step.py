@@ -27,6 +27,7 @@ def fkc_step(
     generator: torch.Generator | None = None,
     compute_dtype: torch.dtype | None = None,
     extra_dw: torch.Tensor | None = None,
+    increment: str = "fkc",
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """One Euler-Maruyama step of the reward-tilted FKC SDE and its log-weight increment.
 
@@ -41,6 +42,11 @@ def fkc_step(
         generator: source of ``(S, O)`` when ``noise`` is ``None`` (the device default if None).
         extra_dw: optional per-particle term ``(N,)`` added to the increment before its clip:
             ``dw = h[...] + extra_dw`` (e.g. a guidance weight; already multiplied by the step).
+        increment: ``"fkc"``: ``dw = h[dlam·r − lam⟨∇r, f⟩ + (g²/2)lam⟨∇r, s⟩] + extra_dw``.
+            ``"ratio"``: the log density ratio of the unguided Euler-Maruyama transition to the
+            guided one at ``x'`` (docs/design.md, "The ratio increment"),
+            ``dw = −(h g² lam²/8)‖∇r‖² − (g√h lam/2)⟨∇r, ξ⟩ + extra_dw`` (``reward`` and
+            ``dlam`` unused).
         compute_dtype: float32 (what kernels do) or float64 (an exact statement); by default
             float64 when ``x`` is float64, else float32.
 
@@ -48,6 +54,8 @@ def fkc_step(
         ``(x_new, w_new)``: ``x_new`` in ``x.dtype`` shaped like ``x``; ``w_new`` float32
         (``compute_dtype`` when that is float64) shaped ``(N,)``.
     """
+    if increment not in ("fkc", "ratio"):
+        raise ValueError(f"increment: expected 'fkc' or 'ratio', got {increment!r}")
     cd = compute_dtype or (torch.float64 if x.dtype == torch.float64 else torch.float32)
     if noise is None:
         seeds = draw_philox_seeds(generator, x.device)
@@ -58,11 +66,17 @@ def fkc_step(
     fx = f.to(cd) if f is not None else f_coef * xs
     g2 = g * g
     drift = g2 * (s + (0.5 * lam) * gr) - fx
-    x_new = xs + h * drift + (g * h**0.5) * noise.to(cd)
+    z = noise.to(cd)
+    x_new = xs + h * drift + (g * h**0.5) * z
     n = x.shape[0]
-    gr_f = (gr * fx).reshape(n, -1).sum(1)  # <∇r, f(x)> per particle
-    gr_s = (gr * s).reshape(n, -1).sum(1)  # <∇r, s> per particle
-    dw = h * (dlam * reward.to(cd) - lam * gr_f + (0.5 * g2 * lam) * gr_s)
+    if increment == "ratio":
+        gr_gr = (gr * gr).reshape(n, -1).sum(1)  # ‖∇r‖² per particle
+        gr_z = (gr * z).reshape(n, -1).sum(1)  # <∇r, ξ> per particle
+        dw = -((h * g2 * lam * lam / 8) * gr_gr + (0.5 * g * h**0.5 * lam) * gr_z)
+    else:
+        gr_f = (gr * fx).reshape(n, -1).sum(1)  # <∇r, f(x)> per particle
+        gr_s = (gr * s).reshape(n, -1).sum(1)  # <∇r, s> per particle
+        dw = h * (dlam * reward.to(cd) - lam * gr_f + (0.5 * g2 * lam) * gr_s)
     if extra_dw is not None:
         dw = dw + extra_dw.to(cd)
     if dw_clip is not None:

@@ -15,6 +15,7 @@ import torch
 import triton  # noqa: F401  (fail here, clearly, when triton is missing)
 
 from ..ops._schemas import define_backend_ops
+from ..ops._step_args import StepScalars, StepTensors, flat_step_args, split_step_args
 from .fkc_step import fkc_step as _fkc_step
 from .select_particles import select_particles as _select_particles
 from .systematic_resample import systematic_resample as _systematic_resample
@@ -23,11 +24,8 @@ OPS = define_backend_ops("triton")
 _INTERPRET = os.environ.get("TRITON_INTERPRET", "0") == "1"
 
 
-def _step_impl(x, w, score, reward_grad, reward, extra_dw, f, noise, seeds, x_out, w_out, h, g,
-               lam, dlam, f_coef, dw_clip, w_min, w_max) -> None:
-    _fkc_step(x, w, score, reward_grad, reward, f, noise, seeds, x_out, w_out, h=h, g=g,
-              lam=lam, dlam=dlam, f_coef=f_coef, dw_clip=dw_clip, w_min=w_min, w_max=w_max,
-              extra_dw=extra_dw)
+def _step_impl(*args) -> None:
+    _fkc_step(*split_step_args(args))
 
 
 for _device in ("CPU", "CUDA"):
@@ -63,11 +61,8 @@ class TritonBackend:
             return "TRITON_INTERPRET=1 is set, so the Triton backend runs CPU tensors only"
         return None
 
-    def fkc_step(self, x, w, score, reward_grad, reward, extra_dw, f, noise, seeds, x_out,
-                 w_out, *, h, g, lam, dlam, f_coef, dw_clip, w_min, w_max) -> None:
-        torch.ops.fkc.fkc_step_triton(x, w, score, reward_grad, reward, extra_dw, f, noise, seeds,
-                                      x_out, w_out, h, g, lam, dlam, f_coef, dw_clip, w_min,
-                                      w_max)
+    def fkc_step(self, tensors: StepTensors, scalars: StepScalars) -> None:
+        torch.ops.fkc.fkc_step_triton(*flat_step_args(tensors, scalars))
 
     def select_particles(self, w: torch.Tensor, k: int, n_random: int,
                          seeds: torch.Tensor) -> torch.Tensor:

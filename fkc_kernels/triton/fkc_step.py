@@ -1,10 +1,12 @@
 """Fused FKC step in Triton: drift, Euler-Maruyama noise and the clipped weight increment.
 
 One pass over the ``(N, D)`` particle rows: each program owns ``BLOCK_N`` rows, walks D in
-``BLOCK_D`` tiles, writes ``x'`` tile by tile and keeps the two row reductions ``<∇r, f>`` and
-``<∇r, s>`` in float32 registers, then updates ``w``. For few rows and long rows (too few programs
-to fill a GPU) D is split across programs that write partial sums, and a tiny kernel finishes
-``w``. Math mirrors :func:`fkc_kernels.reference.fkc_step` operation for operation.
+``BLOCK_D`` tiles, writes ``x'`` tile by tile and keeps the two row reductions (``<∇r, f>`` and
+``<∇r, s>`` for the FKC increment, ``‖∇r‖²`` and ``<∇r, ξ>`` for the ratio: a constexpr switch,
+so each increment compiles its own kernel) in float32 registers, then updates ``w``. For few
+rows and long rows (too few programs to fill a GPU) D is split across programs that write partial
+sums, and a tiny kernel finishes ``w``. Math mirrors :func:`fkc_kernels.reference.fkc_step`
+operation for operation.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import torch
 import triton
 import triton.language as tl
 
+from ..ops._step_args import StepScalars, StepTensors
 from ._philox import load_seeds, normals_interleaved, normals_per_element
 
 # elements per program and D-iteration, over 4 warps: 8 a thread. sm_90 ptxas (triton 3.8, no
@@ -32,10 +35,15 @@ def _clip(v, lo, hi):
 
 @triton.jit
 def _update_w(w_ptr, r_ptr, e_ptr, wo_ptr, rows, row_ok, gf, gs, h, lam, dlam, half_g2_lam,
-              dw_clip, w_min, w_max, HAS_EXTRA: tl.constexpr):
-    r = tl.load(r_ptr + rows, mask=row_ok, other=0.0).to(tl.float32)
+              ratio_gg, ratio_gz, dw_clip, w_min, w_max, HAS_EXTRA: tl.constexpr,
+              RATIO: tl.constexpr):
+    # gf, gs: the row's two sums, <∇r, f> and <∇r, s> (FKC) or ‖∇r‖² and <∇r, ξ> (RATIO)
     w = tl.load(w_ptr + rows, mask=row_ok, other=0.0).to(tl.float32)
-    dw = h * (dlam * r - lam * gf + half_g2_lam * gs)
+    if RATIO:
+        dw = -(ratio_gg * gf + ratio_gz * gs)
+    else:
+        r = tl.load(r_ptr + rows, mask=row_ok, other=0.0).to(tl.float32)
+        dw = h * (dlam * r - lam * gf + half_g2_lam * gs)
     if HAS_EXTRA:
         dw = dw + tl.load(e_ptr + rows, mask=row_ok, other=0.0)
     w_new = _clip(w + _clip(dw, -dw_clip, dw_clip), w_min, w_max)
@@ -46,9 +54,9 @@ def _update_w(w_ptr, r_ptr, e_ptr, wo_ptr, rows, row_ok, gf, gs, h, lam, dlam, h
 def _fkc_step_kernel(
     x_ptr, s_ptr, gr_ptr, f_ptr, z_ptr, r_ptr, e_ptr, w_ptr, seeds_ptr, xo_ptr, wo_ptr, part_ptr,
     N, D, stride_x, stride_s, stride_gr, stride_f, stride_z, stride_xo, d_per_program,
-    h, g2, half_lam, g_sqrt_h, f_coef, lam, dlam, half_g2_lam, dw_clip, w_min, w_max,
-    HAS_F: tl.constexpr, HAS_NOISE: tl.constexpr, HAS_EXTRA: tl.constexpr,
-    NOISE_BY_GROUP: tl.constexpr,
+    g2, half_lam, g_sqrt_h, f_coef, h, lam, dlam, half_g2_lam, ratio_gg, ratio_gz, dw_clip, w_min,
+    w_max, HAS_F: tl.constexpr, HAS_NOISE: tl.constexpr, HAS_EXTRA: tl.constexpr,
+    NOISE_BY_GROUP: tl.constexpr, RATIO: tl.constexpr,
     SPLIT_D: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr,
     MULTI_TILE: tl.constexpr,
 ):
@@ -95,12 +103,18 @@ def _fkc_step_kernel(
         x_new = xs + h * drift + g_sqrt_h * z
         tl.store(xo_ptr + rows64[:, None] * stride_xo + cols[None, :],
                  x_new.to(xo_ptr.dtype.element_ty), mask=mask)
-        if MULTI_TILE:
-            gf2 += gr * fx
-            gs2 += gr * s
+        if RATIO:
+            pa = gr * gr
+            pb = gr * z
         else:
-            gf += tl.sum(gr * fx, axis=1)
-            gs += tl.sum(gr * s, axis=1)
+            pa = gr * fx
+            pb = gr * s
+        if MULTI_TILE:
+            gf2 += pa
+            gs2 += pb
+        else:
+            gf += tl.sum(pa, axis=1)
+            gs += tl.sum(pb, axis=1)
     if MULTI_TILE:
         gf = tl.sum(gf2, axis=1)
         gs = tl.sum(gs2, axis=1)
@@ -110,13 +124,13 @@ def _fkc_step_kernel(
         tl.store(part + 1, gs, mask=row_ok)
     else:
         _update_w(w_ptr, r_ptr, e_ptr, wo_ptr, rows, row_ok, gf, gs, h, lam, dlam, half_g2_lam,
-                  dw_clip, w_min, w_max, HAS_EXTRA)
+                  ratio_gg, ratio_gz, dw_clip, w_min, w_max, HAS_EXTRA, RATIO)
 
 
 @triton.jit
 def _finish_w_kernel(part_ptr, r_ptr, e_ptr, w_ptr, wo_ptr, N, n_splits, h, lam, dlam,
-                     half_g2_lam, dw_clip, w_min, w_max, HAS_EXTRA: tl.constexpr,
-                     BLOCK: tl.constexpr):
+                     half_g2_lam, ratio_gg, ratio_gz, dw_clip, w_min, w_max,
+                     HAS_EXTRA: tl.constexpr, RATIO: tl.constexpr, BLOCK: tl.constexpr):
     rows = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
     row_ok = rows < N
     rows64 = rows.to(tl.int64)
@@ -127,7 +141,7 @@ def _finish_w_kernel(part_ptr, r_ptr, e_ptr, w_ptr, wo_ptr, N, n_splits, h, lam,
         gf += tl.load(part, mask=row_ok, other=0.0)
         gs += tl.load(part + 1, mask=row_ok, other=0.0)
     _update_w(w_ptr, r_ptr, e_ptr, wo_ptr, rows, row_ok, gf, gs, h, lam, dlam, half_g2_lam,
-              dw_clip, w_min, w_max, HAS_EXTRA)
+              ratio_gg, ratio_gz, dw_clip, w_min, w_max, HAS_EXTRA, RATIO)
 
 
 def block_sizes(n: int, d: int) -> tuple[int, int, int]:
@@ -154,65 +168,54 @@ def d_splits(n_row_blocks: int, d: int, block_d: int, device: torch.device) -> i
     return min(d_blocks, triton.cdiv(_PROGRAMS_TARGET, n_row_blocks))
 
 
-def fkc_step(
-    x: torch.Tensor, w: torch.Tensor, score: torch.Tensor, reward_grad: torch.Tensor,
-    reward: torch.Tensor, f: torch.Tensor | None, noise: torch.Tensor | None,
-    seeds: torch.Tensor | None, x_out: torch.Tensor, w_out: torch.Tensor, *,
-    h: float, g: float, lam: float, dlam: float, f_coef: float, dw_clip: float,
-    w_min: float, w_max: float, split: int | None = None, extra_dw: torch.Tensor | None = None,
-) -> None:
-    """Launch the fused step. ``(N, D)`` tensors with unit inner stride; writes x_out, w_out.
+def fkc_step(t: StepTensors, c: StepScalars, *, split: int | None = None) -> None:
+    """Launch the fused step on the two bundles (``fkc_kernels.ops._step_args``); writes
+    ``t.x_out`` and ``t.w_out``.
 
-    Args:
-        x, score, reward_grad, f, noise, x_out: ``(N, D)``, one of float32/float16/bfloat16
-            (``x_out`` in x's dtype), any row stride, inner stride 1; x_out may alias x.
-        w, reward: ``(N,)`` (w any float dtype, reward float32); w_out float32 ``(N,)``, may
-            alias w. extra_dw: float32 ``(N,)`` added to the increment before its clip, or None.
-        seeds: int64 ``(2,)`` ``[S, O]`` on the device, read in the kernel (used when noise is
-            None).
-        split: force the number of D splits (tests); ``None`` = heuristic.
+    Tensors: ``(N, D)`` rows of one of float32/float16/bfloat16 with any row stride and inner
+    stride 1 (``x_out`` in x's dtype, may alias ``x``); ``w`` any float dtype, ``reward`` and
+    ``extra_dw`` float32 ``(N,)``; ``w_out`` float32 ``(N,)``, may alias ``w``; ``seeds`` int64
+    ``(2,)`` ``[S, O]`` on the device, read in the kernel when ``noise`` is None.
+    ``split`` forces the number of D splits (tests); ``None`` = heuristic.
     """
-    n, d = x.shape
+    n, d = t.x.shape
     if n == 0:
         return
-    if d == 0:  # nothing to move; w still gets its (reward-only) increment
-        reward = reward.float()
-        x_dummy = torch.zeros((n, 1), dtype=x.dtype, device=x.device)
-        fkc_step(x_dummy, w, x_dummy, x_dummy, reward, None, x_dummy, None, x_dummy.clone(),
-                 w_out, h=h, g=g, lam=lam, dlam=dlam, f_coef=f_coef, dw_clip=dw_clip,
-                 w_min=w_min, w_max=w_max, extra_dw=extra_dw)
+    if d == 0:  # nothing to move; w still gets its (reward-only or extra-only) increment
+        x_dummy = torch.zeros((n, 1), dtype=t.x.dtype, device=t.x.device)
+        fkc_step(StepTensors(x_dummy, t.w, x_dummy, x_dummy, t.reward.float(), t.extra_dw, None,
+                             x_dummy, None, x_dummy.clone(), t.w_out), c)
         return
     block_n, block_d, num_warps = block_sizes(n, d)
     n_row_blocks = triton.cdiv(n, block_n)
-    n_splits = d_splits(n_row_blocks, d, block_d, x.device) if split is None else split
+    n_splits = d_splits(n_row_blocks, d, block_d, t.x.device) if split is None else split
     d_blocks_per_split = triton.cdiv(triton.cdiv(d, block_d), max(1, n_splits))
     d_per_program = d_blocks_per_split * block_d
     n_splits = triton.cdiv(d, d_per_program)
-    part = (torch.empty((n_splits, n, 2), dtype=torch.float32, device=x.device)
-            if n_splits > 1 else w_out)
+    part = (torch.empty((n_splits, n, 2), dtype=torch.float32, device=t.x.device)
+            if n_splits > 1 else t.w_out)
     # Scalars: combined in double exactly as the reference does, then passed as Python floats
     # that Triton types as float32: the reference multiplies float32 tensors by these scalars in
     # float32, so rounding them once here reproduces its arithmetic (and fp32 math is the contract).
-    g2 = g * g
-    dummy = x  # pointer for absent optional tensors (never read: constexpr switches)
+    g2 = c.g * c.g
+    w_coefs = (c.h, c.lam, c.dlam, 0.5 * g2 * c.lam, c.h * g2 * c.lam * c.lam / 8,
+               0.5 * c.g * c.h**0.5 * c.lam, c.dw_clip, c.w_min, c.w_max)
+    flags = dict(HAS_EXTRA=t.extra_dw is not None, RATIO=c.increment == "ratio")
+    dummy = t.x  # pointer for absent optional tensors (never read: constexpr switches)
+    extra = t.reward if t.extra_dw is None else t.extra_dw
     _fkc_step_kernel[(n_row_blocks, n_splits)](
-        x, score, reward_grad, dummy if f is None else f, dummy if noise is None else noise,
-        reward, reward if extra_dw is None else extra_dw, w,
-        seeds if seeds is not None else dummy, x_out, w_out, part,
-        n, d, x.stride(0), score.stride(0), reward_grad.stride(0),
-        0 if f is None else f.stride(0), 0 if noise is None else noise.stride(0),
-        x_out.stride(0), d_per_program,
-        h, g2, 0.5 * lam, g * h**0.5, f_coef, lam, dlam, 0.5 * g2 * lam,
-        dw_clip, w_min, w_max,
-        HAS_F=f is not None, HAS_NOISE=noise is not None, HAS_EXTRA=extra_dw is not None,
-        NOISE_BY_GROUP=d % 4 == 0,
+        t.x, t.score, t.reward_grad, dummy if t.f is None else t.f,
+        dummy if t.noise is None else t.noise, t.reward, extra, t.w,
+        dummy if t.seeds is None else t.seeds, t.x_out, t.w_out, part,
+        n, d, t.x.stride(0), t.score.stride(0), t.reward_grad.stride(0),
+        0 if t.f is None else t.f.stride(0), 0 if t.noise is None else t.noise.stride(0),
+        t.x_out.stride(0), d_per_program, g2, 0.5 * c.lam, c.g * c.h**0.5, c.f_coef, *w_coefs,
+        HAS_F=t.f is not None, HAS_NOISE=t.noise is not None, NOISE_BY_GROUP=d % 4 == 0,
         SPLIT_D=n_splits > 1, BLOCK_N=block_n, BLOCK_D=block_d,
-        MULTI_TILE=d_per_program > block_d, num_warps=num_warps,
+        MULTI_TILE=d_per_program > block_d, num_warps=num_warps, **flags,
     )
     if n_splits > 1:
         block = min(1024, triton.next_power_of_2(n))
         _finish_w_kernel[(triton.cdiv(n, block),)](
-            part, reward, reward if extra_dw is None else extra_dw, w, w_out, n, n_splits, h, lam,
-            dlam, 0.5 * g2 * lam, dw_clip, w_min, w_max, HAS_EXTRA=extra_dw is not None,
-            BLOCK=block,
+            part, t.reward, extra, t.w, t.w_out, n, n_splits, *w_coefs, BLOCK=block, **flags,
         )

@@ -15,6 +15,7 @@ import torch
 import fkc_kernels as fk
 from fkc_kernels import reference
 from fkc_kernels.ops import get_backend_object
+from fkc_kernels.ops._step_args import StepScalars, StepTensors
 
 triton_backend = get_backend_object("triton")
 pytestmark = pytest.mark.skipif(
@@ -42,8 +43,10 @@ def test_split_d_path(n, d, split):
     x, w, s, gr, r = _inputs(n, d)
     seeds = torch.tensor([99, 7], dtype=torch.int64)
     x_out, w_out = torch.empty_like(x), torch.empty(n)
-    triton_step_module.fkc_step(x, w, s, gr, r, None, None, seeds, x_out, w_out, **COEFS,
-                                dw_clip=0.1, w_min=-1.0, w_max=1.0, split=split)
+    triton_step_module.fkc_step(StepTensors(x, w, s, gr, r, None, None, None, seeds, x_out,
+                                            w_out),
+                                StepScalars(**COEFS, dw_clip=0.1, w_min=-1.0, w_max=1.0),
+                                split=split)
     z = reference.philox_normal(99, 7, n * d).view(n, d)
     x_r, w_r = reference.fkc_step(x, w, s, gr, r, z, **COEFS, dw_clip=0.1, w_clip=(-1.0, 1.0))
     torch.testing.assert_close(x_out, x_r, rtol=1e-6, atol=2e-6)

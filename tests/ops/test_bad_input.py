@@ -73,6 +73,8 @@ META = torch.device("meta")
     (dict(w_clip=(0.0, math.nan)), ValueError, r"w_clip\[1\]: expected a finite number"),
     (dict(w_clip=0.5), TypeError, r"w_clip: expected None or a pair"),
     (dict(generator=123), TypeError, "generator: expected a torch.Generator or None, got int"),
+    (dict(increment="exact"), ValueError, "increment: expected 'fkc' or 'ratio', got 'exact'"),
+    (dict(increment=None), ValueError, "increment: expected 'fkc' or 'ratio', got None"),
     (dict(backend="gpu"), ValueError, r"backend: expected 'auto' or one of \['reference'"),
 ])
 def test_fkc_step_bad_input(over, exc, match):

@@ -13,6 +13,7 @@ from _closed_forms import fkc_step_f64
 from _tolerances import NOISE_TOL, STEP_X_TOL, step_w_tol
 
 from fkc_kernels import fkc_step, fkc_step_, reference
+from fkc_kernels.ops._step_args import StepScalars, StepTensors
 
 # (37, 32), (37, 64), (5, 66): the CUDA kernel's 8- and 16-thread rows and the next width up
 SHAPES = [(1, 1), (3, 7), (3, 1), (37, 32), (37, 64), (5, 66), (1000, 1), (5, 123), (3, 3, 8, 8),
@@ -110,10 +111,11 @@ def test_in_kernel_noise_is_the_contract(backend, n, d):
     x = torch.randn(n, d, device=dev)
     zeros = torch.zeros(n, d, device=dev)
     x_out, w_out = torch.empty_like(x), torch.empty(n, device=dev)
-    backend.impl.fkc_step(x, torch.zeros(n, device=dev), zeros, zeros, torch.zeros(n, device=dev),
-                          None, None, None, NOISE_SEEDS.to(dev), x_out, w_out, h=1.0, g=1.0,
-                          lam=0.0, dlam=0.0, f_coef=0.0, dw_clip=math.inf, w_min=-math.inf,
-                          w_max=math.inf)
+    backend.impl.fkc_step(
+        StepTensors(x, torch.zeros(n, device=dev), zeros, zeros, torch.zeros(n, device=dev),
+                    None, None, None, NOISE_SEEDS.to(dev), x_out, w_out),
+        StepScalars(h=1.0, g=1.0, lam=0.0, dlam=0.0, f_coef=0.0, dw_clip=math.inf,
+                    w_min=-math.inf, w_max=math.inf))
     got = (x_out - x).cpu()
     z32 = reference.philox_normal(NOISE_SEEDS[0], NOISE_SEEDS[1], n * d).view(n, d)
     z64 = reference.philox_normal(NOISE_SEEDS[0], NOISE_SEEDS[1], n * d,

@@ -16,6 +16,7 @@ from _closed_forms import fkc_step_f64
 import fkc_kernels as fk
 from fkc_kernels import reference
 from fkc_kernels.ops import unavailable_reason
+from fkc_kernels.ops._step_args import StepScalars, StepTensors
 
 COEFS = dict(h=0.02, g=1.3, lam=0.7, dlam=2.0, f_coef=-0.4)
 
@@ -118,8 +119,9 @@ def test_triton_split_rows_add_the_term_once():
     n, d = 3, 2048
     x, w, s, gr, r, z, extra = _inputs(n, d)
     x_out, w_out = torch.empty(n, d), torch.empty(n)
-    triton_step.fkc_step(x, w, s, gr, r, None, z, None, x_out, w_out, dw_clip=math.inf,
-                         w_min=-math.inf, w_max=math.inf, split=2, extra_dw=extra, **COEFS)
+    triton_step.fkc_step(StepTensors(x, w, s, gr, r, extra, None, z, None, x_out, w_out),
+                         StepScalars(**COEFS, dw_clip=math.inf, w_min=-math.inf, w_max=math.inf),
+                         split=2)
     _, w_ref = reference.fkc_step(x, w, s, gr, r, z, dw_clip=None, w_clip=None, extra_dw=extra,
                                   **COEFS)
     torch.testing.assert_close(w_out, w_ref, **_w_tol(d))
