@@ -6,7 +6,7 @@ prediction type, reward placement and step count: the same FKC scheduler's outpu
 lam = 0 (m0, v0; 50000 particles), the softmax(log_weights)-weighted mean of N particles at
 lam = 2, its error against the tilt m0 + lam.v0.|a|, and the final ESS fraction.
 
-    python bench/bench_closed_form_tilt.py [--n 8000] [--steps 25 50 200]
+    python bench/bench_closed_form_tilt.py [--n 8000] [--steps 25 50 200] [--cases DDIM Euler]
 """
 
 from __future__ import annotations
@@ -58,13 +58,19 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=8000)
     ap.add_argument("--steps", type=int, nargs="+", default=[25, 50, 200])
+    ap.add_argument("--cases", nargs="+", default=None,
+                    help="only the schedulers whose name starts with one of these")
+    ap.add_argument("--no-header", action="store_true")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
-    print("| scheduler | prediction | proposal | reward_at | steps | m0 | v0 | weighted mean | "
+    if not args.no_header:
+        print("| scheduler | prediction | proposal | reward_at | steps | m0 | v0 | weighted mean | "
           "tilt m0+lam.v0.abs(a) | error | ESS/N |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+        print("|---|---|---|---|---|---|---|---|---|---|---|")
     t0 = time.time()
     for name, make, pts in CASES:
+        if args.cases and not any(name.startswith(c) for c in args.cases):
+            continue
         for pt in pts:
             for steps in args.steps:
                 for reward_at in ("x0_hat", "x"):
