@@ -32,6 +32,7 @@ from ..rewards import RewardFn
 from ..schedules import PREDICTION_TYPES, DiscreteVPSchedule, LinearTilt
 from ..stepper import Move, ParticleStepper
 from ._grid import schedule_from_scheduler
+from ._state import ParticleRecordMixin
 from .cfg_weight import CFGWeightMixin
 from .proposals import BaseStep, choose_proposal, grid_base, native_base
 
@@ -55,7 +56,7 @@ class FKCSchedulerOutput(BaseOutput):
     ancestors: torch.Tensor | None = None
 
 
-class FKCScheduler(CFGWeightMixin, SchedulerMixin, ConfigMixin):
+class FKCScheduler(ParticleRecordMixin, CFGWeightMixin, SchedulerMixin, ConfigMixin):
     """A drop-in diffusers scheduler that samples with reward-tilted FKC.
 
     The pipeline's batch is the particle set. Each :meth:`step` (1) reads the reward at the
@@ -137,25 +138,13 @@ class FKCScheduler(CFGWeightMixin, SchedulerMixin, ConfigMixin):
         source_class: str | None = None,
         source_config: dict | None = None,
     ) -> None:
+        settings = {k: v for k, v in locals().items() if k in _CONFIG_KEYS}
         if schedule is None and source is None:
             source = _source_from_config(source_class, source_config)
         if schedule is None:
             schedule, config = schedule_from_scheduler(source), source.config
-        if not isinstance(schedule, DiscreteVPSchedule):
-            raise TypeError(f"schedule: expected a DiscreteVPSchedule, got "
-                            f"{type(schedule).__name__}")
-        if prediction_type not in PREDICTION_TYPES[:3]:
-            raise ValueError(f"prediction_type: expected one of {PREDICTION_TYPES[:3]}, got "
-                             f"{prediction_type!r}")
-        if reward_fn is not None and not callable(reward_fn):
-            raise TypeError(f"reward_fn: expected a callable or None, got "
-                            f"{type(reward_fn).__name__}")
-        if tilt is not None and lam_max is not None:
-            raise ValueError("tilt, lam_max: give one of them, got both")
+        tilt = _checked_tilt(schedule, prediction_type, reward_fn, tilt, lam_max)
         self._lam_max = lam_max
-        if tilt is None:
-            tilt = LinearTilt(0.0 if reward_fn is None and lam_max is None
-                              else (1.0 if lam_max is None else lam_max))
         self.stepper = ParticleStepper(
             reward_fn, tilt, weights=weights, resample=resample, ess_threshold=ess_threshold,
             reward_at=reward_at, reward_grad=reward_grad, reward_batch_size=reward_batch_size,
@@ -165,13 +154,9 @@ class FKCScheduler(CFGWeightMixin, SchedulerMixin, ConfigMixin):
         # what save_pretrained writes and from_config rebuilds from (the reward and other
         # objects are not config); registered by hand: diffusers' decorator would misalign
         # positional arguments with the ignored ones
-        self.register_to_config(
-            lam_max=lam_max, prediction_type=prediction_type, weights=weights,
-            proposal=proposal, resample=resample, ess_threshold=ess_threshold,
-            reward_at=reward_at, reward_grad=reward_grad, reward_batch_size=reward_batch_size,
-            groups=groups if isinstance(groups, int) else None, backend=backend,
-            dw_clip=dw_clip, w_clip=None if w_clip is None else list(w_clip),
-            source_class=source_class, source_config=source_config)
+        settings["groups"] = groups if isinstance(groups, int) else None
+        settings["w_clip"] = None if w_clip is None else list(w_clip)
+        self.register_to_config(**settings)
         self._source = copy.deepcopy(source) if self.proposal in (
             "ddpm", "ddim", "euler_ancestral") else None
         self.schedule, self.reward_fn, self.tilt = schedule, reward_fn, tilt
@@ -183,12 +168,9 @@ class FKCScheduler(CFGWeightMixin, SchedulerMixin, ConfigMixin):
         self._config = config
         self.init_noise_sigma = float(schedule.prior_std if self._source is None
                                       else self._source.init_noise_sigma)
-        self.num_inference_steps: int | None = None
-        self.timesteps = torch.zeros(0, dtype=torch.long)
-        self._begin_index: int | None = None
         self._cfg_scale: float | None = None
         self._cfg_output: torch.Tensor | None = None
-        self.reset()
+        self._init_record()
 
     # ------------------------------------------------------------------ construction
 
@@ -238,47 +220,6 @@ class FKCScheduler(CFGWeightMixin, SchedulerMixin, ConfigMixin):
     def alphas_cumprod(self) -> torch.Tensor:
         """The source scheduler's ``alphas_cumprod`` (float64 ``(T,)``)."""
         return torch.tensor(self.schedule.alphas_cumprod, dtype=torch.float64)
-
-    # ------------------------------------------------------------------ state
-
-    def reset(self) -> None:
-        """Forget the particles' log-weights, ancestry and step position."""
-        self.log_weights: torch.Tensor | None = None
-        self._ancestors: list[torch.Tensor] = []
-        self._ess: list[torch.Tensor] = []
-        self._resampled: list[torch.Tensor] = []
-        self.stepper.reset()
-        self._step_index: int | None = None
-
-    @property
-    def ancestors(self) -> torch.Tensor:
-        """long ``(steps taken, N)``: row ``i`` maps each slot to its parent before step ``i``'s
-        resampling (the identity for steps that did not resample)."""
-        if not self._ancestors:
-            return torch.zeros((0, 0), dtype=torch.long)
-        return torch.stack(self._ancestors)
-
-    @property
-    def ess(self) -> torch.Tensor:
-        """float32 ``(steps taken,)``: ESS of all particles after each step, before resampling."""
-        return torch.stack(self._ess) if self._ess else torch.zeros(0)
-
-    @property
-    def resampled(self) -> torch.Tensor:
-        """bool ``(steps taken, N)``: whether each slot's group resampled after each step."""
-        return torch.stack(self._resampled) if self._resampled else torch.zeros(0, dtype=bool)
-
-    @property
-    def step_index(self) -> int | None:
-        return self._step_index
-
-    @property
-    def begin_index(self) -> int | None:
-        return self._begin_index
-
-    def set_begin_index(self, begin_index: int = 0) -> None:
-        """Start at step ``begin_index`` (img2img pipelines call this)."""
-        self._begin_index = int(begin_index)
 
     def set_timesteps(self, num_inference_steps: int | None = None,
                       device: str | torch.device | None = None,
@@ -397,16 +338,11 @@ class FKCScheduler(CFGWeightMixin, SchedulerMixin, ConfigMixin):
         del use_clipped_model_output
         if self.reward_fn is None and self.tilt.lam(1.0) != 0.0:
             raise ValueError(f"reward_fn: this FKCScheduler has lam_max={self._lam_max} but no "
-                             f"reward (a reward is not saved with the config); attach it with "
+                             f"reward (not saved with the config); attach it with "
                              f"scheduler.set_reward(reward_fn)")
         i = self._index_of(timestep)
         n_steps, n = self.num_inference_steps, sample.shape[0]
-        if model_output.shape[0] != n or model_output.shape[2:] != sample.shape[2:]:
-            raise ValueError(f"model_output: expected the shape of sample {tuple(sample.shape)},"
-                             f" got {tuple(model_output.shape)}")
-        if variance_noise is not None and variance_noise.shape != sample.shape:
-            raise ValueError(f"variance_noise: expected shape {tuple(sample.shape)}, got "
-                             f"{tuple(variance_noise.shape)}")
+        _check_step_inputs(model_output, sample, variance_noise)
         if self.log_weights is None or self.log_weights.shape[0] != n:
             self.log_weights = torch.zeros(n, dtype=torch.float32, device=sample.device)
             self.stepper.reset()
@@ -475,6 +411,40 @@ class FKCScheduler(CFGWeightMixin, SchedulerMixin, ConfigMixin):
                 f"resample={self.resample!r}, "
                 f"reward_at={self.reward_at!r}, reward_grad={self.reward_grad!r}, "
                 f"groups={self.groups!r})")
+
+
+def _check_step_inputs(model_output, sample, variance_noise) -> None:
+    """``model_output`` matches ``sample`` (twice the channels with a learned variance)."""
+    if model_output.shape[0] != sample.shape[0] or model_output.shape[2:] != sample.shape[2:]:
+        raise ValueError(f"model_output: expected the shape of sample {tuple(sample.shape)},"
+                         f" got {tuple(model_output.shape)}")
+    if variance_noise is not None and variance_noise.shape != sample.shape:
+        raise ValueError(f"variance_noise: expected shape {tuple(sample.shape)}, got "
+                         f"{tuple(variance_noise.shape)}")
+
+
+_CONFIG_KEYS = ("lam_max", "prediction_type", "weights", "proposal", "resample", "ess_threshold",
+                "reward_at", "reward_grad", "reward_batch_size", "groups", "backend", "dw_clip",
+                "w_clip", "source_class", "source_config")
+
+
+def _checked_tilt(schedule, prediction_type: str, reward_fn, tilt, lam_max):
+    """The tilt after the checks of :class:`FKCScheduler`'s arguments (``LinearTilt(lam_max)``
+    by default: 0 without a reward or ``lam_max``, 1 with a reward only)."""
+    if not isinstance(schedule, DiscreteVPSchedule):
+        raise TypeError(f"schedule: expected a DiscreteVPSchedule, got {type(schedule).__name__}")
+    if prediction_type not in PREDICTION_TYPES[:3]:
+        raise ValueError(f"prediction_type: expected one of {PREDICTION_TYPES[:3]}, got "
+                         f"{prediction_type!r}")
+    if reward_fn is not None and not callable(reward_fn):
+        raise TypeError(f"reward_fn: expected a callable or None, got "
+                        f"{type(reward_fn).__name__}")
+    if tilt is not None and lam_max is not None:
+        raise ValueError("tilt, lam_max: give one of them, got both")
+    if tilt is not None:
+        return tilt
+    return LinearTilt(0.0 if reward_fn is None and lam_max is None
+                      else (1.0 if lam_max is None else lam_max))
 
 
 def _source_from_config(source_class: str | None, source_config: dict | None) -> Any:
