@@ -32,6 +32,7 @@ from ..rewards import RewardFn
 from ..schedules import PREDICTION_TYPES, DiscreteVPSchedule, LinearTilt
 from ..stepper import Move, ParticleStepper
 from ._grid import schedule_from_scheduler
+from ._prompts import PromptGroupsMixin
 from ._state import ParticleRecordMixin
 from .cfg_weight import CFGWeightMixin
 from .proposals import BaseStep, choose_proposal, grid_base, native_base
@@ -56,7 +57,8 @@ class FKCSchedulerOutput(BaseOutput):
     ancestors: torch.Tensor | None = None
 
 
-class FKCScheduler(ParticleRecordMixin, CFGWeightMixin, SchedulerMixin, ConfigMixin):
+class FKCScheduler(ParticleRecordMixin, PromptGroupsMixin, CFGWeightMixin, SchedulerMixin,
+                   ConfigMixin):
     """A drop-in diffusers scheduler that samples with reward-tilted FKC.
 
     The pipeline's batch is the particle set. Each :meth:`step` (1) reads the reward at the
@@ -100,7 +102,8 @@ class FKCScheduler(ParticleRecordMixin, CFGWeightMixin, SchedulerMixin, ConfigMi
         reward_batch_size: particles per reward call (bounded memory whatever N).
         groups: ``None`` (one group), an int ``G`` (contiguous blocks: one per prompt when a
             pipeline runs ``G`` prompts with ``num_images_per_prompt``; a ``G`` that does not
-            divide the batch is an error) or labels ``(N,)``.
+            divide the batch is an error), labels ``(N,)`` or ``"prompts"`` (one group per
+            distinct prompt embedding, whatever the call's batch: :meth:`follow_prompts`).
         generator: used when the pipeline passes none (one generator or one per particle).
         backend: backend of the fused ops.
         config: the source scheduler's config (exposed as ``.config``).
@@ -143,18 +146,19 @@ class FKCScheduler(ParticleRecordMixin, CFGWeightMixin, SchedulerMixin, ConfigMi
             source = _source_from_config(source_class, source_config)
         if schedule is None:
             schedule, config = schedule_from_scheduler(source), source.config
-        tilt = _checked_tilt(schedule, prediction_type, reward_fn, tilt, lam_max)
+        tilt = _checked_arguments(schedule, prediction_type, reward_fn, tilt, lam_max, groups)
         self._lam_max = lam_max
         self.stepper = ParticleStepper(
             reward_fn, tilt, weights=weights, resample=resample, ess_threshold=ess_threshold,
             reward_at=reward_at, reward_grad=reward_grad, reward_batch_size=reward_batch_size,
-            groups=groups, backend=backend, dw_clip=dw_clip, w_clip=w_clip)
+            groups=None if isinstance(groups, str) else groups, backend=backend,
+            dw_clip=dw_clip, w_clip=w_clip)
         self.proposal = choose_proposal(proposal, source, self.stepper.exact)
         self._source_scheduler = source
         # what save_pretrained writes and from_config rebuilds from (the reward and other
         # objects are not config); registered by hand: diffusers' decorator would misalign
         # positional arguments with the ignored ones
-        settings["groups"] = groups if isinstance(groups, int) else None
+        settings["groups"] = groups if isinstance(groups, (int, str)) else None
         settings["w_clip"] = None if w_clip is None else list(w_clip)
         self.register_to_config(**settings)
         self._source = copy.deepcopy(source) if self.proposal in (
@@ -347,6 +351,8 @@ class FKCScheduler(ParticleRecordMixin, CFGWeightMixin, SchedulerMixin, ConfigMi
             self.log_weights = torch.zeros(n, dtype=torch.float32, device=sample.device)
             self.stepper.reset()
         w = self.log_weights
+        if self._follows_prompts:
+            self.stepper.groups = self._prompt_labels(n)
         generator = check_generator(generator if generator is not None else self.generator, n)
         base = self._base_step(model_output, timestep, sample.detach(), i, generator,
                                variance_noise, eta)
@@ -401,7 +407,8 @@ class FKCScheduler(ParticleRecordMixin, CFGWeightMixin, SchedulerMixin, ConfigMi
         if samples.shape[0] != w.shape[0]:
             raise ValueError(f"samples: expected {w.shape[0]} rows (one per particle), got "
                              f"{samples.shape[0]}")
-        idx, _ = resample_in_groups(w, group_labels(self.groups, w.shape[0], w.device),
+        groups = self.stepper.groups if self._follows_prompts else self.groups
+        idx, _ = resample_in_groups(w, group_labels(groups, w.shape[0], w.device),
                                     mode="always", generator=generator, backend=self.backend)
         return samples[idx.to(samples.device)]
 
@@ -428,9 +435,12 @@ _CONFIG_KEYS = ("lam_max", "prediction_type", "weights", "proposal", "resample",
                 "w_clip", "source_class", "source_config")
 
 
-def _checked_tilt(schedule, prediction_type: str, reward_fn, tilt, lam_max):
+def _checked_arguments(schedule, prediction_type: str, reward_fn, tilt, lam_max, groups):
     """The tilt after the checks of :class:`FKCScheduler`'s arguments (``LinearTilt(lam_max)``
     by default: 0 without a reward or ``lam_max``, 1 with a reward only)."""
+    if isinstance(groups, str) and groups != "prompts":
+        raise ValueError(f"groups: expected None, an int >= 1, labels (N,) or 'prompts', got "
+                         f"{groups!r}")
     if not isinstance(schedule, DiscreteVPSchedule):
         raise TypeError(f"schedule: expected a DiscreteVPSchedule, got {type(schedule).__name__}")
     if prediction_type not in PREDICTION_TYPES[:3]:

@@ -195,3 +195,32 @@ def test_save_and_load_inside_a_pipeline(tmp_path):
     assert (runs[0][0] == runs[1][0]).all() and torch.equal(runs[0][1], runs[1][1])
     again = FKCScheduler.from_config(pipe.scheduler.config)
     assert again.proposal == "ddpm" and again.config["lam_max"] == 3.0
+
+
+def test_groups_follow_the_prompts_of_the_unets_last_call():
+    class PromptUNet(torch.nn.Module):  # records nothing; the scheduler's hook reads its input
+        def forward(self, x, t, encoder_hidden_states=None):
+            return torch.zeros_like(x)
+
+    unet = PromptUNet()
+    fkc = FKCScheduler.from_scheduler(diffusers.DDPMScheduler(), lambda x: 20 * x.flatten(1).sum(1),
+                                      lam_max=5.0, resample="always")
+    handle = fkc.follow_prompts(unet)
+    assert fkc.groups == "prompts"
+    # 2 prompts x 3 images, under CFG: [uncond (6); cond (6)], the pipeline's prompt-major order
+    cond = torch.cat([torch.full((3, 4, 5), 1.0), torch.full((3, 4, 5), 2.0)])
+    embeds = torch.cat([torch.zeros(6, 4, 5), cond])
+    fkc.set_timesteps(5)
+    x = torch.randn(6, 1, 4, 4, generator=torch.Generator().manual_seed(0))
+    x[:3] += 2.0  # prompt 0's particles are far better: a global resampling would spread them
+    gen = torch.Generator().manual_seed(1)
+    for t in fkc.timesteps:
+        unet(torch.cat([x, x]), t, encoder_hidden_states=embeds)
+        x = fkc.step(torch.randn(x.shape, generator=gen), t, x, generator=gen).prev_sample
+    labels = torch.tensor([0, 0, 0, 1, 1, 1])
+    assert torch.equal(labels[fkc.ancestors], labels.expand(5, 6))
+    handle.remove()
+    fresh = FKCScheduler.from_scheduler(diffusers.DDPMScheduler(), groups="prompts")
+    fresh.set_timesteps(2)
+    with pytest.raises(ValueError, match=r"groups: 'prompts' needs scheduler.follow_prompts"):
+        fresh.step(torch.zeros_like(x), fresh.timesteps[0], x)
