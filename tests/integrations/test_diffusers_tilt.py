@@ -224,3 +224,31 @@ def test_groups_follow_the_prompts_of_the_unets_last_call():
     fresh.set_timesteps(2)
     with pytest.raises(ValueError, match=r"groups: 'prompts' needs scheduler.follow_prompts"):
         fresh.step(torch.zeros_like(x), fresh.timesteps[0], x)
+
+
+@pytest.mark.parametrize("prediction_type", ["epsilon", "v_prediction"])
+def test_unet_score_applies_diffusers_edm_preconditioning(prediction_type):
+    from fkc_kernels.diffusers import UNetScore
+    from fkc_kernels.schedules import EDMSchedule
+
+    edm = diffusers.EDMEulerScheduler(prediction_type=prediction_type, sigma_data=0.5)
+    schedule = EDMSchedule(sigma_min=0.002, sigma_max=80.0)
+    seen = []
+
+    def net(x, t):
+        seen.append((x.clone(), t.clone()))
+        return torch.tanh(x).flip(-1) + 0.1 * t.float()[:, None, None, None]
+
+    score = UNetScore(net, schedule, prediction_type=prediction_type, edm_sigma_data=0.5)
+    x = torch.randn(3, 1, 4, 4, generator=torch.Generator().manual_seed(0)) * 3
+    sigma = 2.7
+    tau = schedule.sigma_to_tau(sigma)
+    s = score(x, tau)
+    inp = edm.precondition_inputs(x, torch.tensor(sigma))
+    noise = edm.precondition_noise(torch.tensor(sigma))
+    want = edm.precondition_outputs(x, net(inp, noise.expand(3)), torch.tensor(sigma))
+    torch.testing.assert_close(seen[0][0], inp, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(seen[0][1].float(), noise.float().expand(3), rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(x + sigma**2 * s, want, rtol=1e-4, atol=1e-4)
+    with pytest.raises(ValueError, match="edm_sigma_data: expected a positive number"):
+        UNetScore(net, schedule, prediction_type="sample", edm_sigma_data=0.5)
