@@ -11,19 +11,16 @@ from dataclasses import dataclass, field
 
 import torch
 
-from .ops import effective_sample_size, fkc_step_, systematic_resample
+from .ops import effective_sample_size
 from .ops.noise import draw_philox_seeds
-from .particles import (
-    check_generator,
-    first_generator,
-    group_labels,
-    per_particle_normal,
-    resample_in_groups,
-)
+from .particles import check_generator, first_generator, per_particle_normal
 from .reference.philox import philox_normal
-from .rewards import GRAD_MODES, RewardFn, check_batch_size
+from .rewards import RewardFn, check_batch_size
 from .rewards import reward_and_grad as _batched_reward_and_grad
 from .schedules import LinearTilt, Schedule, StepCoefficients, x0_from_score
+from .stepper import Move, ParticleStepper, check_weighting_options
+
+__all__ = ["FKCSampler", "SampleResult", "check_weighting_options", "reward_and_grad"]
 
 ScoreFn = Callable[[torch.Tensor, float], torch.Tensor]
 ExtraDwFn = Callable[[torch.Tensor, torch.Tensor, StepCoefficients], torch.Tensor]
@@ -57,24 +54,6 @@ def reward_and_grad(reward_fn: RewardFn, x: torch.Tensor,
     """``(r, ∇r)`` at ``x``: from ``reward_fn`` when it returns a pair, else by autograd
     (``batch_size`` particles at a time; see :func:`fkc_kernels.rewards.reward_and_grad`)."""
     return _batched_reward_and_grad(reward_fn, x, batch_size=batch_size)
-
-
-def check_weighting_options(weights: str, resample: str | None, ess_threshold: float,
-                            reward_at: str, reward_grad: str) -> None:
-    """The weight, resampling and reward options that :class:`FKCSampler` and the diffusers
-    scheduler share, checked with the same messages (``ValueError`` naming the argument)."""
-    if weights not in ("seed", "smc"):
-        raise ValueError(f"weights: expected 'seed' or 'smc', got {weights!r}")
-    if resample not in (None, "ess", "always"):
-        raise ValueError(f"resample: expected None, 'ess' or 'always', got {resample!r}")
-    if resample is not None and weights != "smc":
-        raise ValueError(f"resample={resample!r} needs weights='smc', got weights={weights!r}")
-    if not 0.0 < ess_threshold <= 1.0:
-        raise ValueError(f"ess_threshold: expected a fraction in (0, 1], got {ess_threshold}")
-    if reward_at not in ("x", "x0_hat"):
-        raise ValueError(f"reward_at: expected 'x' or 'x0_hat', got {reward_at!r}")
-    if reward_grad not in GRAD_MODES:
-        raise ValueError(f"reward_grad: expected one of {GRAD_MODES}, got {reward_grad!r}")
 
 
 def _check_shape(shape: object) -> tuple[int, ...]:
@@ -115,13 +94,17 @@ class FKCSampler:
         schedule: :class:`VPSchedule` or :class:`VESchedule` (anything with ``at_step``).
         tilt: :class:`LinearTilt` (anything with ``lam(t)``, ``dlam(t)``).
         n_steps: K, the number of steps (``h = 1/K``).
-        weights: ``"seed"`` (clipped weights that only rank particles) or ``"smc"`` (exact
-            unclipped log importance weights).
-        resample: ``None``, ``"ess"`` (when ESS < ``ess_threshold``·N) or ``"always"``;
-            systematic, and log-weights reset to 0. Needs ``weights="smc"``.
-        reward_at: ``"x"`` (r and ∇r at the noisy particle) or ``"x0_hat"`` (at the denoised
-            estimate ``x̂0 = (x + σ²s)/α``, gradient ``∇r(x̂0)/α``). With ``"x0_hat"`` the reward
-            is time dependent and the ``λ·∂r_t/∂t`` weight term is omitted.
+        weights: ``"smc"`` (default: exact sequential-Monte-Carlo log importance weights of the
+            tilted target ``p_base(x_0)·exp(λ(1)·r(x_0))``, where ``p_base`` is this sampler's
+            own output at ``λ = 0``; exact for either ``reward_at``, docs/design.md "Exact
+            weights"), ``"fkc"`` (the seed's Algorithm 2 increment, unclipped: exact only in
+            the continuous-time limit and only for ``reward_at="x"``) or ``"seed"`` (the FKC
+            increment, clipped: the weights only rank particles).
+        resample: ``"auto"`` (default: ``"ess"``, or ``None`` with ``weights="seed"``),
+            ``"ess"`` (when ESS < ``ess_threshold``·N), ``"always"`` or ``None``; systematic,
+            and log-weights reset to 0. Not with ``weights="seed"``.
+        reward_at: ``"x0_hat"`` (default: r at the denoised estimate ``x̂0 = (x + σ²s)/α``,
+            proposal gradient ``∇r(x̂0)/α``) or ``"x"`` (r and ∇r at the noisy particle).
         dw_clip, w_clip: clips used with ``weights="seed"`` (defaults: docs/design.md,
             "One step").
         backend: backend for the fused ops.
@@ -134,11 +117,9 @@ class FKCSampler:
             replace another's).
         reward_grad: ``"autograd"`` (default: guided drift and FKC weights; a reward that gives
             no gradient is a clear error) or ``"none"``, the potential-only mode: no gradient is
-            taken or needed, the particles move by the base model, and each step adds
-            ``λ(t_{i+1})·r_{i+1} - λ(t_i)·r_i`` to the log-weight (plus a final reward call
-            after the last step), so the weights are importance weights of
-            ``q_0(x)·exp(λ(1)·r(x))`` against the untilted sampler and resampling does all the
-            steering (Feynman-Kac steering). Exact as N grows, but needs many more particles
+            taken or needed, the particles move by the base model (the exact weights'
+            proposal without guidance), so resampling does all the steering (Feynman-Kac
+            steering). Exact as N grows, but needs many more particles
             than gradient guidance when the tilt is strong.
         extra_dw: optional ``extra_dw(x, score, coefficients) -> (N,)`` float32 added to each
             step's log-weight increment inside the fused kernel, e.g. FKC's
@@ -153,10 +134,10 @@ class FKCSampler:
         schedule: Schedule,
         tilt: LinearTilt,
         n_steps: int,
-        weights: str = "seed",
-        resample: str | None = None,
+        weights: str = "smc",
+        resample: str | None = "auto",
         ess_threshold: float = 0.5,
-        reward_at: str = "x",
+        reward_at: str = "x0_hat",
         backend: str = "auto",
         dw_clip: float | None = 0.1,
         w_clip: tuple[float, float] | None = (0.1, 10.0),
@@ -168,23 +149,22 @@ class FKCSampler:
     ) -> None:
         if isinstance(n_steps, bool) or not isinstance(n_steps, int) or n_steps < 1:
             raise ValueError(f"n_steps: expected an int >= 1, got {n_steps!r}")
-        check_weighting_options(weights, resample, ess_threshold, reward_at, reward_grad)
-        if groups is not None and not isinstance(groups, torch.Tensor) and (
-                isinstance(groups, bool) or not isinstance(groups, int) or groups < 1):
-            raise ValueError(f"groups: expected None, an int >= 1 or labels (N,), got {groups!r}")
         if extra_dw is not None and not callable(extra_dw):
             raise TypeError(f"extra_dw: expected a callable (x, score, coefficients) -> (N,), "
                             f"got {type(extra_dw).__name__}")
+        self.stepper = ParticleStepper(
+            reward_fn, tilt, weights=weights, resample=resample, ess_threshold=ess_threshold,
+            reward_at=reward_at, reward_grad=reward_grad, reward_batch_size=reward_batch_size,
+            groups=groups, backend=backend, dw_clip=dw_clip, w_clip=w_clip)
         self.score_batch_size = check_batch_size("score_batch_size", score_batch_size)
-        self.reward_batch_size = check_batch_size("reward_batch_size", reward_batch_size)
         self.groups, self.reward_grad, self.extra_dw = groups, reward_grad, extra_dw
-        self._potential: torch.Tensor | None = None
         self.score_fn, self.reward_fn = score_fn, reward_fn
         self.schedule, self.tilt, self.n_steps = schedule, tilt, n_steps
-        self.weights, self.resample, self.ess_threshold = weights, resample, ess_threshold
+        self.weights, self.resample = weights, self.stepper.resample
+        self.ess_threshold = ess_threshold
         self.reward_at, self.backend = reward_at, backend
-        self.dw_clip = dw_clip if weights == "seed" else None
-        self.w_clip = w_clip if weights == "seed" else None
+        self.reward_batch_size = self.stepper.reward_batch_size
+        self.dw_clip, self.w_clip = self.stepper.dw_clip, self.stepper.w_clip
 
     def coefficients(self, i: int) -> StepCoefficients:
         return self.schedule.at_step(i, self.n_steps)
@@ -195,52 +175,25 @@ class FKCSampler:
             return self.score_fn(x, tau).to(x.dtype)
         return torch.cat([self.score_fn(x[i:i + bs], tau).to(x.dtype) for i in range(0, n, bs)])
 
-    def _reward_at(self, x: torch.Tensor, s: torch.Tensor, c: StepCoefficients):
-        if self.reward_at == "x":
-            return x, 1.0
-        return x0_from_score(s, x, c.alpha, c.sigma), c.alpha
-
-    def _reward(self, x: torch.Tensor, s: torch.Tensor, c: StepCoefficients):
-        at, alpha = self._reward_at(x, s, c)
-        r, grad = _batched_reward_and_grad(self.reward_fn, at, batch_size=self.reward_batch_size)
-        return r, grad / alpha
-
-    def _potential_increment(self, x: torch.Tensor, s: torch.Tensor,
-                             c: StepCoefficients) -> torch.Tensor:
-        """``λ(t_i)·r_i`` minus the particle's previous potential (potential-only mode)."""
-        at, _ = self._reward_at(x, s, c)
-        r, _ = _batched_reward_and_grad(self.reward_fn, at, batch_size=self.reward_batch_size,
-                                        grad="none")
-        potential = self.tilt.lam(c.t) * r.to(x.device)
-        prev = self._potential if self._potential is not None else torch.zeros_like(potential)
-        self._potential = potential
-        return potential - prev
-
     def step(self, x: torch.Tensor, w: torch.Tensor, i: int,
              generator: torch.Generator | list[torch.Generator] | None = None) -> None:
-        """Advance particles ``x`` and log-weights ``w`` in place by step ``i``."""
+        """Advance particles ``x`` and log-weights ``w`` in place by step ``i`` (after the last
+        step, ``w`` holds the final potential too)."""
         c = self.coefficients(i)
         s = self._score(x, c.tau)
         extra = None
-        if self.reward_grad == "none":
-            extra = self._potential_increment(x, s, c)
-            r = torch.zeros(x.shape[0], dtype=torch.float32, device=x.device)
-            grad, lam, dlam = torch.zeros_like(x), 0.0, 0.0
-        else:
-            r, grad = self._reward(x, s, c)
-            lam, dlam = self.tilt.lam(c.t), self.tilt.dlam(c.t)
         if self.extra_dw is not None:
-            e = self.extra_dw(x, s, c).to(device=x.device, dtype=torch.float32)
-            extra = e if extra is None else extra + e
-        fkc_step_(x, w, s, grad.to(x.dtype), r, h=c.h, g=c.g, lam=lam, dlam=dlam,
-                  f_coef=c.f_coef, dw_clip=self.dw_clip, w_clip=self.w_clip,
-                  backend=self.backend, extra_dw=extra, **self.step_noise(x, generator))
-        if self.reward_grad == "none" and i == self.n_steps - 1:
-            # the last potential, at the final particles (tau = 0: x is its own x0_hat)
-            r_end, _ = _batched_reward_and_grad(self.reward_fn, x,
-                                                batch_size=self.reward_batch_size, grad="none")
-            w.add_(self.tilt.lam(1.0) * r_end.to(w.device) - self._potential)
-            self._potential = None
+            extra = self.extra_dw(x, s, c).to(device=x.device, dtype=torch.float32)
+        if self.reward_at == "x":
+            at, scale = x, 1.0  # read before the move
+        else:
+            at = x0_from_score(s, x, c.alpha, c.sigma)
+            scale = self.stepper.x0_hat_grad_scale(c.alpha, c.sigma)
+        self.stepper.step_(Move(x, s, c.h, c.g, c.f_coef), w, at, t=c.t, grad_scale=scale,
+                           extra_dw=extra, **self.step_noise(x, generator))
+        if i == self.n_steps - 1:
+            # tau = 0: the final particles are their own x0_hat
+            self.stepper.finish_(x, w)
 
     def noised(self, x0: torch.Tensor, start_step: int,
                generator: torch.Generator | None = None) -> torch.Tensor:
@@ -301,27 +254,44 @@ class FKCSampler:
             here), a 0-d bool tensor (any group resampled; no host sync on the single-process
             path) and int64 ancestor indices ``(N,)`` (the identity when nothing resampled).
         """
-        keep = torch.arange(w.shape[0], device=w.device)
-        if self.resample is None:
-            return x, w, torch.zeros((), dtype=torch.bool, device=w.device), keep
-        if self.groups is not None:
-            labels = group_labels(self.groups, w.shape[0], w.device)
-            idx, did = resample_in_groups(w, labels, mode=self.resample,
-                                          ess_threshold=self.ess_threshold,
-                                          generator=generator, backend=self.backend)
-            x.copy_(x[idx])
-            w.copy_(torch.where(did, torch.zeros_like(w), w))
-            return x, w, did.any(), idx
-        idx = systematic_resample(w, generator=generator, backend=self.backend)
-        if self.resample == "always":
-            do = torch.ones((), dtype=torch.bool, device=w.device)
+        resampled, idx, _ = self.stepper.resample_(x, w, ess, generator)
+        return x, w, resampled, idx
+
+    def take_rows(self, t: torch.Tensor, ancestors: torch.Tensor) -> torch.Tensor:
+        """Rows ``ancestors`` of a per-particle tensor (``t[ancestors]``): how carried state
+        follows :meth:`resample_particles` (a sharded loop fetches rows across ranks)."""
+        return t[ancestors]
+
+    def _start(self, n_particles, shape, generator, device, dtype, latents):
+        """The starting particles ``(N, *shape)``, the checked generator and ``N``."""
+        if latents is not None:
+            if not isinstance(latents, torch.Tensor) or latents.dim() < 1:
+                raise ValueError(f"latents: expected a tensor (N, *shape), got "
+                                 f"{type(latents).__name__}")
+            want = (n_particles, None if shape is None else
+                    ((shape,) if isinstance(shape, int) else tuple(shape)))
+            if (want[0] is not None and want[0] != latents.shape[0]) or \
+                    (want[1] is not None and want[1] != tuple(latents.shape[1:])):
+                raise ValueError(f"latents: shape {tuple(latents.shape)} does not match "
+                                 f"n_particles={n_particles}, shape={shape}")
+            n_particles, shape = latents.shape[0], tuple(latents.shape[1:])
+            if device is None:
+                device = latents.device
+        if isinstance(n_particles, bool) or not isinstance(n_particles, int) or n_particles < 1:
+            raise ValueError(f"n_particles: expected an int >= 1, got {n_particles!r}")
+        if shape is None:
+            raise ValueError("shape: expected the per-particle shape (or latents), got None")
+        shape = _check_shape(shape)
+        generator = check_generator(generator, n_particles)
+        if device is None:
+            first = first_generator(generator)
+            device = first.device if first is not None else torch.device("cpu")
+        device = torch.device(device)
+        if latents is not None:
+            x = latents.detach().to(device=device, dtype=dtype).clone()
         else:
-            do = ess < self.ess_threshold * n_particles
-        # no host sync: the resampled and the kept particles are chosen on the device
-        idx = torch.where(do, idx, keep)
-        x.copy_(x[idx])
-        w.copy_(torch.where(do, torch.zeros_like(w), w))
-        return x, w, do, idx
+            x = self.initial_particles(n_particles, shape, generator, device, dtype)
+        return x, generator, n_particles
 
     @torch.no_grad()
     def sample(
@@ -359,35 +329,11 @@ class FKCSampler:
                 or not 0 <= start_step < self.n_steps:
             raise ValueError(f"start_step: expected an int in [0, n_steps={self.n_steps}), got "
                              f"{start_step!r}")
-        if latents is not None:
-            if not isinstance(latents, torch.Tensor) or latents.dim() < 1:
-                raise ValueError(f"latents: expected a tensor (N, *shape), got "
-                                 f"{type(latents).__name__}")
-            want = (n_particles, None if shape is None else
-                    ((shape,) if isinstance(shape, int) else tuple(shape)))
-            if (want[0] is not None and want[0] != latents.shape[0]) or \
-                    (want[1] is not None and want[1] != tuple(latents.shape[1:])):
-                raise ValueError(f"latents: shape {tuple(latents.shape)} does not match "
-                                 f"n_particles={n_particles}, shape={shape}")
-            n_particles, shape = latents.shape[0], tuple(latents.shape[1:])
-            if device is None:
-                device = latents.device
-        if isinstance(n_particles, bool) or not isinstance(n_particles, int) or n_particles < 1:
-            raise ValueError(f"n_particles: expected an int >= 1, got {n_particles!r}")
-        if shape is None:
-            raise ValueError("shape: expected the per-particle shape (or latents), got None")
-        shape = _check_shape(shape)
-        generator = check_generator(generator, n_particles)
-        if device is None:
-            first = first_generator(generator)
-            device = first.device if first is not None else torch.device("cpu")
-        device = torch.device(device)
-        if latents is not None:
-            x = latents.detach().to(device=device, dtype=dtype).clone()
-        else:
-            x = self.initial_particles(n_particles, shape, generator, device, dtype)
+        x, generator, n_particles = self._start(n_particles, shape, generator, device, dtype,
+                                                latents)
+        device = x.device
         w = torch.zeros(x.shape[0], dtype=torch.float32, device=device)
-        self._potential = None
+        self.stepper.reset()
         ess_hist, res_hist, anc_hist = [], [], []
         for i in range(start_step, self.n_steps):
             self.step(x, w, i, generator)
@@ -400,8 +346,7 @@ class FKCSampler:
             ess_hist.append(ess)
             x, w, did, anc = self.resample_particles(x, w, ess, n_particles,
                                                      first_generator(generator))
-            if self._potential is not None:
-                self._potential = self._potential[anc]
+            self.stepper.reindex(anc, self.take_rows)
             res_hist.append(did)
             anc_hist.append(anc)
         return SampleResult(x=x, w=w, ess=torch.stack(ess_hist), resampled=torch.stack(res_hist),

@@ -140,7 +140,8 @@ def test_reward_fn_may_return_its_gradient():
 
     sampler = FKCSampler(gaussian_vp_score(0.0, 1.0), reward, VP, LinearTilt(1.0), n_steps=5)
     out = sampler.sample(8, 3, generator=torch.Generator().manual_seed(0))
-    assert len(calls) == 5 and torch.isfinite(out.x).all()
+    # one call per step, plus the final potential of the exact weights
+    assert len(calls) == 6 and torch.isfinite(out.x).all()
 
 
 def test_score_adapters():
@@ -154,8 +155,8 @@ def test_score_adapters():
 
 
 @pytest.mark.parametrize("kwargs,match", [
-    (dict(weights="exact"), "weights: expected 'seed' or 'smc'"),
-    (dict(resample="ess"), "needs weights='smc'"),
+    (dict(weights="exact"), "weights: expected one of"),
+    (dict(weights="seed", resample="ess"), "needs weights='smc' or 'fkc'"),
     (dict(weights="smc", resample="sometimes"), "resample: expected None"),
     (dict(n_steps=0), "n_steps: expected an int >= 1"),
     (dict(reward_at="x0"), "reward_at: expected 'x' or 'x0_hat'"),
@@ -195,9 +196,10 @@ def test_schedule_coefficients_closed_forms():
 
 @pytest.mark.parametrize("i", [5, 12, 19])
 def test_reward_at_x0_hat_is_tweedie_with_chain_rule_gradient(i):
-    """reward_at="x0_hat": r and ∇r are taken at Tweedie's x̂0 = (x + σ²·s)/α, and the gradient
-    handed to the step is ∇r(x̂0)/α (docs/design.md). Checked on one step against the closed
-    form, with a reward whose gradient depends on where it is taken."""
+    """reward_at="x0_hat" with the FKC increment: r and ∇r are taken at Tweedie's
+    x̂0 = (x + σ²·s)/α, and the gradient handed to the step is ∇r(x̂0)/α (docs/design.md).
+    Checked on one step against the closed form, with a reward whose gradient depends on where
+    it is taken."""
     c0 = torch.tensor([0.7, -1.2, 0.4])
     seen = []
 
@@ -206,7 +208,7 @@ def test_reward_at_x0_hat_is_tweedie_with_chain_rule_gradient(i):
         return -0.5 * ((x - c0) ** 2).sum(-1)
 
     score = gaussian_vp_score(0.3, 0.8)
-    sampler = FKCSampler(score, reward, VP, LinearTilt(2.0), n_steps=20, weights="smc",
+    sampler = FKCSampler(score, reward, VP, LinearTilt(2.0), n_steps=20, weights="fkc",
                          reward_at="x0_hat", backend="reference")
     c = sampler.coefficients(i)
     assert 0.05 < c.sigma < 0.999 and abs(c.alpha - 1.0) > 0.01  # σ ≠ σ², α ≠ 1/α here
@@ -232,8 +234,8 @@ def test_ess_rule_decides_every_resampling():
     before resampling) is below ess_threshold·N; the run has steps of both kinds."""
     n, threshold = 256, 0.7
     sampler = FKCSampler(gaussian_vp_score(0.0, 1.0), lambda x: 3.0 * x.sum(-1), VP,
-                         LinearTilt(4.0), n_steps=40, weights="smc", resample="ess",
-                         ess_threshold=threshold, backend="reference")
+                         LinearTilt(4.0), n_steps=40, weights="fkc", resample="ess",
+                         reward_at="x", ess_threshold=threshold, backend="reference")
     out = sampler.sample(n, 2, generator=torch.Generator().manual_seed(11))
     expected = out.ess < threshold * n
     assert bool(expected.any()) and not bool(expected.all()), out.ess
@@ -261,3 +263,46 @@ def test_initial_particles_are_the_prior_through_the_noise_contract(schedule):
     torch.testing.assert_close(x0, z * schedule.prior_std)
     # 8000 normals: the sample std is within 3% of the prior's (about 4 standard errors)
     assert abs(x0.std().item() / schedule.prior_std - 1.0) < 0.03
+
+
+@pytest.mark.parametrize("reward_at", ["x", "x0_hat"])
+def test_exact_weights_step_is_the_smc_increment_in_closed_form(reward_at):
+    """weights="smc" (the default), one step from a carried potential: the move is the base
+    Euler-Maruyama step plus h·g²·λ·∇̃r, and the log-weight gains the potential difference
+    λ_i·r_i − φ_prev plus the Gaussian log-ratio −(h·g²·λ²/2)·‖∇̃r‖² − g·√h·λ·⟨∇̃r, ξ⟩, with
+    ∇̃r = ∇r(x̂0)·α/(α²+σ²) at x̂0 (docs/design.md, "Exact weights")."""
+    from fkc_kernels.ops import draw_philox_seeds
+    from fkc_kernels.reference import philox_normal
+
+    c0 = torch.tensor([0.7, -1.2, 0.4], dtype=torch.float64)
+
+    def reward(x):
+        return -0.5 * ((x - c0.to(x.dtype)) ** 2).sum(-1)
+
+    score = gaussian_vp_score(0.3, 0.8)
+    sampler = FKCSampler(score, reward, VP, LinearTilt(2.0), n_steps=20, reward_at=reward_at,
+                         backend="reference")
+    i = 9
+    c = sampler.coefficients(i)
+    x = torch.randn(16, 3, generator=torch.Generator().manual_seed(2)) * 1.5
+    w = torch.randn(16) * 0.1
+    prev = torch.randn(16)
+    sampler.stepper.potential = prev.clone()
+    x_got, w_got = x.clone(), w.clone()
+    sampler.step(x_got, w_got, i, generator=torch.Generator().manual_seed(5))
+    xd, s = x.double(), score(x, c.tau).double()
+    at = xd if reward_at == "x" else (xd + c.sigma**2 * s) / c.alpha
+    scale = 1.0 if reward_at == "x" else c.alpha / (c.alpha**2 + c.sigma**2)
+    g_r = (c0 - at) * scale
+    lam = sampler.tilt.lam(c.t)
+    seeds = draw_philox_seeds(torch.Generator().manual_seed(5), torch.device("cpu"))
+    xi = philox_normal(seeds[0], seeds[1], x.numel()).view(x.shape).double()
+    x_want = xd + c.h * (c.g**2 * s - c.f_coef * xd) + c.h * c.g**2 * lam * g_r \
+        + c.g * math.sqrt(c.h) * xi
+    w_want = w.double() + lam * reward(at) - prev.double() \
+        - (c.h * c.g**2 * lam**2 / 2) * (g_r**2).sum(1) \
+        - c.g * math.sqrt(c.h) * lam * (g_r * xi).sum(1)
+    torch.testing.assert_close(x_got.double(), x_want, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(w_got.double(), w_want, rtol=1e-5, atol=1e-4)
+    torch.testing.assert_close(sampler.stepper.potential.double(), lam * reward(at),
+                               rtol=1e-5, atol=1e-5)

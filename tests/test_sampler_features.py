@@ -81,14 +81,14 @@ def test_grouped_ess_rule_is_per_group():
 
 def test_ancestors_are_the_identity_without_resampling():
     sampler = FKCSampler(gaussian_score(), sum_reward, VP, LinearTilt(1.0), n_steps=5,
-                         weights="smc")
+                         weights="smc", resample=None)
     out = sampler.sample(6, (1,), generator=torch.Generator().manual_seed(0))
     assert torch.equal(out.ancestors, torch.arange(6).expand(5, 6))
 
 
 def test_latents_and_start_step():
     sampler = FKCSampler(gaussian_score(), sum_reward, VP, LinearTilt(2.0), n_steps=10,
-                         weights="smc", backend="reference")
+                         weights="smc", resample=None, backend="reference")
     x0 = torch.full((5, 1), 1.0)
     z = sampler.noised(x0, 6, generator=torch.Generator().manual_seed(1))
     c = sampler.coefficients(6)

@@ -1,22 +1,26 @@
 """FKC as a diffusers scheduler.
 
 ``pipe.scheduler = FKCScheduler.from_scheduler(pipe.scheduler, reward_fn, lam_max=4.0)`` turns a
-pipeline's batch into FKC particles: each ``step`` converts the UNet's output to a score, takes
-the reward (and its gradient) of the particles, runs the fused ``fkc_step_`` (guided
-Euler-Maruyama move plus log-weight increment) and resamples within groups.
+pipeline's batch into FKC particles: each ``step`` takes the pipeline's own stochastic step (or
+a documented stand-in) as the base transition, adds the reward's guidance to its mean, weights by
+the exact sequential-Monte-Carlo increment and resamples within groups.
 """
 
 from __future__ import annotations
 
 import copy
-import math
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 
-from ..guidance import cfg_log_weight_from_gap
-from ..ops import effective_sample_size, fkc_step_
+# module-level names: diffusers' pipeline loader looks SchedulerMixin up in this module to pick
+# from_pretrained as the loading method of a scheduler saved inside a pipeline
+from diffusers import ConfigMixin, SchedulerMixin
+from diffusers.configuration_utils import FrozenDict
+from diffusers.utils import BaseOutput
+
+from ..ops import effective_sample_size
 from ..particles import (
     check_generator,
     first_generator,
@@ -24,95 +28,20 @@ from ..particles import (
     per_particle_normal,
     resample_in_groups,
 )
-from ..rewards import RewardFn, check_batch_size, reward_and_grad
-from ..sampler import check_weighting_options
-from ..schedules import (
-    PREDICTION_TYPES,
-    DiscreteVPSchedule,
-    LinearTilt,
-    score_from_prediction,
-    x0_from_score,
-)
-from .score import output_to_score_slope
-
-
-def _spaced_timesteps(config: Any, n: int, num_train: int) -> list[float]:
-    """diffusers' ``timestep_spacing`` rules ("leading", "trailing", "linspace")."""
-    spacing = getattr(config, "timestep_spacing", "leading") if config is not None else "leading"
-    offset = int(getattr(config, "steps_offset", 0) or 0) if config is not None else 0
-    if n > num_train:
-        raise ValueError(f"num_inference_steps: expected <= num_train_timesteps={num_train}, "
-                         f"got {n}")
-    if spacing == "trailing":
-        ratio = num_train / n
-        return [float(round(num_train - i * ratio) - 1) for i in range(n)]
-    if spacing == "linspace":
-        return [float(round((num_train - 1) * (1 - i / max(n - 1, 1)))) for i in range(n)]
-    ratio = num_train // n
-    return [float(min((n - 1 - i) * ratio + offset, num_train - 1)) for i in range(n)]
-
-
-def _unique_descending(values: list[float]) -> list[float]:
-    out: list[float] = []
-    for v in values:
-        if not out or v < out[-1]:
-            out.append(v)
-    return out
-
-
-def schedule_from_scheduler(scheduler: Any) -> DiscreteVPSchedule:
-    """The :class:`~fkc_kernels.schedules.DiscreteVPSchedule` of a diffusers scheduler.
-
-    Works for any scheduler exposing ``alphas_cumprod`` and ``set_timesteps``/``timesteps``
-    (DDPM, DDIM, Euler, Euler ancestral, Heun, DPM-Solver, PNDM, LMS, DEIS, UniPC, ...). The
-    schedule asks a copy of the scheduler for its timesteps, so any ``n_steps`` the scheduler
-    accepts works, with its own spacing; repeated timesteps (PNDM's Runge-Kutta warm-up) are
-    dropped, and where that leaves a count other than ``n_steps`` the scheduler's
-    ``timestep_spacing`` rule is used instead. A zero-terminal-SNR schedule
-    (``rescale_betas_zero_snr``) gets ``alphas_cumprod[T-1] = alphas_cumprod[T-2] / 2`` (the
-    score is undefined at alpha = 0); its first Euler-Maruyama steps jump the SNR by orders of
-    magnitude, so give such schedules more steps or custom ``timesteps`` starting lower.
-    """
-    if isinstance(scheduler, FKCScheduler):  # rebuilding an FKC scheduler with new settings
-        return scheduler.schedule
-    missing = [name for name in ("alphas_cumprod", "set_timesteps")
-               if getattr(scheduler, name, None) is None]
-    if missing:
-        raise TypeError(
-            f"scheduler: {type(scheduler).__name__} has no {' and no '.join(missing)}; FKC "
-            f"needs a discrete variance-preserving scheduler exposing alphas_cumprod and "
-            f"set_timesteps/timesteps (DDPM, DDIM, Euler, DPM-Solver, PNDM, LMS, DEIS, UniPC, "
-            f"...). For EDM or flow-matching models build an EDMSchedule or a "
-            f"FlowMatchingSchedule and use fkc_kernels.FKCSampler with UNetScore")
-    alphas_cumprod = torch.as_tensor(scheduler.alphas_cumprod).detach().double().cpu().clone()
-    if len(alphas_cumprod) > 1 and not (0 < alphas_cumprod[-1] < alphas_cumprod[-2]):
-        # zero terminal SNR (rescale_betas_zero_snr): alphas_cumprod ends at 0, or at diffusers'
-        # stand-in 2**-24 above the value before it; alpha = 0 has no score, so the last
-        # timestep gets half the previous value (SNR ~1e-9: still pure noise in practice)
-        alphas_cumprod[-1] = alphas_cumprod[-2] / 2
-    num_train = int(len(alphas_cumprod))
-    template = copy.deepcopy(scheduler)
-    config = getattr(scheduler, "config", None)
-
-    def timesteps_for(n: int) -> list[float]:
-        try:
-            template.set_timesteps(n)
-            ts = template.timesteps
-            ts = [float(t) for t in (ts.tolist() if hasattr(ts, "tolist") else ts)]
-        except Exception as exc:  # a scheduler that rejects n: report its own words
-            raise ValueError(f"n_steps: {type(scheduler).__name__}.set_timesteps({n}) failed: "
-                             f"{exc}") from exc
-        ts = _unique_descending(ts)
-        if len(ts) != n:
-            ts = _spaced_timesteps(config, n, num_train)
-        return ts
-
-    return DiscreteVPSchedule(alphas_cumprod, timesteps=timesteps_for)
+from ..rewards import RewardFn
+from ..schedules import PREDICTION_TYPES, DiscreteVPSchedule, LinearTilt
+from ..stepper import Move, ParticleStepper
+from ._grid import schedule_from_scheduler
+from ._prompts import PromptGroupsMixin
+from ._state import ParticleRecordMixin
+from .cfg_weight import CFGWeightMixin
+from .proposals import BaseStep, choose_proposal, grid_base, native_base
 
 
 @dataclass
-class FKCSchedulerOutput:
-    """What :meth:`FKCScheduler.step` returns (indexable like a diffusers output).
+class FKCSchedulerOutput(BaseOutput):
+    """What :meth:`FKCScheduler.step` returns (a diffusers ``BaseOutput``: ``out.prev_sample``,
+    ``out["prev_sample"]`` and ``out[0]`` all work).
 
     Attributes:
         prev_sample: the particles after the step (resampled when the step resampled).
@@ -127,23 +56,26 @@ class FKCSchedulerOutput:
     log_weights: torch.Tensor | None = None
     ancestors: torch.Tensor | None = None
 
-    def __getitem__(self, i: int):
-        return (self.prev_sample, self.pred_original_sample)[i]
 
-
-class FKCScheduler:
+class FKCScheduler(ParticleRecordMixin, PromptGroupsMixin, CFGWeightMixin, SchedulerMixin,
+                   ConfigMixin):
     """A drop-in diffusers scheduler that samples with reward-tilted FKC.
 
-    The pipeline's batch is the particle set. Each :meth:`step` (1) converts the model output
-    to a score by ``prediction_type``, (2) evaluates the reward at the particles (``reward_at``)
-    in chunks of ``reward_batch_size``, (3) calls the fused ``fkc_step_`` with the schedule's
-    coefficients (Euler-Maruyama with the guided drift, log-weight increment), (4) resamples
-    within ``groups`` when asked. Log-weights, ESS and ancestors are kept on the scheduler and
-    reset by :meth:`set_timesteps` (every pipeline call) or :meth:`reset`.
+    The pipeline's batch is the particle set. Each :meth:`step` (1) reads the reward at the
+    particles' denoised estimate (``reward_at``), in chunks of ``reward_batch_size``, (2) takes
+    the base transition ``proposal`` (default: the source scheduler's own stochastic step, or the
+    DDPM posterior on the same grid for deterministic sources), (3) adds ``λ_t·g²·∇r`` to its
+    mean and weights by the exact sequential-Monte-Carlo increment (the log-ratio of base to
+    guided transition plus the potential difference), so the weighted particles target the
+    source sampler's own output tilted by ``exp(λ(1)·r)``; (4) resamples within ``groups`` when
+    a group's ESS falls below ``ess_threshold``. Log-weights, ESS and ancestors are kept on the
+    scheduler and reset by :meth:`set_timesteps` (every pipeline call) or :meth:`reset`.
 
-    Build it with :meth:`from_scheduler` from the pipeline's own scheduler. It keeps VP
-    latents (``init_noise_sigma = 1``, ``scale_model_input`` is the identity), so it also
-    replaces Euler/LMS-style schedulers whose latents are scaled differently.
+    Build it with :meth:`from_scheduler` from the pipeline's own scheduler. With the grid
+    proposals (``"posterior"``, ``"euler_maruyama"``) it keeps VP latents
+    (``init_noise_sigma = 1``, ``scale_model_input`` is the identity), so it also replaces
+    Euler/LMS-style schedulers whose latents are scaled; with a native proposal the latents are
+    the source's (Euler ancestral's are sigma-scaled).
 
     Args:
         schedule: the discrete VP schedule (:func:`schedule_from_scheduler`).
@@ -153,38 +85,48 @@ class FKCScheduler:
         tilt: anything with ``lam(t)``, ``dlam(t)`` (default ``LinearTilt(lam_max)``).
         lam_max: shortcut for ``tilt=LinearTilt(lam_max)`` (default 1.0 with a reward).
         prediction_type: default the source scheduler's ``config.prediction_type``.
-        weights: ``"smc"`` (exact log importance weights) or ``"seed"`` (clipped ranking
-            weights; ``dw_clip``/``w_clip`` apply).
-        resample: ``None``, ``"ess"`` or ``"always"`` (systematic, within groups, after a step).
+        weights: ``"smc"`` (default: exact sequential-Monte-Carlo weights, docs/design.md
+            "Exact weights"), ``"fkc"`` (the seed's Algorithm 2 increment, unclipped) or
+            ``"seed"`` (clipped ranking weights; ``dw_clip``/``w_clip`` apply). The last two
+            take Euler-Maruyama steps.
+        proposal: ``"auto"`` (default: the source's own step for DDPM, DDIM and Euler
+            ancestral, else ``"posterior"``), ``"ddpm"``, ``"ddim"``, ``"euler_ancestral"``,
+            ``"posterior"`` or ``"euler_maruyama"`` (:mod:`fkc_kernels.diffusers.proposals`).
+        resample: ``"auto"`` (default: ``"ess"``; ``None`` with ``weights="seed"``), ``"ess"``,
+            ``"always"`` or ``None`` (systematic, within groups, after a step).
         ess_threshold: a group resamples when its ESS < this fraction of its size.
-        reward_at: ``"x0_hat"`` (default: the reward of the denoised estimate, gradient
-            ``∇r(x0_hat)/alpha``; the ``λ·∂r/∂t`` weight term is then omitted) or ``"x"``.
-        reward_grad: ``"autograd"`` (guided drift, FKC weights; a clear error if the reward has
-            no gradient) or ``"none"``: potential only (no gradient is taken): the particles
-            move by the base model and each step adds ``λ(t_{i+1})r_{i+1} - λ(t_i)r_i`` to the
-            log-weight, so the final weights are exact importance weights of
-            ``q_0(x)·exp(λ(1)·r(x))`` with the base model as proposal and resampling does the
-            steering (Feynman-Kac steering); one extra reward call after the last step.
+        reward_at: ``"x0_hat"`` (default: the reward of the denoised estimate) or ``"x"``.
+        reward_grad: ``"autograd"`` (guided proposal; a clear error if the reward has no
+            gradient) or ``"none"``: potential only, the particles move by the base transition
+            and resampling does the steering (Feynman-Kac steering).
         reward_batch_size: particles per reward call (bounded memory whatever N).
         groups: ``None`` (one group), an int ``G`` (contiguous blocks: one per prompt when a
-            pipeline runs ``G`` prompts with ``num_images_per_prompt``) or labels ``(N,)``.
+            pipeline runs ``G`` prompts with ``num_images_per_prompt``; a ``G`` that does not
+            divide the batch is an error), labels ``(N,)`` or ``"prompts"`` (one group per
+            distinct prompt embedding, whatever the call's batch: :meth:`follow_prompts`).
         generator: used when the pipeline passes none (one generator or one per particle).
         backend: backend of the fused ops.
         config: the source scheduler's config (exposed as ``.config``).
+        source: the source scheduler (a copy drives the native proposals).
     """
 
     order = 1
+    config_name = "scheduler_config.json"
+    # not config: objects, callables, the reward (re-attached with set_reward after loading)
+    ignore_for_config = ["schedule", "reward_fn", "tilt", "generator", "config", "source"]
+    _compatibles: list = []
 
     def __init__(
         self,
-        schedule: DiscreteVPSchedule,
+        schedule: DiscreteVPSchedule | None = None,
         reward_fn: RewardFn | None = None,
         *,
         tilt: Any = None,
         lam_max: float | None = None,
         prediction_type: str = "epsilon",
         weights: str = "smc",
-        resample: str | None = None,
+        proposal: str = "auto",
+        resample: str | None = "auto",
         ess_threshold: float = 0.5,
         reward_at: str = "x0_hat",
         reward_grad: str = "autograd",
@@ -195,40 +137,44 @@ class FKCScheduler:
         dw_clip: float | None = 0.1,
         w_clip: tuple[float, float] | None = (0.1, 10.0),
         config: Any = None,
+        source: Any = None,
+        source_class: str | None = None,
+        source_config: dict | None = None,
     ) -> None:
-        if not isinstance(schedule, DiscreteVPSchedule):
-            raise TypeError(f"schedule: expected a DiscreteVPSchedule, got "
-                            f"{type(schedule).__name__}")
-        if prediction_type not in PREDICTION_TYPES[:3]:
-            raise ValueError(f"prediction_type: expected one of {PREDICTION_TYPES[:3]}, got "
-                             f"{prediction_type!r}")
-        check_weighting_options(weights, resample, ess_threshold, reward_at, reward_grad)
-        if reward_fn is not None and not callable(reward_fn):
-            raise TypeError(f"reward_fn: expected a callable or None, got "
-                            f"{type(reward_fn).__name__}")
-        if tilt is not None and lam_max is not None:
-            raise ValueError("tilt, lam_max: give one of them, got both")
-        if tilt is None:
-            tilt = LinearTilt(0.0 if reward_fn is None else (1.0 if lam_max is None else lam_max))
-        if groups is not None and not isinstance(groups, torch.Tensor) and (
-                isinstance(groups, bool) or not isinstance(groups, int) or groups < 1):
-            raise ValueError(f"groups: expected None, an int >= 1 or labels (N,), got {groups!r}")
+        settings = {k: v for k, v in locals().items() if k in _CONFIG_KEYS}
+        if schedule is None and source is None:
+            source = _source_from_config(source_class, source_config)
+        if schedule is None:
+            schedule, config = schedule_from_scheduler(source), source.config
+        tilt = _checked_arguments(schedule, prediction_type, reward_fn, tilt, lam_max, groups)
+        self._lam_max = lam_max
+        self.stepper = ParticleStepper(
+            reward_fn, tilt, weights=weights, resample=resample, ess_threshold=ess_threshold,
+            reward_at=reward_at, reward_grad=reward_grad, reward_batch_size=reward_batch_size,
+            groups=None if isinstance(groups, str) else groups, backend=backend,
+            dw_clip=dw_clip, w_clip=w_clip)
+        self.proposal = choose_proposal(proposal, source, self.stepper.exact)
+        self._source_scheduler = source
+        # what save_pretrained writes and from_config rebuilds from (the reward and other
+        # objects are not config); registered by hand: diffusers' decorator would misalign
+        # positional arguments with the ignored ones
+        settings["groups"] = groups if isinstance(groups, (int, str)) else None
+        settings["w_clip"] = None if w_clip is None else list(w_clip)
+        self.register_to_config(**settings)
+        self._source = copy.deepcopy(source) if self.proposal in (
+            "ddpm", "ddim", "euler_ancestral") else None
         self.schedule, self.reward_fn, self.tilt = schedule, reward_fn, tilt
         self.prediction_type, self.weights = prediction_type, weights
-        self.resample, self.ess_threshold = resample, float(ess_threshold)
+        self.resample, self.ess_threshold = self.stepper.resample, float(ess_threshold)
         self.reward_at, self.reward_grad = reward_at, reward_grad
-        self.reward_batch_size = check_batch_size("reward_batch_size", reward_batch_size)
+        self.reward_batch_size = self.stepper.reward_batch_size
         self.groups, self.generator, self.backend = groups, generator, backend
-        self.dw_clip = dw_clip if weights == "seed" else None
-        self.w_clip = w_clip if weights == "seed" else None
         self._config = config
-        self.init_noise_sigma = float(schedule.prior_std)
-        self.num_inference_steps: int | None = None
-        self.timesteps = torch.zeros(0, dtype=torch.long)
-        self._begin_index: int | None = None
+        self.init_noise_sigma = float(schedule.prior_std if self._source is None
+                                      else self._source.init_noise_sigma)
         self._cfg_scale: float | None = None
         self._cfg_output: torch.Tensor | None = None
-        self.reset()
+        self._init_record()
 
     # ------------------------------------------------------------------ construction
 
@@ -246,12 +192,30 @@ class FKCScheduler:
                 raise ValueError(f"scheduler: prediction_type {pt!r} is not supported (expected "
                                  f"one of {PREDICTION_TYPES[:3]})")
             kwargs["prediction_type"] = pt
-        return cls(schedule, reward_fn, config=config, **kwargs)
+        source = getattr(scheduler, "_source_scheduler", scheduler)
+        cfg = getattr(source, "config", None)
+        saved = (type(source).__name__, dict(cfg)) if isinstance(cfg, dict) else (None, None)
+        return cls(schedule, reward_fn, config=config, source=source, source_class=saved[0],
+                   source_config=saved[1], **kwargs)
+
+    def set_reward(self, reward_fn: RewardFn, tilt: Any = None) -> None:
+        """Attach the reward (it is not config: a scheduler loaded with ``from_pretrained``
+        or ``from_config`` has none). ``tilt`` default: ``LinearTilt(lam_max)`` as configured
+        (1.0 when no ``lam_max`` was given)."""
+        if not callable(reward_fn):
+            raise TypeError(f"reward_fn: expected a callable, got {type(reward_fn).__name__}")
+        if tilt is None:
+            tilt = LinearTilt(1.0 if self._lam_max is None else self._lam_max)
+        self.reward_fn = self.stepper.reward_fn = reward_fn
+        self.tilt = self.stepper.tilt = tilt
 
     @property
     def config(self) -> Any:
-        """The source scheduler's config (``num_train_timesteps``, ``prediction_type``, ...)."""
-        return self._config
+        """The source scheduler's config (``num_train_timesteps``, ``prediction_type``, ...)
+        with FKC's own registered settings on top (what ``save_pretrained`` writes)."""
+        merged = dict(self._config) if isinstance(self._config, dict) else {}
+        merged.update(getattr(self, "_internal_dict", {}))
+        return FrozenDict(merged)
 
     def __len__(self) -> int:
         return self.schedule.num_train_timesteps
@@ -260,47 +224,6 @@ class FKCScheduler:
     def alphas_cumprod(self) -> torch.Tensor:
         """The source scheduler's ``alphas_cumprod`` (float64 ``(T,)``)."""
         return torch.tensor(self.schedule.alphas_cumprod, dtype=torch.float64)
-
-    # ------------------------------------------------------------------ state
-
-    def reset(self) -> None:
-        """Forget the particles' log-weights, ancestry and step position."""
-        self.log_weights: torch.Tensor | None = None
-        self._ancestors: list[torch.Tensor] = []
-        self._ess: list[torch.Tensor] = []
-        self._resampled: list[torch.Tensor] = []
-        self._potential: torch.Tensor | None = None
-        self._step_index: int | None = None
-
-    @property
-    def ancestors(self) -> torch.Tensor:
-        """long ``(steps taken, N)``: row ``i`` maps each slot to its parent before step ``i``'s
-        resampling (the identity for steps that did not resample)."""
-        if not self._ancestors:
-            return torch.zeros((0, 0), dtype=torch.long)
-        return torch.stack(self._ancestors)
-
-    @property
-    def ess(self) -> torch.Tensor:
-        """float32 ``(steps taken,)``: ESS of all particles after each step, before resampling."""
-        return torch.stack(self._ess) if self._ess else torch.zeros(0)
-
-    @property
-    def resampled(self) -> torch.Tensor:
-        """bool ``(steps taken, N)``: whether each slot's group resampled after each step."""
-        return torch.stack(self._resampled) if self._resampled else torch.zeros(0, dtype=bool)
-
-    @property
-    def step_index(self) -> int | None:
-        return self._step_index
-
-    @property
-    def begin_index(self) -> int | None:
-        return self._begin_index
-
-    def set_begin_index(self, begin_index: int = 0) -> None:
-        """Start at step ``begin_index`` (img2img pipelines call this)."""
-        self._begin_index = int(begin_index)
 
     def set_timesteps(self, num_inference_steps: int | None = None,
                       device: str | torch.device | None = None,
@@ -325,10 +248,19 @@ class FKCScheduler:
         self.timesteps = torch.tensor(ts, dtype=torch.long if integral else torch.float32,
                                       device=device)
         self._begin_index = None
+        if self._source is not None:  # the native proposal steps the source in lockstep
+            if timesteps is not None:
+                self._source.set_timesteps(timesteps=list(timesteps), device=device)
+            else:
+                self._source.set_timesteps(num_inference_steps, device=device)
+            self.init_noise_sigma = float(self._source.init_noise_sigma)
         self.reset()
 
     def scale_model_input(self, sample: torch.Tensor, timestep: Any = None) -> torch.Tensor:
-        """The identity: FKC particles are the VP latents the UNet takes."""
+        """The source's scaling with a native proposal (Euler ancestral's latents are
+        sigma-scaled), else the identity (FKC's own particles are the VP latents)."""
+        if self._source is not None:
+            return self._source.scale_model_input(sample, timestep)
         return sample
 
     def add_noise(self, original_samples: torch.Tensor, noise: torch.Tensor,
@@ -361,51 +293,26 @@ class FKCScheduler:
                              f"{self.timesteps.tolist()[:5]}...")
         return i
 
-    # ------------------------------------------------------------------ CFG weight
-
-    def add_cfg_weight(self, unet: Any, guidance_scale: float) -> Any:
-        """Add FKC's classifier-free-guidance weight inside a pipeline that does CFG itself.
-
-        A pipeline such as ``StableDiffusionPipeline`` runs the UNet on ``[uncond; cond]`` and
-        hands the scheduler only the combined output. This registers a forward hook on
-        ``unet`` that keeps the two halves of its last output; each :meth:`step` then adds
-        ``h*(g²/2)*w*(w-1)*||s_c - s_u||²`` to the log-weights (see
-        :mod:`fkc_kernels.guidance`), so with ``weights="smc"`` the particles target
-        ``q_c^w q_u^(1-w)`` instead of following plain CFG. ``guidance_scale`` must be the
-        pipeline call's. Returns the hook handle (``handle.remove()`` detaches it).
-        """
-        if not hasattr(unet, "register_forward_hook"):
-            raise TypeError(f"unet: expected a torch.nn.Module, got {type(unet).__name__}")
-        self._cfg_scale = float(guidance_scale)
-
-        def keep_output(module, args, output):
-            out = output[0] if isinstance(output, tuple) else getattr(output, "sample", output)
-            self._cfg_output = out.detach()
-
-        return unet.register_forward_hook(keep_output)
-
-    def _cfg_term(self, n: int, c) -> torch.Tensor | None:
-        out = self._cfg_output
-        if self._cfg_scale is None or out is None:
-            return None
-        self._cfg_output = None
-        if out.shape[0] != 2 * n:
-            raise ValueError(f"add_cfg_weight: the UNet's last output has {out.shape[0]} rows, "
-                             f"expected 2 x {n} particles ([uncond; cond]); is the pipeline "
-                             f"running classifier-free guidance (guidance_scale > 1)?")
-        u, cnd = out.float().chunk(2)
-        slope = output_to_score_slope(self.prediction_type, c.alpha, c.sigma)
-        gap = ((cnd - u).reshape(n, -1) ** 2).sum(1) * slope * slope
-        return cfg_log_weight_from_gap(gap, self._cfg_scale, h=c.h, g=c.g)
-
     # ------------------------------------------------------------------ the step
 
-    def _noise(self, generator, x: torch.Tensor) -> tuple[Any, torch.Tensor | None]:
-        generator = check_generator(generator, x.shape[0])
-        if isinstance(generator, list):
+    def _base_step(self, model_output, timestep, x, i, generator, variance_noise,
+                   eta) -> BaseStep:
+        """The step's base transition (:mod:`fkc_kernels.diffusers.proposals`)."""
+        c = self._grid_schedule.at_step(i, self.num_inference_steps)
+        noise = variance_noise
+        if noise is None and isinstance(generator, list) and self._source is None:
             noise = per_particle_normal(tuple(x.shape), generator, x.device, x.dtype)
-            return generator, noise
-        return generator, None
+        if self._source is None:
+            nxt = (self._grid_schedule.at_step(i + 1, self.num_inference_steps)
+                   if i + 1 < self.num_inference_steps else None)
+            return grid_base(self.proposal, model_output.detach(), x, c, nxt,
+                             self.prediction_type, noise)
+        mean, std, x0, noise = native_base(self.proposal, self._source, model_output.detach(),
+                                           timestep, x, generator, noise, eta)
+        alpha, sigma = (1.0, c.sigma / c.alpha) if self.proposal == "euler_ancestral" \
+            else (c.alpha, c.sigma)
+        move = Move(mean.to(x.dtype), torch.zeros_like(x), 1.0, std, 0.0)
+        return BaseStep(move, x0.float(), noise, alpha, sigma)
 
     def step(
         self,
@@ -429,114 +336,134 @@ class FKCScheduler:
                 :func:`fkc_kernels.guidance.cfg_log_weight_increment`).
             variance_noise: the step's standard normal noise ``(N, ...)`` instead of drawing it
                 (DDIM's name for it).
-            eta, use_clipped_model_output: accepted for DDIM pipelines and ignored (FKC steps
-                are stochastic Euler-Maruyama steps of the reverse SDE).
+            eta: DDIM's eta for the ``"ddim"`` proposal (0, deterministic DDIM, takes 1).
+            use_clipped_model_output: accepted for DDIM pipelines and ignored.
         """
-        del eta, use_clipped_model_output
+        del use_clipped_model_output
+        if self.reward_fn is None and self.tilt.lam(1.0) != 0.0:
+            raise ValueError(f"reward_fn: this FKCScheduler has lam_max={self._lam_max} but no "
+                             f"reward (not saved with the config); attach it with "
+                             f"scheduler.set_reward(reward_fn)")
         i = self._index_of(timestep)
-        n_steps = self.num_inference_steps
-        c = self._grid_schedule.at_step(i, n_steps)
-        if model_output.shape != sample.shape:
-            raise ValueError(f"model_output: expected the shape of sample {tuple(sample.shape)},"
-                             f" got {tuple(model_output.shape)}")
-        n = sample.shape[0]
+        n_steps, n = self.num_inference_steps, sample.shape[0]
+        _check_step_inputs(model_output, sample, variance_noise)
         if self.log_weights is None or self.log_weights.shape[0] != n:
             self.log_weights = torch.zeros(n, dtype=torch.float32, device=sample.device)
-            self._potential = None
+            self.stepper.reset()
         w = self.log_weights
-        x = sample.detach().clone()
-        s = score_from_prediction(model_output.detach().float(), x.float(), c.alpha, c.sigma,
-                                  self.prediction_type)
-        x0_hat = x0_from_score(s, x.float(), c.alpha, c.sigma)
-        generator = generator if generator is not None else self.generator
-        generator, noise = self._noise(generator, x)
-        if variance_noise is not None:
-            if variance_noise.shape != x.shape:
-                raise ValueError(f"variance_noise: expected shape {tuple(x.shape)}, got "
-                                 f"{tuple(variance_noise.shape)}")
-            noise = variance_noise.to(device=x.device, dtype=x.dtype)
-        step_gen = None if isinstance(generator, list) else generator
-        lam, dlam = self.tilt.lam(c.t), self.tilt.dlam(c.t)
-        r, grad, extra = self._reward_terms(x, x0_hat, c, lam, extra_dw)
-        cfg = self._cfg_term(n, c)
-        if cfg is not None:
-            extra = cfg.to(x.device) if extra is None else extra + cfg.to(x.device)
-        fkc_step_(x, w, s.to(x.dtype), grad, r, h=c.h, g=c.g, lam=lam, dlam=dlam,
-                  f_coef=c.f_coef, noise=noise, generator=step_gen, dw_clip=self.dw_clip,
-                  w_clip=self.w_clip, backend=self.backend, extra_dw=extra)
-        if self.reward_grad == "none" and self.reward_fn is not None and i == n_steps - 1:
-            # the last potential: λ(1) r(x) at the final (clean) particles
-            r_end, _ = reward_and_grad(self.reward_fn, x, batch_size=self.reward_batch_size,
-                                       grad="none")
-            w.add_(self.tilt.lam(1.0) * r_end.to(w.device) - self._potential)
-        self._ess.append(effective_sample_size(w))
-        ancestors = torch.arange(n, device=x.device)
-        resampled = torch.zeros(n, dtype=torch.bool, device=x.device)
-        if self.resample is not None:
-            labels = group_labels(self.groups, n, x.device)
-            ancestors, resampled = resample_in_groups(
-                w, labels, mode=self.resample, ess_threshold=self.ess_threshold,
-                generator=first_generator(generator), backend=self.backend)
-            x = x[ancestors]
-            w.copy_(torch.where(resampled, torch.zeros_like(w), w[ancestors]))
-            if self._potential is not None:
-                self._potential = self._potential[ancestors]
-        self._ancestors.append(ancestors)
-        self._resampled.append(resampled)
+        if self._follows_prompts:
+            self.stepper.groups = self._prompt_labels(n)
+        generator = check_generator(generator if generator is not None else self.generator, n)
+        base = self._base_step(model_output, timestep, sample.detach(), i, generator,
+                               variance_noise, eta)
+        at = sample.detach() if self.reward_at == "x" else base.x0_hat.to(sample.dtype)
+        scale = self.stepper.x0_hat_grad_scale(base.alpha, base.sigma) \
+            if self.reward_at == "x0_hat" else 1.0
+        self.stepper.step_(base.move, w, at, t=self._grid_schedule.at_step(i, n_steps).t,
+                           grad_scale=scale, extra_dw=self._extra(extra_dw, n, i, sample.device),
+                           noise=None if base.noise is None else base.noise.to(sample.device),
+                           generator=None if isinstance(generator, list) else generator)
+        x = base.move.x
+        if i == n_steps - 1:
+            self.stepper.finish_(x, w)
+        ancestors = self._record_and_resample(x, w, first_generator(generator))
         self._step_index = i + 1
-        x0_out = x0_hat.to(sample.dtype)
+        x0_out = base.x0_hat.to(sample.dtype)
         if not return_dict:
             return (x, x0_out)
         return FKCSchedulerOutput(prev_sample=x, pred_original_sample=x0_out, log_weights=w,
                                   ancestors=ancestors)
 
-    def _reward_terms(self, x, x0_hat, c, lam, extra_dw):
-        """``(r, ∇r, extra_dw)`` for the kernel (``extra_dw`` may be None)."""
-        n = x.shape[0]
-        extra = None if extra_dw is None else extra_dw.detach().float().to(x.device)
-        zeros_r = torch.zeros(n, dtype=torch.float32, device=x.device)
-        if self.reward_fn is None:
-            return zeros_r, torch.zeros_like(x), extra
-        at = x if self.reward_at == "x" else x0_hat.to(x.dtype)
-        if self.reward_grad == "none":
-            r, _ = reward_and_grad(self.reward_fn, at, batch_size=self.reward_batch_size,
-                                   grad="none")
-            potential = lam * r.to(x.device)
-            prev = self._potential if self._potential is not None else torch.zeros_like(potential)
-            self._potential = potential
-            inc = potential - prev
-            return zeros_r, torch.zeros_like(x), inc if extra is None else inc + extra
-        r, grad = reward_and_grad(self.reward_fn, at, batch_size=self.reward_batch_size)
-        if self.reward_at == "x0_hat":
-            grad = grad / c.alpha
-        return r.to(x.device), grad.to(device=x.device, dtype=x.dtype), extra
+    def _extra(self, extra_dw, n: int, i: int, device) -> torch.Tensor | None:
+        """The caller's ``extra_dw`` plus the CFG weight of :meth:`add_cfg_weight`."""
+        extra = None if extra_dw is None else extra_dw.detach().float().to(device)
+        cfg = self._cfg_term(n, self._grid_schedule.at_step(i, self.num_inference_steps))
+        if cfg is not None:
+            extra = cfg.to(device) if extra is None else extra + cfg.to(device)
+        return extra
+
+    def _record_and_resample(self, x, w, generator) -> torch.Tensor:
+        ess = effective_sample_size(w)
+        self._ess.append(ess)
+        _, ancestors, did = self.stepper.resample_(x, w, ess, generator, lazy=True)
+        self.stepper.reindex(ancestors)
+        self._ancestors.append(ancestors)
+        self._resampled.append(did)
+        return ancestors
+
+    def resample_final(self, samples: torch.Tensor,
+                       generator: torch.Generator | None = None) -> torch.Tensor:
+        """Each group's final particles, resampled by the final log-weights.
+
+        ``samples`` ``(N, ...)`` is anything per particle in the batch's order (the latents,
+        or the pipeline's decoded ``images`` as a tensor); the result ``(N, ...)`` holds, per
+        group (one prompt's ``num_images_per_prompt`` slots), an equally weighted draw from that
+        group's weighted particles (systematic resampling), so it can be shown as is. Without
+        resampling use ``softmax(log_weights)`` within each group as the weights.
+        """
+        w = self.log_weights
+        if w is None:
+            raise RuntimeError("resample_final: no weights yet; run the pipeline first")
+        if samples.shape[0] != w.shape[0]:
+            raise ValueError(f"samples: expected {w.shape[0]} rows (one per particle), got "
+                             f"{samples.shape[0]}")
+        groups = self.stepper.groups if self._follows_prompts else self.groups
+        idx, _ = resample_in_groups(w, group_labels(groups, w.shape[0], w.device),
+                                    mode="always", generator=generator, backend=self.backend)
+        return samples[idx.to(samples.device)]
 
     def __repr__(self) -> str:
         return (f"FKCScheduler({self.schedule!r}, prediction_type={self.prediction_type!r}, "
-                f"tilt={self.tilt!r}, weights={self.weights!r}, resample={self.resample!r}, "
+                f"tilt={self.tilt!r}, weights={self.weights!r}, proposal={self.proposal!r}, "
+                f"resample={self.resample!r}, "
                 f"reward_at={self.reward_at!r}, reward_grad={self.reward_grad!r}, "
                 f"groups={self.groups!r})")
 
 
-def decoded_reward(vae: Any, image_reward: RewardFn, *, scaling_factor: float | None = None,
-                   shift_factor: float | None = None) -> RewardFn:
-    """A latent-space reward: decode latents with the VAE, then score the images.
+def _check_step_inputs(model_output, sample, variance_noise) -> None:
+    """``model_output`` matches ``sample`` (twice the channels with a learned variance)."""
+    if model_output.shape[0] != sample.shape[0] or model_output.shape[2:] != sample.shape[2:]:
+        raise ValueError(f"model_output: expected the shape of sample {tuple(sample.shape)},"
+                         f" got {tuple(model_output.shape)}")
+    if variance_noise is not None and variance_noise.shape != sample.shape:
+        raise ValueError(f"variance_noise: expected shape {tuple(sample.shape)}, got "
+                         f"{tuple(variance_noise.shape)}")
 
-    ``image_reward(images) -> r`` ``(n,)`` gets images in [-1, 1] ``(n, 3, H, W)`` (the VAE's
-    output); gradients flow back through the decoder, so combine with ``reward_batch_size`` to
-    bound memory.
-    """
-    cfg = getattr(vae, "config", None)
-    scale = scaling_factor if scaling_factor is not None else getattr(cfg, "scaling_factor", 1.0)
-    shift = shift_factor if shift_factor is not None else (getattr(cfg, "shift_factor", None)
-                                                           or 0.0)
-    if not math.isfinite(scale) or scale == 0:
-        raise ValueError(f"scaling_factor: expected a finite non-zero number, got {scale}")
 
-    def reward(latents: torch.Tensor) -> torch.Tensor:
-        z = latents / scale + shift
-        dtype = getattr(vae, "dtype", z.dtype)
-        images = vae.decode(z.to(dtype), return_dict=False)[0]
-        return image_reward(images.float())
+_CONFIG_KEYS = ("lam_max", "prediction_type", "weights", "proposal", "resample", "ess_threshold",
+                "reward_at", "reward_grad", "reward_batch_size", "groups", "backend", "dw_clip",
+                "w_clip", "source_class", "source_config")
 
-    return reward
+
+def _checked_arguments(schedule, prediction_type: str, reward_fn, tilt, lam_max, groups):
+    """The tilt after the checks of :class:`FKCScheduler`'s arguments (``LinearTilt(lam_max)``
+    by default: 0 without a reward or ``lam_max``, 1 with a reward only)."""
+    if isinstance(groups, str) and groups != "prompts":
+        raise ValueError(f"groups: expected None, an int >= 1, labels (N,) or 'prompts', got "
+                         f"{groups!r}")
+    if not isinstance(schedule, DiscreteVPSchedule):
+        raise TypeError(f"schedule: expected a DiscreteVPSchedule, got {type(schedule).__name__}")
+    if prediction_type not in PREDICTION_TYPES[:3]:
+        raise ValueError(f"prediction_type: expected one of {PREDICTION_TYPES[:3]}, got "
+                         f"{prediction_type!r}")
+    if reward_fn is not None and not callable(reward_fn):
+        raise TypeError(f"reward_fn: expected a callable or None, got "
+                        f"{type(reward_fn).__name__}")
+    if tilt is not None and lam_max is not None:
+        raise ValueError("tilt, lam_max: give one of them, got both")
+    if tilt is not None:
+        return tilt
+    return LinearTilt(0.0 if reward_fn is None and lam_max is None
+                      else (1.0 if lam_max is None else lam_max))
+
+
+def _source_from_config(source_class: str | None, source_config: dict | None) -> Any:
+    """The source scheduler a saved FKC config names (``from_config`` / ``from_pretrained``)."""
+    import diffusers
+
+    cls = getattr(diffusers, source_class, None) if isinstance(source_class, str) else None
+    if cls is None or not isinstance(source_config, dict):
+        raise ValueError(f"schedule: expected a DiscreteVPSchedule, or source_class and "
+                         f"source_config naming a diffusers scheduler (from from_scheduler's "
+                         f"saved config), got source_class={source_class!r}")
+    return cls.from_config(source_config)

@@ -64,6 +64,11 @@ class UNetScore:
         dtype: the network's input dtype (default: ``unet.dtype`` when it has one, else ``x``'s);
             the output is converted in float32 and returned in ``x``'s dtype.
         unet_kwargs: extra keyword arguments for every call (``class_labels=...``, ...).
+        edm_sigma_data: diffusers' EDM preconditioning (``EDMEulerScheduler``'s
+            ``config.sigma_data``, with an :class:`~fkc_kernels.schedules.EDMSchedule`): the
+            network gets ``c_in·x`` with ``c_in = 1/√(σ² + σ_d²)`` at ``c_noise = ln(σ)/4``, and
+            its output ``F`` is the denoiser's ``c_skip·x + c_out·F`` (``c_skip = σ_d²/(σ² +
+            σ_d²)``, ``c_out = ±σ·σ_d/√(σ² + σ_d²)``, minus for v-prediction).
 
     After a call with CFG, ``last_cfg_gap`` holds ``||s_c - s_u||²`` per particle (float32
     ``(N,)``) and :meth:`cfg_extra_dw` turns it into FKC's CFG log-weight term.
@@ -82,7 +87,14 @@ class UNetScore:
         batch_size: int | None = None,
         dtype: torch.dtype | None = None,
         unet_kwargs: dict[str, Any] | None = None,
+        edm_sigma_data: float | None = None,
     ) -> None:
+        if edm_sigma_data is not None and (prediction_type not in PREDICTION_TYPES[:2]
+                                           or not float(edm_sigma_data) > 0):
+            raise ValueError(f"edm_sigma_data: expected a positive number with prediction_type "
+                             f"'epsilon' or 'v_prediction', got {edm_sigma_data!r} with "
+                             f"{prediction_type!r}")
+        self.edm_sigma_data = None if edm_sigma_data is None else float(edm_sigma_data)
         if prediction_type not in PREDICTION_TYPES:
             raise ValueError(f"prediction_type: expected one of {PREDICTION_TYPES}, got "
                              f"{prediction_type!r}")
@@ -127,10 +139,11 @@ class UNetScore:
         t = self.timestep_fn(tau)
         dt = self._model_dtype(x)
         step = self.batch_size or max(n, 1)
+        c_in = 1.0 if self.edm_sigma_data is None else self._edm(tau)[0]
         outs, gaps = [], []
         for start in range(0, n, step):
             stop = min(start + step, n)
-            xb = x[start:stop].to(dt)
+            xb = (x[start:stop] * c_in).to(dt) if c_in != 1.0 else x[start:stop].to(dt)
             cond = _rows(self.encoder_hidden_states, start, stop, n)
             if self.guidance_scale is None:
                 outs.append(self._call(xb, t, cond))
@@ -146,13 +159,26 @@ class UNetScore:
             self.last_cfg_gap = torch.cat(gaps) * self._output_to_score_slope(tau) ** 2
         return torch.cat(outs)
 
+    def _edm(self, tau: float) -> tuple[float, float, float]:
+        """EDM's ``(c_in, c_skip, c_out)`` at ``sigma(tau)``."""
+        sig, sd = self.schedule.sigma(tau), self.edm_sigma_data
+        norm = (sig * sig + sd * sd) ** 0.5
+        sign = 1.0 if self.prediction_type == "epsilon" else -1.0
+        return 1.0 / norm, sd * sd / (norm * norm), sign * sig * sd / norm
+
     def _output_to_score_slope(self, tau: float) -> float:
+        if self.edm_sigma_data is not None:  # s = (c_skip·x + c_out·F − x)/σ²
+            return abs(self._edm(tau)[2]) / self.schedule.sigma(tau) ** 2
         return output_to_score_slope(self.prediction_type, self.schedule.alpha(tau),
                                      self.schedule.sigma(tau))
 
     def __call__(self, x: torch.Tensor, tau: float) -> torch.Tensor:
         out = self.model_output(x, tau)
         a, s = self.schedule.alpha(tau), self.schedule.sigma(tau)
+        if self.edm_sigma_data is not None:
+            _, c_skip, c_out = self._edm(tau)
+            x0 = c_skip * x.float() + c_out * out
+            return score_from_prediction(x0, x.float(), a, s, "sample").to(x.dtype)
         return score_from_prediction(out, x.float(), a, s, self.prediction_type).to(x.dtype)
 
     def cfg_extra_dw(self, x: torch.Tensor, score: torch.Tensor,

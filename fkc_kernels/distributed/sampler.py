@@ -119,6 +119,10 @@ class ShardedFKCSampler(FKCSampler):
             draw_uniform(generator, w.device)  # the draw the single-process sampler makes
         return x, w, torch.tensor(do, device=w.device), anc
 
+    def take_rows(self, t, ancestors) -> torch.Tensor:
+        """Rows at *global* ``ancestors``, fetched from the ranks that own them."""
+        return fetch_particles(t, ancestors, group=self.group)
+
     def sample(
         self,
         n_particles: int,

@@ -151,7 +151,19 @@ def train(out_dir: str | Path = WEIGHTS_DIR, *, steps: int = 4000, batch_size: i
 @torch.no_grad()
 def sample_ddpm(unet, scheduler, n: int, n_steps: int = 100, seed: int = 0) -> torch.Tensor:
     """Plain ancestral DDPM samples ``(n, 1, 8, 8)`` (the model's own sampler, no FKC)."""
-    sch = copy.deepcopy(scheduler)
+    return _sample_with(copy.deepcopy(scheduler), unet, n, n_steps, seed)
+
+
+def sample_fkc_scheduler(unet, scheduler, n: int, n_steps: int = 100,
+                         seed: int = 0) -> torch.Tensor:
+    """Samples through :class:`fkc_kernels.diffusers.FKCScheduler` with its defaults and no
+    reward (lambda = 0): its default proposal for a DDPM source is DDPM's own posterior step."""
+    from fkc_kernels.diffusers import FKCScheduler
+
+    return _sample_with(FKCScheduler.from_scheduler(scheduler), unet, n, n_steps, seed)
+
+
+def _sample_with(sch, unet, n: int, n_steps: int, seed: int) -> torch.Tensor:
     sch.set_timesteps(n_steps)
     gen = torch.Generator().manual_seed(seed)
     x = torch.randn((n, 1, 8, 8), generator=gen)
@@ -231,8 +243,9 @@ def main(argv: list[str] | None = None) -> None:
     tr.add_argument("--seed", type=int, default=0)
     tr.add_argument("--threads", type=int, default=1)
     ev = sub.add_parser("evaluate", help="sample and print the quality numbers (JSON)")
-    ev.add_argument("--sampler", choices=("ddpm", "fkc"), default="ddpm",
-                    help="ddpm: the scheduler's ancestral sampler; fkc: FKCSampler at lambda=0")
+    ev.add_argument("--sampler", choices=("ddpm", "fkc", "fkc-scheduler"), default="ddpm",
+                    help="ddpm: the scheduler's ancestral sampler; fkc: FKCSampler at lambda=0 "
+                         "(Euler-Maruyama); fkc-scheduler: FKCScheduler at lambda=0")
     ev.add_argument("--path", default=str(WEIGHTS_DIR))
     ev.add_argument("--n", type=int, default=1000)
     ev.add_argument("--n-steps", type=int, default=100)
@@ -244,7 +257,8 @@ def main(argv: list[str] | None = None) -> None:
     else:
         torch.set_num_threads(1)
         unet, scheduler = load_digits_unet(args.path)
-        sample = sample_ddpm if args.sampler == "ddpm" else sample_fkc_path
+        sample = {"ddpm": sample_ddpm, "fkc": sample_fkc_path,
+                  "fkc-scheduler": sample_fkc_scheduler}[args.sampler]
         x = sample(unet, scheduler, args.n, args.n_steps, args.seed)
         print(json.dumps({"sampler": args.sampler, "n_steps": args.n_steps, "seed": args.seed,
                           **sample_quality(x)}))

@@ -112,7 +112,8 @@ def test_unet_score_cfg_combines_and_reports_the_gap():
 
 def test_lambda_zero_step_is_plain_euler_maruyama_with_zero_weights():
     ddim = diffusers.DDIMScheduler(beta_schedule="scaled_linear")
-    fkc = FKCScheduler.from_scheduler(ddim, reward_toward_half, lam_max=0.0)
+    fkc = FKCScheduler.from_scheduler(ddim, reward_toward_half, lam_max=0.0,
+                                      proposal="euler_maruyama")
     fkc.set_timesteps(20)
     x, eps, xi = torch.randn(5, 4, 3, 3), torch.randn(5, 4, 3, 3), torch.randn(5, 4, 3, 3)
     for i in (0, 7, 19):
@@ -128,7 +129,8 @@ def test_lambda_zero_step_is_plain_euler_maruyama_with_zero_weights():
 
 def test_step_takes_the_reward_gradient_at_x0_hat():
     ddpm = diffusers.DDPMScheduler()
-    fkc = FKCScheduler.from_scheduler(ddpm, reward_toward_half, lam_max=3.0)
+    # the seed's FKC increment on Euler-Maruyama steps: gradient ∇r(x̂0)/α, drift λ/2
+    fkc = FKCScheduler.from_scheduler(ddpm, reward_toward_half, lam_max=3.0, weights="fkc")
     fkc.set_timesteps(10)
     x, eps = torch.randn(4, 1, 4, 4), torch.randn(4, 1, 4, 4)
     xi = torch.zeros_like(x)

@@ -137,7 +137,7 @@ def test_sampler_raises_naming_the_step_instead_of_hiding_non_finite_weights():
     def infinite_reward(x):
         return torch.full((x.shape[0],), float("inf")), torch.zeros_like(x)
 
-    sampler = _sampler(infinite_reward, weights="smc", resample="always")
+    sampler = _sampler(infinite_reward, weights="fkc", resample="always")
     with pytest.raises(FloatingPointError, match=r"step 0 of 4 .*w have 0 NaN, 8 \+inf"):
         sampler.sample(8, 2, generator=torch.Generator().manual_seed(0))
 
