@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from .config import DEFAULT_STRATEGY, STRATEGIES, RunConfig
+from .config import DEFAULT_STRATEGY, STRATEGIES, RunConfig, strategy_names
 from .durable_io import StorageError, describe_os_error
 from .feedback import FEEDBACK_FILE
 from .loop import ActiveResult, evaluate_final_model, run_active
@@ -98,11 +98,15 @@ def add_bench_parser(sub) -> None:
     bench.add_argument("--quick", action="store_true",
                        help="a smoke run: tiny settings, 2 seeds (seconds, not a measurement)")
     bench.add_argument("--jobs", type=int, default=2, help="worker processes")
-    bench.add_argument("--scenarios", default="multimodal,rare-mode,small-budget",
-                       help="comma-separated scenario names")
-    bench.add_argument("--strategies", default="fkc-explore,fkc-eps,greedy,random",
-                       help="comma-separated strategies (greedy and random are the baselines)")
+    bench.add_argument("--scenarios", default="multimodal,multimodal-3,rare-mode,rare-between,"
+                       "small-budget", help="comma-separated scenario names")
+    bench.add_argument("--strategies", default=None,
+                       help="comma-separated strategies (paired differences against greedy, "
+                       f"random and fkc-explore; default: {','.join(_bench_strategies())}; "
+                       f"with --quick: {','.join(QUICK_STRATEGIES)})")
     bench.add_argument("--liked", default="3,8", help="multimodal: the liked digit classes")
+    bench.add_argument("--liked3", default="0,4,7",
+                       help="multimodal-3: the three liked digit classes")
     bench.add_argument("--layout", type=int, default=0, help="rare-mode: the mode layout seed")
     bench.add_argument("--target", type=int, default=8, help="small-budget: the rare digit")
     bench.add_argument("--confidence", type=float, default=0.9,
@@ -111,22 +115,35 @@ def add_bench_parser(sub) -> None:
     bench.add_argument("--out", default="runs/bench", help="where bench.json and PNGs go")
 
 
+QUICK_STRATEGIES = ("fkc-explore", "greedy", "random", "ucb")
+
+
+def _bench_strategies() -> list[str]:
+    from .bench import STRATEGIES as BENCH_STRATEGIES
+
+    return list(BENCH_STRATEGIES)
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from . import bench
 
     liked = tuple(int(c) for c in args.liked.split(",") if c.strip())
+    liked3 = tuple(int(c) for c in args.liked3.split(",") if c.strip())
     chosen = [c.strip() for c in args.scenarios.split(",") if c.strip()]
     all_scenarios = {sc.name: sc for sc in bench.scenarios(
         liked=liked, layout=args.layout, target=args.target, confidence=args.confidence,
-        quick=args.quick)}
+        quick=args.quick, liked3=liked3)}
     unknown = [c for c in chosen if c not in all_scenarios]
     if unknown:
         raise ValueError(f"--scenarios: expected names from {sorted(all_scenarios)}, got "
                          f"{unknown}")
-    names = [n.strip() for n in args.strategies.split(",") if n.strip()]
-    bad = [n for n in names if n not in STRATEGIES]
+    default = QUICK_STRATEGIES if args.quick else _bench_strategies()
+    names = ([n.strip() for n in args.strategies.split(",") if n.strip()]
+             if args.strategies is not None else list(default))
+    known = strategy_names()
+    bad = [n for n in names if n not in known]
     if bad:
-        raise ValueError(f"--strategies: expected names from {STRATEGIES}, got {bad}")
+        raise ValueError(f"--strategies: expected names from {known}, got {bad}")
     if args.jobs < 1:
         raise ValueError(f"--jobs: expected an int >= 1, got {args.jobs}")
     seeds = [0, 1] if args.quick and args.seeds == "100-115" else bench.parse_seeds(args.seeds)
