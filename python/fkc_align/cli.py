@@ -115,7 +115,7 @@ def add_bench_parser(sub) -> None:
     bench.add_argument("--out", default="runs/bench", help="where bench.json and PNGs go")
 
 
-QUICK_STRATEGIES = ("fkc-explore", "greedy", "random", "ucb")
+QUICK_STRATEGIES = ("fkc-explore", "greedy", "random")
 
 
 def _bench_strategies() -> list[str]:
