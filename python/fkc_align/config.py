@@ -71,9 +71,9 @@ class RunConfig:
 
     Build it with :meth:`resolve`; :meth:`settings` is the dict stored in the feedback file.
     ``eps_start``/``eps_end`` is the exploration share's schedule over ``total_steps`` guided
-    rounds; ``explore_lam``, ``n_pool``, ``ensemble`` and ``exploit_candidates`` (exploitation
-    picks are chosen far from what was asked among the top ``exploit_candidates`` × their
-    number by predicted reward; 1: simply the top) matter for ``"fkc-explore"`` only.
+    rounds; ``explore_lam``, ``n_pool`` and ``ensemble`` matter for the registered strategies
+    only; ``exploit_candidates`` is accepted and stored for older runs' settings but no
+    built-in strategy uses it since exploitation draws from the FKC weights.
     """
 
     task: tuple[tuple[str, Any], ...]

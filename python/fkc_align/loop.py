@@ -163,23 +163,18 @@ def run_active(
         resume: continue the run stored in ``out_dir`` (settings must match; starts fresh when
             the folder has no feedback yet).
         progress: tqdm bars for rounds and sampling steps.
-        strategy: a registered strategy (:mod:`fkc_align.strategies`): ``"fkc-explore"``
-            (default: exploitation drawn from the FKC-weighted guided sample one per cluster,
-            exploration by novelty × ensemble uncertainty on an unguided pool), ``"greedy"``
-            (top by predicted reward), ``"ucb"``, ``"thompson"``, the ablations
-            ``"fkc-explore-uniform"`` / ``"fkc-explore-lam0"`` or your own; or ``"fkc-eps"``
-            (the paper's ε-greedy Algorithm 1; ``"fkc"`` is its earlier name) or ``"random"``
-            (unguided, uniform picks): see :mod:`fkc_align.config`.
+        strategy: a registered one (:mod:`fkc_align.strategies`: ``"fkc-explore"``, the
+            default, ``"greedy"``, ``"ucb"``, ``"thompson"``, the ablations, yours), ``"fkc-eps"``
+            (the paper's Algorithm 1; ``"fkc"`` is its earlier name) or ``"random"``.
         lam_max: guidance strength of ``LinearTilt`` in units of reward standard deviations
-            (task default when None); a strategy may scale it per round (``fkc-explore``:
-            by the budget spent and the ensemble's spread).
+            (task default when None; ``fkc-explore`` scales it per round).
         reward_at: where the reward network is evaluated: ``"x0_hat"`` (denoised estimate,
             robust for a network trained on clean data) or ``"x"``.
         total_steps: the ε schedule's length, default ``ceil(budget / k)``.
         eps_start, eps_end: the exploration share's schedule (strategy default when None).
         explore_lam, n_pool, ensemble, exploit_candidates: fkc-explore's exploration-pool
-            tilt, its size (default N), the number of bootstrap reward networks and how many
-            candidates (× the exploitation picks) the novelty-spread exploitation picks from.
+            tilt, its size (default N), the number of bootstrap reward networks (strategy
+            default) and an unused legacy setting (stored, compared on resume).
         oracle: who answers (default: ``FunctionOracle(task.oracle)``; a person:
             :class:`~fkc_align.feedback.StoreOracle`).
         train_options: keyword arguments for :func:`~fkc_align.reward_models.train_reward_model`.
