@@ -5,7 +5,8 @@ Public API: :func:`run_active` (the loop), :class:`Task` and the built-in tasks 
 (:class:`FunctionOracle` for a function, :class:`StoreOracle` for answers that arrive later), the
 run folder's owner lock :class:`RunLock` and the refusals of an answer (:class:`AnswerRejected`:
 :class:`DuplicateAnswer`, :class:`UnknownQuery`, :class:`InvalidReward`), the reward networks,
-and :func:`write_report`. It depends on fkc_kernels' public API only.
+and :func:`write_report`; pick strategies (:mod:`fkc_align.strategies`: the :class:`Strategy`
+protocol, :func:`register_strategy`). It depends on fkc_kernels' public API only.
 
 The names are loaded on first use (PEP 562), so ``fkc-align --help`` and a mistyped option
 answer before torch is imported.
@@ -29,6 +30,8 @@ _WHERE = {
     **dict.fromkeys(("RewardEnsemble", "RewardModel", "make_reward_model",
                      "train_reward_model"), "reward_models"),
     **dict.fromkeys(("RunFolderBusy", "RunLock"), "run_lock"),
+    **dict.fromkeys(("BaseStrategy", "RoundView", "Strategy", "StrategyPicks",
+                     "register_strategy"), "strategies"),
     "Task": "tasks",
 }
 

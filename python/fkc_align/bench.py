@@ -41,15 +41,12 @@ from typing import Any
 import torch
 
 from . import tasks as _tasks
+from .config import BENCH_STRATEGIES
 from .loop import ActiveResult, evaluate_final_model, liked_mode_coverage, run_active
 
-STRATEGIES: dict[str, dict[str, Any]] = {
-    "fkc-explore": {"strategy": "fkc-explore"},
-    "fkc-eps": {"strategy": "fkc-eps"},
-    "greedy": {"strategy": "greedy"},
-    "random": {"strategy": "random"},
-}
-BASELINES = ("greedy", "random")
+STRATEGIES: dict[str, dict[str, Any]] = {name: {"strategy": name} for name in BENCH_STRATEGIES}
+# paired differences are taken against these (the default against its ablations and rivals)
+BASELINES = ("greedy", "random", "fkc-explore")
 DESIGN_SEEDS = range(0, 16)
 HELD_OUT_SEEDS = range(100, 132)
 METRICS = ("hit_rate", "found", "first_hit", "coverage", "balance", "distinct_nearest",
@@ -90,29 +87,63 @@ DIGITS_MANIFOLD_RADIUS = 1.6
 
 
 def scenarios(liked: tuple[int, ...] = (3, 8), layout: int = 0, target: int = 8,
-              confidence: float = 0.9, quick: bool = False) -> list[Scenario]:
-    """The three scenarios for one instance (liked classes, mode layout, rare target).
+              confidence: float = 0.9, quick: bool = False,
+              liked3: tuple[int, ...] = (0, 4, 7)) -> list[Scenario]:
+    """The five scenarios for one instance (liked classes, three liked classes, mode layout,
+    rare target): multimodal, multimodal-3, rare-mode (an outer rare mode), rare-between (a
+    rare mode between common ones), small-budget.
 
     ``quick``: tiny settings (a smoke run in seconds, not a measurement).
     """
-    # N 96 and 30 steps keep the full benchmark within 15 minutes on 2 cores
-    size = dict(n_particles=16, n_steps=8) if quick else dict(n_particles=96, n_steps=30)
-    gmm_size = dict(n_particles=16, n_steps=8) if quick else dict(n_particles=128, n_steps=30)
-    train = {"train_options": {"max_epochs": 20}} if quick else {}
+    # N 64 / 96 and 20 steps, training capped at 150 epochs (patience 20): eight strategies
+    # on five scenarios and 16 seeds within about an hour of 2 cores
+    size = dict(n_particles=16, n_steps=6) if quick else dict(n_particles=64, n_steps=20)
+    gmm_size = dict(n_particles=16, n_steps=6) if quick else dict(n_particles=96, n_steps=20)
+    train = {"train_options": {"max_epochs": 10} if quick else
+             {"max_epochs": 150, "patience": 20}}
     return [
         Scenario("multimodal", "digits-liked", {"liked": list(liked)},
                  budget=16 if quick else 64, k=8, **size,
                  description=f"digits, the user likes {sorted(liked)} equally (capped reward)",
                  manifold_radius=DIGITS_MANIFOLD_RADIUS, run_options=train),
+        Scenario("multimodal-3", "digits-liked", {"liked": list(liked3)},
+                 budget=16 if quick else 64, k=8, **size,
+                 description=f"digits, the user likes {sorted(liked3)} equally (capped reward)",
+                 manifold_radius=DIGITS_MANIFOLD_RADIUS, run_options=train),
         Scenario("rare-mode", "rare-mode", {"layout": layout},
                  budget=16 if quick else 48, k=8, **gmm_size,
                  description="a liked mode of 1.5% mass far from the common modes, behind a decoy",
+                 manifold_radius=None, run_options=train),
+        Scenario("rare-between", "rare-mode", {"layout": layout, "between": True},
+                 budget=16 if quick else 48, k=8, **gmm_size,
+                 description="a liked mode of 1.5% mass between two common modes, and a decoy",
                  manifold_radius=None, run_options=train),
         Scenario("small-budget", "digits", {"target": target, "confidence": confidence},
                  budget=16 if quick else 32, k=8, **size,
                  description=f"digits, a hit is a confident {target} (p >= {confidence})",
                  manifold_radius=DIGITS_MANIFOLD_RADIUS, run_options=train),
     ]
+
+
+def tilted_balance(task: _tasks.Task, lam: float, draws: int = 16, seed: int = 0) -> float:
+    """The balance of the tilted target ``q0·exp(lam·r_z)`` of a digits-liked task, the ideal a
+    run's balance is measured against: the rarest liked class's share of the target's liked
+    mass times the number of liked classes.
+
+    ``r_z`` is the true reward z-scored over base samples (what the reward network predicts);
+    the mass comes from ``draws`` smoothed samples around every training image (the base model
+    is exactly that mixture), weighted by ``exp(lam·r_z)``.
+    """
+    images, _ = _tasks.load_digits_data()
+    gen = torch.Generator().manual_seed(seed)
+    x = images.repeat(draws, 1, 1, 1)
+    x = x + task.params["smoothing_std"] * torch.randn(x.shape, generator=gen)
+    r = task.oracle(x).double()
+    z = (r - r.mean()) / r.std()
+    w = torch.exp(lam * (z - z.max()))
+    mode = task.liked_mode(x)
+    mass = torch.stack([w[mode == j].sum() for j in range(task.n_liked)])
+    return float(mass.min() / mass.sum() * task.n_liked)
 
 
 def _data_points(task: _tasks.Task) -> torch.Tensor | None:
@@ -264,6 +295,10 @@ def assemble(rows: list[dict[str, Any]], scenario_list: list[Scenario], seeds: l
             "budget": sc.budget, "k": sc.k, "n_particles": sc.n_particles,
             "n_steps": sc.n_steps, "summary": summarise_runs(sc_rows, list(strategies)),
             "runs": sc_rows}
+        task = sc.task()
+        if task.name == "digits-liked":
+            lam = sc.run_options.get("lam_max", task.defaults["lam_max"])
+            result["scenarios"][sc.name]["ideal_balance"] = tilted_balance(task, lam)
     return result
 
 
@@ -314,8 +349,10 @@ def markdown(result: dict[str, Any]) -> str:
                                              for s in summary)]
         out.append(f"### {name}: {sc['description']}")
         out.append("")
+        ideal = (f"; the tilted target's own balance {sc['ideal_balance']:.2f}"
+                 if sc.get("ideal_balance") is not None else "")
         out.append(f"budget {sc['budget']}, k {sc['k']}, N {sc['n_particles']}, "
-                   f"{sc['n_steps']} steps; mean ± 95% interval over seeds")
+                   f"{sc['n_steps']} steps; mean ± 95% interval over seeds{ideal}")
         out.append("")
         out.append("| strategy | " + " | ".join(metrics) + " |")
         out.append("|---" * (len(metrics) + 1) + "|")
@@ -375,17 +412,3 @@ def write(result: dict[str, Any], out_dir: str | Path) -> list[Path]:
         paths.append(p)
     return paths
 
-
-def parse_seeds(text: str) -> list[int]:
-    """``"100-131"`` or ``"0,3,5"`` (or a mix) to a list of seeds."""
-    seeds: list[int] = []
-    for part in text.split(","):
-        part = part.strip()
-        if "-" in part:
-            lo, hi = part.split("-")
-            seeds.extend(range(int(lo), int(hi) + 1))
-        elif part:
-            seeds.append(int(part))
-    if not seeds or any(s < 0 for s in seeds):
-        raise ValueError(f"--seeds: expected seeds >= 0 like 100-131 or 0,3,5, got {text!r}")
-    return seeds

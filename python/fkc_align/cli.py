@@ -35,7 +35,7 @@ from .cli_options import (
     parse_seeds,
     quiet_startup_noise,
 )
-from .config import STRATEGIES
+from .config import BENCH_STRATEGIES, QUICK_STRATEGIES, STRATEGIES
 from .durable_io import StorageError, describe_os_error
 from .run_lock import RunLock
 
@@ -133,11 +133,15 @@ def add_bench_parser(sub) -> None:
     bench.add_argument("--quick", action="store_true",
                        help="a smoke run: tiny settings, 2 seeds (seconds, not a measurement)")
     bench.add_argument("--jobs", type=int, default=2, help="worker processes")
-    bench.add_argument("--scenarios", default="multimodal,rare-mode,small-budget",
-                       help="comma-separated scenario names")
-    bench.add_argument("--strategies", default="fkc-explore,fkc-eps,greedy,random",
-                       help="comma-separated strategies (greedy and random are the baselines)")
+    bench.add_argument("--scenarios", default="multimodal,multimodal-3,rare-mode,rare-between,"
+                       "small-budget", help="comma-separated scenario names")
+    bench.add_argument("--strategies", default=None,
+                       help="comma-separated strategies (paired differences against greedy, "
+                       f"random and fkc-explore; default: {','.join(BENCH_STRATEGIES)}; "
+                       f"with --quick: {','.join(QUICK_STRATEGIES)})")
     bench.add_argument("--liked", default="3,8", help="multimodal: the liked digit classes")
+    bench.add_argument("--liked3", default="0,4,7",
+                       help="multimodal-3: the three liked digit classes")
     bench.add_argument("--layout", type=int, default=0, help="rare-mode: the mode layout seed")
     bench.add_argument("--target", type=int, default=8, help="small-budget: the rare digit")
     bench.add_argument("--confidence", type=float, default=0.9,
@@ -150,7 +154,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
     # the options that need no scenario are checked before torch is imported
     seeds = [0, 1] if args.quick and args.seeds == "100-115" else parse_seeds(args.seeds)
     liked = parse_liked(args.liked)
-    names = [n.strip() for n in args.strategies.split(",") if n.strip()]
+    liked3 = parse_liked(args.liked3)
+    default = QUICK_STRATEGIES if args.quick else BENCH_STRATEGIES
+    names = ([n.strip() for n in args.strategies.split(",") if n.strip()]
+             if args.strategies is not None else list(default))
     bad = [n for n in names if n not in STRATEGIES]
     if bad or not names:
         raise ValueError(f"--strategies: expected names from {STRATEGIES}, got {bad or names}")
@@ -165,7 +172,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     chosen = [c.strip() for c in args.scenarios.split(",") if c.strip()]
     all_scenarios = {sc.name: sc for sc in bench.scenarios(
         liked=liked, layout=args.layout, target=args.target, confidence=args.confidence,
-        quick=args.quick)}
+        quick=args.quick, liked3=liked3)}
     unknown = [c for c in chosen if c not in all_scenarios]
     if unknown:
         raise ValueError(f"--scenarios: expected names from {sorted(all_scenarios)}, got "

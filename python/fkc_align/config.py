@@ -6,14 +6,14 @@ their rounds with :func:`plan_round`, so they cannot drift apart.
 
 Strategies (``RunConfig.strategy``):
 
-- ``"fkc-explore"`` (the default): each guided round samples a guided pool (``lam_max``) and an
-  exploration pool (``explore_lam``, unguided by default). Exploration picks (an ε share of the
-  round, ε from ``eps_start`` to ``eps_end``) come from the exploration pool by farthest-point
-  novelty against everything asked so far; exploitation picks come from both pools ranked by the
-  reward ensemble's predicted reward, one ensemble member after the other.
+- the registered strategies of :mod:`fkc_align.strategies` (``"fkc-explore"``, the default,
+  ``"greedy"``, ``"ucb"``, ``"thompson"``, the ablations and any a user registers): a guided
+  sample with exact FKC weights, an unguided pool of ``n_pool`` when the strategy asks for one
+  (tilted by ``explore_lam``, 0 by default), and an ε split (``eps_start`` to ``eps_end``) into
+  exploitation and exploration picks when the strategy ``explores``.
 - ``"fkc-eps"`` (alias ``"fkc"``): the paper's ε-greedy Algorithm 1: top by FKC weight from the
   guided sample plus ε-share uniform picks from the same sample.
-- ``"greedy"``: ``fkc-eps`` with ε = 0. ``"random"``: unguided samples, uniform picks.
+- ``"random"``: unguided samples, uniform picks.
 """
 
 from __future__ import annotations
@@ -22,9 +22,33 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
-STRATEGIES = ("fkc-explore", "fkc-eps", "fkc", "greedy", "random")
-DEFAULT_STRATEGY = "fkc-explore"
+# the registered strategies built into fkc_align.strategies, named here so that the CLI can
+# list them before torch is imported (a test checks the two agree)
+BUILTIN_REGISTERED = ("fkc-explore", "greedy", "ucb", "thompson", "fkc-explore-uniform",
+                      "fkc-explore-lam0")
 EPS_GREEDY = ("fkc-eps", "fkc")  # the plain ε-greedy rule; "fkc" is its earlier name
+PLANNED_HERE = (*EPS_GREEDY, "random")  # strategies outside the registry
+# the built-in names (a strategy registered later is accepted by RunConfig.resolve too)
+STRATEGIES = (*BUILTIN_REGISTERED, *PLANNED_HERE)
+DEFAULT_STRATEGY = "fkc-explore"
+# what `fkc-align bench` runs by default, and with --quick
+BENCH_STRATEGIES = ("fkc-explore", "fkc-explore-uniform", "fkc-explore-lam0", "greedy", "ucb",
+                    "thompson", "fkc-eps", "random")
+QUICK_STRATEGIES = ("fkc-explore", "greedy", "random")
+
+
+def get_strategy(name: str):
+    """The registered strategy called ``name`` or ``None`` (imports the registry, and torch)."""
+    from .strategies import get_strategy as lookup
+
+    return lookup(name)
+
+
+def strategy_names() -> tuple[str, ...]:
+    """Every strategy name a run accepts now (the registry's, then fkc-eps, fkc, random)."""
+    from .strategies import registered
+
+    return (*registered(), *PLANNED_HERE)
 
 # fkc-explore's defaults: chosen on the feedback benchmark's design seeds (see
 # docs/feedback-benchmark.md)
@@ -60,9 +84,9 @@ class RunConfig:
 
     Build it with :meth:`resolve`; :meth:`settings` is the dict stored in the feedback file.
     ``eps_start``/``eps_end`` is the exploration share's schedule over ``total_steps`` guided
-    rounds; ``explore_lam``, ``n_pool``, ``ensemble`` and ``exploit_candidates`` (exploitation
-    picks are chosen far from what was asked among the top ``exploit_candidates`` × their
-    number by predicted reward; 1: simply the top) matter for ``"fkc-explore"`` only.
+    rounds; ``explore_lam``, ``n_pool`` and ``ensemble`` matter for the registered strategies
+    only; ``exploit_candidates`` is accepted and stored for older runs' settings but no
+    built-in strategy uses it since exploitation draws from the FKC weights.
     """
 
     task: tuple[tuple[str, Any], ...]
@@ -90,7 +114,8 @@ class RunConfig:
 
     @property
     def explores(self) -> bool:
-        return self.strategy == "fkc-explore"
+        """Whether the strategy is a registered one (it uses the pool and ensemble settings)."""
+        return get_strategy(self.strategy) is not None
 
     def settings(self) -> dict[str, Any]:
         """The JSON-ready dict stored in a run's feedback header and compared on resume."""
@@ -119,8 +144,9 @@ class RunConfig:
         budget = _check_int("budget", budget, 1)
         k = _check_int("k", k, 1)
         strategy = DEFAULT_STRATEGY if strategy is None else strategy
-        if strategy not in STRATEGIES:
-            raise ValueError(f"strategy: expected one of {STRATEGIES}, got {strategy!r}")
+        if strategy not in strategy_names():
+            raise ValueError(f"strategy: expected one of {strategy_names()}, got {strategy!r}")
+        strat = get_strategy(strategy)
         d = task.defaults
         n_particles = _check_int("n_particles", d.get("n_particles", 256) if n_particles is None
                                  else n_particles, 1)
@@ -135,7 +161,7 @@ class RunConfig:
             raise ValueError(f"reward_at: expected 'x' or 'x0_hat', got {reward_at!r}")
         total_steps = _check_int("total_steps", math.ceil(budget / k) if total_steps is None
                                  else total_steps, 1)
-        explore = strategy == "fkc-explore"
+        explore = strat is not None and strat.explores
         eps_start = _check_number("eps_start", (EXPLORE_EPS_START if explore else EPS_START)
                                   if eps_start is None else eps_start, 0.0, 1.0)
         eps_end = _check_number("eps_end", (EXPLORE_EPS_END if explore else EPS_END)
@@ -143,8 +169,8 @@ class RunConfig:
         explore_lam = _check_number("explore_lam", d.get("explore_lam", EXPLORE_LAM)
                                     if explore_lam is None else explore_lam, 0.0)
         n_pool = _check_int("n_pool", n_particles if n_pool is None else n_pool, 1)
-        ensemble = _check_int("ensemble", d.get("ensemble", ENSEMBLE) if ensemble is None
-                              else ensemble, 1)
+        ensemble = _check_int("ensemble", d.get("ensemble", strat.ensemble if strat else ENSEMBLE)
+                              if ensemble is None else ensemble, 1)
         exploit_candidates = _check_number(
             "exploit_candidates", EXPLOIT_CANDIDATES if exploit_candidates is None
             else exploit_candidates, 1.0)
@@ -152,7 +178,7 @@ class RunConfig:
                    k=k, n_particles=n_particles, n_steps=n_steps, seed=seed, strategy=strategy,
                    lam_max=lam_max, reward_at=reward_at, total_steps=total_steps,
                    eps_start=eps_start, eps_end=eps_end, explore_lam=explore_lam, n_pool=n_pool,
-                   ensemble=ensemble if explore else 1,
+                   ensemble=ensemble if strat is not None else 1,
                    exploit_candidates=exploit_candidates)
 
 
@@ -190,11 +216,13 @@ def plan_round(cfg: RunConfig, rnd: int, n_show: int) -> RoundPlan:
         return RoundPlan(rnd, n_show, 0, n_show, 0, 0, n_show)
     if cfg.strategy == "random":
         return RoundPlan(rnd, n_show, 0, n_show, 0, 0, cfg.n_particles)
-    if cfg.strategy == "greedy":
-        return RoundPlan(rnd, n_show, n_show, 0, cfg.n_particles, 0, 0)
+    strat = get_strategy(cfg.strategy)
+    if strat is not None and not strat.explores:
+        return RoundPlan(rnd, n_show, n_show, 0, cfg.n_particles,
+                         cfg.n_pool if strat.pool else 0, 0)
     n_top, n_random = epsilon_greedy_split(min(rnd, cfg.total_steps), cfg.total_steps, n_show,
                                            eps_start=cfg.eps_start, eps_end=cfg.eps_end)
     if cfg.strategy in EPS_GREEDY:
         return RoundPlan(rnd, n_show, n_top, n_random, cfg.n_particles, 0, 0)
     return RoundPlan(rnd, n_show, n_top, n_random, cfg.n_particles,
-                     cfg.n_pool if n_random else 0, 0)
+                     cfg.n_pool if strat.pool else 0, 0)

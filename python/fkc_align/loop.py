@@ -163,19 +163,18 @@ def run_active(
         resume: continue the run stored in ``out_dir`` (settings must match; starts fresh when
             the folder has no feedback yet).
         progress: tqdm bars for rounds and sampling steps.
-        strategy: ``"fkc-explore"`` (default: exploitation by predicted reward over a guided
-            and an unguided pool, exploration by novelty), ``"fkc-eps"`` (the paper's ε-greedy
-            Algorithm 1; ``"fkc"`` is its earlier name), ``"greedy"`` (ε = 0) or ``"random"``
-            (unguided, uniform picks): see :mod:`fkc_align.config`.
+        strategy: a registered one (:mod:`fkc_align.strategies`: ``"fkc-explore"``, the
+            default, ``"greedy"``, ``"ucb"``, ``"thompson"``, the ablations, yours), ``"fkc-eps"``
+            (the paper's Algorithm 1; ``"fkc"`` is its earlier name) or ``"random"``.
         lam_max: guidance strength of ``LinearTilt`` in units of reward standard deviations
-            (task default when None).
+            (task default when None; ``fkc-explore`` scales it per round).
         reward_at: where the reward network is evaluated: ``"x0_hat"`` (denoised estimate,
             robust for a network trained on clean data) or ``"x"``.
         total_steps: the ε schedule's length, default ``ceil(budget / k)``.
         eps_start, eps_end: the exploration share's schedule (strategy default when None).
         explore_lam, n_pool, ensemble, exploit_candidates: fkc-explore's exploration-pool
-            tilt, its size (default N), the number of bootstrap reward networks and how many
-            candidates (× the exploitation picks) the novelty-spread exploitation picks from.
+            tilt, its size (default N), the number of bootstrap reward networks (strategy
+            default) and an unused legacy setting (stored, compared on resume).
         oracle: who answers (default: ``FunctionOracle(task.oracle)``; a person:
             :class:`~fkc_align.feedback.StoreOracle`).
         train_options: keyword arguments for :func:`~fkc_align.reward_models.train_reward_model`.
@@ -257,12 +256,15 @@ def run_loop(task: Task, cfg: RunConfig, particles: Particles, *, backend: str,
             picks = None
             if sample:
                 plan = plan_round(cfg, rnd, n_show)
-                asked = None
+                asked = asked_r = None
                 if main:
                     asked = torch.stack([r.x for r in store.records()]).to(device) if rnd else \
                         torch.zeros((0, *task.shape), device=device)
+                    asked_r = torch.tensor([r.reward for r in store.records()] if rnd else [],
+                                           dtype=torch.float32, device=device)
                 asked = particles.broadcast_tensor(asked, (1 + len(task.shape), torch.float32),
                                                    device)
+                asked_r = particles.broadcast_tensor(asked_r, (1, torch.float32), device)
                 gen = torch.Generator(device=device).manual_seed(
                     derived_seed(cfg.seed, rnd, "sample"))
                 bar = tqdm(total=cfg.n_steps * (1 + (plan.n_pool > 0)),
@@ -271,7 +273,8 @@ def run_loop(task: Task, cfg: RunConfig, particles: Particles, *, backend: str,
                 try:
                     picks = pick_round(particles, task, cfg, plan, model, asked, gen,
                                        backend=backend, device=device,
-                                       on_step=functools.partial(bar.update, 1))
+                                       on_step=functools.partial(bar.update, 1),
+                                       asked_r=asked_r)
                 finally:
                     bar.close()
             status = [1]

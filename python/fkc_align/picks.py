@@ -4,20 +4,18 @@ Written once against :class:`~fkc_align.particles.Particles`, so the single-proc
 sharded loop pick the same particles from the same generator state.
 
 - cold start and ``random``: an unguided sample, uniform picks ("cold" / "random");
-- ``fkc-eps`` / ``greedy``: the guided sample, top by FKC log-weight ("top") plus uniform
-  others ("random"), Algorithm 1;
-- ``fkc-explore``: a guided pool (``lam_max``) and an exploration pool (``explore_lam``).
-  Exploitation ("top") ranks both pools by predicted reward, so particles from differently
-  tilted samples are comparable (their FKC weights are not), taking each ensemble member's best
-  in turn so one member's favourite mode cannot fill the round (with ``exploit_candidates`` c >
-  1: among the top c × n_exploit, the ones farthest from what was asked). Exploration
-  ("explore") takes from the exploration pool the particle farthest (in the task's feature
-  space) from everything asked so far and already picked, one at a time: novelty on the base
-  model's own samples, so it stays on the data manifold.
+- ``fkc-eps``: the guided sample (the seed's weights), top by FKC log-weight ("top") plus
+  uniform others ("random"), Algorithm 1;
+- every registered strategy (:mod:`fkc_align.strategies`: ``fkc-explore``, ``greedy``,
+  ``ucb``, ``thompson``, the ablations, yours): an unguided pool when the strategy asks for one,
+  then the guided sample with exact weights (``weights="smc"``, ESS resampling) at the
+  strategy's ``lam``; both are gathered on every rank into a
+  :class:`~fkc_align.strategies.RoundView` and the strategy's ``pick`` chooses.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -25,8 +23,9 @@ import torch
 
 from fkc_kernels import LinearTilt
 
-from .config import EPS_GREEDY, RoundPlan, RunConfig
+from .config import RoundPlan, RunConfig
 from .particles import Particles
+from .strategies import RoundView, get_strategy
 from .tasks import Task
 
 
@@ -36,8 +35,8 @@ class RoundPicks:
 
     Attributes:
         x: ``(n_show, *S)`` particles; picks: ``"cold" | "top" | "random" | "explore"`` each;
-        score: ``(n_show,)`` float32: the FKC log-weight (fkc-eps, greedy, random, cold start)
-            or the predicted reward (fkc-explore), what the pick was ranked by.
+        score: ``(n_show,)`` float32: the FKC log-weight (fkc-eps, random, cold start) or what
+            the registered strategy ranked by (the predicted reward for the built-ins).
     """
 
     x: torch.Tensor
@@ -51,9 +50,11 @@ def _zero_reward(x: torch.Tensor):
 
 def draw(particles: Particles, task: Task, cfg: RunConfig, model: torch.nn.Module | None,
          lam: float, n: int, gen: torch.Generator, *, backend: str, device: torch.device,
-         on_step: Callable[[], None] | None = None):
+         on_step: Callable[[], None] | None = None, weights: str = "seed",
+         resample: str | None = None):
     """This rank's share of ``n`` particles tilted by ``lam`` times ``model`` (unguided when
-    ``model`` is None or ``lam`` is 0). Returns ``(x (n_r, *S), w (n_r,))``."""
+    ``model`` is None or ``lam`` is 0), with the sampler's ``weights`` and ``resample``
+    settings. Returns ``(x (n_r, *S), w (n_r,))``."""
     guided = model is not None and lam > 0
     reward_fn = model if guided else _zero_reward
 
@@ -64,7 +65,7 @@ def draw(particles: Particles, task: Task, cfg: RunConfig, model: torch.nn.Modul
 
     sampler = particles.make_sampler(score_fn, reward_fn, task.schedule,
                                      LinearTilt(lam if guided else 0.0), cfg.n_steps,
-                                     weights="seed",
+                                     weights=weights, resample=resample,
                                      reward_at=cfg.reward_at if guided else "x", backend=backend)
     res = sampler.sample(max(n, particles.world), task.shape, generator=gen, device=device)
     return res.x, res.w
@@ -73,12 +74,14 @@ def draw(particles: Particles, task: Task, cfg: RunConfig, model: torch.nn.Modul
 def pick_round(particles: Particles, task: Task, cfg: RunConfig, plan: RoundPlan,
                model: torch.nn.Module, asked_x: torch.Tensor, gen: torch.Generator, *,
                backend: str, device: torch.device,
-               on_step: Callable[[], None] | None = None) -> RoundPicks:
+               on_step: Callable[[], None] | None = None,
+               asked_r: torch.Tensor | None = None) -> RoundPicks:
     """Sample round ``plan.round``'s particles and choose the ``plan.n_show`` to show.
 
     Args:
         model: the reward network (ensemble) trained on every answer so far.
-        asked_x: ``(n_asked, *S)`` every particle asked before this round (on every rank).
+        asked_x: ``(n_asked, *S)`` every particle asked before this round (on every rank);
+            asked_r: ``(n_asked,)`` their answers (zeros when None).
         gen: the round's generator (same state on every rank).
     """
     model.eval()
@@ -86,13 +89,14 @@ def pick_round(particles: Particles, task: Task, cfg: RunConfig, plan: RoundPlan
         p.requires_grad_(False)  # the sampler needs gradients in x only
     try:
         return _pick(particles, task, cfg, plan, model, asked_x, gen, backend=backend,
-                     device=device, on_step=on_step)
+                     device=device, on_step=on_step, asked_r=asked_r)
     finally:
         for p in model.parameters():
             p.requires_grad_(True)
 
 
-def _pick(particles, task, cfg, plan, model, asked_x, gen, *, backend, device, on_step):
+def _pick(particles, task, cfg, plan, model, asked_x, gen, *, backend, device, on_step,
+          asked_r=None):
     kw = dict(backend=backend, device=device, on_step=on_step)
     if plan.n_base:  # cold start or random: unguided, uniform picks
         x, w = draw(particles, task, cfg, None, 0.0, plan.n_base, gen, **kw)
@@ -100,69 +104,106 @@ def _pick(particles, task, cfg, plan, model, asked_x, gen, *, backend, device, o
         label = "cold" if plan.round == 0 else "random"
         return RoundPicks(particles.fetch(x, idx), [label] * plan.n_show,
                           particles.fetch(w[:, None], idx)[:, 0])
-    xg, wg = draw(particles, task, cfg, model, cfg.lam_max, plan.n_guided, gen, **kw)
-    if cfg.strategy in EPS_GREEDY or cfg.strategy == "greedy":
+    strat = get_strategy(cfg.strategy)
+    if strat is None:  # fkc-eps: Algorithm 1, top by the seed's weights plus uniform picks
+        xg, wg = draw(particles, task, cfg, model, cfg.lam_max, plan.n_guided, gen, **kw)
         idx = particles.pick(wg, plan.n_show, plan.n_explore, gen)
         return RoundPicks(particles.fetch(xg, idx),
                           ["top"] * plan.n_exploit + ["random"] * plan.n_explore,
                           particles.fetch(wg[:, None], idx)[:, 0])
-    # fkc-explore: one candidate block [guided shard, pool shard] on each rank
+    if asked_r is None:
+        asked_r = torch.zeros(len(asked_x), device=asked_x.device)
+    view = _round_view(particles, task, cfg, plan, model, asked_x, asked_r, gen, strat, kw)
+    out = strat.pick(view)
+    idx = torch.as_tensor(out.index, dtype=torch.int64, device=view.x.device).reshape(-1)
+    _check_picks(idx, out.labels, len(view.x), plan.n_show)
+    return RoundPicks(view.x[idx], list(out.labels),
+                      torch.as_tensor(out.score, dtype=torch.float32).reshape(-1).cpu())
+
+
+def _check_picks(idx: torch.Tensor, labels, n: int, n_show: int) -> None:
+    if len(idx) != n_show or len(set(idx.tolist())) != n_show:
+        raise ValueError(f"strategy: expected {n_show} distinct indices, got {idx.tolist()}")
+    if int(idx.min()) < 0 or int(idx.max()) >= n:
+        raise ValueError(f"strategy: expected indices in [0, {n}), got {idx.tolist()}")
+    if len(labels) != n_show:
+        raise ValueError(f"strategy: expected {n_show} labels, got {len(labels)}")
+
+
+def _gather(particles: Particles, x: torch.Tensor) -> torch.Tensor:
+    """Every rank's rows of ``x`` on every rank (the whole block, in global order)."""
+    n = len(x) if particles.world == 1 else _global_count(particles, x)
+    return particles.fetch(x, torch.arange(n, device=x.device))
+
+
+def _global_count(particles: Particles, x: torch.Tensor) -> int:
+    import torch.distributed as dist
+
+    t = torch.tensor([len(x)], dtype=torch.int64, device=x.device)
+    dist.all_reduce(t, group=particles.group)
+    return int(t)
+
+
+def merge_copies(x: torch.Tensor, log_w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The weighted set ``(x (n, *S), log_w (n,))`` with identical rows merged into one whose
+    weight is their sum (resampling at the last step leaves exact copies, which a pick must not
+    show twice). Rows come back in first-occurrence order."""
+    flat = x.reshape(len(x), -1)
+    _, inv = torch.unique(flat, dim=0, return_inverse=True)
+    first: dict[int, int] = {}
+    for i, g in enumerate(inv.tolist()):
+        first.setdefault(g, i)
+    keep = torch.tensor(sorted(first.values()), dtype=torch.int64, device=x.device)
+    if len(keep) == len(x):
+        return x, log_w
+    slot = torch.empty(len(first), dtype=torch.int64)
+    for rank, i in enumerate(keep.tolist()):
+        slot[inv[i]] = rank
+    group = slot[inv.cpu()].to(x.device)
+    top = log_w.max() if torch.isfinite(log_w.max()) else log_w.new_zeros(())
+    mass = torch.zeros(len(keep), dtype=torch.float64, device=x.device).index_add_(
+        0, group, torch.exp(log_w.double() - top))
+    return x[keep], (torch.log(mass) + top).to(log_w.dtype)
+
+
+def _round_view(particles, task, cfg, plan, model, asked_x, asked_r, gen, strat, kw):
+    """Draw the pool, then the guided sample with the strategy's ``lam``; the whole round as
+    a :class:`~fkc_align.strategies.RoundView` on every rank."""
+    feats = task.features if task.features is not None else _flat
     if plan.n_pool:
         xu, _ = draw(particles, task, cfg, model, cfg.explore_lam, plan.n_pool, gen, **kw)
+        xu = _gather(particles, xu)
     else:
-        xu = xg[:0]
-    x = torch.cat([xg, xu])
+        xu = asked_x.new_zeros((0, *task.shape))
+    spread = 0.0
+    if len(xu) and getattr(model, "members", None) is not None and len(model.members) > 1:
+        z = _member_predictions(model, xu) / model.r_std
+        spread = float(z.std(0).mean())
+    spent = (len(asked_x) / cfg.budget)
+    lam = float(strat.guidance(cfg.lam_max, spent, spread))
+    weights, resample = ("smc", "ess") if strat.weighted else ("smc", None)
+    xs, ws = [], []
+    while not xs or (sum(map(len, xs)) < plan.n_show and len(xs) < 4):
+        # resampling at the last step leaves copies; a set too small to show is topped up by
+        # another independent batch (each batch normalised, then weighted equally)
+        xg, wg = draw(particles, task, cfg, model, lam, plan.n_guided, gen, weights=weights,
+                      resample=resample, **kw)
+        xg, wg = _gather(particles, xg), _gather(particles, wg[:, None])[:, 0]
+        if not strat.weighted:
+            wg = torch.zeros_like(wg)
+        xg, wg = merge_copies(xg, wg)
+        xs.append(xg)
+        ws.append(wg - torch.logsumexp(wg, 0))
+    xg, wg = merge_copies(torch.cat(xs), torch.cat(ws))
+    x = torch.cat([xg, xu.to(xg.device)])
     in_pool = torch.cat([torch.zeros(len(xg), dtype=torch.bool, device=x.device),
                          torch.ones(len(xu), dtype=torch.bool, device=x.device)])
-    members = _member_predictions(model, x)  # (M, n_r)
-    mean_pred = members.mean(0)
-
-    feats = task.features if task.features is not None else _flat
-    fx = feats(x).float()
-    ref = [feats(asked_x.to(x.device)).float()] if asked_x.numel() else []
-    chosen: list[int] = []
-    if plan.n_exploit:
-        n_cand = min(len(x) * particles.world, max(plan.n_exploit,
-                                                   round(cfg.exploit_candidates * plan.n_exploit)))
-        tops = [particles.top(members[j], n_cand, gen).tolist()
-                for j in range(members.shape[0])]
-        if n_cand == plan.n_exploit:
-            chosen = _round_robin(tops, plan.n_exploit)
-        else:  # the candidates (every rank has them all), picked far from what was asked
-            cand = _round_robin(tops, n_cand)
-            cand_f = feats(particles.fetch(x, torch.tensor(cand, device=x.device))).float()
-            chosen = [cand[i] for i in _farthest_first(cand_f, ref, plan.n_exploit)]
-    if chosen:
-        ref.append(feats(particles.fetch(x, torch.tensor(chosen, device=x.device))).float())
-    for _ in range(plan.n_explore):
-        if ref:
-            dist = torch.cdist(fx, torch.cat(ref)).min(1).values
-        else:
-            dist = torch.zeros(len(x), device=x.device)
-        dist = torch.where(in_pool, dist, torch.full_like(dist, -float("inf")))
-        (i,) = particles.top(dist, 1, gen).tolist()
-        chosen.append(i)
-        ref.append(feats(particles.fetch(x, torch.tensor([i], device=x.device))).float())
-    idx = torch.tensor(chosen, dtype=torch.int64, device=x.device)
-    return RoundPicks(particles.fetch(x, idx),
-                      ["top"] * plan.n_exploit + ["explore"] * plan.n_explore,
-                      particles.fetch(mean_pred[:, None].float(), idx)[:, 0])
-
-
-def _farthest_first(cand: torch.Tensor, ref: list[torch.Tensor], m: int) -> list[int]:
-    """``m`` rows of ``cand`` ``(c, F)`` chosen one at a time, each the farthest from ``ref``
-    (rows ``(r_i, F)``) and the rows chosen before it; ties to the lower index."""
-    picked: list[int] = []
-    dist = (torch.cdist(cand, torch.cat(ref)).min(1).values if ref
-            else torch.full((len(cand),), float("inf"), device=cand.device))
-    for _ in range(m):
-        d = dist.clone()
-        if picked:
-            d[picked] = -float("inf")
-        i = int(torch.argmax(d))
-        picked.append(i)
-        dist = torch.minimum(dist, torch.cdist(cand, cand[i:i + 1])[:, 0])
-    return picked
+    log_w = torch.cat([wg.float(), torch.full((len(xu),), -math.inf, device=x.device)])
+    return RoundView(round=plan.round, n_show=plan.n_show, n_exploit=plan.n_exploit,
+                     n_explore=plan.n_explore, x=x, log_w=log_w, in_pool=in_pool,
+                     features=feats(x).float(), members=_member_predictions(model, x),
+                     asked_x=asked_x, asked_features=feats(asked_x.to(x.device)).float(),
+                     asked_r=asked_r, lam=lam, spent=spent, spread=spread, generator=gen)
 
 
 def _flat(x: torch.Tensor) -> torch.Tensor:
@@ -177,23 +218,3 @@ def _member_predictions(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor
         if hasattr(model, "predict"):
             return model.predict(x).float()[None]
         return model(x).float()[None]
-
-
-def _round_robin(tops: list[list[int]], m: int) -> list[int]:
-    """``m`` distinct indices taking each list's next unused entry in turn."""
-    chosen: list[int] = []
-    seen: set[int] = set()
-    pos = [0] * len(tops)
-    while len(chosen) < m:
-        moved = False
-        for j, lst in enumerate(tops):
-            while pos[j] < len(lst) and lst[pos[j]] in seen:
-                pos[j] += 1
-            if pos[j] < len(lst) and len(chosen) < m:
-                chosen.append(lst[pos[j]])
-                seen.add(lst[pos[j]])
-                pos[j] += 1
-                moved = True
-        if not moved:
-            break
-    return chosen

@@ -442,7 +442,8 @@ def gmm(
 
 def rare_mode(dim: int = 4, n_common: int = 6, rare_weight: float = 0.015,
               radius: float = 2.0, rare_radius: float = 4.0, mode_std: float = 0.15,
-              decoy_value: float = 0.3, reward_width: float = 0.5, layout: int = 0) -> Task:
+              decoy_value: float = 0.3, reward_width: float = 0.5, layout: int = 0,
+              between: bool = False) -> Task:
     """A rare liked mode behind a decoy, in a ``dim``-dimensional Gaussian mixture.
 
     ``n_common`` modes at distance ``radius`` from the origin share ``1 - rare_weight`` of the
@@ -450,7 +451,9 @@ def rare_mode(dim: int = 4, n_common: int = 6, rare_weight: float = 0.015,
     them. The reward is ``exp(-|x - m_rare|²/2w²) + decoy_value·exp(-|x - m_decoy|²/2w²)`` with
     ``m_decoy`` common mode 0 (liked a fraction as much, and easy to find). A hit is a particle
     within ``4·mode_std`` of the liked mode. ``layout`` seeds the directions of the modes, so
-    other instances of the scenario are one argument away.
+    other instances of the scenario are one argument away. ``between=True`` puts the liked mode
+    at the midpoint of the two farthest-apart common modes other than the decoy instead (inside
+    the common modes' hull, not an outer outlier: farthest-point novelty does not favour it).
     """
     for name, value, low in (("dim", dim, 2), ("n_common", n_common, 1)):
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
@@ -461,6 +464,12 @@ def rare_mode(dim: int = 4, n_common: int = 6, rare_weight: float = 0.015,
     dirs = torch.randn(n_common + 1, dim, generator=gen, dtype=torch.float64)
     dirs = dirs / dirs.norm(dim=1, keepdim=True)
     means = torch.cat([radius * dirs[:n_common], rare_radius * dirs[n_common:]]).float()
+    if between:
+        if n_common < 3:
+            raise ValueError(f"n_common: expected >= 3 with between=True, got {n_common}")
+        d = torch.cdist(means[1:n_common], means[1:n_common])
+        i, j = divmod(int(torch.argmax(d)), n_common - 1)
+        means[n_common] = (means[1 + i] + means[1 + j]) / 2
     log_weights = torch.log(torch.tensor(
         [(1.0 - rare_weight) / n_common] * n_common + [rare_weight]))
     rare, decoy = means[n_common], means[0]
@@ -501,7 +510,8 @@ def rare_mode(dim: int = 4, n_common: int = 6, rare_weight: float = 0.015,
         schedule=schedule,
         params={"dim": dim, "n_common": n_common, "rare_weight": rare_weight, "radius": radius,
                 "rare_radius": rare_radius, "mode_std": mode_std, "decoy_value": decoy_value,
-                "reward_width": reward_width, "layout": layout},
+                "reward_width": reward_width, "layout": layout,
+                **({"between": True} if between else {})},
         defaults={"lam_max": 4.0, "n_particles": 128, "n_steps": 40},
         hit_breakdown=breakdown, plot_particles=plot, liked_mode=liked_mode, n_liked=1,
     )

@@ -53,12 +53,28 @@ def test_bench_quick_smoke_writes_json_and_pngs(tmp_path, capsys):
     out = tmp_path / "bench"
     assert main(["bench", "--quick", "--jobs", "1", "--out", str(out)]) == 0
     result = json.loads((out / "bench.json").read_text())
-    assert set(result["scenarios"]) == {"multimodal", "rare-mode", "small-budget"}
+    assert set(result["scenarios"]) == {"multimodal", "multimodal-3", "rare-mode",
+                                        "rare-between", "small-budget"}
     for name, sc in result["scenarios"].items():
         assert (out / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-        assert len(sc["runs"]) == 4 * 2  # every strategy on both seeds
+        assert len(sc["runs"]) == 3 * 2  # every quick strategy on both seeds
         summ = sc["summary"]["fkc-explore"]
         assert summ["hit_rate"]["n"] == 2 and "minus_greedy" in summ["hit_rate"]
         assert "minus_random" in summ["found"]
+        assert "minus_fkc-explore" in sc["summary"]["greedy"]["hit_rate"]
+    assert result["scenarios"]["multimodal-3"]["task_params"]["liked"] == [0, 4, 7]
+    assert 0.0 < result["scenarios"]["multimodal"]["ideal_balance"] <= 1.0
     assert "multimodal" in capsys.readouterr().out
     assert main(["bench", "--quick", "--scenarios", "nope", "--out", str(out)]) == 2
+    assert main(["bench", "--quick", "--strategies", "nope", "--out", str(out)]) == 2
+
+
+def test_tilted_balance_is_even_for_an_even_user_and_drops_for_a_favoured_class():
+    from fkc_align.tasks import digits_liked
+
+    task = digits_liked((0, 4, 7))
+    assert bench.tilted_balance(task, 0.0) > 0.9  # the base model holds about as many of each
+    # a user who likes 0 a lot more than 4 and 7: the tilted target keeps few 4s and 7s
+    favoured = digits_liked((0, 4, 7))
+    favoured.oracle = lambda x: task.oracle(x) + 2.0 * (task.liked_mode(x) == 0).float()
+    assert bench.tilted_balance(favoured, 4.0) < 0.5 * bench.tilted_balance(task, 4.0)

@@ -170,18 +170,6 @@ def test_round_plans_explore_less_as_rounds_go_on_for_every_strategy(task):
         RunConfig.resolve(task, budget=40, k=8, eps_end=2.0)
 
 
-def test_farthest_first_and_round_robin_picks():
-    from fkc_align.picks import _farthest_first, _round_robin
-
-    cand = torch.tensor([[0.0, 0.0], [0.1, 0.0], [5.0, 0.0], [0.0, 3.0]])
-    # nothing asked yet: the first pick is the lowest index, then the farthest from it
-    assert _farthest_first(cand, [], 3) == [0, 2, 3]
-    # (5, 0) was asked already: (0, 3) is the most novel, then (0.1, 0), a hair farther from
-    # (0, 3) than the origin is
-    assert _farthest_first(cand, [torch.tensor([[5.0, 0.0]])], 2) == [3, 1]
-    assert _round_robin([[4, 1, 2], [4, 3, 5]], 4) == [4, 3, 1, 5]
-
-
 def test_ensemble_of_one_is_the_single_model_and_members_are_evaluated_together():
     from fkc_align.reward_models import (
         RewardEnsemble,

@@ -157,3 +157,19 @@ def test_rare_mode_weights_layout_and_decoy():
         rare_mode(rare_weight=1.5)
     with pytest.raises(ValueError, match="dim"):
         rare_mode(dim=1)
+
+
+def test_rare_mode_between_sits_inside_the_common_modes():
+    from fkc_align.tasks import rare_mode
+
+    outer, inner = rare_mode(layout=0), rare_mode(layout=0, between=True)
+    # the liked mode of the between layout is the midpoint of two common modes: nearer the
+    # centre than any common mode (radius 2), where the outer one sits at rare_radius 4
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(200000, 4, generator=gen) * 2.5
+    for task, lo, hi in ((outer, 3.5, 4.5), (inner, 0.0, 1.9)):
+        hits = x[task.is_hit(x)]
+        assert len(hits) > 5 and lo < float(hits.mean(0).norm()) < hi
+    assert inner.params["between"] is True and "between" not in outer.params
+    with pytest.raises(ValueError, match="n_common: expected >= 3 with between=True"):
+        rare_mode(n_common=2, between=True)
