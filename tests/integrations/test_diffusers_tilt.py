@@ -115,7 +115,7 @@ def test_deterministic_sources_get_the_posterior_stand_in_named_in_repr():
 @pytest.mark.parametrize("make,form", [
     (lambda: diffusers.FlowMatchEulerDiscreteScheduler(shift=3.0), "x = (1-σ)·x0 + σ·ε"),
     (lambda: diffusers.EDMEulerScheduler(), "x = x0 + σ·ε")])
-def test_flow_matching_and_edm_sources_get_their_interpolants_posterior(make, form):
+def test_flow_matching_and_edm_sources_get_their_interpolants_posterior(make, form, tmp_path):
     src = make()
     fkc = FKCScheduler.from_scheduler(src, lambda x: x.flatten(1).sum(1), lam_max=0.0)
     assert fkc.proposal == "posterior" and "proposal='posterior'" in repr(fkc)
@@ -137,6 +137,12 @@ def test_flow_matching_and_edm_sources_get_their_interpolants_posterior(make, fo
     src._step_index = len(src.timesteps) - 1
     own = src.step(out, last, x).prev_sample
     torch.testing.assert_close(got.prev_sample, own, rtol=1e-5, atol=1e-5)
+    fkc.save_pretrained(tmp_path)  # the source's class and config travel with FKC's settings
+    again = FKCScheduler.from_pretrained(tmp_path)
+    assert repr(again.schedule) == repr(fkc.schedule)
+    assert again.prediction_type == fkc.prediction_type
+    again.set_timesteps(10)
+    torch.testing.assert_close(again.timesteps, fkc.timesteps)
     with pytest.raises(ValueError, match="proposal: .* takes 'posterior'"):
         FKCScheduler.from_scheduler(make(), proposal="euler_maruyama")
     with pytest.raises(ValueError, match="weights: .* needs weights='smc'"):
