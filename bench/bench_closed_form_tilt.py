@@ -40,6 +40,10 @@ CASES = [
     ("DDPM zero-terminal-SNR", lambda pt: diffusers.DDPMScheduler(
         clip_sample=False, rescale_betas_zero_snr=True, timestep_spacing="trailing",
         prediction_type=pt, **SD), ("v_prediction",)),
+    ("Flow matching (shift 3)", lambda pt: diffusers.FlowMatchEulerDiscreteScheduler(shift=3.0),
+     ("flow_prediction",)),
+    ("EDM Euler (Karras)", lambda pt: diffusers.EDMEulerScheduler(prediction_type=pt),
+     ("epsilon", "v_prediction")),
 ]
 
 

@@ -8,6 +8,7 @@ from typing import Any
 import torch
 
 from ..schedules import DiscreteVPSchedule
+from .sigma_sources import SIGMA_SOURCES, SigmaSchedule
 
 
 def _spaced_timesteps(config: Any, n: int, num_train: int) -> list[float]:
@@ -34,7 +35,7 @@ def _unique_descending(values: list[float]) -> list[float]:
     return out
 
 
-def schedule_from_scheduler(scheduler: Any) -> DiscreteVPSchedule:
+def schedule_from_scheduler(scheduler: Any) -> DiscreteVPSchedule | SigmaSchedule:
     """The :class:`~fkc_kernels.schedules.DiscreteVPSchedule` of a diffusers scheduler.
 
     Works for any scheduler exposing ``alphas_cumprod`` and ``set_timesteps``/``timesteps``
@@ -46,9 +47,13 @@ def schedule_from_scheduler(scheduler: Any) -> DiscreteVPSchedule:
     (``rescale_betas_zero_snr``) gets ``alphas_cumprod[T-1] = alphas_cumprod[T-2] / 2`` (the
     score is undefined at alpha = 0); its first Euler-Maruyama steps jump the SNR by orders of
     magnitude, so give such schedules more steps or custom ``timesteps`` starting lower.
+    ``FlowMatchEulerDiscreteScheduler`` and ``EDMEulerScheduler`` get their own sigma grid
+    (:class:`~fkc_kernels.diffusers.sigma_sources.SigmaSchedule`).
     """
-    if isinstance(getattr(scheduler, "schedule", None), DiscreteVPSchedule):
+    if isinstance(getattr(scheduler, "schedule", None), (DiscreteVPSchedule, SigmaSchedule)):
         return scheduler.schedule  # an FKC scheduler rebuilt with new settings
+    if type(scheduler).__name__ in SIGMA_SOURCES:  # flow matching, EDM: their own sigma grid
+        return SigmaSchedule(scheduler)
     missing = [name for name in ("alphas_cumprod", "set_timesteps")
                if getattr(scheduler, name, None) is None]
     if missing:
@@ -56,8 +61,7 @@ def schedule_from_scheduler(scheduler: Any) -> DiscreteVPSchedule:
             f"scheduler: {type(scheduler).__name__} has no {' and no '.join(missing)}; FKC "
             f"needs a discrete variance-preserving scheduler exposing alphas_cumprod and "
             f"set_timesteps/timesteps (DDPM, DDIM, Euler, DPM-Solver, PNDM, LMS, DEIS, UniPC, "
-            f"...). For EDM or flow-matching models build an EDMSchedule or a "
-            f"FlowMatchingSchedule and use fkc_kernels.FKCSampler with UNetScore")
+            f"...), or FlowMatchEulerDiscreteScheduler / EDMEulerScheduler")
     alphas_cumprod = torch.as_tensor(scheduler.alphas_cumprod).detach().double().cpu().clone()
     if len(alphas_cumprod) > 1 and not (0 < alphas_cumprod[-1] < alphas_cumprod[-2]):
         # zero terminal SNR (rescale_betas_zero_snr): alphas_cumprod ends at 0, or at diffusers'

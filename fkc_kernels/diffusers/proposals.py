@@ -11,7 +11,8 @@ adds the guidance to ``mean`` and weights by the exact log-ratio of base to guid
 - ``"euler_ancestral"``: EulerAncestralDiscreteScheduler, in its sigma-scaled sample space.
 - ``"posterior"``: the DDPM posterior ``q(x_prev | x_t, x̂0)`` on the FKC grid from the
   schedule's ``alphas_cumprod``: the stand-in for deterministic sources (DDIM with eta = 0
-  only through ``"ddim"``, Euler, DPM-Solver, UniPC, PNDM, LMS, Heun, ...).
+  only through ``"ddim"``, Euler, DPM-Solver, UniPC, PNDM, LMS, Heun, ...); for flow matching
+  and EDM the same posterior of their own interpolant (:mod:`.sigma_sources`).
 - ``"euler_maruyama"``: the reverse SDE's Euler-Maruyama step on the grid (the seed's
   Algorithm 2; the only proposal for ``weights="fkc"`` / ``"seed"``).
 """
@@ -25,6 +26,7 @@ import torch
 
 from ..schedules import score_from_prediction, x0_from_score
 from ..stepper import Move
+from .sigma_sources import SIGMA_SOURCES
 
 PROPOSALS = ("auto", "ddpm", "ddim", "euler_ancestral", "posterior", "euler_maruyama")
 _NATIVE = {"DDPMScheduler": "ddpm", "DDIMScheduler": "ddim",
@@ -51,7 +53,13 @@ def choose_proposal(proposal: str, source: Any, exact: bool) -> str:
         if proposal not in ("auto", "euler_maruyama"):
             raise ValueError(f"proposal: {proposal!r} needs weights='smc' (the FKC increments "
                              f"are those of Euler-Maruyama steps)")
+        if type(source).__name__ in SIGMA_SOURCES:
+            raise ValueError(f"weights: {type(source).__name__} needs weights='smc' (its "
+                             f"stand-in is the posterior proposal)")
         return "euler_maruyama"
+    if type(source).__name__ in SIGMA_SOURCES and proposal not in ("auto", "posterior"):
+        raise ValueError(f"proposal: {type(source).__name__} takes 'posterior' (the "
+                         f"interpolant's own posterior), got {proposal!r}")
     if proposal == "auto":
         return _NATIVE.get(type(source).__name__, "posterior")
     if proposal in _NATIVE.values() and _NATIVE.get(type(source).__name__) != proposal:
@@ -136,11 +144,13 @@ def native_base(name: str, src, out, t, x, generator, noise, eta) -> tuple:
 
 
 def grid_base(name: str, out, x, c, c_next, prediction_type: str,
-              noise: torch.Tensor | None) -> BaseStep:
-    """Euler-Maruyama or the DDPM posterior on the FKC grid (VP latents)."""
+              noise: torch.Tensor | None, x0: torch.Tensor | None = None) -> BaseStep:
+    """Euler-Maruyama or the posterior ``q(x_prev | x_t, x̂0)`` on the FKC grid (VP latents,
+    or a sigma source's own space: then ``x0`` is given and only the posterior applies)."""
     xf = x.float()
-    s = score_from_prediction(out.float(), xf, c.alpha, c.sigma, prediction_type)
-    x0 = x0_from_score(s, xf, c.alpha, c.sigma)
+    if x0 is None:
+        s = score_from_prediction(out.float(), xf, c.alpha, c.sigma, prediction_type)
+        x0 = x0_from_score(s, xf, c.alpha, c.sigma)
     if name == "euler_maruyama":
         return BaseStep(Move(x.clone(), s.to(x.dtype), c.h, c.g, c.f_coef), x0, noise,
                         c.alpha, c.sigma)

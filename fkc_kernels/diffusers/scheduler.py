@@ -36,6 +36,7 @@ from ._prompts import PromptGroupsMixin
 from ._state import ParticleRecordMixin
 from .cfg_weight import CFGWeightMixin
 from .proposals import BaseStep, choose_proposal, grid_base, native_base
+from .sigma_sources import SigmaSchedule
 
 
 @dataclass
@@ -187,8 +188,9 @@ class FKCScheduler(ParticleRecordMixin, PromptGroupsMixin, CFGWeightMixin, Sched
         schedule = schedule_from_scheduler(scheduler)
         config = getattr(scheduler, "config", None)
         if "prediction_type" not in kwargs:
-            pt = getattr(config, "prediction_type", None) or "epsilon"
-            if pt not in PREDICTION_TYPES[:3]:
+            pt = getattr(schedule, "prediction_type", None) or \
+                getattr(config, "prediction_type", None) or "epsilon"
+            if pt not in _prediction_types(schedule):
                 raise ValueError(f"scheduler: prediction_type {pt!r} is not supported (expected "
                                  f"one of {PREDICTION_TYPES[:3]})")
             kwargs["prediction_type"] = pt
@@ -261,6 +263,8 @@ class FKCScheduler(ParticleRecordMixin, PromptGroupsMixin, CFGWeightMixin, Sched
         sigma-scaled), else the identity (FKC's own particles are the VP latents)."""
         if self._source is not None:
             return self._source.scale_model_input(sample, timestep)
+        if isinstance(self.schedule, SigmaSchedule):  # EDM's c_in
+            return self.schedule.scale_model_input(sample, timestep)
         return sample
 
     def add_noise(self, original_samples: torch.Tensor, noise: torch.Tensor,
@@ -305,8 +309,10 @@ class FKCScheduler(ParticleRecordMixin, PromptGroupsMixin, CFGWeightMixin, Sched
         if self._source is None:
             nxt = (self._grid_schedule.at_step(i + 1, self.num_inference_steps)
                    if i + 1 < self.num_inference_steps else None)
+            x0 = self.schedule.x0_from_output(model_output.detach(), x, c.sigma) \
+                if isinstance(self.schedule, SigmaSchedule) else None
             return grid_base(self.proposal, model_output.detach(), x, c, nxt,
-                             self.prediction_type, noise)
+                             self.prediction_type, noise, x0)
         mean, std, x0, noise = native_base(self.proposal, self._source, model_output.detach(),
                                            timestep, x, generator, noise, eta)
         alpha, sigma = (1.0, c.sigma / c.alpha) if self.proposal == "euler_ancestral" \
@@ -441,10 +447,10 @@ def _checked_arguments(schedule, prediction_type: str, reward_fn, tilt, lam_max,
     if isinstance(groups, str) and groups != "prompts":
         raise ValueError(f"groups: expected None, an int >= 1, labels (N,) or 'prompts', got "
                          f"{groups!r}")
-    if not isinstance(schedule, DiscreteVPSchedule):
+    if not isinstance(schedule, (DiscreteVPSchedule, SigmaSchedule)):
         raise TypeError(f"schedule: expected a DiscreteVPSchedule, got {type(schedule).__name__}")
-    if prediction_type not in PREDICTION_TYPES[:3]:
-        raise ValueError(f"prediction_type: expected one of {PREDICTION_TYPES[:3]}, got "
+    if prediction_type not in _prediction_types(schedule):
+        raise ValueError(f"prediction_type: expected one of {_prediction_types(schedule)}, got "
                          f"{prediction_type!r}")
     if reward_fn is not None and not callable(reward_fn):
         raise TypeError(f"reward_fn: expected a callable or None, got "
@@ -455,6 +461,11 @@ def _checked_arguments(schedule, prediction_type: str, reward_fn, tilt, lam_max,
         return tilt
     return LinearTilt(0.0 if reward_fn is None and lam_max is None
                       else (1.0 if lam_max is None else lam_max))
+
+
+def _prediction_types(schedule) -> tuple:
+    """Flow matching's velocity only on a flow source's own grid."""
+    return PREDICTION_TYPES if isinstance(schedule, SigmaSchedule) else PREDICTION_TYPES[:3]
 
 
 def _source_from_config(source_class: str | None, source_config: dict | None) -> Any:

@@ -19,15 +19,42 @@ A = torch.full((DIM,), A_NORM / math.sqrt(DIM))
 UNIT = A / A_NORM
 
 
+def _posterior_mean(xd: torch.Tensor, a: float, s: float) -> torch.Tensor:
+    """``E[x0 | a·x0 + s·ε = x]`` for the Gaussian data."""
+    return MU + a * VAR * (xd - a * MU) / (a * a * VAR + s * s)
+
+
+def sigma_denoiser(scheduler):
+    """``model(model_input, t)`` for an FKC scheduler on a flow-matching or EDM source: the
+    exact velocity ``ε - x0`` (flow, ``σ = t / T``), or the EDM-preconditioned output ``F``
+    with ``c_skip·x + c_out·F = E[x0 | x]`` (the model sees ``c_in·x``, ``σ = exp(4t)``)."""
+    sched = scheduler.schedule
+
+    def model(x_in: torch.Tensor, t) -> torch.Tensor:
+        s = sched.timestep_to_tau(float(t))
+        xd = x_in.double()
+        if sched.kind == "flow":
+            x0 = _posterior_mean(xd, 1.0 - s, s)
+            return ((xd - (1.0 - s) * x0) / s - x0).to(x_in.dtype)
+        xd = xd / float(sched.scale_model_input(torch.ones(1, dtype=torch.float64), t))
+        skip = sched.x0_from_output(torch.zeros(1), torch.ones(1), s).double()
+        c_out = sched.x0_from_output(torch.ones(1), torch.zeros(1), s).double()
+        return ((_posterior_mean(xd, 1.0, s) - skip * xd) / c_out).to(x_in.dtype)
+
+    return model
+
+
 def denoiser(scheduler, prediction_type: str):
     """``model(x_vp, t)``: the exact network output for the Gaussian data at timestep ``t``."""
+    if hasattr(getattr(scheduler, "schedule", None), "kind"):
+        return sigma_denoiser(scheduler)
     ac = torch.as_tensor(scheduler.alphas_cumprod).double()
 
     def model(x: torch.Tensor, t) -> torch.Tensor:
         a2 = float(ac[int(round(float(t)))])
         a, s = math.sqrt(a2), math.sqrt(max(1.0 - a2, 1e-12))
         xd = x.double()
-        x0 = MU + a * VAR * (xd - a * MU) / (a2 * VAR + s * s)
+        x0 = _posterior_mean(xd, a, s)
         eps = (xd - a * x0) / s
         out = {"epsilon": eps, "v_prediction": a * eps - s * x0, "sample": x0}[prediction_type]
         return out.to(x.dtype)

@@ -327,9 +327,8 @@ def test_from_scheduler_rebuilds_an_fkc_scheduler():
 
 
 def test_from_scheduler_names_what_is_missing():
-    flow = diffusers.FlowMatchEulerDiscreteScheduler()
-    with pytest.raises(TypeError, match="has no alphas_cumprod.*FlowMatchingSchedule"):
-        FKCScheduler.from_scheduler(flow)
+    with pytest.raises(TypeError, match="scheduler: object has no alphas_cumprod"):
+        FKCScheduler.from_scheduler(object())
     with pytest.raises(ValueError, match="prediction_type"):
         FKCScheduler.from_scheduler(diffusers.DDPMScheduler(), prediction_type="flow_prediction")
 

@@ -35,6 +35,12 @@ CASES = {
     "ddpm-zero-snr-v": (lambda: diffusers.DDPMScheduler(
         clip_sample=False, rescale_betas_zero_snr=True, timestep_spacing="trailing",
         prediction_type="v_prediction", **SD), "v_prediction"),
+    # deterministic sigma-grid sources: the posterior of their own interpolant as stand-in
+    "flow-match-shift3-velocity": (lambda: diffusers.FlowMatchEulerDiscreteScheduler(shift=3.0),
+                                   "flow_prediction"),
+    "edm-karras-eps": (lambda: diffusers.EDMEulerScheduler(), "epsilon"),
+    "edm-karras-v": (lambda: diffusers.EDMEulerScheduler(prediction_type="v_prediction"),
+                     "v_prediction"),
 }
 
 
@@ -104,6 +110,43 @@ def test_deterministic_sources_get_the_posterior_stand_in_named_in_repr():
     with pytest.raises(ValueError, match="proposal: 'posterior' needs weights='smc'"):
         FKCScheduler.from_scheduler(diffusers.DDPMScheduler(), weights="fkc",
                                     proposal="posterior")
+
+
+@pytest.mark.parametrize("make,form", [
+    (lambda: diffusers.FlowMatchEulerDiscreteScheduler(shift=3.0), "x = (1-σ)·x0 + σ·ε"),
+    (lambda: diffusers.EDMEulerScheduler(), "x = x0 + σ·ε")])
+def test_flow_matching_and_edm_sources_get_their_interpolants_posterior(make, form, tmp_path):
+    src = make()
+    fkc = FKCScheduler.from_scheduler(src, lambda x: x.flatten(1).sum(1), lam_max=0.0)
+    assert fkc.proposal == "posterior" and "proposal='posterior'" in repr(fkc)
+    assert form in repr(fkc) and type(src).__name__ in repr(fkc)
+    fkc.set_timesteps(10)
+    src.set_timesteps(10)
+    torch.testing.assert_close(fkc.timesteps.float(), src.timesteps.float())
+    assert fkc.init_noise_sigma == getattr(src, "init_noise_sigma", 1.0)
+    x = torch.randn(3, 1, 4, 4, generator=torch.Generator().manual_seed(0))
+    t = fkc.timesteps[0]
+    want = src.scale_model_input(x, t) if hasattr(src, "scale_model_input") else x
+    torch.testing.assert_close(fkc.scale_model_input(x, t), want)
+    # the last step lands on the denoised estimate (σ = 0), as the source's own Euler step does
+    out = torch.tanh(x)
+    for t in fkc.timesteps[:-1]:
+        fkc.step(out, t, x)
+    last = fkc.timesteps[-1]
+    got = fkc.step(out, last, x)
+    src._step_index = len(src.timesteps) - 1
+    own = src.step(out, last, x).prev_sample
+    torch.testing.assert_close(got.prev_sample, own, rtol=1e-5, atol=1e-5)
+    fkc.save_pretrained(tmp_path)  # the source's class and config travel with FKC's settings
+    again = FKCScheduler.from_pretrained(tmp_path)
+    assert repr(again.schedule) == repr(fkc.schedule)
+    assert again.prediction_type == fkc.prediction_type
+    again.set_timesteps(10)
+    torch.testing.assert_close(again.timesteps, fkc.timesteps)
+    with pytest.raises(ValueError, match="proposal: .* takes 'posterior'"):
+        FKCScheduler.from_scheduler(make(), proposal="euler_maruyama")
+    with pytest.raises(ValueError, match="weights: .* needs weights='smc'"):
+        FKCScheduler.from_scheduler(make(), weights="fkc")
 
 
 def test_step_output_is_a_diffusers_base_output():
