@@ -47,20 +47,23 @@ SAMPLER = ("tests/test_sampler.py::test_reward_at_x0_hat_is_tweedie_with_chain_r
            "tests/test_sampler.py::test_initial_particles_are_the_prior_through_the_noise_contract",
            "tests/test_sampler.py::test_gaussian_tilt_target")
 STEP = ("tests/ops/test_fkc_step.py", "-k", "reference")
+EXACT = ("tests/test_sampler.py::test_exact_weights_step_is_the_smc_increment_in_closed_form",
+         "tests/test_sampler.py::test_gaussian_tilt_target")
+RATIO = ("tests/ops/test_fkc_step_ratio.py", "-k", "reference")
 SELECT = ("tests/ops/test_select_particles.py", "-k", "reference or epsilon")
 RESAMPLE = ("tests/ops/test_systematic_resample.py", "-k", "reference or effective or u0")
 BAD = ("tests/ops/test_bad_input.py",)
 DIST = ("tests/distributed/test_distributed_ops.py",)
 
 MUTANTS = [
-    Mutant("fkc_kernels/schedules.py", "return (x + (sigma * sigma) * score) / alpha",
+    Mutant("fkc_kernels/predictions.py", "return (x + (sigma * sigma) * score) / alpha",
            "return (x + sigma * score) / alpha", SAMPLER, "x̂0 with σ instead of σ²"),
-    Mutant("fkc_kernels/sampler.py", "return r, grad / alpha", "return r, grad * alpha",
-           SAMPLER, "∇r(x̂0) scaled by α instead of 1/α"),
-    Mutant("fkc_kernels/sampler.py", "do = ess < self.ess_threshold * n_particles",
-           "do = ess > self.ess_threshold * n_particles", SAMPLER, "ESS rule inverted"),
-    Mutant("fkc_kernels/sampler.py", "w.copy_(torch.where(do, torch.zeros_like(w), w))",
-           "w.copy_(w)", SAMPLER, "weights not reset after resampling"),
+    Mutant("fkc_kernels/stepper.py", "return 1.0 / alpha", "return alpha",
+           SAMPLER, "∇r(x̂0) scaled by α instead of 1/α (fkc and seed weights)"),
+    Mutant("fkc_kernels/stepper.py", "do = ess < self.ess_threshold * n",
+           "do = ess > self.ess_threshold * n", SAMPLER, "ESS rule inverted"),
+    Mutant("fkc_kernels/stepper.py", "w.copy_(torch.where(did, torch.zeros_like(w), w[idx]))",
+           "w.copy_(w[idx])", SAMPLER, "weights not reset after resampling"),
     Mutant("fkc_kernels/sampler.py",
            "return (z.view(n_particles, *shape) * self.schedule.prior_std).to(dtype)",
            "return z.view(n_particles, *shape).to(dtype)", SAMPLER,
@@ -69,14 +72,21 @@ MUTANTS = [
            "drift = g2 * (s + lam * gr) - fx", STEP, "guidance drift λ instead of λ/2"),
     Mutant("fkc_kernels/reference/fkc_step.py", "drift = g2 * (s + (0.5 * lam) * gr) - fx",
            "drift = g2 * (s + (0.5 * lam) * gr) + fx", STEP, "forward drift sign flipped"),
-    Mutant("fkc_kernels/reference/fkc_step.py", "(g * h**0.5) * noise.to(cd)",
-           "(g * h) * noise.to(cd)", STEP, "noise scaled by h instead of √h"),
+    Mutant("fkc_kernels/reference/fkc_step.py", "x_new = xs + h * drift + (g * h**0.5) * z",
+           "x_new = xs + h * drift + (g * h) * z", STEP, "noise scaled by h instead of √h"),
     Mutant("fkc_kernels/reference/fkc_step.py",
            "dw = h * (dlam * reward.to(cd) - lam * gr_f + (0.5 * g2 * lam) * gr_s)",
            "dw = h * (dlam * reward.to(cd) + lam * gr_f + (0.5 * g2 * lam) * gr_s)", STEP,
            "<∇r, f> term sign flipped"),
     Mutant("fkc_kernels/reference/fkc_step.py", "w_new = w.to(cd) + dw",
            "w_new = w.to(cd) + dw.clamp(-0.05, 0.05)", STEP, "a second, tighter dw clip"),
+    Mutant("fkc_kernels/stepper.py",
+           "inc = potential - (self.potential if self.potential is not None else 0.0)",
+           "inc = potential", EXACT, "exact weights: the previous potential not subtracted"),
+    Mutant("fkc_kernels/reference/fkc_step.py",
+           "dw = -((h * g2 * lam * lam / 8) * gr_gr + (0.5 * g * h**0.5 * lam) * gr_z)",
+           "dw = -((h * g2 * lam * lam / 8) * gr_gr - (0.5 * g * h**0.5 * lam) * gr_z)", RATIO,
+           "ratio increment: <∇r, ξ> term sign flipped"),
     Mutant("fkc_kernels/reference/systematic_resample.py",
            "idx = torch.searchsorted(cdf, positions, right=True)",
            "idx = torch.searchsorted(cdf, positions, right=False)", RESAMPLE,
