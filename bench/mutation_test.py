@@ -47,6 +47,7 @@ SAMPLER = ("tests/test_sampler.py::test_reward_at_x0_hat_is_tweedie_with_chain_r
            "tests/test_sampler.py::test_initial_particles_are_the_prior_through_the_noise_contract",
            "tests/test_sampler.py::test_gaussian_tilt_target")
 STEP = ("tests/ops/test_fkc_step.py", "-k", "reference")
+RATIO = ("tests/ops/test_fkc_step_ratio.py", "-k", "reference")
 SELECT = ("tests/ops/test_select_particles.py", "-k", "reference or epsilon")
 RESAMPLE = ("tests/ops/test_systematic_resample.py", "-k", "reference or effective or u0")
 BAD = ("tests/ops/test_bad_input.py",)
@@ -69,8 +70,12 @@ MUTANTS = [
            "drift = g2 * (s + lam * gr) - fx", STEP, "guidance drift λ instead of λ/2"),
     Mutant("fkc_kernels/reference/fkc_step.py", "drift = g2 * (s + (0.5 * lam) * gr) - fx",
            "drift = g2 * (s + (0.5 * lam) * gr) + fx", STEP, "forward drift sign flipped"),
-    Mutant("fkc_kernels/reference/fkc_step.py", "(g * h**0.5) * noise.to(cd)",
-           "(g * h) * noise.to(cd)", STEP, "noise scaled by h instead of √h"),
+    Mutant("fkc_kernels/reference/fkc_step.py", "x_new = xs + h * drift + (g * h**0.5) * z",
+           "x_new = xs + h * drift + (g * h) * z", STEP, "noise scaled by h instead of √h"),
+    Mutant("fkc_kernels/reference/fkc_step.py", "(h * g2 * lam * lam / 8) * gr_gr",
+           "(h * g2 * lam * lam / 4) * gr_gr", RATIO, "ratio: |∇r|² term doubled"),
+    Mutant("fkc_kernels/reference/fkc_step.py", "+ (0.5 * g * h**0.5 * lam) * gr_z)",
+           "- (0.5 * g * h**0.5 * lam) * gr_z)", RATIO, "ratio: <∇r, ξ> term sign flipped"),
     Mutant("fkc_kernels/reference/fkc_step.py",
            "dw = h * (dlam * reward.to(cd) - lam * gr_f + (0.5 * g2 * lam) * gr_s)",
            "dw = h * (dlam * reward.to(cd) + lam * gr_f + (0.5 * g2 * lam) * gr_s)", STEP,
