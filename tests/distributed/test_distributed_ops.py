@@ -196,6 +196,23 @@ def _ops_worker(rank: int, world: int, store: str, out_dir: str) -> None:
     torch.save(res, os.path.join(out_dir, f"rank{rank}.pt"))
 
 
+def run_rank(body, rank: int, world: int, store: str, out_dir: str) -> None:
+    """A spawned rank: join the gloo group, ``res = body(rank)``, leave, save ``res`` for
+    :func:`spawn`; any failure is reported to the parent instead of hanging it."""
+    import torch.distributed as dist
+
+    torch.set_num_threads(1)
+    res: dict = {}
+    try:
+        dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank,
+                                world_size=world)
+        res = body(rank)
+        dist.destroy_process_group()
+    except BaseException:
+        res["__error__"] = traceback.format_exc()
+    torch.save(res, os.path.join(out_dir, f"rank{rank}.pt"))
+
+
 def spawn(worker, world: int, tmp_path) -> list[dict]:
     """Run ``worker(rank, world, store, out_dir)`` on ``world`` spawned processes, bounded."""
     ctx = mp.get_context("spawn")

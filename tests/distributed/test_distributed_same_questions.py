@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import functools
 import os
-import traceback
 
 import pytest
 import torch
-from test_distributed_ops import spawn  # the bounded spawner
+from test_distributed_ops import run_rank, spawn  # the bounded spawner and its rank
 
 import fkc_kernels as fk
 
@@ -33,28 +32,23 @@ def _questions(store) -> list[tuple[int, str, torch.Tensor, float]]:
             for q in store.queries(rnd)]
 
 
-def _worker(backend: str, rank: int, world: int, store: str, out_dir: str) -> None:
-    import torch.distributed as dist
-
+def _ask_questions(backend: str, out_dir: str, rank: int) -> dict:
     from fkc_align import tasks
     from fkc_align.distributed_loop import run_active_distributed
     from fkc_align.feedback import FeedbackStore
 
-    torch.set_num_threads(1)
-    res: dict = {}
-    try:
-        dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank,
-                                world_size=world)
-        for name, extra in _strategies(backend).items():
-            run_dir = os.path.join(out_dir, name)
-            run_active_distributed(tasks.gmm(), strategy=name, out_dir=run_dir,
-                                   backend=backend, **SETTINGS, **extra)
-            if rank == 0:
-                res[name] = _questions(FeedbackStore.open(run_dir))
-        dist.destroy_process_group()
-    except BaseException:
-        res["__error__"] = traceback.format_exc()
-    torch.save(res, os.path.join(out_dir, f"rank{rank}.pt"))
+    res = {}
+    for name, extra in _strategies(backend).items():
+        run_dir = os.path.join(out_dir, name)
+        run_active_distributed(tasks.gmm(), strategy=name, out_dir=run_dir,
+                               backend=backend, **SETTINGS, **extra)
+        if rank == 0:
+            res[name] = _questions(FeedbackStore.open(run_dir))
+    return res
+
+
+def _worker(backend: str, rank: int, world: int, store: str, out_dir: str) -> None:
+    run_rank(functools.partial(_ask_questions, backend, out_dir), rank, world, store, out_dir)
 
 
 @pytest.fixture(params=["reference", "cpu", "triton"])
@@ -112,25 +106,17 @@ def _problem():
     return score, reward, sched, fk.LinearTilt(2.0)
 
 
-def _sampler_worker(backend: str, rank: int, world: int, store: str, out_dir: str) -> None:
-    import torch.distributed as dist
-
+def _sample_shard(backend: str, rank: int) -> dict:
     from fkc_kernels.distributed import ShardedFKCSampler
 
-    torch.set_num_threads(1)
-    res: dict = {}
-    try:
-        dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank,
-                                world_size=world)
-        sampler = ShardedFKCSampler(*_problem(), SAMPLER["steps"], weights="smc",
-                                    resample=None, backend=backend)
-        out = sampler.sample(SAMPLER["n"], SAMPLER["d"],
-                             generator=torch.Generator().manual_seed(5))
-        res["x"], res["w"] = out.x, out.w
-        dist.destroy_process_group()
-    except BaseException:
-        res["__error__"] = traceback.format_exc()
-    torch.save(res, os.path.join(out_dir, f"rank{rank}.pt"))
+    sampler = ShardedFKCSampler(*_problem(), SAMPLER["steps"], weights="smc", resample=None,
+                                backend=backend)
+    out = sampler.sample(SAMPLER["n"], SAMPLER["d"], generator=torch.Generator().manual_seed(5))
+    return {"x": out.x, "w": out.w}
+
+
+def _sampler_worker(backend: str, rank: int, world: int, store: str, out_dir: str) -> None:
+    run_rank(functools.partial(_sample_shard, backend), rank, world, store, out_dir)
 
 
 def test_two_ranks_add_the_single_process_bits(tmp_path, backend):
