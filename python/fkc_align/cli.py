@@ -26,6 +26,7 @@ from .cli_options import (
     RUN_DEFAULTS,
     TASKS,
     HelpFormatter,
+    check_backend_name,
     check_light,
     check_out,
     default_out,
@@ -163,9 +164,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         raise ValueError(f"--strategies: expected names from {STRATEGIES}, got {bad or names}")
     if args.jobs < 1:
         raise ValueError(f"--jobs: expected an int >= 1, got {args.jobs}")
-    if args.backend not in BACKENDS:
-        raise ValueError(f"--backend: expected one of {', '.join(BACKENDS)}, got "
-                         f"{args.backend!r}")
+    check_backend_name(args.backend)
     print("fkc-align bench: loading torch and the scenarios...", flush=True)
     from . import bench
 
@@ -243,8 +242,7 @@ def check_backend(backend: str, device: torch.device) -> None:
 
     from fkc_kernels import systematic_resample
 
-    if backend not in BACKENDS:
-        raise ValueError(f"--backend: expected one of {', '.join(BACKENDS)}, got {backend!r}")
+    check_backend_name(backend)
     try:
         systematic_resample(torch.zeros(1, device=device), backend=backend)
     except ValueError as exc:

@@ -74,6 +74,12 @@ def _at_least(flag: str, value: Any, low: int) -> None:
         raise ValueError(f"{flag}: expected an int >= {low}, got {value}")
 
 
+def check_backend_name(backend: str) -> None:
+    """``--backend`` is one of :data:`BACKENDS` (whether it runs here needs torch: later)."""
+    if backend not in BACKENDS:
+        raise ValueError(f"--backend: expected one of {', '.join(BACKENDS)}, got {backend!r}")
+
+
 def check_light(args: argparse.Namespace) -> None:
     """Every check of ``run``/``serve`` options that needs neither torch nor the task (the
     settings filled by :func:`fill_settings`); errors name the flag."""
@@ -98,9 +104,7 @@ def check_light(args: argparse.Namespace) -> None:
     if args.task != "digits-liked" and args.liked is not None:
         raise ValueError(f"--liked: applies to --task digits-liked only, got --task {args.task}")
     parse_liked(args.liked)
-    if args.backend not in BACKENDS:
-        raise ValueError(f"--backend: expected one of {', '.join(BACKENDS)}, got "
-                         f"{args.backend!r}")
+    check_backend_name(args.backend)
     port = getattr(args, "port", None)
     if port is not None and not 0 <= port <= 65535:
         raise ValueError(f"--port: expected 0 (a free port) .. 65535, got {port}")

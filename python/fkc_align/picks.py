@@ -175,10 +175,10 @@ def _round_view(particles, task, cfg, plan, model, asked_x, asked_r, gen, strat,
         xu = _gather(particles, xu)
     else:
         xu = asked_x.new_zeros((0, *task.shape))
-    spread = 0.0
+    spread, pool_members = 0.0, None
     if len(xu) and getattr(model, "members", None) is not None and len(model.members) > 1:
-        z = _member_predictions(model, xu) / model.r_std
-        spread = float(z.std(0).mean())
+        pool_members = _member_predictions(model, xu)  # kept for the round view below
+        spread = float((pool_members / model.r_std).std(0).mean())
     spent = (len(asked_x) / cfg.budget)
     lam = float(strat.guidance(cfg.lam_max, spent, spread))
     weights, resample = ("smc", "ess") if strat.weighted else ("smc", None)
@@ -194,14 +194,20 @@ def _round_view(particles, task, cfg, plan, model, asked_x, asked_r, gen, strat,
         xg, wg = merge_copies(xg, wg)
         xs.append(xg)
         ws.append(wg - torch.logsumexp(wg, 0))
-    xg, wg = merge_copies(torch.cat(xs), torch.cat(ws))
+    # each batch is merged already; only copies across batches are left to merge
+    xg, wg = merge_copies(torch.cat(xs), torch.cat(ws)) if len(xs) > 1 else (xs[0], ws[0])
     x = torch.cat([xg, xu.to(xg.device)])
+    members = _member_predictions(model, xg)
+    if len(xu):
+        pool = (pool_members if pool_members is not None
+                else _member_predictions(model, x[len(xg):]))
+        members = torch.cat([members, pool.to(members.device)], 1)
     in_pool = torch.cat([torch.zeros(len(xg), dtype=torch.bool, device=x.device),
                          torch.ones(len(xu), dtype=torch.bool, device=x.device)])
     log_w = torch.cat([wg.float(), torch.full((len(xu),), -math.inf, device=x.device)])
     return RoundView(round=plan.round, n_show=plan.n_show, n_exploit=plan.n_exploit,
                      n_explore=plan.n_explore, x=x, log_w=log_w, in_pool=in_pool,
-                     features=feats(x).float(), members=_member_predictions(model, x),
+                     features=feats(x).float(), members=members,
                      asked_x=asked_x, asked_features=feats(asked_x.to(x.device)).float(),
                      asked_r=asked_r, lam=lam, spent=spent, spread=spread, generator=gen)
 

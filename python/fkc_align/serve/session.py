@@ -415,5 +415,4 @@ def _clip(text: str) -> str:
 
 
 def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
+    return _clip(repr(value))
