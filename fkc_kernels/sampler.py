@@ -184,11 +184,9 @@ class FKCSampler:
         extra = None
         if self.extra_dw is not None:
             extra = self.extra_dw(x, s, c).to(device=x.device, dtype=torch.float32)
-        if self.reward_at == "x":
-            at, scale = x, 1.0  # read before the move
-        else:
-            at = x0_from_score(s, x, c.alpha, c.sigma)
-            scale = self.stepper.x0_hat_grad_scale(c.alpha, c.sigma)
+        # read before the move
+        at, scale = self.stepper.reward_point(x, lambda: x0_from_score(s, x, c.alpha, c.sigma),
+                                              c.alpha, c.sigma)
         self.stepper.step_(Move(x, s, c.h, c.g, c.f_coef), w, at, t=c.t, grad_scale=scale,
                            extra_dw=extra, **self.step_noise(x, generator))
         if i == self.n_steps - 1:

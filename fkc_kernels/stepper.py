@@ -138,6 +138,15 @@ class ParticleStepper:
         """Whether the increment is the SMC one (always so without a reward gradient)."""
         return self.weights == "smc" or self.reward_grad == "none"
 
+    def reward_point(self, x: torch.Tensor, x0_hat: Callable[[], torch.Tensor], alpha: float,
+                     sigma: float) -> tuple[torch.Tensor, float]:
+        """Where the reward is read and the factor that carries its gradient to ``x``:
+        ``(x, 1)`` for ``reward_at="x"``, else ``(x0_hat(), x0_hat_grad_scale(α, σ))``
+        (``x0_hat`` is called only then)."""
+        if self.reward_at == "x":
+            return x, 1.0
+        return x0_hat(), self.x0_hat_grad_scale(alpha, sigma)
+
     def x0_hat_grad_scale(self, alpha: float, sigma: float) -> float:
         """``∂x̂0/∂x`` used to carry ``∇r(x̂0)`` to the particle (the score held fixed).
 
@@ -200,11 +209,12 @@ class ParticleStepper:
             w.add_(self.tilt.lam(1.0) * r.float().to(w.device) - self.potential)
         self.potential = None
 
-    def _no_group_below(self, w: torch.Tensor) -> bool:
-        """Whether every group's ESS is at least ``ess_threshold`` of its size (host sync)."""
+    def _no_group_below(self, w: torch.Tensor, ess: torch.Tensor) -> bool:
+        """Whether every group's ESS is at least ``ess_threshold`` of its size (host sync);
+        ``ess`` is the whole set's, which is the one group's without groups."""
         labels = group_labels(self.groups, w.shape[0], w.device)
         if labels is None:
-            return bool(effective_sample_size(w) >= self.ess_threshold * w.shape[0])
+            return bool(ess >= self.ess_threshold * w.shape[0])
         return all(bool(effective_sample_size(w[labels == g]) >=
                         self.ess_threshold * int((labels == g).sum()))
                    for g in torch.unique(labels).tolist())
@@ -224,7 +234,7 @@ class ParticleStepper:
         n = w.shape[0]
         keep = torch.arange(n, device=w.device)
         if self.resample is None or (lazy and self.resample == "ess"
-                                     and self._no_group_below(w)):
+                                     and self._no_group_below(w, ess)):
             did = torch.zeros(n, dtype=torch.bool, device=w.device)
             return did.any(), keep, did
         if self.groups is None and self.resample == "ess":

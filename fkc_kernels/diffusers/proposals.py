@@ -103,6 +103,18 @@ def _ddpm(src, out, t, x, generator, noise):
     return mean, std, x0, noise
 
 
+def _ddim_eps(prediction_type: str, out: torch.Tensor, x: torch.Tensor,
+              a_t: float) -> torch.Tensor:
+    """The noise estimate from the network's output (only the one prediction type's)."""
+    if prediction_type == "epsilon":
+        return out
+    if prediction_type == "sample":
+        return (x - a_t ** 0.5 * out) / max(1 - a_t, 1e-30) ** 0.5
+    if prediction_type == "v_prediction":
+        return a_t ** 0.5 * out + (1 - a_t) ** 0.5 * x
+    raise KeyError(prediction_type)
+
+
 def _ddim(src, out, t, x, generator, noise, eta):
     eta = eta if eta > 0 else 1.0
     x0 = src.step(out, t, x, eta=eta, variance_noise=torch.zeros_like(out)).pred_original_sample
@@ -111,8 +123,7 @@ def _ddim(src, out, t, x, generator, noise, eta):
     a_t = float(src.alphas_cumprod[t])
     a_p = float(src.alphas_cumprod[prev_t]) if prev_t >= 0 else float(src.final_alpha_cumprod)
     var = eta * eta * float(src._get_variance(t, prev_t))
-    eps = {"epsilon": out, "sample": (x - a_t ** 0.5 * out) / max(1 - a_t, 1e-30) ** 0.5,
-           "v_prediction": a_t ** 0.5 * out + (1 - a_t) ** 0.5 * x}[src.config.prediction_type]
+    eps = _ddim_eps(src.config.prediction_type, out, x, a_t)
     # DDIM's mean; the max() keeps eta = 1 at zero terminal SNR (1 - a_p - var = -0) finite
     mean = a_p ** 0.5 * x0 + max(1 - a_p - var, 0.0) ** 0.5 * eps
     if noise is None:

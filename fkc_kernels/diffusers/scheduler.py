@@ -362,9 +362,9 @@ class FKCScheduler(ParticleRecordMixin, PromptGroupsMixin, CFGWeightMixin, Sched
         generator = check_generator(generator if generator is not None else self.generator, n)
         base = self._base_step(model_output, timestep, sample.detach(), i, generator,
                                variance_noise, eta)
-        at = sample.detach() if self.reward_at == "x" else base.x0_hat.to(sample.dtype)
-        scale = self.stepper.x0_hat_grad_scale(base.alpha, base.sigma) \
-            if self.reward_at == "x0_hat" else 1.0
+        at, scale = self.stepper.reward_point(sample.detach(),
+                                              lambda: base.x0_hat.to(sample.dtype),
+                                              base.alpha, base.sigma)
         self.stepper.step_(base.move, w, at, t=self._grid_schedule.at_step(i, n_steps).t,
                            grad_scale=scale, extra_dw=self._extra(extra_dw, n, i, sample.device),
                            noise=None if base.noise is None else base.noise.to(sample.device),
