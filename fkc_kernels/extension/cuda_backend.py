@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import torch
 
+from ..ops._gmm_args import GmmScalars, GmmTensors, flat_gmm_args
 from ._common import ExtBackend
 
 
 class CUDABackend(ExtBackend):
     name = "cuda"
     dispatch_key = "CUDA"
+    gmm_max_d = 512  # csrc/cuda/gmm_step_cuda.h kGmmMaxD (longer rows: the composed path)
 
     def unavailable_reason(self, device: torch.device | None = None) -> str | None:
         if not torch.cuda.is_available():
@@ -19,6 +21,10 @@ class CUDABackend(ExtBackend):
     def _no_kernel_reason(self) -> str:
         return ("the loaded C++ extension was built without CUDA kernels (rebuild with CUDA "
                 "usable or FKC_FORCE_CUDA=1 and CUDA_HOME set)")
+
+    def gmm_step(self, tensors: GmmTensors, scalars: GmmScalars) -> None:
+        """The fused mixture step (csrc/cuda/gmm_step_cuda.cu), rows of at most gmm_max_d."""
+        torch.ops.fkc.gmm_step_ext(*flat_gmm_args(tensors, scalars))
 
 
 BACKEND = CUDABackend()

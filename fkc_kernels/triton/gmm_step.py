@@ -22,7 +22,7 @@ _TILE = 1024
 
 
 @triton.jit
-def _online_mixture(xs, mask, c_ptr, v_ptr, lw_ptr, n_comp, D, alpha, sigma2, cols,
+def _online_mixture(xs, mask, c_ptr, v_ptr, lw_ptr, n_comp, D, alpha, alpha2, sigma2, cols,
                     DIFFUSED: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr):
     """Running ``(max, sum, Σ e^{b_j − max} (c_j − x)/V_j)`` over the components ``j``.
 
@@ -40,7 +40,7 @@ def _online_mixture(xs, mask, c_ptr, v_ptr, lw_ptr, n_comp, D, alpha, sigma2, co
         lw = tl.load(lw_ptr + j)
         if DIFFUSED:
             c = alpha * c
-            v = (alpha * alpha) * v + sigma2
+            v = alpha2 * v + sigma2
             lw = lw - 0.5 * tl.sum(tl.where(col_ok, tl.log(v), 0.0), axis=0)
         diff = tl.where(mask, c[None, :] - xs, 0.0)
         pull = diff / v[None, :]
@@ -61,8 +61,8 @@ def _gmm_step_kernel(
     x_ptr, z_ptr, w_ptr, e_ptr, seeds_ptr, xo_ptr, wo_ptr,
     mu_ptr, var_ptr, lw_ptr, rc_ptr, rv_ptr, rk_ptr, n_mix, n_bumps,
     N, D, stride_x, stride_z, stride_xo,
-    alpha, sigma2, g2, half_lam, g_sqrt_h, f_coef, h, lam, dlam, half_g2_lam, ratio_gg, ratio_gz,
-    dw_clip, w_min, w_max,
+    alpha, alpha2, sigma2, g2, half_lam, g_sqrt_h, f_coef, h, lam, dlam, half_g2_lam, ratio_gg,
+    ratio_gz, dw_clip, w_min, w_max,
     HAS_NOISE: tl.constexpr, HAS_EXTRA: tl.constexpr, NOISE_BY_GROUP: tl.constexpr,
     RATIO: tl.constexpr, LOG_REWARD: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr,
 ):
@@ -74,10 +74,10 @@ def _gmm_step_kernel(
     xs = tl.load(x_ptr + rows64[:, None] * stride_x + cols[None, :], mask=mask,
                  other=0.0).to(tl.float32)
     _m, s_sum, s_acc = _online_mixture(xs, mask, mu_ptr, var_ptr, lw_ptr, n_mix, D, alpha,
-                                       sigma2, cols, True, BLOCK_N, BLOCK_D)
+                                       alpha2, sigma2, cols, True, BLOCK_N, BLOCK_D)
     s = s_acc / s_sum[:, None]
     r_max, r_sum, r_acc = _online_mixture(xs, mask, rc_ptr, rv_ptr, rk_ptr, n_bumps, D, alpha,
-                                          sigma2, cols, False, BLOCK_N, BLOCK_D)
+                                          alpha2, sigma2, cols, False, BLOCK_N, BLOCK_D)
     if LOG_REWARD:
         r = r_max + tl.log(r_sum)
         gr = r_acc / r_sum[:, None]
@@ -132,9 +132,9 @@ def launch(t: GmmTensors, c: GmmScalars) -> None:
         t.x_out, t.w_out, t.means, t.variances, t.log_weights, t.centers, t.reward_variances,
         t.log_coefs, t.means.shape[0], t.centers.shape[0], n, d, t.x.stride(0),
         0 if t.noise is None else t.noise.stride(0), t.x_out.stride(0),
-        c.alpha, c.sigma * c.sigma, g2, 0.5 * c.lam, c.g * c.h**0.5, c.f_coef, c.h, c.lam,
-        c.dlam, 0.5 * g2 * c.lam, c.h * g2 * c.lam * c.lam / 8, 0.5 * c.g * c.h**0.5 * c.lam,
-        c.dw_clip, c.w_min, c.w_max,
+        c.alpha, c.alpha * c.alpha, c.sigma * c.sigma, g2, 0.5 * c.lam, c.g * c.h**0.5, c.f_coef,
+        c.h, c.lam, c.dlam, 0.5 * g2 * c.lam, c.h * g2 * c.lam * c.lam / 8,
+        0.5 * c.g * c.h**0.5 * c.lam, c.dw_clip, c.w_min, c.w_max,
         HAS_NOISE=t.noise is not None, HAS_EXTRA=t.extra_dw is not None,
         NOISE_BY_GROUP=d % 4 == 0, RATIO=c.increment == "ratio", LOG_REWARD=c.log_reward,
         BLOCK_N=block_n, BLOCK_D=block_d, num_warps=4,
