@@ -23,19 +23,22 @@ SEEDS = torch.tensor([0x5EED_0F_6A55, 0x42], dtype=torch.int64)
 # a VP step in the middle of a run (tau ~ 0.5): alpha, sigma, h, g, f_coef of VPSchedule
 COEFS = dict(alpha=0.6, sigma=0.8, h=0.01, g=2.3, lam=1.5, dlam=3.0, f_coef=-2.6,
              dw_clip=None, w_clip=None)
-SHAPES = [(1, 1), (5, 2), (7, 3), (9, 8), (6, 64), (3, 130)]
-# x' of a fused kernel against the float32 reference, (rtol, atol): fkc_step's tolerances plus
-# the score's own float32 rounding (exp/log and the row sums in another order), scaled by h·g²
-# ≈ 0.05 into x': measured on the CPU interpreter at most 3e-7 (float32)
-GMM_X_TOL = {name: {dt: (r + 2e-6, a + 2e-6) for dt, (r, a) in tols.items()}
+SHAPES = [(1, 1), (5, 2), (7, 3), (9, 8), (6, 64), (64, 64), (3, 130)]
+# x' of a fused kernel (or a composed path) against the float32 reference, (rtol, atol): the
+# fused step's tolerances plus the score's own float32 rounding. The posterior weights amplify
+# the logits' rounding (each a sum of D squared distances, summed in another order, with
+# float32 exp/log): measured on the CPU under the Triton interpreter, |Δx'| <= 5.7e-6 at
+# |x'| <= 6 and |Δw'| <= 2.3e-5 at |w'| <= 60 for rows up to 256, both increments and rewards
+GMM_X_TOL = {name: {dt: (r + 1e-5, a + 1e-5) for dt, (r, a) in tols.items()}
              for name, tols in STEP_X_TOL.items()}
 GMM_X_TOL["reference"] = {dt: (0, 0) for dt in GMM_X_TOL["reference"]}
 
 
 def gmm_w_tol(name: str, d: int) -> dict:
-    """w' against the reference: fkc_step's row sums plus the reward's float32 exp/log."""
+    """w' against the reference: the fused step's row sums plus the reward's float32 exp/log
+    and the score's rounding in <∇r, s>."""
     tol = step_w_tol(name, d)
-    return tol if name == "reference" else dict(rtol=2e-5, atol=tol["atol"] + 2e-5)
+    return tol if name == "reference" else dict(rtol=5e-5, atol=tol["atol"] + 2e-5)
 
 
 def make_model(d: int, device="cpu", *, log: bool = True, diagonal: bool = True):
