@@ -100,9 +100,14 @@ def _check_model(name: str, model, kind: type, d: int, device: torch.device) -> 
         raise TypeError(f"{name}: expected a {kind.__name__} (fkc_kernels."
                         f"{'gaussian_mixture' if kind is GaussianMixture else 'gaussian_bumps'}"
                         f"), got {type(model).__name__}")
-    centres = model[0]
-    if centres.shape[1] != d:
-        raise ValueError(f"{name}: expected {d} columns (x's row size), got {centres.shape[1]}")
+    centres, variances, logs = model[:3]
+    if centres.dim() != 2 or centres.shape[1] != d:
+        raise ValueError(f"{name}: expected {d} columns (x's row size), got centres of shape "
+                         f"{tuple(centres.shape)}")
+    m = centres.shape[0]
+    if tuple(variances.shape) != (m, d) or tuple(logs.shape) != (m,):
+        raise ValueError(f"{name}: expected variances ({m}, {d}) and log weights ({m},), got "
+                         f"{tuple(variances.shape)} and {tuple(logs.shape)}")
     for t in model[:3]:
         v.check_same_device(name, t, device)
     return tuple(t.to(torch.float32).contiguous() for t in model[:3])

@@ -243,6 +243,9 @@ def test_opcheck_and_compile(compiled_backend):
     (dict(h=-0.1), "h: expected"),
     (dict(increment="exact"), "increment: expected 'fkc' or 'ratio'"),
     (dict(mix_cols=3), "mixture: expected 4 columns"),
+    (dict(mixture=reference.GaussianMixture(torch.zeros(2, 4), torch.ones(2, 3),
+                                            torch.zeros(2))),
+     "mixture: expected variances (2, 4) and log weights (2,)"),
     (dict(noise=torch.zeros(5, 3)), "noise: expected torch.float32 (5, 4)"),
 ])
 def test_bad_input(change, message):
