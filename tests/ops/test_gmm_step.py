@@ -162,6 +162,22 @@ def test_noise_is_fkc_steps_bit_for_bit(backend, n, d):
     assert torch.equal(x_gmm, x_step)
 
 
+def test_non_finite_particles_propagate(backend):
+    """A NaN or inf particle makes its own row non-finite and leaves the others as they were."""
+    mix, bumps = make_model(8, backend.device)
+    x, w, z, _ = make_particles(4, 8, device=backend.device)
+    x[1, 3] = float("nan")
+    x[2, 0] = float("inf")
+    x_new, w_new = fk.gmm_step(x, w, mix, bumps, noise=z, backend=backend, **COEFS)
+    assert not torch.isfinite(x_new[1]).all() and not torch.isfinite(x_new[2]).all()
+    assert not torch.isfinite(w_new[1:3]).any()
+    keep = [0, 3]
+    x_ref, w_ref = reference.gmm_step(x[keep], w[keep], mix, bumps, z[keep], **COEFS)
+    rtol, atol = GMM_X_TOL[backend][torch.float32]
+    torch.testing.assert_close(x_new[keep], x_ref, rtol=rtol, atol=atol)
+    torch.testing.assert_close(w_new[keep], w_ref, **gmm_w_tol(backend, 8))
+
+
 def test_long_rows_take_the_composed_path(backend):
     """Rows longer than a fused kernel holds: the reference's score with the backend's step."""
     d = 1030
