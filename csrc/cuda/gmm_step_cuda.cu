@@ -4,9 +4,11 @@
 // kRowThreads threads own a row and kPer of its elements each, in registers: with a 4-aligned
 // row (D % 4 == 0, aligned pointers and strides) thread t holds the Philox groups t,
 // t + kRowThreads, ... (16-byte loads, one normal4 a group, as in fkc_step_cuda.cu), otherwise
-// elements t, t + kRowThreads, ... (one normal4 an element). The mixture's components, then the
-// reward's bumps, go by once with an online softmax: every thread of the row gets each
-// component's logit from an xor-shuffle sum and rescales its running pull. The step itself is
+// elements t, t + kRowThreads, ... (one normal4 an element). The block first writes both models'
+// per-step tables to shared memory (centres, inverse variances, log weights with the diffused
+// mixture's log-determinant); the mixture's components, then the reward's bumps, go by once
+// with an online softmax: every thread of the row gets each component's logit from an
+// xor-shuffle sum and rescales its running pull. The step itself is
 // core/step.h's, so the move, the weight and the noise are those of fkc_step.
 #include <c10/util/BFloat16.h>
 #include <c10/util/Half.h>
@@ -38,42 +40,59 @@ __device__ __forceinline__ int64_t column(int t, int k) {
   return kAligned ? 4 * (t + (k / 4) * kRowThreads) + k % 4 : t + k * kRowThreads;
 }
 
-// Running (max, sum, pull) of an online softmax over components j with logits
-// lw_j - (1/2) sum_d (x_d - c_jd)^2 / V_jd; kDiffused: c = alpha mu, V = alpha^2 v + sigma^2 and
-// the logit carries -(1/2) sum_d log V_jd (the diffused mixture), else c, V as given (bumps).
-template <int kRowThreads, int kPer, bool kAligned, bool kDiffused>
+// A model's per-block tables in shared memory: centre[j*d + col] (alpha mu, or the bump's c),
+// inv[j*d + col] = 1 / V (V = alpha^2 v + sigma^2, or the bump's u) and lw[j] (log w_j -
+// (1/2) sum_d log V_jd for the diffused mixture, log kappa_j for the bumps). Every row of the
+// block reads them: the block computes each division and log once instead of once a row.
+template <bool kDiffused>
+__device__ void fill_tables(const float* centres, const float* vars, const float* lw,
+                            int64_t n_comp, int64_t d, float alpha, float alpha2, float sigma2,
+                            float* t_centre, float* t_inv, float* t_lw) {
+  for (int64_t i = threadIdx.x; i < n_comp * d; i += blockDim.x) {
+    const float v = kDiffused ? alpha2 * vars[i] + sigma2 : vars[i];
+    t_centre[i] = kDiffused ? alpha * centres[i] : centres[i];
+    t_inv[i] = 1.0f / v;
+  }
+  // one warp a component for the log-determinant
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  for (int64_t j = warp; j < n_comp; j += blockDim.x / 32) {
+    float logdet = 0.0f;
+    if (kDiffused) {
+      for (int64_t col = lane; col < d; col += 32) {
+        logdet += logf(alpha2 * vars[j * d + col] + sigma2);
+      }
+    }
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) logdet += __shfl_xor_sync(0xffffffffu, logdet, o);
+    if (lane == 0) t_lw[j] = kDiffused ? lw[j] - 0.5f * logdet : lw[j];
+  }
+}
+
+// Running (max, sum, pull) of an online softmax over the table's components j with logits
+// lw_j - (1/2) sum_d (x_d - c_jd)^2 / V_jd and pulls (c_jd - x_d) / V_jd.
+template <int kRowThreads, int kPer, bool kAligned>
 __device__ __forceinline__ void online_mixture(const float (&x)[kPer], int t, int64_t d,
-                                               const float* centres, const float* vars,
-                                               const float* lw, int64_t n_comp, float alpha,
-                                               float alpha2, float sigma2, float& run_max,
-                                               float& run_sum, float (&acc)[kPer]) {
+                                               const float* t_centre, const float* t_inv,
+                                               const float* t_lw, int64_t n_comp,
+                                               float& run_max, float& run_sum,
+                                               float (&acc)[kPer]) {
   run_max = -INFINITY;
   run_sum = 0.0f;
 #pragma unroll
   for (int k = 0; k < kPer; ++k) acc[k] = 0.0f;
   for (int64_t j = 0; j < n_comp; ++j) {
     float pull[kPer];
-    float q = 0.0f, logdet = 0.0f;
+    float q = 0.0f;
 #pragma unroll
     for (int k = 0; k < kPer; ++k) {
       const int64_t col = column<kRowThreads, kAligned>(t, k);
       pull[k] = 0.0f;
       if (col >= d) continue;
-      float c = centres[j * d + col];
-      float v = vars[j * d + col];
-      if (kDiffused) {
-        c = alpha * c;
-        v = alpha2 * v + sigma2;
-        logdet += logf(v);
-      }
-      const float diff = c - x[k];
-      pull[k] = diff / v;
+      const float diff = t_centre[j * d + col] - x[k];
+      pull[k] = diff * t_inv[j * d + col];
       q += diff * pull[k];
     }
-    // in the reference's order: (log w - (1/2) sum log V) - (1/2) sum diff^2 / V
-    float lwj = lw[j];
-    if (kDiffused) lwj = lwj - 0.5f * row_allsum<kRowThreads>(logdet);
-    const float logit = lwj - 0.5f * row_allsum<kRowThreads>(q);
+    const float logit = t_lw[j] - 0.5f * row_allsum<kRowThreads>(q);
     const float new_max = fmaxf(run_max, logit);
     const float safe = new_max == -INFINITY ? 0.0f : new_max;  // all -inf so far: no NaN
     const float rescale = expf(run_max - safe);
@@ -127,13 +146,22 @@ __global__ void __launch_bounds__(kBlock, 2) gmm_step_kernel(const GmmArgs<T> a)
       }
     }
   }
+  // the tables (gmm_table_floats): mixture centres, inverses, lw; then the bumps'
+  extern __shared__ float tables[];
+  float* mix_lw = tables + 2 * a.n_mix * d;
+  float* bump_centre = mix_lw + a.n_mix;
+  float* bump_lw = bump_centre + 2 * a.n_bumps * d;
+  fill_tables<true>(a.means, a.variances, a.log_weights, a.n_mix, d, a.alpha, a.alpha2, a.sigma2,
+                    tables, tables + a.n_mix * d, mix_lw);
+  fill_tables<false>(a.centers, a.reward_variances, a.log_coefs, a.n_bumps, d, 0.0f, 0.0f, 0.0f,
+                     bump_centre, bump_centre + a.n_bumps * d, bump_lw);
+  __syncthreads();
   float s_max, s_sum, s[kPer], r_max, r_sum, gr[kPer];
-  online_mixture<kRowThreads, kPer, kAligned, true>(x, t, d, a.means, a.variances, a.log_weights,
-                                                    a.n_mix, a.alpha, a.alpha2, a.sigma2, s_max,
-                                                    s_sum, s);
-  online_mixture<kRowThreads, kPer, kAligned, false>(x, t, d, a.centers, a.reward_variances,
-                                                     a.log_coefs, a.n_bumps, a.alpha, a.alpha2,
-                                                     a.sigma2, r_max, r_sum, gr);
+  online_mixture<kRowThreads, kPer, kAligned>(x, t, d, tables, tables + a.n_mix * d, mix_lw,
+                                              a.n_mix, s_max, s_sum, s);
+  online_mixture<kRowThreads, kPer, kAligned>(x, t, d, bump_centre,
+                                              bump_centre + a.n_bumps * d, bump_lw, a.n_bumps,
+                                              r_max, r_sum, gr);
   const float r_scale = expf(r_max == -INFINITY ? 0.0f : r_max);
   const float r = a.log_reward ? r_max + logf(r_sum) : r_scale * r_sum;
   float dot_a = 0.0f, dot_b = 0.0f, out[kPer];
@@ -176,12 +204,13 @@ template <typename T, int kRowThreads, int kPer, bool kRatio>
 cudaError_t launch_rows(const GmmArgs<T>& a, cudaStream_t stream) {
   constexpr int kRowsPerBlock = kBlock / kRowThreads;
   const int64_t blocks = (a.n + kRowsPerBlock - 1) / kRowsPerBlock;
+  const size_t smem = sizeof(float) * gmm_table_floats(a.d, a.n_mix, a.n_bumps);
   const bool aligned = a.d % 4 == 0 && aligned4(a.x, a.stride_x) &&
                        aligned4(a.noise, a.stride_noise) && aligned4<T>(a.x_out, a.stride_x_out);
   if (aligned) {
-    gmm_step_kernel<T, kRowThreads, kPer, true, kRatio><<<blocks, kBlock, 0, stream>>>(a);
+    gmm_step_kernel<T, kRowThreads, kPer, true, kRatio><<<blocks, kBlock, smem, stream>>>(a);
   } else {
-    gmm_step_kernel<T, kRowThreads, kPer, false, kRatio><<<blocks, kBlock, 0, stream>>>(a);
+    gmm_step_kernel<T, kRowThreads, kPer, false, kRatio><<<blocks, kBlock, smem, stream>>>(a);
   }
   return cudaGetLastError();
 }
@@ -200,7 +229,9 @@ cudaError_t launch_width(const GmmArgs<T>& a, cudaStream_t stream) {
 template <typename T>
 cudaError_t launch_gmm_step(const GmmArgs<T>& a, cudaStream_t stream) {
   if (a.n == 0) return cudaSuccess;
-  if (a.d > kGmmMaxD) return cudaErrorInvalidValue;
+  if (a.d > kGmmMaxD || gmm_table_floats(a.d, a.n_mix, a.n_bumps) > kGmmMaxTableFloats) {
+    return cudaErrorInvalidValue;
+  }
   return a.coefs.ratio ? launch_width<T, true>(a, stream) : launch_width<T, false>(a, stream);
 }
 

@@ -11,8 +11,16 @@
 namespace fkc {
 namespace cuda {
 
-// Longest row the fused kernel takes (a row's elements live in its threads' registers).
+// Longest row the fused kernel takes (a row's elements live in its threads' registers), and the
+// largest per-block tables (shared memory: 32 KB, two blocks an SM at least).
 constexpr int64_t kGmmMaxD = 512;
+constexpr int64_t kGmmMaxTableFloats = 8192;
+
+// Floats of a block's shared tables: per component, its centre and inverse variance (2 d) and
+// its log weight, for the mixture's n_mix and the bumps' n_bumps components.
+inline int64_t gmm_table_floats(int64_t d, int64_t n_mix, int64_t n_bumps) {
+  return (n_mix + n_bumps) * (2 * d + 1);
+}
 
 // x, noise, x_out: (N, D) rows with inner stride 1 (noise nullptr: in-kernel Philox noise from
 // seeds, the int64 [S, O] in device memory). w, extra_dw (nullptr: none), w_out: float32 (N,).

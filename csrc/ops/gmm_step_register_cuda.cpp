@@ -62,6 +62,10 @@ void gmm_step_cuda(const Tensor& x, const Tensor& w, const Tensor& means, const 
   TORCH_CHECK(x.size(1) <= cuda::kGmmMaxD, "x: expected rows of at most ", cuda::kGmmMaxD,
               " elements for the fused mixture step, got ", x.size(1));
   const int64_t d = x.size(1), m = means.size(0), j = centers.size(0);
+  TORCH_CHECK(cuda::gmm_table_floats(d, m, j) <= cuda::kGmmMaxTableFloats,
+              "means: expected (components + bumps) * (2 D + 1) <= ", cuda::kGmmMaxTableFloats,
+              " floats of per-block tables for the fused mixture step, got ",
+              cuda::gmm_table_floats(d, m, j));
   check_table("means", means, m, d, x);
   check_table("variances", variances, m, d, x);
   check_table("log_weights", log_weights, m, -1, x);

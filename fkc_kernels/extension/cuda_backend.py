@@ -11,7 +11,6 @@ from ._common import ExtBackend
 class CUDABackend(ExtBackend):
     name = "cuda"
     dispatch_key = "CUDA"
-    gmm_max_d = 512  # csrc/cuda/gmm_step_cuda.h kGmmMaxD (longer rows: the composed path)
 
     def unavailable_reason(self, device: torch.device | None = None) -> str | None:
         if not torch.cuda.is_available():
@@ -22,8 +21,13 @@ class CUDABackend(ExtBackend):
         return ("the loaded C++ extension was built without CUDA kernels (rebuild with CUDA "
                 "usable or FKC_FORCE_CUDA=1 and CUDA_HOME set)")
 
+    def gmm_fused(self, d: int, n_mix: int, n_bumps: int) -> bool:
+        """Whether the kernel takes the model: csrc/cuda/gmm_step_cuda.h, rows of at most
+        kGmmMaxD = 512 and per-block tables of at most kGmmMaxTableFloats = 8192 floats."""
+        return d <= 512 and (n_mix + n_bumps) * (2 * d + 1) <= 8192
+
     def gmm_step(self, tensors: GmmTensors, scalars: GmmScalars) -> None:
-        """The fused mixture step (csrc/cuda/gmm_step_cuda.cu), rows of at most gmm_max_d."""
+        """The fused mixture step (csrc/cuda/gmm_step_cuda.cu), where ``gmm_fused``."""
         torch.ops.fkc.gmm_step_ext(*flat_gmm_args(tensors, scalars))
 
 

@@ -1,8 +1,8 @@
 """Public mixture step (docs/design.md, "The mixture step"): a closed-form Gaussian-mixture score
 and Gaussian-bump reward inside the fused FKC step, so a K-step loop launches one kernel a step.
 
-Backends with a fused kernel (``triton``, ``cuda``; rows of at most ``gmm_max_d`` elements) run
-score, reward and step in one launch. Elsewhere (``reference``, ``cpu``, longer rows) the op
+Backends with a fused kernel (``triton``, ``cuda``; for the models their ``gmm_fused`` accepts)
+run score, reward and step in one launch. Elsewhere (``reference``, ``cpu``, larger models) the op
 composes the reference's score and reward in float32 with that backend's ``fkc_step``, so every
 backend returns the same step with its own in-kernel noise bits.
 """
@@ -167,7 +167,8 @@ def _run(x, w, extra_dw, mix, bumps, noise, generator, seeds, backend, c, x_out,
     t = GmmTensors(_as_rows(x, n), _as_f32_vector(w), *mix, *bumps,
                    None if extra_dw is None else _as_f32_vector(extra_dw),
                    None if noise is None else _as_rows(noise, n), seeds, x_out, w_out)
-    if hasattr(impl, "gmm_step") and t.x.shape[1] <= impl.gmm_max_d:
+    if hasattr(impl, "gmm_step") and impl.gmm_fused(t.x.shape[1], t.means.shape[0],
+                                                    t.centers.shape[0]):
         impl.gmm_step(t, c)
     else:
         _composed(impl, t, c)

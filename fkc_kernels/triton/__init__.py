@@ -50,7 +50,6 @@ class TritonBackend:
     """The backend object of ``fkc_kernels.ops._backends`` (interface documented there)."""
 
     name = "triton"
-    gmm_max_d = _GMM_MAX_D  # longest row gmm_step fuses (ops/gmm_step.py composes beyond)
 
     def unavailable_reason(self, device: torch.device | None = None) -> str | None:
         """``None`` when Triton can run on ``device`` (any device when ``None``), else why not."""
@@ -86,6 +85,10 @@ class TritonBackend:
 
     def noise_normals(self, seeds: torch.Tensor, numel: int, start: int) -> torch.Tensor:
         return torch.ops.fkc.philox_normal_triton(seeds, numel, start)
+
+    def gmm_fused(self, d: int, n_mix: int, n_bumps: int) -> bool:
+        """Whether the kernel takes the model: rows of at most 1024 (any number of components)."""
+        return d <= _GMM_MAX_D
 
     def gmm_step(self, tensors: GmmTensors, scalars: GmmScalars) -> None:
         torch.ops.fkc.gmm_step_triton(*flat_gmm_args(tensors, scalars))

@@ -190,6 +190,21 @@ def test_long_rows_take_the_composed_path(backend):
     torch.testing.assert_close(w_new, w_ref, **gmm_w_tol(backend, d))
 
 
+def test_many_components(backend):
+    """300 components: Triton fuses any number; CUDA's per-block tables (8192 floats) do not
+    hold them and it composes. Either way the reference's step."""
+    gen = torch.Generator().manual_seed(3)
+    mix = fk.gaussian_mixture(torch.randn(300, 16, generator=gen).to(backend.device),
+                              torch.rand(300, generator=gen) + 0.1)
+    bumps = fk.gaussian_bumps(torch.randn(2, 16, generator=gen).to(backend.device), 0.5)
+    x, w, z, _ = make_particles(4, 16, device=backend.device)
+    x_new, w_new = fk.gmm_step(x, w, mix, bumps, noise=z, backend=backend, **COEFS)
+    x_ref, w_ref = reference.gmm_step(x, w, mix, bumps, z, **COEFS)
+    rtol, atol = GMM_X_TOL[backend][torch.float32]
+    torch.testing.assert_close(x_new, x_ref, rtol=rtol, atol=atol)
+    torch.testing.assert_close(w_new, w_ref, **gmm_w_tol(backend, 16))
+
+
 def test_in_place_and_loop(backend):
     """gmm_step_ updates in place what gmm_step returns; gmm_loop_ is K of them with seeds[i]."""
     mix, bumps = make_model(4, backend.device)
