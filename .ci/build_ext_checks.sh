@@ -68,11 +68,13 @@ for op in ("fkc_step_ext", "select_particles_ext", "systematic_resample_ext",
            "philox_normal_ext"):
     for key in ("CPU", "CUDA"):
         assert torch._C._dispatch_has_kernel_for_dispatch_key(f"fkc::{op}", key), (op, key)
+# the fused mixture step has a CUDA kernel only (the CPU backend composes it in Python)
+assert torch._C._dispatch_has_kernel_for_dispatch_key("fkc::gmm_step_ext", "CUDA")
 lw = torch.randn(100, dtype=torch.float64)
 u = torch.tensor([0.3], dtype=torch.float64)
 assert torch.equal(torch.ops.fkc.systematic_resample_ext(lw, u),
                    reference.systematic_resample(lw, u=u))
-print("CUDA build loads; CPU and CUDA kernels registered for all four ops")
+print("CUDA build loads; CPU and CUDA kernels registered for all four ops, gmm_step CUDA")
 PY
 t2=$(date +%s)
 echo "CUDA build check done in $((t2 - t1)) s (total $((t2 - t0)) s)"

@@ -5,12 +5,14 @@ Run: ``TRITON_INTERPRET=1 .venv/bin/python -m pytest bench/bench_step.py --bench
 ``FKC_BENCH_DEVICE=cuda``). Baselines are the reference op the tests use, eager and under
 ``torch.compile``, at the same shapes and with a fixed seed, so the rows compare like for like.
 The reference rows draw noise with ``torch.randn`` (what an eager user would write); backend rows
-draw it in-kernel from the noise contract.
+draw it in-kernel from the noise contract. ``test_mixture_loop`` times the K-step mixture loop of
+bench/gpu_loops.py: score and reward compiled beside ``fkc_step_`` against ``gmm_loop_``.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 
 import pytest
 import torch
@@ -21,8 +23,13 @@ from fkc_kernels.bench.measure import COEFS, SEED, step_inputs
 from fkc_kernels.bench.timing import sync
 from fkc_kernels.ops import get_backend_object
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from gpu_loops import mixture_loops  # noqa: E402  (bench/, beside this file)
+
 DEVICE = torch.device(os.environ.get("FKC_BENCH_DEVICE", "cpu"))
 SHAPES = [(256, 64), (64, 3072)] if DEVICE.type == "cpu" else [(65536, 64), (4096, 3072)]
+# (N, D, K) of the mixture loop: issue 20's (4096, 64, 100) on a GPU, a small one on the CPU
+MIXTURE_LOOP = (64, 8, 5) if DEVICE.type == "cpu" else (4096, 64, 100)
 
 
 def _inputs(n: int, d: int):
@@ -81,3 +88,14 @@ def test_backend(benchmark, shape, backend):
 
     step()  # compile/load outside the timing
     benchmark(_run(step))
+
+
+@pytest.mark.parametrize("backend", ["reference", *_backends()])
+@pytest.mark.parametrize("loop", ["two-kernel", "one-kernel"])
+def test_mixture_loop(benchmark, loop, backend):
+    n, d, k = MIXTURE_LOOP
+    benchmark.group = f"mixture loop {n}x{d}, K={k}"
+    how = "inductor" if DEVICE.type == "cuda" else "aot_eager"
+    run = dict(mixture_loops(DEVICE, n, d, k, how))[loop]
+    run(backend)  # compile/load outside the timing
+    benchmark(_run(run, backend))

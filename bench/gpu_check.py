@@ -23,7 +23,11 @@ on; the newest kernels come first, so a budget cut loses least):
   7. loop: K=100 sampler loop at (4096, 64), closed-form Gaussian score, eager and as one CUDA
      graph: the eager-glue loop, and the fused loop (all K seeds from one draw, schedule
      coefficients in a device table, score and reward in one compiled function) with its kernels
-     per step counted by torch.profiler.
+     per step counted by torch.profiler (bench/gpu_loops.py).
+  8. gmmloop (runs third, after correct: new): the K=100 mixture loop at (4096, 64), the two-
+     kernel loop (compiled mixture score and bump reward, then fkc_step_) against gmm_loop_
+     (one kernel a step), eager and in one CUDA graph, after a one-step check against the
+     reference (bench/gpu_loops.py).
 """
 
 from __future__ import annotations
@@ -45,6 +49,9 @@ if DRY:  # must precede any @triton.jit import
 import torch  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import gpu_loops  # noqa: E402  (bench/, beside this file)
+
 import fkc_kernels as fk  # noqa: E402
 from fkc_kernels import reference  # noqa: E402
 from fkc_kernels.bench import measure, timing  # noqa: E402
@@ -350,97 +357,38 @@ class Check:
     # ---------------------------------------------------------------- loop
     @section("Sampler loop: K=100 fused steps, eager vs one CUDA graph")
     def sampler_loop(self) -> None:
-        dev = self.device
         n, d, n_steps = (16, 8, 3) if self.args.dry_run else (4096, 64, 100)
-        sched, tilt = fk.VPSchedule(), fk.LinearTilt(2.0)
-        coefs = [sched.at_step(i, n_steps) for i in range(n_steps)]
-        mu, var0 = 1.0, 0.25  # data N(mu, var0 I): the score is closed form at every tau
-        x = torch.randn(n, d, device=dev)
-        w = torch.zeros(n, device=dev)
-        gr = torch.full((n, d), 0.1, device=dev)  # r(x) = 0.1 * sum(x)
-
-        def glue_loop(backend: str) -> None:
-            """Eager glue around each step: score and reward ops, a seed draw per step."""
-            for c in coefs:
-                s = (c.alpha * mu - x) / (c.alpha**2 * var0 + c.sigma**2)
-                r = 0.1 * x.sum(1)
-                fk.fkc_step_(x, w, s, gr, r, h=c.h, g=c.g, lam=tilt.lam(c.t),
-                             dlam=tilt.dlam(c.t), f_coef=c.f_coef, dw_clip=None, w_clip=None,
-                             backend=backend)
-
-        # the fused loop: the schedule's score coefficients in one device table (rows of 4
-        # float32: 16-byte aligned views), score and reward in one compiled function reading
-        # its row, and the K steps' seeds from one draw (a row per step: a view, no kernel)
-        table = torch.tensor([[c.alpha * mu, 1.0 / (c.alpha**2 * var0 + c.sigma**2), 0.0, 0.0]
-                              for c in coefs], dtype=torch.float32, device=dev)
-
-        def score_and_reward(x: torch.Tensor, row: torch.Tensor):
-            return (row[0] - x) * row[1], 0.1 * x.sum(1)
-
-        torch._dynamo.reset()
-        model = torch.compile(score_and_reward, fullgraph=True, dynamic=False,
-                              backend=self.compile_backend)
-
-        def fused_loop(backend: str) -> None:
-            seeds = fk.draw_philox_seeds(None, dev, n_steps=n_steps)
-            for k, c in enumerate(coefs):
-                s, r = model(x, table[k])
-                fk.fkc_step_(x, w, s, gr, r, h=c.h, g=c.g, lam=tilt.lam(c.t),
-                             dlam=tilt.dlam(c.t), f_coef=c.f_coef, dw_clip=None, w_clip=None,
-                             seeds=seeds[k], backend=backend)
-
         emit(f"N={n}, D={d}, K={n_steps}. `glue`: score and reward in eager torch ops and a seed "
              "draw around each step; `fused`: one seed draw per loop, coefficients in a device "
              "table, score+reward in one torch.compile'd function. Kernels per step counted by "
              "torch.profiler (CUDA kernels of one eager loop / K).")
         rows = StreamTable(["backend", "loop", "mode", "ms per loop", "us per step",
                             "kernels per step"])
-        loops = [("glue", glue_loop), ("fused", fused_loop)]
-        for name in ["reference", *self.backends]:
-            for label, loop in loops:
-                if label == "fused" and name == "reference":
-                    continue
-                try:
-                    loop(name)  # warm up: compile kernels, fill the caching allocator
-                    ms = bench_ms(lambda loop=loop, name=name: loop(name), dev, reps=20)
-                    per_step = self._kernels_per_step(lambda loop=loop, name=name: loop(name),
-                                                      n_steps)
-                    rows.append([name, label, "eager", f"{ms:.3f}",
-                                 f"{1e3 * ms / n_steps:.1f}", per_step])
-                except Exception as exc:
-                    rows.append([name, label, "eager", f"error: {exc}", "", ""])
-                    continue
-                if dev.type != "cuda":
-                    rows.append([name, label, "CUDA graph", "skipped (needs CUDA)", "", ""])
-                    continue
-                try:
-                    side = torch.cuda.Stream()
-                    side.wait_stream(torch.cuda.current_stream())
-                    with torch.cuda.stream(side):
-                        loop(name)
-                    torch.cuda.current_stream().wait_stream(side)
-                    graph = torch.cuda.CUDAGraph()
-                    with torch.cuda.graph(graph):
-                        loop(name)  # generator draws inside capture replay with new offsets
-                    ms = bench_ms(graph.replay, dev, reps=20)
-                    rows.append([name, label, "one CUDA graph", f"{ms:.3f}",
-                                 f"{1e3 * ms / n_steps:.1f}", ""])
-                except Exception as exc:
-                    rows.append([name, label, "one CUDA graph", f"error: {exc}", "", ""])
+        loops = gpu_loops.gaussian_loops(self.device, n, d, n_steps, self.compile_backend)
+        gpu_loops.time_loops(rows, loops, ["reference", *self.backends], self.device, n_steps,
+                             bench_ms, skip=lambda b, loop: b == "reference" and loop == "fused")
 
-    def _kernels_per_step(self, fn: Callable[[], object], n_steps: int) -> str:
-        """GPU kernels one call of ``fn`` launches, per step (torch.profiler); CPU: n/a."""
-        if self.device.type != "cuda":
-            return "n/a (CPU)"
-        from torch.profiler import ProfilerActivity, profile
-
-        torch.cuda.synchronize()
-        with profile(activities=[ProfilerActivity.CUDA]) as prof:
-            fn()
-            torch.cuda.synchronize()
-        kernels = [e for e in prof.events() if e.device_type == torch.autograd.DeviceType.CUDA
-                   and not e.name.startswith(("Memcpy", "Memset"))]
-        return f"{len(kernels) / n_steps:.2f}"
+    # ---------------------------------------------------------------- gmm loop
+    @section("Mixture loop: K=100 steps, score+reward compiled beside the step vs gmm_step")
+    def mixture_loop(self) -> None:
+        n, d, n_steps = (16, 8, 3) if self.args.dry_run else (4096, 64, 100)
+        emit(f"N={n}, D={d}, K={n_steps}; the `gmm` task's model in {d} dimensions (8 modes, "
+             "std 0.15; reward log-sum of two bumps, width 0.5), VP, LinearTilt(4). "
+             "`two-kernel`: mixture score + bump reward in one torch.compile'd function, then "
+             "fkc_step_; `one-kernel`: gmm_loop_ (score, reward and step in one kernel a step). "
+             "Both draw the K seeds at once. Target (issue 20): <= 300 us a loop in one graph.")
+        check = StreamTable(["backend", "one step vs reference (explicit noise)", "status"])
+        for name in self.backends:
+            ex, ew = gpu_loops.mixture_agreement(self.device, n, d, name)
+            # tests/ops/test_gmm_step.py tolerances at |x| ~ 2, rows of 64
+            ok = ex < 1e-4 and ew < 1e-3
+            check.append([name, f"x {ex:.2e}, w {ew:.2e}", "ok" if ok else "**FAIL**"])
+        emit("")
+        rows = StreamTable(["backend", "loop", "mode", "ms per loop", "us per step",
+                            "kernels per step"])
+        loops = gpu_loops.mixture_loops(self.device, n, d, n_steps, self.compile_backend)
+        gpu_loops.time_loops(rows, loops, ["reference", *self.backends], self.device, n_steps,
+                             bench_ms, skip=lambda b, loop: b == "reference" and not DRY)
 
     # ---------------------------------------------------------------- pytest
     @section("CUDA tests on the device (pytest -m cuda)")
@@ -480,9 +428,9 @@ class Check:
 
 
 # in the order they run: the newest kernels first, so a budget cut loses least
-SECTIONS = {"env": "environment", "correct": "correctness", "select": "selection_timing",
-            "pytest": "cuda_tests", "step": "step_timing", "resample": "resample_timing",
-            "loop": "sampler_loop"}
+SECTIONS = {"env": "environment", "correct": "correctness", "gmmloop": "mixture_loop",
+            "select": "selection_timing", "pytest": "cuda_tests", "step": "step_timing",
+            "resample": "resample_timing", "loop": "sampler_loop"}
 
 
 def run_isolated(args: argparse.Namespace, path: str) -> None:

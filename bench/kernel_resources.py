@@ -239,6 +239,41 @@ def triton_rows(tmp: str) -> list[str]:
         compiled = _triton_compile(fn, sig, const, aligned, 4)
         rows.append(_triton_row(f"triton {fn.__name__}", f"N={n}", compiled, tmp))
     rows.extend(_selection_rows(tmp))
+    rows.extend(_gmm_rows(tmp))
+    return rows
+
+
+def _gmm_rows(tmp: str) -> list[str]:
+    """The mixture step's kernel at the loop's shape and at the row-length extremes."""
+    import triton
+
+    from fkc_kernels.triton import gmm_step as gs
+
+    rows = []
+    for n, d, tname, ratio in [(4096, 64, "fp32", False), (4096, 64, "fp32", True),
+                               (4096, 64, "bf16", False), (65536, 2, "fp32", False),
+                               (256, 1024, "fp32", False)]:
+        p = f"*{tname}"
+        sig = dict(x_ptr=p, z_ptr=p, w_ptr="*fp32", e_ptr="*fp32", seeds_ptr="*i64", xo_ptr=p,
+                   wo_ptr="*fp32", n_mix="i32", n_bumps="i32", N="i32", D="i32",
+                   stride_x="i32", stride_z="i32", stride_xo="i32")
+        sig.update({k: "*fp32" for k in ("mu_ptr", "var_ptr", "lw_ptr", "rc_ptr", "rv_ptr",
+                                         "rk_ptr")})
+        sig.update({k: "fp32" for k in ("alpha", "alpha2", "sigma2", "g2", "half_lam",
+                                         "g_sqrt_h", "f_coef", "h", "lam", "dlam", "half_g2_lam",
+                                         "ratio_gg", "ratio_gz", "dw_clip", "w_min", "w_max")})
+        block_d = max(4, triton.next_power_of_2(d))
+        block_n = max(1, min(gs._TILE // block_d, triton.next_power_of_2(n)))
+        const = dict(HAS_NOISE=False, HAS_EXTRA=False, NOISE_BY_GROUP=d % 4 == 0, RATIO=ratio,
+                     LOG_REWARD=True, BLOCK_N=block_n, BLOCK_D=block_d, stride_z=0)
+        aligned = {k for k, v in sig.items() if v.startswith("*")}
+        aligned |= {k for k in ("D", "stride_x", "stride_xo") if d % 16 == 0}
+        aligned -= set(const)
+        t0 = time.perf_counter()
+        compiled = _triton_compile(gs._gmm_step_kernel, sig, const, aligned, 4)
+        config = (f"({n}, {d}) {tname}{' ratio' if ratio else ''}: BLOCK {block_n}x{block_d}, "
+                  f"4 warps ({time.perf_counter() - t0:.0f} s)")
+        rows.append(_triton_row("triton gmm_step", config, compiled, tmp))
     return rows
 
 

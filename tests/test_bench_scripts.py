@@ -29,14 +29,17 @@ def test_gpu_check_dry_run(tmp_path):
     gpu_check.LINES.clear()
     assert gpu_check.main(["--dry-run", "--out", str(tmp_path)]) == 0
     report = (tmp_path / "gpu_check_dry.md").read_text()
-    for title in ("Correctness", "Fused step", "Selection", "Sampler loop"):
+    for title in ("Correctness", "Fused step", "Selection", "Sampler loop", "Mixture loop"):
         assert f"## {title}" in report
     assert "section failed" not in report and "**FAIL**" not in report
     assert "error:" not in report
     assert "| triton | select_particles |" in report
     assert "| triton | step, in-kernel noise |" in report
+    for loop in ("one-kernel", "two-kernel"):  # the mixture loop, both ways
+        assert f"| triton | {loop} | eager |" in report
 
 
 def test_bench_step_collects():
     bench_step = _load("bench_step")
     assert bench_step.SHAPES and callable(bench_step.test_backend)
+    assert callable(bench_step.test_mixture_loop)

@@ -13,32 +13,13 @@
 #include "../core/philox.h"
 #include "../core/step.h"
 #include "ops_cuda.h"
+#include "vec4_cuda.h"
 
 namespace fkc {
 namespace cuda {
 namespace {
 
 constexpr int kBlock = 256;
-
-template <typename T>
-struct alignas(4 * sizeof(T)) Vec4 {
-  T v[4];
-};
-
-template <typename T>
-__device__ __forceinline__ void load4(const T* p, float out[4]) {
-  const Vec4<T> q = *reinterpret_cast<const Vec4<T>*>(p);
-#pragma unroll
-  for (int l = 0; l < 4; ++l) out[l] = static_cast<float>(q.v[l]);
-}
-
-template <typename T>
-__device__ __forceinline__ void store4(T* p, const float in[4]) {
-  Vec4<T> q;
-#pragma unroll
-  for (int l = 0; l < 4; ++l) q.v[l] = static_cast<T>(in[l]);
-  *reinterpret_cast<Vec4<T>*>(p) = q;
-}
 
 // Sum over the kRowThreads threads of a row; the result is valid in the row's first thread.
 // Rows of 8 or 16 threads are aligned sub-groups of a warp: xor offsets below the width stay in

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from ..ops._gmm_args import GmmScalars, GmmTensors, flat_gmm_args
 from ._common import ExtBackend
 
 
@@ -19,6 +20,15 @@ class CUDABackend(ExtBackend):
     def _no_kernel_reason(self) -> str:
         return ("the loaded C++ extension was built without CUDA kernels (rebuild with CUDA "
                 "usable or FKC_FORCE_CUDA=1 and CUDA_HOME set)")
+
+    def gmm_fused(self, d: int, n_mix: int, n_bumps: int) -> bool:
+        """Whether the kernel takes the model: csrc/cuda/gmm_step_cuda.h, rows of at most
+        kGmmMaxD = 512 and per-block tables of at most kGmmMaxTableFloats = 8192 floats."""
+        return d <= 512 and (n_mix + n_bumps) * (2 * d + 1) <= 8192
+
+    def gmm_step(self, tensors: GmmTensors, scalars: GmmScalars) -> None:
+        """The fused mixture step (csrc/cuda/gmm_step_cuda.cu), where ``gmm_fused``."""
+        torch.ops.fkc.gmm_step_ext(*flat_gmm_args(tensors, scalars))
 
 
 BACKEND = CUDABackend()

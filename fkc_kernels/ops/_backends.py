@@ -13,6 +13,10 @@ methods below. Tensors reach it validated, 2-D ``(N, D)`` with unit inner stride
 * ``noise_normals(seeds, numel, start) -> FloatTensor[numel]``: the noise contract's normals of
   flat elements ``start .. start+numel-1`` on seeds' device, bit for bit what this backend's
   ``fkc_step`` draws in-kernel for them.
+* optional ``gmm_step(tensors: GmmTensors, scalars: GmmScalars) -> None`` with
+  ``gmm_fused(d, n_mix, n_bumps) -> bool``, whether it takes that model
+  (``fkc_kernels.ops._gmm_args``): the fused mixture step. Without it (or for a model it does not
+  take) ``ops.gmm_step`` composes the reference's score with the backend's ``fkc_step``.
 
 Backends other than the reference are imported lazily, so importing ``fkc_kernels`` never fails
 because one of them cannot load.

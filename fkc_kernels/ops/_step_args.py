@@ -64,20 +64,27 @@ _SCHEMA_TYPES = {
 }
 
 
-def _schema_arg(name: str, default_type: str, defaults: dict) -> str:
-    arg = f"{_SCHEMA_TYPES.get(name, default_type)} {name}"
+def _schema_arg(name: str, default_type: str, defaults: dict, types: dict) -> str:
+    arg = f"{types.get(name, default_type)} {name}"
     if name in defaults:
         value = defaults[name]
         arg += f'="{value}"' if isinstance(value, str) else f"={value!r}"
     return arg
 
 
+def schema_of(tensors: type, scalars: type, types: dict) -> str:
+    """A flat ``torch.library`` schema from two NamedTuple bundles: the tensor fields (type
+    ``Tensor`` unless ``types`` says otherwise), then the scalar fields (``float`` unless
+    ``types`` says otherwise, with their defaults); the op returns nothing."""
+    args = [_schema_arg(n, "Tensor", {}, types) for n in tensors._fields]
+    args += [_schema_arg(n, "float", scalars._field_defaults, types) for n in scalars._fields]
+    return f"({', '.join(args)}) -> ()"
+
+
 def step_schema() -> str:
     """The flat ``torch.library`` schema of ``fkc::fkc_step_<backend>``: the tensors, then the
     scalars, in field order; the op writes ``x_out`` and ``w_out`` and returns nothing."""
-    args = [_schema_arg(n, "Tensor", {}) for n in StepTensors._fields]
-    args += [_schema_arg(n, "float", StepScalars._field_defaults) for n in StepScalars._fields]
-    return f"({', '.join(args)}) -> ()"
+    return schema_of(StepTensors, StepScalars, _SCHEMA_TYPES)
 
 
 STEP_SCHEMA = step_schema()

@@ -44,6 +44,33 @@ def _check_seeds(seeds, noise, generator, device):
     v.check_same_device("seeds", seeds, device)
 
 
+def validate_scalars(h, g, lam, dlam, f_coef, dw_clip, w_clip, increment) -> StepScalars:
+    """The step's scalars checked (``ValueError``/``TypeError`` naming the argument), with the
+    clips that are off as ``±inf``."""
+    if not isinstance(increment, str) or increment not in INCREMENTS:
+        raise ValueError(f"increment: expected 'fkc' or 'ratio', got {increment!r}")
+    h = v.check_finite_scalar("h", h, positive=True)
+    g = v.check_finite_scalar("g", g, nonnegative=True)
+    lam = v.check_finite_scalar("lam", lam)
+    dlam = v.check_finite_scalar("dlam", dlam)
+    f_coef = v.check_finite_scalar("f_coef", f_coef)
+    if dw_clip is None:
+        dw_clip = _INF
+    else:
+        dw_clip = v.check_finite_scalar("dw_clip", dw_clip, positive=True)
+    if w_clip is None:
+        w_min, w_max = -_INF, _INF
+    else:
+        if not isinstance(w_clip, (tuple, list)) or len(w_clip) != 2:
+            raise TypeError(f"w_clip: expected None or a pair (w_min, w_max), got {w_clip!r}")
+        w_min = v.check_finite_scalar("w_clip[0]", w_clip[0])
+        w_max = v.check_finite_scalar("w_clip[1]", w_clip[1])
+        if w_min > w_max:
+            raise ValueError(f"w_clip: expected w_min <= w_max, got ({w_min}, {w_max})")
+    return StepScalars(h=h, g=g, lam=lam, dlam=dlam, f_coef=f_coef, dw_clip=dw_clip,
+                       w_min=w_min, w_max=w_max, increment=increment)
+
+
 def _validate_step(x, w, score, reward_grad, reward, h, g, lam, dlam, f_coef, f, noise,
                    generator, dw_clip, w_clip, extra_dw, seeds, increment):
     if not isinstance(increment, str) or increment not in INCREMENTS:
@@ -70,28 +97,9 @@ def _validate_step(x, w, score, reward_grad, reward, h, g, lam, dlam, f_coef, f,
     if extra_dw is not None:
         extra_dw = v.check_weights("extra_dw", extra_dw, n)
         v.check_same_device("extra_dw", extra_dw, x.device)
-    h = v.check_finite_scalar("h", h, positive=True)
-    g = v.check_finite_scalar("g", g, nonnegative=True)
-    lam = v.check_finite_scalar("lam", lam)
-    dlam = v.check_finite_scalar("dlam", dlam)
-    f_coef = v.check_finite_scalar("f_coef", f_coef)
-    if dw_clip is None:
-        dw_clip = _INF
-    else:
-        dw_clip = v.check_finite_scalar("dw_clip", dw_clip, positive=True)
-    if w_clip is None:
-        w_min, w_max = -_INF, _INF
-    else:
-        if not isinstance(w_clip, (tuple, list)) or len(w_clip) != 2:
-            raise TypeError(f"w_clip: expected None or a pair (w_min, w_max), got {w_clip!r}")
-        w_min = v.check_finite_scalar("w_clip[0]", w_clip[0])
-        w_max = v.check_finite_scalar("w_clip[1]", w_clip[1])
-        if w_min > w_max:
-            raise ValueError(f"w_clip: expected w_min <= w_max, got ({w_min}, {w_max})")
     v.check_generator(generator, x.device)
     _check_seeds(seeds, noise, generator, x.device)
-    scalars = StepScalars(h=h, g=g, lam=lam, dlam=dlam, f_coef=f_coef, dw_clip=dw_clip,
-                          w_min=w_min, w_max=w_max, increment=increment)
+    scalars = validate_scalars(h, g, lam, dlam, f_coef, dw_clip, w_clip, increment)
     return x, w, reward, extra_dw, scalars
 
 

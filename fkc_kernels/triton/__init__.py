@@ -14,9 +14,12 @@ import os
 import torch
 import triton  # noqa: F401  (fail here, clearly, when triton is missing)
 
+from ..ops._gmm_args import GmmScalars, GmmTensors, flat_gmm_args
 from ..ops._schemas import define_backend_ops
 from ..ops._step_args import StepScalars, StepTensors, flat_step_args, split_step_args
 from .fkc_step import fkc_step as _fkc_step
+from .gmm_step import MAX_D as _GMM_MAX_D
+from .gmm_step import gmm_step as _gmm_step
 from .noise import philox_normal as _philox_normal
 from .select_particles import select_particles as _select_particles
 from .systematic_resample import systematic_resample as _systematic_resample
@@ -40,6 +43,7 @@ for _device in ("CPU", "CUDA"):
     torch.library.impl(OPS["select_particles"], _device)(_select_particles)
     torch.library.impl(OPS["systematic_resample"], _device)(_systematic_resample)
     torch.library.impl(NOISE_OP, _device)(_philox_normal)
+    torch.library.impl(OPS["gmm_step"], _device)(_gmm_step)
 
 
 class TritonBackend:
@@ -81,6 +85,13 @@ class TritonBackend:
 
     def noise_normals(self, seeds: torch.Tensor, numel: int, start: int) -> torch.Tensor:
         return torch.ops.fkc.philox_normal_triton(seeds, numel, start)
+
+    def gmm_fused(self, d: int, n_mix: int, n_bumps: int) -> bool:
+        """Whether the kernel takes the model: rows of at most 1024 (any number of components)."""
+        return d <= _GMM_MAX_D
+
+    def gmm_step(self, tensors: GmmTensors, scalars: GmmScalars) -> None:
+        torch.ops.fkc.gmm_step_triton(*flat_gmm_args(tensors, scalars))
 
 
 BACKEND = TritonBackend()

@@ -34,19 +34,32 @@ def _clip(v, lo, hi):
 
 
 @triton.jit
-def _update_w(w_ptr, r_ptr, e_ptr, wo_ptr, rows, row_ok, gf, gs, h, lam, dlam, half_g2_lam,
-              ratio_gg, ratio_gz, dw_clip, w_min, w_max, HAS_EXTRA: tl.constexpr,
-              RATIO: tl.constexpr):
-    # gf, gs: the row's two sums, <∇r, f> and <∇r, s> (FKC) or ‖∇r‖² and <∇r, ξ> (RATIO)
-    w = tl.load(w_ptr + rows, mask=row_ok, other=0.0).to(tl.float32)
+def new_w(w, r, extra, gf, gs, h, lam, dlam, half_g2_lam, ratio_gg, ratio_gz, dw_clip, w_min,
+          w_max, HAS_EXTRA: tl.constexpr, RATIO: tl.constexpr):
+    """w' of rows from their weight, reward, extra_dw and two sums: <∇r, f> and <∇r, s> (FKC)
+    or ‖∇r‖² and <∇r, ξ> (RATIO); ``extra`` is read only when HAS_EXTRA."""
     if RATIO:
         dw = -(ratio_gg * gf + ratio_gz * gs)
     else:
-        r = tl.load(r_ptr + rows, mask=row_ok, other=0.0).to(tl.float32)
         dw = h * (dlam * r - lam * gf + half_g2_lam * gs)
     if HAS_EXTRA:
-        dw = dw + tl.load(e_ptr + rows, mask=row_ok, other=0.0)
-    w_new = _clip(w + _clip(dw, -dw_clip, dw_clip), w_min, w_max)
+        dw = dw + extra
+    return _clip(w + _clip(dw, -dw_clip, dw_clip), w_min, w_max)
+
+
+@triton.jit
+def _update_w(w_ptr, r_ptr, e_ptr, wo_ptr, rows, row_ok, gf, gs, h, lam, dlam, half_g2_lam,
+              ratio_gg, ratio_gz, dw_clip, w_min, w_max, HAS_EXTRA: tl.constexpr,
+              RATIO: tl.constexpr):
+    w = tl.load(w_ptr + rows, mask=row_ok, other=0.0).to(tl.float32)
+    r = w  # unread by the ratio increment
+    if not RATIO:
+        r = tl.load(r_ptr + rows, mask=row_ok, other=0.0).to(tl.float32)
+    extra = w  # unread without HAS_EXTRA
+    if HAS_EXTRA:
+        extra = tl.load(e_ptr + rows, mask=row_ok, other=0.0)
+    w_new = new_w(w, r, extra, gf, gs, h, lam, dlam, half_g2_lam, ratio_gg, ratio_gz, dw_clip,
+                  w_min, w_max, HAS_EXTRA, RATIO)
     tl.store(wo_ptr + rows, w_new, mask=row_ok)
 
 

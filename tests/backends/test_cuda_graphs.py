@@ -52,3 +52,39 @@ def test_resampling_and_ess_capture_in_a_cuda_graph(backend):
     assert idx.shape == (4096,) and bool((idx[1:] >= idx[:-1]).all())
     assert 0 <= int(idx.min()) and int(idx.max()) < 4096
     torch.testing.assert_close(ess, fkc_kernels.effective_sample_size(logw))
+
+
+@pytest.mark.parametrize("backend", ["cuda", "triton"])
+def test_mixture_loop_is_one_kernel_a_step_and_captures(backend):
+    """gmm_loop_ with the K seeds given launches exactly K kernels (score, reward and step
+    fused), and one CUDA graph of it replays the eager loop bit for bit."""
+    from torch.profiler import ProfilerActivity, profile
+
+    k, n, d = 10, 512, 64
+    mix = fkc_kernels.gaussian_mixture(2.0 * torch.randn(8, d, device="cuda"), 0.15**2)
+    bumps = fkc_kernels.gaussian_bumps(mix.means[[0, 3]], 0.25)
+    seeds = torch.randint(0, 2**62, (k, 2), device="cuda")
+    x0 = torch.randn(n, d, device="cuda")
+
+    def run(x, w):
+        fkc_kernels.gmm_loop_(x, w, mix, bumps, fkc_kernels.VPSchedule(),
+                              fkc_kernels.LinearTilt(4.0), k, seeds=seeds, backend=backend)
+
+    x_e, w_e = x0.clone(), torch.zeros(n, device="cuda")
+    run(x_e.clone(), w_e.clone())  # warm-up (compiles)
+    torch.cuda.synchronize()
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        run(x_e, w_e)
+        torch.cuda.synchronize()
+    kernels = [e for e in prof.events() if e.device_type == torch.autograd.DeviceType.CUDA
+               and not e.name.startswith(("Memcpy", "Memset"))]
+    assert len(kernels) == k, [e.name for e in kernels]
+    x_g, w_g = x0.clone(), torch.zeros(n, device="cuda")
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        run(x_g, w_g)
+    x_g.copy_(x0)
+    w_g.zero_()
+    graph.replay()
+    torch.cuda.synchronize()
+    assert torch.equal(x_g, x_e) and torch.equal(w_g, w_e)

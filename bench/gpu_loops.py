@@ -1,0 +1,192 @@
+"""The K-step loops of bench/gpu_check.py (sections ``loop`` and ``gmmloop``) and bench_step.py.
+
+* ``gaussian_loops``: data ``N(1, 0.25·I)``, reward ``0.1·Σx``: the eager-glue loop and the loop
+  with a compiled score+reward function beside the fused step (two kernels a step at best).
+* ``mixture_loops``: the mixture step (docs/design.md, "The mixture step"): a Gaussian mixture's
+  score and Gaussian bumps' reward either in one ``torch.compile``'d function beside the fused
+  ``fkc_step_`` (the two-kernel loop) or inside ``gmm_step_`` (one kernel a step).
+
+A loop factory returns ``loop(backend)``, which runs all K steps in place (seeds from one
+draw, no host sync, so one CUDA graph can capture it). :func:`time_loops` times them eagerly and
+in one CUDA graph and counts the kernels a step launches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+import fkc_kernels as fk
+from fkc_kernels import reference
+
+Loop = Callable[[str], None]
+
+
+def _schedule(n_steps: int):
+    sched = fk.VPSchedule()
+    return sched, [sched.at_step(i, n_steps) for i in range(n_steps)]
+
+
+def gaussian_loops(dev: torch.device, n: int, d: int, n_steps: int,
+                   compile_backend: str) -> list[tuple[str, Loop]]:
+    """``glue`` (score and reward in eager ops, a seed draw a step) and ``fused`` (one seed draw,
+    the schedule's score coefficients in a device table, score+reward compiled)."""
+    _, coefs = _schedule(n_steps)
+    tilt = fk.LinearTilt(2.0)
+    mu, var0 = 1.0, 0.25  # data N(mu, var0 I): the score is closed form at every tau
+    x = torch.randn(n, d, device=dev)
+    w = torch.zeros(n, device=dev)
+    gr = torch.full((n, d), 0.1, device=dev)  # r(x) = 0.1 * sum(x)
+
+    def glue_loop(backend: str) -> None:
+        for c in coefs:
+            s = (c.alpha * mu - x) / (c.alpha**2 * var0 + c.sigma**2)
+            fk.fkc_step_(x, w, s, gr, 0.1 * x.sum(1), h=c.h, g=c.g, lam=tilt.lam(c.t),
+                         dlam=tilt.dlam(c.t), f_coef=c.f_coef, dw_clip=None, w_clip=None,
+                         backend=backend)
+
+    # rows of 4 float32: 16-byte aligned views, one per step
+    table = torch.tensor([[c.alpha * mu, 1.0 / (c.alpha**2 * var0 + c.sigma**2), 0.0, 0.0]
+                          for c in coefs], dtype=torch.float32, device=dev)
+
+    def score_and_reward(x: torch.Tensor, row: torch.Tensor):
+        return (row[0] - x) * row[1], 0.1 * x.sum(1)
+
+    torch._dynamo.reset()
+    model = torch.compile(score_and_reward, fullgraph=True, dynamic=False,
+                          backend=compile_backend)
+
+    def fused_loop(backend: str) -> None:
+        seeds = fk.draw_philox_seeds(None, dev, n_steps=n_steps)
+        for k, c in enumerate(coefs):
+            s, r = model(x, table[k])
+            fk.fkc_step_(x, w, s, gr, r, h=c.h, g=c.g, lam=tilt.lam(c.t), dlam=tilt.dlam(c.t),
+                         f_coef=c.f_coef, dw_clip=None, w_clip=None, seeds=seeds[k],
+                         backend=backend)
+
+    return [("glue", glue_loop), ("fused", fused_loop)]
+
+
+def mixture_model(d: int, dev: torch.device, n_modes: int = 8):
+    """fkc_align's ``gmm`` task in ``d`` dimensions: ``n_modes`` equal modes (std 0.15) at
+    distance 2 from the origin, reward ``log Σ exp(−|x − m|²/(2·0.5²))`` over modes 0 and 3."""
+    gen = torch.Generator().manual_seed(20)
+    dirs = torch.randn(n_modes, d, generator=gen)
+    means = 2.0 * dirs / dirs.norm(dim=1, keepdim=True)
+    mix = fk.gaussian_mixture(means.to(dev), 0.15**2)
+    bumps = fk.gaussian_bumps(means[[0, 3]].to(dev), 0.5**2)
+    return mix, bumps
+
+
+def mixture_loops(dev: torch.device, n: int, d: int, n_steps: int,
+                  compile_backend: str) -> list[tuple[str, Loop]]:
+    """``two-kernel``: the mixture's score and the bumps' reward in one compiled function
+    (``(α, σ)`` from a device table), then ``fkc_step_``; ``one-kernel``: ``gmm_loop_``. Both
+    draw the K seeds at once and start from the same particles each call."""
+    sched, coefs = _schedule(n_steps)
+    tilt = fk.LinearTilt(4.0)
+    mix, bumps = mixture_model(d, dev)
+    x0 = torch.randn(n, d, generator=torch.Generator().manual_seed(0)).to(dev)
+    x, w = x0.clone(), torch.zeros(n, device=dev)
+    table = torch.tensor([[c.alpha, c.sigma, 0.0, 0.0] for c in coefs], dtype=torch.float32,
+                         device=dev)
+
+    def score_and_reward(x: torch.Tensor, row: torch.Tensor):
+        s = reference.mixture_score(x, mix, row[0], row[1])
+        r, gr = reference.bump_reward(x, bumps)
+        return s, gr, r
+
+    torch._dynamo.reset()
+    model = torch.compile(score_and_reward, fullgraph=True, dynamic=False,
+                          backend=compile_backend)
+
+    def two_kernel(backend: str) -> None:
+        x.copy_(x0)
+        w.zero_()
+        seeds = fk.draw_philox_seeds(None, dev, n_steps=n_steps)
+        for k, c in enumerate(coefs):
+            s, gr, r = model(x, table[k])
+            fk.fkc_step_(x, w, s, gr, r, h=c.h, g=c.g, lam=tilt.lam(c.t), dlam=tilt.dlam(c.t),
+                         f_coef=c.f_coef, dw_clip=None, w_clip=None, seeds=seeds[k],
+                         backend=backend)
+
+    def one_kernel(backend: str) -> None:
+        x.copy_(x0)
+        w.zero_()
+        fk.gmm_loop_(x, w, mix, bumps, sched, tilt, n_steps, backend=backend)
+
+    return [("two-kernel", two_kernel), ("one-kernel", one_kernel)]
+
+
+def mixture_agreement(dev: torch.device, n: int, d: int, backend: str) -> tuple[float, float]:
+    """Max |x'| and |w'| difference of one fused mixture step against the reference at the
+    loop's model and shape (explicit noise, VP step at tau = 0.5)."""
+    mix, bumps = mixture_model(d, dev)
+    c = fk.VPSchedule().at_step(50, 100)
+    x = torch.randn(n, d, device=dev)
+    z = torch.randn(n, d, device=dev)
+    w = torch.zeros(n, device=dev)
+    kw = dict(alpha=c.alpha, sigma=c.sigma, h=c.h, g=c.g, lam=2.0, dlam=4.0, f_coef=c.f_coef,
+              dw_clip=None, w_clip=None)
+    xt, wt = fk.gmm_step(x, w, mix, bumps, noise=z, backend=backend, **kw)
+    xr, wr = reference.gmm_step(x, w, mix, bumps, z, **kw)
+    return (xt - xr).abs().max().item(), (wt - wr).abs().max().item()
+
+
+def kernels_per_step(fn: Callable[[], object], n_steps: int, dev: torch.device) -> str:
+    """GPU kernels one call of ``fn`` launches, per step (torch.profiler); CPU: n/a."""
+    if dev.type != "cuda":
+        return "n/a (CPU)"
+    from torch.profiler import ProfilerActivity, profile
+
+    torch.cuda.synchronize()
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        fn()
+        torch.cuda.synchronize()
+    kernels = [e for e in prof.events() if e.device_type == torch.autograd.DeviceType.CUDA
+               and not e.name.startswith(("Memcpy", "Memset"))]
+    return f"{len(kernels) / n_steps:.2f}"
+
+
+def _graph_ms(fn: Callable[[], None], bench_ms) -> float:
+    """Milliseconds a replay of one CUDA graph holding a call of ``fn`` (warmed on a side
+    stream first, as capture requires)."""
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):
+        fn()
+    torch.cuda.current_stream().wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        fn()  # generator draws inside capture replay with new offsets
+    return bench_ms(graph.replay, torch.device("cuda"), reps=20)
+
+
+def time_loops(rows, loops: list[tuple[str, Loop]], backends: list[str], dev: torch.device,
+               n_steps: int, bench_ms, skip: Callable[[str, str], bool] = lambda b, loop: False
+               ) -> None:
+    """Rows ``backend, loop, mode, ms per loop, us per step, kernels per step``: each loop on
+    each backend eagerly, then (CUDA, compiled backends) as one CUDA graph."""
+    for name in backends:
+        for label, loop in loops:
+            if skip(name, label):
+                continue
+            run = (lambda loop=loop, name=name: loop(name))
+            try:
+                run()  # warm up: compile kernels, fill the caching allocator
+                ms = bench_ms(run, dev, reps=20)
+                rows.append([name, label, "eager", f"{ms:.3f}", f"{1e3 * ms / n_steps:.1f}",
+                             kernels_per_step(run, n_steps, dev)])
+            except Exception as exc:
+                rows.append([name, label, "eager", f"error: {exc}", "", ""])
+                continue
+            if dev.type != "cuda":
+                rows.append([name, label, "CUDA graph", "skipped (needs CUDA)", "", ""])
+                continue
+            try:
+                ms = _graph_ms(run, bench_ms)
+                rows.append([name, label, "one CUDA graph", f"{ms:.3f}",
+                             f"{1e3 * ms / n_steps:.1f}", ""])
+            except Exception as exc:
+                rows.append([name, label, "one CUDA graph", f"error: {exc}", "", ""])

@@ -1,0 +1,146 @@
+"""The mixture step in Triton: score, reward and FKC step of a row in one kernel.
+
+Each program owns ``BLOCK_N`` whole rows (``BLOCK_D >= D``, so a row's elements stay in
+registers). It walks the mixture's components once with an online softmax (a running maximum,
+a running sum and a running ``(BLOCK_N, BLOCK_D)`` weighted pull, rescaled when the maximum
+grows), then the reward's bumps the same way, then moves the row and updates its weight with
+the FKC step's own device functions (:mod:`fkc_kernels.triton.fkc_step`). Math mirrors
+:func:`fkc_kernels.reference.gmm_step`; the noise is the fused step's (same bits).
+"""
+
+from __future__ import annotations
+
+import triton
+import triton.language as tl
+
+from ..ops._gmm_args import GmmScalars, GmmTensors, split_gmm_args
+from ._philox import load_seeds, normals_interleaved, normals_per_element
+from .fkc_step import new_w
+
+MAX_D = 1024  # a row in one tile; longer rows take the composed path (ops/gmm_step.py)
+_TILE = 1024
+
+
+@triton.jit
+def _online_mixture(xs, mask, c_ptr, v_ptr, lw_ptr, n_comp, D, alpha, alpha2, sigma2, cols,
+                    DIFFUSED: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr):
+    """Running ``(max, sum, Σ e^{b_j − max} (c_j − x)/V_j)`` over the components ``j``.
+
+    ``b_j = lw_j − ½ Σ_d (x_d − c_jd)²/V_jd``; with ``DIFFUSED`` the centres are ``α·c`` and
+    ``V = α²v + σ²`` and ``b_j`` carries ``−½ Σ_d log V_jd`` (the diffused mixture's score),
+    else ``V = v`` (the reward's bumps).
+    """
+    col_ok = cols < D
+    run_max = tl.full([BLOCK_N], float("-inf"), dtype=tl.float32)
+    run_sum = tl.zeros([BLOCK_N], dtype=tl.float32)
+    acc = tl.zeros([BLOCK_N, BLOCK_D], dtype=tl.float32)
+    for j in range(0, n_comp):
+        c = tl.load(c_ptr + j * D + cols, mask=col_ok, other=0.0)
+        v = tl.load(v_ptr + j * D + cols, mask=col_ok, other=1.0)
+        lw = tl.load(lw_ptr + j)
+        if DIFFUSED:
+            c = alpha * c
+            v = alpha2 * v + sigma2
+            lw = lw - 0.5 * tl.sum(tl.where(col_ok, tl.log(v), 0.0), axis=0)
+        diff = tl.where(mask, c[None, :] - xs, 0.0)
+        pull = diff / v[None, :]
+        logit = lw - 0.5 * tl.sum(diff * pull, axis=1)
+        new_max = tl.maximum(run_max, logit)
+        # a row whose logits are all -inf keeps max -inf: exp(-inf - -inf) would be NaN
+        safe = tl.where(new_max == float("-inf"), 0.0, new_max)
+        rescale = tl.exp(run_max - safe)
+        p = tl.exp(logit - safe)
+        run_sum = run_sum * rescale + p
+        acc = acc * rescale[:, None] + p[:, None] * pull
+        run_max = new_max
+    return run_max, run_sum, acc
+
+
+@triton.jit
+def _gmm_step_kernel(
+    x_ptr, z_ptr, w_ptr, e_ptr, seeds_ptr, xo_ptr, wo_ptr,
+    mu_ptr, var_ptr, lw_ptr, rc_ptr, rv_ptr, rk_ptr, n_mix, n_bumps,
+    N, D, stride_x, stride_z, stride_xo,
+    alpha, alpha2, sigma2, g2, half_lam, g_sqrt_h, f_coef, h, lam, dlam, half_g2_lam, ratio_gg,
+    ratio_gz, dw_clip, w_min, w_max,
+    HAS_NOISE: tl.constexpr, HAS_EXTRA: tl.constexpr, NOISE_BY_GROUP: tl.constexpr,
+    RATIO: tl.constexpr, LOG_REWARD: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr,
+):
+    rows = tl.program_id(0) * BLOCK_N + tl.arange(0, BLOCK_N)
+    row_ok = rows < N
+    rows64 = rows.to(tl.int64)
+    cols = tl.arange(0, BLOCK_D)
+    mask = row_ok[:, None] & (cols < D)[None, :]
+    xs = tl.load(x_ptr + rows64[:, None] * stride_x + cols[None, :], mask=mask,
+                 other=0.0).to(tl.float32)
+    _m, s_sum, s_acc = _online_mixture(xs, mask, mu_ptr, var_ptr, lw_ptr, n_mix, D, alpha,
+                                       alpha2, sigma2, cols, True, BLOCK_N, BLOCK_D)
+    s = s_acc / s_sum[:, None]
+    r_max, r_sum, r_acc = _online_mixture(xs, mask, rc_ptr, rv_ptr, rk_ptr, n_bumps, D, alpha,
+                                          alpha2, sigma2, cols, False, BLOCK_N, BLOCK_D)
+    if LOG_REWARD:
+        r = r_max + tl.log(r_sum)
+        gr = r_acc / r_sum[:, None]
+    else:
+        scale = tl.exp(tl.where(r_max == float("-inf"), 0.0, r_max))
+        r = scale * r_sum
+        gr = scale[:, None] * r_acc
+    if HAS_NOISE:
+        z = tl.load(z_ptr + rows64[:, None] * stride_z + cols[None, :], mask=mask,
+                    other=0.0).to(tl.float32)
+    else:
+        seed, offset = load_seeds(seeds_ptr)
+        if NOISE_BY_GROUP:  # D % 4 == 0: group of (n, d) is n * D/4 + d/4
+            groups = rows64[:, None] * (D // 4) + tl.arange(0, BLOCK_D // 4)[None, :]
+            z = normals_interleaved(seed, offset, groups, BLOCK_N, BLOCK_D // 4)
+        else:
+            z = normals_per_element(seed, offset, rows64[:, None] * D + cols[None, :])
+    fx = f_coef * xs
+    drift = g2 * (s + half_lam * gr) - fx
+    x_new = xs + h * drift + g_sqrt_h * z
+    tl.store(xo_ptr + rows64[:, None] * stride_xo + cols[None, :],
+             x_new.to(xo_ptr.dtype.element_ty), mask=mask)
+    gr = tl.where(mask, gr, 0.0)
+    if RATIO:
+        ga = tl.sum(gr * gr, axis=1)
+        gb = tl.sum(gr * z, axis=1)
+    else:
+        ga = tl.sum(gr * fx, axis=1)
+        gb = tl.sum(gr * s, axis=1)
+    w = tl.load(w_ptr + rows, mask=row_ok, other=0.0).to(tl.float32)
+    extra = w  # unread without HAS_EXTRA
+    if HAS_EXTRA:
+        extra = tl.load(e_ptr + rows, mask=row_ok, other=0.0)
+    w_out = new_w(w, r, extra, ga, gb, h, lam, dlam, half_g2_lam, ratio_gg, ratio_gz, dw_clip,
+                  w_min, w_max, HAS_EXTRA, RATIO)
+    tl.store(wo_ptr + rows, w_out, mask=row_ok)
+
+
+def launch(t: GmmTensors, c: GmmScalars) -> None:
+    """Launch the fused mixture step on the bundles of ``fkc_kernels.ops._gmm_args``; writes
+    ``t.x_out`` ``(N, D)`` (x's dtype) and ``t.w_out`` float32 ``(N,)``. ``D <= MAX_D``."""
+    n, d = t.x.shape
+    if n == 0:
+        return
+    block_d = max(4, triton.next_power_of_2(d))
+    block_n = max(1, min(_TILE // block_d, triton.next_power_of_2(n)))
+    g2 = c.g * c.g
+    dummy = t.x
+    _gmm_step_kernel[(triton.cdiv(n, block_n),)](
+        t.x, dummy if t.noise is None else t.noise, t.w,
+        t.w if t.extra_dw is None else t.extra_dw, dummy if t.seeds is None else t.seeds,
+        t.x_out, t.w_out, t.means, t.variances, t.log_weights, t.centers, t.reward_variances,
+        t.log_coefs, t.means.shape[0], t.centers.shape[0], n, d, t.x.stride(0),
+        0 if t.noise is None else t.noise.stride(0), t.x_out.stride(0),
+        c.alpha, c.alpha * c.alpha, c.sigma * c.sigma, g2, 0.5 * c.lam, c.g * c.h**0.5, c.f_coef,
+        c.h, c.lam, c.dlam, 0.5 * g2 * c.lam, c.h * g2 * c.lam * c.lam / 8,
+        0.5 * c.g * c.h**0.5 * c.lam, c.dw_clip, c.w_min, c.w_max,
+        HAS_NOISE=t.noise is not None, HAS_EXTRA=t.extra_dw is not None,
+        NOISE_BY_GROUP=d % 4 == 0, RATIO=c.increment == "ratio", LOG_REWARD=c.log_reward,
+        BLOCK_N=block_n, BLOCK_D=block_d, num_warps=4,
+    )
+
+
+def gmm_step(*args) -> None:
+    """The ``fkc::gmm_step_triton`` implementation (the bundles' fields, positional)."""
+    launch(*split_gmm_args(args))
