@@ -7,8 +7,9 @@ The table's baseline is ``dst.copy_(src)`` of the step's bytes in the same run (
 s, ∇r and write x, float32): ``of copy`` is copy time / step time, so 1.0 is memory speed. The
 ``cpu`` rows draw the noise contract's Philox normals in-kernel (the ``noise`` ISA column says
 which vector path: FKC_CPU_ISA=avx2|scalar caps it; the inputs of the next window of elements are
-prefetched while the noise of this one is made: FKC_CPU_PREFETCH=window prefetches each window's
-own inputs in one burst instead, FKC_CPU_PREFETCH=0 not at all); ``cpu, explicit`` reads a given
+prefetched while the noise of this one is made, a burst every 128 normals (FKC_CPU_SLICE=<n>
+changes the 128): FKC_CPU_PREFETCH=window prefetches each window's own inputs in one burst instead,
+FKC_CPU_PREFETCH=0 not at all); ``cpu, explicit`` reads a given
 noise tensor instead (one more stream of bytes, no noise math). ``cpu in place`` is
 ``fkc_step_``, the call the sampler makes: the out-of-place ``fkc_step`` also allocates a fresh
 N×D output each call, and a buffer that large comes from the OS zeroed page by page, which costs

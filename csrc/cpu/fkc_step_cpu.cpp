@@ -45,9 +45,16 @@ constexpr int64_t kChunk = 512;  // 5 float buffers of 2 KiB: stays in L1
 // normals are made for up to this many consecutive flat elements at once (8 KiB): many short
 // rows per fill, so the noise loop runs in its widest steps whatever D is
 constexpr int64_t kNoiseWindow = 2048;
-// normals made between two bursts of prefetches for the next window (512: 6 KiB of inputs a
-// burst; 128 and 256 measured no better on the 2-core AVX-512 box)
-constexpr int64_t kNoiseSlice = 512;
+// normals made between two bursts of prefetches for the next window. 128 (24 lines of inputs a
+// burst, what the core's miss queue holds): on the 2-core AVX2 EPYC a burst of 512 filled the
+// queue and the core stalled on the prefetch instruction itself (31% of step_rows' samples at
+// D = 64; 18% with 128), and 128 ran 0.1-0.3 ns an element faster there. 512 was chosen on the AVX-512 box, where 128 and
+// 256 measured no better. FKC_CPU_SLICE=<n> sets it (to measure it on another machine).
+int64_t noise_slice() {
+  const char* env = std::getenv("FKC_CPU_SLICE");
+  return env == nullptr ? 128 : std::max<int64_t>(4, std::atoll(env));
+}
+const int64_t kNoiseSlice = noise_slice();
 
 // How the inputs are prefetched while the noise is made. kAhead (default): the next window's
 // inputs, a slice at a time, between slices of this window's noise, so they arrive a whole window

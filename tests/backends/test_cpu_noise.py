@@ -96,10 +96,13 @@ def test_step_noise_is_the_noise_path(n, d):
     assert torch.equal(x_new, z)
 
 
-@pytest.mark.parametrize("mode", ["window", "0"])
-def test_every_prefetch_mode_draws_the_same_step(mode):
-    """The prefetch mode only moves loads earlier: x' is the noise path's bits in every mode
-    (default ``ahead`` is the test above), over many windows and tasks on 2 threads."""
+@pytest.mark.parametrize("var,mode", [("FKC_CPU_PREFETCH", "window"), ("FKC_CPU_PREFETCH", "0"),
+                                      ("FKC_CPU_SLICE", "4"), ("FKC_CPU_SLICE", "2048"),
+                                      ("FKC_CPU_ISA", "avx2"), ("FKC_CPU_ISA", "scalar")])
+def test_every_prefetch_mode_draws_the_same_step(var, mode):
+    """The prefetch mode and slice only move loads earlier, the instruction set only changes
+    the width: x' is the scalar noise path's bits under each setting (the defaults are the test
+    above), over many windows and tasks on 2 threads."""
     code = (
         "import torch, fkc_kernels as fk\n"
         "from fkc_kernels.reference.philox import draw_philox_seeds\n"
@@ -110,10 +113,10 @@ def test_every_prefetch_mode_draws_the_same_step(mode):
         "    seeds = draw_philox_seeds(torch.Generator().manual_seed(5), torch.device('cpu'))\n"
         "    x, _ = fk.fkc_step(zeros, torch.zeros(n), zeros, zeros, torch.zeros(n), h=1.0,"
         " g=1.0, lam=0.0, dlam=0.0, generator=gen, backend='cpu')\n"
-        "    z = torch.ops.fkc.philox_normal_cpu(seeds, n * d, 0, 'auto').view(n, d)\n"
+        "    z = torch.ops.fkc.philox_normal_cpu(seeds, n * d, 0, 'scalar').view(n, d)\n"
         "    assert torch.equal(x, z), (n, d)\n"
     )
-    env = dict(os.environ, FKC_CPU_PREFETCH=mode)
+    env = dict(os.environ, **{var: mode})
     proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                           timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
