@@ -19,17 +19,17 @@ from typing import Any
 
 # public name -> the submodule that defines it
 _WHERE = {
-    "RunConfig": "config", "StorageError": "durable_io",
+    "RunConfig": "config",
     **dict.fromkeys((
         "AnswerRejected", "BadLine", "DuplicateAnswer", "FeedbackCorruptError",
         "FeedbackLineWarning", "FeedbackRecord", "FeedbackStore", "FeedbackTailWarning",
-        "FunctionOracle", "InvalidReward", "Oracle", "Query", "SettingsMismatchError",
-        "StoreOracle", "UnknownQuery"), "feedback"),
+        "FunctionOracle", "InvalidReward", "Oracle", "PollingOracle", "Query", "RunFolderBusy",
+        "RunLock", "SettingsMismatchError", "StorageError", "StoreOracle", "UnknownQuery",
+        "open_run"), "store"),
     **dict.fromkeys(("ActiveResult", "evaluate_final_model", "run_active"), "loop"),
     **dict.fromkeys(("summary_table", "write_report"), "report"),
     **dict.fromkeys(("RewardEnsemble", "RewardModel", "make_reward_model",
                      "train_reward_model"), "reward_models"),
-    **dict.fromkeys(("RunFolderBusy", "RunLock"), "run_lock"),
     **dict.fromkeys(("BaseStrategy", "RoundView", "Strategy", "StrategyPicks",
                      "register_strategy"), "strategies"),
     "Task": "tasks",

@@ -37,8 +37,8 @@ from .cli_options import (
     quiet_startup_noise,
 )
 from .config import BENCH_STRATEGIES, QUICK_STRATEGIES, STRATEGIES
-from .durable_io import StorageError, describe_os_error
-from .run_lock import RunLock
+from .store.durable_io import StorageError, describe_os_error
+from .store.lock import RunLock
 
 if TYPE_CHECKING:
     import torch

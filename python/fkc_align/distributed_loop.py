@@ -4,7 +4,7 @@
 samples its shard of the ``n_particles`` with :class:`fkc_kernels.distributed.ShardedFKCSampler`
 (global noise, global weights), the ``k`` shown particles are chosen by the exact global
 :func:`fkc_kernels.distributed.select_particles` and fetched to the ranks, and **only rank 0**
-writes the :class:`~fkc_align.feedback.FeedbackStore`, asks the oracle and trains the reward
+writes the :class:`~fkc_align.store.FeedbackStore`, asks the oracle and trains the reward
 model, which is then broadcast to every rank. Same settings, same store format, same resume.
 
 It is the same loop as the single-process one (:func:`fkc_align.loop.run_loop` over
@@ -32,9 +32,9 @@ import torch
 import torch.distributed as dist
 
 from .config import RunConfig
-from .feedback import Oracle
 from .loop import ActiveResult, WorkerResult, run_loop
 from .particles import ShardedParticles
+from .store import Oracle
 from .tasks import Task
 
 __all__ = ["WorkerResult", "run_active_distributed"]

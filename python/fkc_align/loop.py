@@ -4,7 +4,7 @@ Round 0 (cold start) shows ``min(k, B)`` unguided samples; every later round sam
 with :class:`fkc_kernels.FKCSampler` guided by the reward network and shows ``k' = min(k,
 budget left)`` of them, chosen by the run's strategy (:mod:`fkc_align.config`,
 :mod:`fkc_align.picks`), then retrains the network on all answers so far. Every query and
-answer goes through a :class:`~fkc_align.feedback.FeedbackStore`, so a killed run resumes where
+answer goes through a :class:`~fkc_align.store.FeedbackStore`, so a killed run resumes where
 it stopped. :func:`run_loop` is the one loop: one process here, or many ranks through
 :func:`fkc_align.distributed_loop.run_active_distributed`.
 """
@@ -26,11 +26,10 @@ from tqdm.auto import tqdm
 from fkc_kernels import LinearTilt
 
 from .config import STRATEGIES, RunConfig, plan_round
-from .feedback import FeedbackStore, FunctionOracle, Oracle
 from .particles import Particles
 from .picks import pick_round
 from .reward_models import RewardEnsemble, train_ensemble
-from .run_lock import RunLock
+from .store import FeedbackStore, FunctionOracle, Oracle, open_run
 from .tasks import Task
 
 __all__ = ["STRATEGIES", "ActiveResult", "RunConfig", "WorkerResult", "derived_seed",
@@ -176,7 +175,7 @@ def run_active(
             tilt, its size (default N), the number of bootstrap reward networks (strategy
             default) and an unused legacy setting (stored, compared on resume).
         oracle: who answers (default: ``FunctionOracle(task.oracle)``; a person:
-            :class:`~fkc_align.feedback.StoreOracle`).
+            :class:`~fkc_align.store.StoreOracle`).
         train_options: keyword arguments for :func:`~fkc_align.reward_models.train_reward_model`.
         log: where notes go (default: ``tqdm.write`` when ``progress`` else nothing).
         threads: torch intra-op threads during the run (restored afterwards; None leaves them).
@@ -229,7 +228,7 @@ def run_loop(task: Task, cfg: RunConfig, particles: Particles, *, backend: str,
     train_options = dict(train_options or {})
     store = None
     if main:
-        store = open_store(out_dir, cfg.settings(), cfg.seed, resume, say)
+        store = open_run(out_dir, cfg.settings(), cfg.seed, resume=resume, say=say)
         oracle = oracle if oracle is not None else FunctionOracle(task.oracle)
     try:
         model = make_reward_model(task, cfg).to(device)
@@ -324,49 +323,6 @@ def run_loop(task: Task, cfg: RunConfig, particles: Particles, *, backend: str,
 
 def _fmt(v: float | None) -> str:
     return "-" if v is None else f"{v:.2f}"
-
-
-def open_store(out_dir, settings, seed, resume, say) -> FeedbackStore:
-    """The run's feedback store: in memory (``out_dir=None``), a new run folder, or a resumed one
-    (settings checked, a torn tail moved aside); ``say`` gets the resume messages.
-
-    The store owns the folder (its :class:`RunLock` is held until ``store.close()``), taken
-    before the folder is looked at, so two runs never race.
-    """
-    if out_dir is None:
-        if resume:
-            raise ValueError("resume: needs out_dir (the run folder to continue), got None")
-        return FeedbackStore.create(None, settings, seed=seed)
-    path = Path(out_dir)
-    lock = RunLock(path, "resume" if resume else "run").acquire()
-    try:
-        return _open_owned_store(path, settings, seed, resume, say, lock)
-    except BaseException:
-        lock.release()
-        raise
-
-
-def _open_owned_store(path, settings, seed, resume, say, lock) -> FeedbackStore:
-    feedback_file = path / "feedback.jsonl"
-    # an empty file is a kill between creating it and writing the header: nothing to resume
-    has_feedback = feedback_file.exists() and feedback_file.stat().st_size > 0
-    if not resume:
-        if has_feedback:
-            raise FileExistsError(
-                f"out_dir: {path} already holds a run; pass resume=True (--resume) to continue "
-                f"it, or choose another folder"
-            )
-        return FeedbackStore.create(path, settings, seed=seed, owner=lock)
-    if not has_feedback:
-        say(f"resume: {path} has no feedback yet; starting the run there")
-        return FeedbackStore.create(path, settings, seed=seed, owner=lock)
-    store = FeedbackStore.open(path, owner=lock)
-    store.check_settings(settings)
-    if store.tail_problem is not None:  # each bad line was warned about once already
-        say(f"resume: the cut-short last line is kept in {store.move_bad_tail_aside()}")
-    say(f"resume: {len(store.records())} answers found in {path}, "
-        f"{len(store.pending())} pending")
-    return store
 
 
 def train_on_answers(model, store: FeedbackStore, seed: int, rnd: int, device,

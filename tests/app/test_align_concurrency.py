@@ -10,12 +10,18 @@ import sys
 import pytest
 import torch
 
-import fkc_align.feedback
+import fkc_align.store
 from fkc_align.cli import main
-from fkc_align.durable_io import StorageError
-from fkc_align.feedback import DuplicateAnswer, FeedbackStore, StoreOracle
 from fkc_align.loop import run_active
-from fkc_align.run_lock import LOCK_FILE, RunFolderBusy, RunLock
+from fkc_align.store import (
+    LOCK_FILE,
+    DuplicateAnswer,
+    FeedbackStore,
+    RunFolderBusy,
+    RunLock,
+    StorageError,
+    StoreOracle,
+)
 from fkc_align.tasks import gmm
 
 SETTINGS = {"task": {"name": "t"}, "budget": 16, "k": 16, "shape": [2]}
@@ -30,7 +36,7 @@ sys.modules["fkc_align"] = pkg
 """
 
 HOLD_LOCK = CHILD_PRELUDE + """
-from fkc_align.run_lock import RunLock
+from fkc_align.store import RunLock
 lock = RunLock(sys.argv[1], purpose="serve").acquire()  # kept: a dropped RunLock releases
 print("locked", flush=True)
 sys.stdin.readline()
@@ -38,7 +44,7 @@ sys.stdin.readline()
 
 ANSWER_ALL = CHILD_PRELUDE + """
 import json
-from fkc_align.feedback import DuplicateAnswer, FeedbackStore
+from fkc_align.store import DuplicateAnswer, FeedbackStore
 store = FeedbackStore.open(sys.argv[1])
 ids = [q.id for q in store.pending()]
 if sys.argv[2] == "reversed":
@@ -58,7 +64,7 @@ print(json.dumps({"took": took, "refused": refused}), flush=True)
 
 
 def _python(code: str, *args) -> subprocess.Popen:
-    package_dir = os.path.dirname(fkc_align.feedback.__file__)
+    package_dir = os.path.dirname(os.path.dirname(fkc_align.store.__file__))
     return subprocess.Popen([sys.executable, "-c", code, package_dir, *map(str, args)], text=True,
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, env=dict(os.environ, OMP_NUM_THREADS="1"))

@@ -3,7 +3,7 @@
 The loop (:func:`fkc_align.run_active`) runs with a :class:`PageOracle`: it writes each round's
 queries into the run folder (as it does for any oracle) and waits until every one of them has an
 answer in ``feedback.jsonl``. The rating page reaches the same folder through its own
-:class:`~fkc_align.feedback.FeedbackStore`, exactly as another process would: the page never
+:class:`~fkc_align.store.FeedbackStore`, exactly as another process would: the page never
 holds an answer the file does not, and the loop never sees one the page was not told is saved.
 
 Ratings are 1 to 5 stars; the reward the loop learns from is ``stars - 3`` (-2 .. +2, 3 stars
@@ -18,15 +18,14 @@ import math
 import re
 import sys
 import threading
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from ..feedback import DuplicateAnswer, FeedbackStore, Query
 from ..loop import ActiveResult, run_active
 from ..report import NEUTRAL_RATING, plot_curves, write_report
+from ..store import DuplicateAnswer, FeedbackStore, PollingOracle
 from ..tasks import Task
 from .render import Renderer, particle_png
 
@@ -57,27 +56,34 @@ class AnswerError(Exception):
         self.status, self.message, self.extra = status, message, extra
 
 
-class PageOracle:
+class PageOracle(PollingOracle):
     """The person on the page: waits for the answers to arrive in the run folder.
 
-    Like :class:`~fkc_align.feedback.StoreOracle`, and tells its session what the loop is doing
-    (waiting for a round, training) and stops when the session stops.
+    The polling of :class:`~fkc_align.store.StoreOracle`; it also tells its session what the
+    loop is doing (waiting for a round, training) and stops when the session stops.
     """
 
     def __init__(self, session: ServeSession, poll_s: float = 0.1) -> None:
-        self.session, self.poll_s = session, poll_s
+        super().__init__(poll_s)
+        self.session = session
 
-    def ask(self, store: FeedbackStore, queries: Sequence[Query]) -> None:
+    def started(self, store: FeedbackStore, ids: list[str]) -> None:
         self.session._enter("waiting")
-        ids = [q.id for q in queries]
-        while True:
-            if self.session.stopping.is_set():
-                raise ServeStopped("the server stopped while waiting for answers")
-            store.refresh()
-            if all(store.answer_of(i) is not None for i in ids):
-                self.session._enter("training")
-                return
-            self.session.stopping.wait(self.poll_s)
+        self._check_stopping()
+
+    def still_missing(self, store: FeedbackStore, ids: list[str], missing: list[str],
+                      waited_s: float) -> None:
+        self._check_stopping()
+
+    def answered(self, store: FeedbackStore, ids: list[str]) -> None:
+        self.session._enter("training")
+
+    def sleep(self, seconds: float) -> None:
+        self.session.stopping.wait(seconds)
+
+    def _check_stopping(self) -> None:
+        if self.session.stopping.is_set():
+            raise ServeStopped("the server stopped while waiting for answers")
 
 
 class ServeSession:
@@ -213,13 +219,6 @@ class ServeSession:
         self._store.refresh()
         return self._store
 
-    def _find(self, store: FeedbackStore, query_id: str) -> Query | None:
-        for rnd in store.rounds():
-            for q in store.queries(rnd):
-                if q.id == query_id:
-                    return q
-        return None
-
     def state(self) -> dict[str, Any]:
         """What the page shows: phase, progress, the waiting round's queries, best so far,
         and the report once the budget is spent."""
@@ -276,7 +275,7 @@ class ServeSession:
         if query_id in self._png:
             return self._png[query_id]
         with self._store_lock:
-            query = self._find(self._page_store(), query_id) if self._ready.is_set() else None
+            query = self._page_store().query(query_id) if self._ready.is_set() else None
         if query is None:
             return None
         with self._render_lock:
@@ -309,8 +308,7 @@ class ServeSession:
                 raise AnswerError(422, f"answers: expected at most {store.settings['k']} (the "
                                        f"images of one round), got {len(answers)}; nothing was "
                                        f"saved")
-            index = {q.id: q for r in store.rounds() for q in store.queries(r)}
-            unknown = [a["id"] for a in answers if a["id"] not in index]
+            unknown = [a["id"] for a in answers if store.query(a["id"]) is None]
             if unknown:
                 shown = _some([_clip(i) for i in unknown])
                 raise AnswerError(404, f"answers: unknown query id(s) {shown} (this run's ids "
@@ -324,7 +322,7 @@ class ServeSession:
                            if current is None else f"round {current + 1} is waiting for answers")
                 raise AnswerError(409, f"round: this page submitted round {rnd + 1}, but "
                                        f"{waiting}; reload the page. Nothing was saved")
-            wrong = [a["id"] for a in fresh if index[a["id"]].round != current]
+            wrong = [a["id"] for a in fresh if store.query(a["id"]).round != current]
             if wrong:
                 raise AnswerError(409, f"answers: {_some([page_label(i) for i in wrong])} not in "
                                        f"round {current + 1}, the round waiting for answers; "

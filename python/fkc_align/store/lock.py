@@ -7,7 +7,7 @@ appends are made safe by a short lock on the feedback file itself.
 
 Usage::
 
-    from fkc_align.run_lock import RunLock, RunFolderBusy
+    from fkc_align.store import RunLock, RunFolderBusy
 
     with RunLock(run_dir, purpose="serve"):     # raises RunFolderBusy naming the holder
         ...                                     # this process owns run_dir
