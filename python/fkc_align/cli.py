@@ -344,11 +344,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         return cmd_run_distributed(args)
     task, out, _, config = check_args(args)
     # this process owns the folder from here to the report (RunFolderBusy names any other owner)
-    with RunLock(out, "resume" if args.resume else "run"):
-        return _run_owned(args, task, out, config)
+    with RunLock(out, "resume" if args.resume else "run") as lock:
+        return _run_owned(args, task, out, config, lock)
 
 
-def _run_owned(args: argparse.Namespace, task: Task, out: Path, config: RunConfig) -> int:
+def _run_owned(args: argparse.Namespace, task: Task, out: Path, config: RunConfig,
+               lock: RunLock) -> int:
     from .config import Runtime
     from .loop import evaluate_final_model, run_active
     from .report import summary_table, write_report
@@ -361,7 +362,9 @@ def _run_owned(args: argparse.Namespace, task: Task, out: Path, config: RunConfi
     walls = []
     for name, folder, cfg in _runs(args, task, out, config):
         t0 = time.perf_counter()
-        results[name] = run_active(task, cfg, runtime=replace(runtime, out_dir=folder))
+        # the main run's folder is this process's already: its lock is handed on
+        results[name] = run_active(task, cfg, runtime=replace(
+            runtime, out_dir=folder, lock=lock if folder == out else None))
         walls.append(time.perf_counter() - t0)
     fkc_wall = walls[0]
     for res in results.values():  # synthetic oracle, outside the budget (see the table's note)
@@ -400,9 +403,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     sock, token = bind_again(args.host, args.port, recorded_address(out) if args.resume else None)
     # this process owns the folder while it serves (RunFolderBusy names any other owner); the
     # page's answers need no lock of their own
-    with sock, RunLock(out, "serve"):
+    with sock, RunLock(out, "serve") as lock:
         session = ServeSession(task, out, resume=args.resume, config=config,
-                               runtime=Runtime(backend=args.backend, device=args.device))
+                               runtime=Runtime(backend=args.backend, device=args.device,
+                                               lock=lock))
         session.start()
         session.wait_ready()  # a run that cannot start (settings differ, ...) fails here
         record_address(out, sock, args.host, token)

@@ -251,6 +251,8 @@ class Runtime:
             faster on a busy one, where spinning worker threads fight for the cores.
         train_options: keyword arguments for
             :func:`~fkc_align.reward_models.train_reward_model`.
+        lock: the run folder's :class:`~fkc_align.store.RunLock` when the caller holds it
+            already (the CLI does, from its checks to the report); None: the run takes it.
     """
 
     backend: str = "auto"
@@ -261,6 +263,7 @@ class Runtime:
     log: Callable[[str], None] | None = None
     threads: int | None = 1
     train_options: dict[str, Any] = field(default_factory=dict)
+    lock: Any = None  # RunLock | None (the store is not imported here)
 
     def say(self) -> Callable[[str], None]:
         """Where the run's notes go (see ``log``)."""
@@ -280,7 +283,7 @@ def configure(task, **keywords: Any) -> tuple[RunConfig, Runtime]:
     """``(RunConfig, Runtime)`` from flat keyword arguments (notebooks, scripts, tests).
 
     The :class:`Runtime` fields (``backend``, ``device``, ``out_dir``, ``resume``,
-    ``progress``, ``log``, ``threads``, ``train_options``) go to the runtime, every other
+    ``progress``, ``log``, ``threads``, ``train_options``, ``lock``) go to the runtime, every other
     keyword to :meth:`RunConfig.resolve` (``budget``, ``k``, ``strategy``, ...).
     """
     runtime = {name: keywords.pop(name) for name in RUNTIME_FIELDS if name in keywords}

@@ -117,7 +117,7 @@ class Coordinator(WorkerSide):
         self.task, self.cfg, self.say = task, cfg, say
         self.train_options = dict(runtime.train_options or {})
         self.store: FeedbackStore = open_run(runtime.out_dir, cfg.settings(), cfg.seed,
-                                             resume=runtime.resume, say=say)
+                                             resume=runtime.resume, say=say, lock=runtime.lock)
         self.oracle = oracle if oracle is not None else FunctionOracle(task.oracle)
         self.show_bars = runtime.progress
         self.round_bar = tqdm(total=cfg.n_rounds, desc=f"{cfg.strategy} rounds", unit="round",

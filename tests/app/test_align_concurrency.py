@@ -113,8 +113,8 @@ def test_second_owner_is_refused_naming_the_holder_until_it_dies(tmp_path):
     with FeedbackStore.open(tmp_path, owner=True) as owner:
         assert RunLock.holder(tmp_path)["pid"] == os.getpid()
         assert owner.answer_of(qs[0].id).reward == 1.5
-        with RunLock(tmp_path):  # the same process may nest
-            pass
+        with pytest.raises(RunFolderBusy, match="already owned by this process"):
+            RunLock(tmp_path).acquire()  # taken once: an owner hands its lock on instead
         assert RunLock.holder(tmp_path)["purpose"] == "resume"
     assert RunLock.holder(tmp_path) is None
 
