@@ -145,8 +145,29 @@ class RunConfig:
         """Check a run's arguments (errors name the argument) and fill the task's defaults.
 
         ``None`` means "the default": the task's ``defaults`` for ``n_particles``, ``n_steps``,
-        ``lam_max``; the strategy's ε schedule (fkc-explore 0.5 → 0.25, fkc-eps 0.8 → 0.1);
+        ``lam_max``; the strategy's ε schedule (fkc-explore 0.35 → 0.15, fkc-eps 0.8 → 0.1);
         ``ceil(budget / k)`` for ``total_steps``; ``n_pool = n_particles``.
+
+        Args:
+            task: the base model and user (:func:`fkc_align.tasks.digits`, ``gmm`` or yours).
+            budget: B, the total number of queries (never exceeded).
+            k: particles shown per round (the last round shows ``min(k, budget left)``).
+            n_particles: N particles sampled per guided round (>= k).
+            n_steps: sampler steps per round.
+            seed: seeds everything; each round's generator comes from ``(seed, round)``.
+            strategy: a registered one (:mod:`fkc_align.strategies`: ``"fkc-explore"``, the
+                default, ``"greedy"``, ``"ucb"``, ``"thompson"``, the ablations, yours),
+                ``"fkc-eps"`` (the paper's Algorithm 1; ``"fkc"`` is its earlier name) or
+                ``"random"``.
+            lam_max: guidance strength of ``LinearTilt`` in units of reward standard
+                deviations (``fkc-explore`` scales it per round).
+            reward_at: where the reward network is evaluated: ``"x0_hat"`` (denoised estimate,
+                robust for a network trained on clean data) or ``"x"``.
+            total_steps: the ε schedule's length.
+            eps_start, eps_end: the exploration share's schedule.
+            explore_lam, n_pool, ensemble, exploit_candidates: fkc-explore's exploration-pool
+                tilt, its size, the number of bootstrap reward networks and an unused legacy
+                setting (stored, compared on resume).
         """
         budget = check_int("budget", budget, 1)
         k = check_int("k", k, 1)
