@@ -35,7 +35,7 @@ def _uneven_sizes(n: int, world: int) -> list[int]:
     return sizes
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m fkc_kernels.distributed", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--particles", type=int, default=100_000,
@@ -48,9 +48,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--backend", choices=["auto", "gloo", "nccl"], default="auto",
                    help="process-group backend (auto: nccl with CUDA, else gloo)")
     p.add_argument("--kernel-backend", default="auto", help="fkc_kernels backend of the sampler")
-    args = p.parse_args(argv)
+    return p.parse_args(argv)
 
-    backend = args.backend
+
+def _init_group(backend: str) -> torch.device:
+    """Join the process group (``auto``: NCCL with CUDA, else gloo); this rank's device."""
     if backend == "auto":
         backend = "nccl" if torch.cuda.is_available() else "gloo"
     if backend == "nccl":
@@ -60,15 +62,32 @@ def main(argv: list[str] | None = None) -> int:
     else:
         device = torch.device("cpu")
     dist.init_process_group(backend)
-    world, rank = dist.get_world_size(), dist.get_rank()
-    failures: list[str] = []
+    return device
 
-    def report(name: str, ok: bool, detail: str) -> None:
+
+class _Report:
+    """One line per check from rank 0; remembers the failures of every rank."""
+
+    def __init__(self, rank: int) -> None:
+        self.rank, self.failures = rank, []
+
+    def __call__(self, name: str, ok: bool, detail: str) -> None:
         if not ok:
-            failures.append(name)
-        if rank == 0:
+            self.failures.append(name)
+        if self.rank == 0:
             print(f"[{'ok' if ok else 'FAIL'}] {name}: {detail}", flush=True)
 
+
+def _all_ranks(ok: bool, device: torch.device) -> bool:
+    """``ok`` on every rank (a MIN all-reduce)."""
+    flag = torch.tensor([int(ok)], device=device)
+    dist.all_reduce(flag, op=dist.ReduceOp.MIN)
+    return bool(flag.item())
+
+
+def _check_ops(args: argparse.Namespace, device: torch.device, report: _Report) -> None:
+    """Selection, ESS, resampling and the particle exchange against single-process results."""
+    world, rank = dist.get_world_size(), dist.get_rank()
     sizes = _uneven_sizes(args.particles, world)
     offset = sum(sizes[:rank])
     g = torch.Generator().manual_seed(args.seed)
@@ -97,17 +116,17 @@ def main(argv: list[str] | None = None) -> int:
         w_global, generator=torch.Generator().manual_seed(args.seed + 2), backend="reference"
     )[offset:offset + sizes[rank]]
     moved = int(((anc < offset) | (anc >= offset + sizes[rank])).sum())  # rank 0's count
-    ok = torch.tensor([int(torch.equal(anc.cpu(), anc_ref))], device=device)
-    dist.all_reduce(ok, op=dist.ReduceOp.MIN)
-    report("systematic_resample", bool(ok.item()),
+    report("systematic_resample", _all_ranks(torch.equal(anc.cpu(), anc_ref), device),
            f"rank 0 receives {moved} of {sizes[rank]} ancestors from other ranks (8 B each)")
 
     x_global = torch.arange(args.particles, dtype=torch.float32)[:, None].repeat(1, 3)
     x_new = fd.fetch_particles(x_global[offset:offset + sizes[rank]].to(device), anc)
-    ok = torch.tensor([int(torch.equal(x_new.cpu(), x_global[anc.cpu()]))], device=device)
-    dist.all_reduce(ok, op=dist.ReduceOp.MIN)
-    report("fetch_particles", bool(ok.item()), f"rank 0 fetched {moved} rows from other ranks")
+    report("fetch_particles", _all_ranks(torch.equal(x_new.cpu(), x_global[anc.cpu()]), device),
+           f"rank 0 fetched {moved} rows from other ranks")
 
+
+def _check_sampler(args: argparse.Namespace, device: torch.device, report: _Report) -> None:
+    """:class:`ShardedFKCSampler` on the closed-form tilt (mean 1.5, variance 0.25)."""
     sched = fk.VPSchedule()
 
     def score(x: torch.Tensor, tau: float) -> torch.Tensor:
@@ -135,8 +154,16 @@ def main(argv: list[str] | None = None) -> int:
     report("ShardedFKCSampler", abs(mean - 1.5) < 0.1 and abs(var - 0.25) < 0.08,
            f"N={args.sampler_n}, K={args.steps}: tilted mean {mean:.3f} (target 1.5), variance "
            f"{var:.3f} (target 0.25), resampled {int(res.resampled.sum())} times")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse_args(argv)
+    device = _init_group(args.backend)
+    report = _Report(dist.get_rank())
+    _check_ops(args, device, report)
+    _check_sampler(args, device, report)
     dist.destroy_process_group()
-    return 1 if failures else 0
+    return 1 if report.failures else 0
 
 
 if __name__ == "__main__":

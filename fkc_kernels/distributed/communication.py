@@ -6,6 +6,8 @@ every rank instead of leaving the others blocked in a collective.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.distributed as dist
 
@@ -35,6 +37,21 @@ def comm_device(group, t: object = None) -> torch.device:
     if dist.get_backend(group) == "nccl":
         return torch.device("cuda", torch.cuda.current_device())
     return torch.device("cpu")
+
+
+def checked_args(check: Callable[[], tuple], group) -> tuple[tuple | None, Exception | None,
+                                                             torch.device]:
+    """Run this rank's argument checks without raising yet: ``(values, error, device)``.
+
+    ``check()`` returns the checked values, a tensor first (its device is where collectives
+    run). A ``TypeError``/``ValueError`` is returned, not raised, so that every rank still
+    takes part in :func:`exchange_header`, which raises it on all of them.
+    """
+    try:
+        values = check()
+    except (TypeError, ValueError) as e:
+        return None, e, comm_device(group)
+    return values, None, comm_device(group, values[0])
 
 
 def all_gather_rows(row: torch.Tensor, world: int, group) -> torch.Tensor:

@@ -14,7 +14,7 @@ from ..reference.select_particles import rank_keys, top_indices
 from .communication import (
     all_gather_rows,
     bits_f64,
-    comm_device,
+    checked_args,
     exchange_header,
     f64_bits,
     shard_offsets,
@@ -58,17 +58,18 @@ def select_particles(
         int64 ``(k,)`` on ``w_local.device``, identical on every rank: global indices.
     """
     world, rank = world_and_rank(group)
-    err: Exception | None = None
-    try:
-        w_local = v.check_weights("w_local", w_local)
-        k = v.check_int("k", k)
-        n_random = v.check_int("n_random", n_random, high=k, high_name=f"k={k}")
-        v.check_generator(generator, w_local.device)
-    except (TypeError, ValueError) as e:
-        err = e
-    device = comm_device(group, w_local if err is None else None)
+
+    def check() -> tuple:
+        w = v.check_weights("w_local", w_local)
+        k_ = v.check_int("k", k)
+        n_random_ = v.check_int("n_random", n_random, high=k_, high_name=f"k={k_}")
+        v.check_generator(generator, w.device)
+        return w, k_, n_random_
+
+    checked, err, device = checked_args(check, group)
     fields = None
     if err is None:
+        w_local, k, n_random = checked
         seeds = draw_philox_seeds(generator, device)
         fields = [torch.tensor([w_local.shape[0], k, n_random], device=device), seeds]
     table = exchange_header(fields, 5, device, world, group, err, "select_particles").tolist()
@@ -82,16 +83,27 @@ def select_particles(
     n_total = sum(sizes)
     if k > n_total:
         raise ValueError(f"k: expected an int <= N={n_total} (the particles on all ranks), got {k}")
-    seed, offset = table[0][3], table[0][4]
     if k == 0:
         return torch.empty(0, dtype=torch.int64, device=device)
-
-    n_local, start, n_max = sizes[rank], shard_offsets(sizes)[rank], max(sizes)
+    start, n_max = shard_offsets(sizes)[rank], max(sizes)
     n_top = k - n_random
     m_top, m_rand = min(n_top, n_max), (min(k, n_max) if n_random > 0 else 0)
+    cand_top = _top_candidates(w_local, n_top, m_top, start, n_total)
+    cand_rand = _random_candidates(w_local.shape[0], k, m_rand, start, n_total,
+                                   seed=table[0][3], offset=table[0][4], device=device)
+    payload = torch.cat([cand_top.reshape(-1), cand_rand.reshape(-1)])
+    gathered = all_gather_rows(payload, world, group)
+    all_top = gathered[:, : 3 * m_top].reshape(-1, 3)
+    all_rand = gathered[:, 3 * m_top:].reshape(-1, 2)
+    return _merge(all_top, all_rand, n_top, n_random)
 
-    # top candidates: this rank's best min(n_top, n_local) as rows [class, key bits, global idx],
-    # class 0 = a number (NaN-free key), 1 = NaN (below -inf), 2 = padding (below everything)
+
+def _top_candidates(w_local: torch.Tensor, n_top: int, m_top: int, start: int,
+                    n_total: int) -> torch.Tensor:
+    """This rank's best ``min(n_top, n_local)`` as int64 rows ``[class, key bits, global idx]``,
+    padded to ``(m_top, 3)``: class 0 = a number (NaN-free key), 1 = NaN (below -inf), 2 =
+    padding (below everything)."""
+    device, n_local = w_local.device, w_local.shape[0]
     cand_top = torch.empty((m_top, 3), dtype=torch.int64, device=device)
     cand_top[:, 0] = 2
     cand_top[:, 1] = f64_bits(torch.full((m_top,), -math.inf, device=device))
@@ -102,8 +114,14 @@ def select_particles(
         cand_top[:nl, 0] = torch.isnan(w_local[loc]).to(torch.int64)
         cand_top[:nl, 1] = f64_bits(rank_keys(w_local)[loc])
         cand_top[:nl, 2] = loc + start
-    # random candidates: this rank's min(k, n_local) smallest keys as rows [key, global idx];
-    # at most n_top of them can fall in the global top part, so n_random real ones remain
+    return cand_top
+
+
+def _random_candidates(n_local: int, k: int, m_rand: int, start: int, n_total: int, *,
+                       seed: int, offset: int, device: torch.device) -> torch.Tensor:
+    """This rank's ``min(k, n_local)`` smallest Philox keys as int64 rows ``[key, global idx]``,
+    padded to ``(m_rand, 2)``; at most ``n_top`` of them can fall in the global top part, so
+    ``n_random`` real ones remain."""
     cand_rand = torch.empty((m_rand, 2), dtype=torch.int64, device=device)
     cand_rand[:, 0] = _EXCLUDED_KEY
     cand_rand[:, 1] = n_total
@@ -113,12 +131,12 @@ def select_particles(
         nl = loc.shape[0]
         cand_rand[:nl, 0] = keys[loc]
         cand_rand[:nl, 1] = loc + start
+    return cand_rand
 
-    payload = torch.cat([cand_top.reshape(-1), cand_rand.reshape(-1)])
-    gathered = all_gather_rows(payload, world, group)
-    all_top = gathered[:, : 3 * m_top].reshape(-1, 3)
-    all_rand = gathered[:, 3 * m_top:].reshape(-1, 2)
 
+def _merge(all_top: torch.Tensor, all_rand: torch.Tensor, n_top: int,
+           n_random: int) -> torch.Tensor:
+    """The global picks from every rank's candidates (the same on every rank)."""
     # every rank merges the same data the same way: by (class asc, key desc, index asc), done as
     # stable sorts from the least significant criterion up
     order = torch.argsort(all_top[:, 2], stable=True)
@@ -133,4 +151,3 @@ def select_particles(
     order = torch.argsort(all_rand[:, 1], stable=True)
     order = order[torch.argsort(rkey[order], stable=True)]
     return torch.cat([top, all_rand[order[:n_random], 1]])
-

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
@@ -11,7 +12,7 @@ from ..ops import _validate as v
 from ..ops.noise import draw_uniform
 from .communication import (
     bits_f64,
-    comm_device,
+    checked_args,
     exchange_header,
     f64_bits,
     range_overlap,
@@ -42,14 +43,11 @@ def effective_sample_size(
         0-d float32 tensor in ``[1, N]``, the same on every rank (NaN when no weight is finite).
     """
     world, _ = world_and_rank(group)
-    err: Exception | None = None
-    try:
-        logw_local = v.check_weights("logw_local", logw_local)
-    except (TypeError, ValueError) as e:
-        err = e
-    device = comm_device(group, logw_local if err is None else None)
+    checked, err, device = checked_args(lambda: (v.check_weights("logw_local", logw_local),),
+                                        group)
     fields = None
     if err is None:
+        logw_local = checked[0]
         lw = _clean_logw(logw_local)
         lse = torch.stack([torch.logsumexp(lw, 0), torch.logsumexp(2.0 * lw, 0)])
         fields = [torch.tensor([logw_local.shape[0]], device=device), f64_bits(lse)]
@@ -108,19 +106,43 @@ def systematic_resample(
             ``+inf`` one) on any rank: the normalised weights are then undefined.
     """
     world, rank = world_and_rank(group)
-    err: Exception | None = None
-    try:
-        logw_local = v.check_weights("logw_local", logw_local)
-        v.check_generator(generator, logw_local.device)
-    except (TypeError, ValueError) as e:
-        err = e
-    device = comm_device(group, logw_local if err is None else None)
+    logw_local, head = _resample_header(logw_local, generator, group, world)
+    anc_out = _local_ancestors(logw_local, head, rank)
+    if world == 1:
+        return anc_out
+    return _send_to_owners(anc_out, head, rank, world, group)
+
+
+@dataclass(frozen=True)
+class _Header:
+    """What every rank knows after the header exchange of :func:`systematic_resample`."""
+
+    sizes: list[int]  # particles per rank
+    offsets: list[int]  # global index of each rank's first particle
+    bounds: list[int]  # offspring [bounds[r], bounds[r+1]) have their ancestor on rank r
+    cdf_end: list[float]  # cumulative normalised mass at the end of each rank
+    m: float  # max per-rank logsumexp (the normalising shift)
+    total: float  # sum of the shifted per-rank masses
+    u: float  # the one uniform (rank 0's draw)
+    device: torch.device
+
+
+def _resample_header(logw_local: torch.Tensor, generator: torch.Generator | None, group,
+                     world: int) -> tuple[torch.Tensor, _Header]:
+    """Check the arguments, exchange (size, logsumexp, u) and place each rank's offspring:
+    the checked ``logw_local`` and what every rank now knows."""
+
+    def check() -> tuple:
+        lw = v.check_weights("logw_local", logw_local)
+        v.check_generator(generator, lw.device)
+        return (lw,)
+
+    checked, err, device = checked_args(check, group)
     fields = None
     if err is None:
-        lw = _clean_logw(logw_local)
-        lse = torch.logsumexp(lw, 0).reshape(1)
+        lse = torch.logsumexp(_clean_logw(checked[0]), 0).reshape(1)
         u_draw = draw_uniform(generator, device).reshape(1)
-        fields = [torch.tensor([logw_local.shape[0]], device=device), f64_bits(lse),
+        fields = [torch.tensor([checked[0].shape[0]], device=device), f64_bits(lse),
                   f64_bits(u_draw)]
     table = exchange_header(fields, 3, device, world, group, err, "systematic_resample")
     sizes = table[:, 0].tolist()
@@ -148,28 +170,36 @@ def systematic_resample(
     for r in range(last_pos, world):
         cdf_end[r] = 1.0
     bounds = [0] + [_first_position_at_or_above(c, u, n) for c in cdf_end]
-    offsets = shard_offsets(sizes)
+    return checked[0], _Header(sizes, shard_offsets(sizes), bounds, cdf_end, m, total, u,
+                               device)
 
-    # ancestors of the offspring [a, b) whose ancestor is on this rank
+
+def _local_ancestors(logw_local: torch.Tensor, head: _Header, rank: int) -> torch.Tensor:
+    """Global ancestor indices of the offspring ``[a, b)`` whose ancestor is on this rank."""
+    a, b = head.bounds[rank], head.bounds[rank + 1]
+    if b <= a:
+        return torch.empty(0, dtype=torch.int64, device=head.device)
+    n = sum(head.sizes)
+    wl = torch.exp(_clean_logw(logw_local) - head.m) / head.total
+    base = 0.0 if rank == 0 else head.cdf_end[rank - 1]
+    cdf = base + torch.cumsum(wl, 0)
+    pos = (torch.arange(a, b, dtype=torch.float64, device=head.device) + head.u) / n
+    local = torch.searchsorted(cdf, pos, right=True)
+    # float64 rounding at the shard's ends must never pick a zero-weight particle
+    nz = torch.nonzero(wl > 0).reshape(-1)
+    local = local.clamp_(min=int(nz[0]), max=int(nz[-1]))
+    return local + head.offsets[rank]
+
+
+def _send_to_owners(anc_out: torch.Tensor, head: _Header, rank: int, world: int,
+                    group) -> torch.Tensor:
+    """One all_to_all: each rank's ancestor indices to the ranks owning those offspring."""
+    sizes, offsets, bounds = head.sizes, head.offsets, head.bounds
     a, b = bounds[rank], bounds[rank + 1]
-    if b > a:
-        wl = torch.exp(_clean_logw(logw_local) - m) / total
-        base = 0.0 if rank == 0 else cdf_end[rank - 1]
-        cdf = base + torch.cumsum(wl, 0)
-        pos = (torch.arange(a, b, dtype=torch.float64, device=device) + u) / n
-        local = torch.searchsorted(cdf, pos, right=True)
-        # float64 rounding at the shard's ends must never pick a zero-weight particle
-        nz = torch.nonzero(wl > 0).reshape(-1)
-        local = local.clamp_(min=int(nz[0]), max=int(nz[-1]))
-        anc_out = local + offsets[rank]
-    else:
-        anc_out = torch.empty(0, dtype=torch.int64, device=device)
-    if world == 1:
-        return anc_out
     send = [range_overlap(a, b, offsets[d], offsets[d] + sizes[d]) for d in range(world)]
     me0, me1 = offsets[rank], offsets[rank] + sizes[rank]
     recv = [range_overlap(bounds[s], bounds[s + 1], me0, me1) for s in range(world)]
-    out = torch.empty(sizes[rank], dtype=torch.int64, device=device)
+    out = torch.empty(sizes[rank], dtype=torch.int64, device=head.device)
     # sources send in offspring order and offspring ranges increase with the source rank, so
     # the output (by source rank) is in offspring order
     dist.all_to_all_single(out, anc_out, output_split_sizes=recv, input_split_sizes=send,

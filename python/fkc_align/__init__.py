@@ -1,7 +1,9 @@
 """fkc_align: the budget-constrained active preference-alignment loop on top of fkc_kernels.
 
-Public API: :func:`run_active` (the loop), :class:`Task` and the built-in tasks in
-:mod:`fkc_align.tasks` (``digits``, ``gmm``), :class:`FeedbackStore` with the oracles
+Public API: :func:`run_active` (the loop) with its settings (:class:`RunConfig`, resolved once,
+and :class:`Runtime`; :func:`configure` builds both from keywords), :class:`Task` and the
+built-in tasks in :mod:`fkc_align.tasks` (``digits``, ``gmm``), the run store
+(:mod:`fkc_align.store`): :class:`FeedbackStore` with the oracles
 (:class:`FunctionOracle` for a function, :class:`StoreOracle` for answers that arrive later), the
 run folder's owner lock :class:`RunLock` and the refusals of an answer (:class:`AnswerRejected`:
 :class:`DuplicateAnswer`, :class:`UnknownQuery`, :class:`InvalidReward`), the reward networks,
@@ -14,22 +16,22 @@ answer before torch is imported.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from ._lazy import lazy_exports
 
 # public name -> the submodule that defines it
 _WHERE = {
-    "RunConfig": "config", "StorageError": "durable_io",
+    **dict.fromkeys(("RunConfig", "Runtime", "configure"), "config"),
     **dict.fromkeys((
         "AnswerRejected", "BadLine", "DuplicateAnswer", "FeedbackCorruptError",
         "FeedbackLineWarning", "FeedbackRecord", "FeedbackStore", "FeedbackTailWarning",
-        "FunctionOracle", "InvalidReward", "Oracle", "Query", "SettingsMismatchError",
-        "StoreOracle", "UnknownQuery"), "feedback"),
-    **dict.fromkeys(("ActiveResult", "evaluate_final_model", "run_active"), "loop"),
+        "FunctionOracle", "InvalidReward", "Oracle", "PollingOracle", "Query", "RunFolderBusy",
+        "RunLock", "SettingsMismatchError", "StorageError", "StoreOracle", "UnknownQuery",
+        "open_run"), "store"),
+    **dict.fromkeys(("evaluate_final_model", "run_active"), "loop"),
+    "ActiveResult": "results",
     **dict.fromkeys(("summary_table", "write_report"), "report"),
     **dict.fromkeys(("RewardEnsemble", "RewardModel", "make_reward_model",
                      "train_reward_model"), "reward_models"),
-    **dict.fromkeys(("RunFolderBusy", "RunLock"), "run_lock"),
     **dict.fromkeys(("BaseStrategy", "RoundView", "Strategy", "StrategyPicks",
                      "register_strategy"), "strategies"),
     "Task": "tasks",
@@ -37,17 +39,4 @@ _WHERE = {
 
 __all__ = sorted([*_WHERE, "tasks"])
 
-
-def __getattr__(name: str) -> Any:
-    if name == "tasks":
-        return importlib.import_module(".tasks", __name__)
-    where = _WHERE.get(name)
-    if where is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{where}", __name__), name)
-    globals()[name] = value  # later lookups skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _WHERE, submodules=("tasks",))

@@ -13,6 +13,7 @@ import json
 import os
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -37,13 +38,14 @@ from .cli_options import (
     quiet_startup_noise,
 )
 from .config import BENCH_STRATEGIES, QUICK_STRATEGIES, STRATEGIES
-from .durable_io import StorageError, describe_os_error
-from .run_lock import RunLock
+from .store.durable_io import StorageError, describe_os_error
+from .store.lock import RunLock
 
 if TYPE_CHECKING:
     import torch
 
-    from .loop import ActiveResult
+    from .config import RunConfig
+    from .results import ActiveResult
     from .tasks import Task
 
 __all__ = ["BACKENDS", "DEFAULT_LIKED", "DEFAULT_TARGET", "DIGIT_TASKS", "build_parser",
@@ -56,9 +58,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Budget-constrained active preference alignment with FKC diffusion sampling.",
     )
     sub = parser.add_subparsers(dest="command", required=True)
+    shared = argparse.ArgumentParser(add_help=False)  # the options run and serve share
+    _add_run_options(shared)
     run = sub.add_parser("run", help="run the active loop on a built-in task",
-                         formatter_class=HelpFormatter)
-    _add_run_options(run)
+                         formatter_class=HelpFormatter, parents=[shared])
     run.add_argument("--baselines", action="store_true",
                      help="also run the baselines: fkc-eps (the paper's epsilon-greedy), "
                           "greedy (eps=0) and random (unguided)")
@@ -68,10 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Runs the active loop with a person as the oracle: prints a URL (with its "
                     "access token) of a page that shows each round's particles to rate with 1-5 "
                     "stars (stored as the reward stars - 3). Needs the [serve] extra.",
-        formatter_class=HelpFormatter)
-    for action in run._actions:  # the same task, model and budget options as run
-        if action.dest not in ("help", "baselines", "no_progress"):
-            serve._add_action(action)
+        formatter_class=HelpFormatter, parents=[shared])
     serve.add_argument("--host", default="127.0.0.1",
                        help="address to listen on (this machine only by default)")
     serve.add_argument("--port", type=int, default=None,
@@ -257,22 +257,37 @@ def check_options(args: argparse.Namespace) -> Path:
     return check_out(args)
 
 
-def check_args(args: argparse.Namespace) -> tuple[Task, Path, torch.device]:
-    """Every option of ``run``/``serve`` checked before the run folder is touched:
-    ``(task, out, device)``."""
+def resolve_config(args: argparse.Namespace, task: Task, strategy: str) -> RunConfig:
+    """The run's :class:`~fkc_align.config.RunConfig` from the options (errors name the flag)."""
     from .config import RunConfig
 
-    out = check_out(args)  # main ran check_options before the heavy imports
-    task = make_task(args)
     try:
-        RunConfig.resolve(task, budget=args.budget, k=args.k, n_particles=args.particles,
-                          n_steps=args.steps, seed=args.seed, strategy=args.strategy,
-                          lam_max=args.lam_max)
+        return RunConfig.resolve(task, budget=args.budget, k=args.k, n_particles=args.particles,
+                                 n_steps=args.steps, seed=args.seed, strategy=strategy,
+                                 lam_max=args.lam_max)
     except ValueError as exc:
         raise ValueError(flag_message(str(exc))) from None
+
+
+def check_args(args: argparse.Namespace) -> tuple[Task, Path, torch.device, RunConfig]:
+    """Every option of ``run``/``serve`` checked before the run folder is touched:
+    ``(task, out, device, config)``."""
+    out = check_out(args)  # main ran check_options before the heavy imports
+    task = make_task(args)
+    config = resolve_config(args, task, args.strategy)
     device = check_device(args.device)
     check_backend(args.backend, device)
-    return task, out, device
+    return task, out, device, config
+
+
+def _runs(args: argparse.Namespace, task: Task, out: Path,
+          config: RunConfig) -> list[tuple[str, Path, RunConfig]]:
+    """``(strategy, run folder, config)`` of the run and of each ``--baselines`` run."""
+    runs = [(args.strategy, out, config)]
+    if args.baselines:
+        runs += [(name, out / "baselines" / name, resolve_config(args, task, name))
+                 for name in baseline_names(args.strategy)]
+    return runs
 
 
 def baseline_names(strategy: str) -> list[str]:
@@ -292,28 +307,24 @@ def cmd_run_distributed(args: argparse.Namespace) -> int:
     """
     import torch.distributed as dist
 
+    from .config import Runtime
     from .distributed_loop import run_active_distributed
     from .loop import evaluate_final_model
     from .report import summary_table, write_report
 
     rank, local_rank = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
-    task, out, checked = check_args(args)
+    task, out, checked, config = check_args(args)
     use_cuda = checked.type == "cuda"
     device = f"cuda:{local_rank}" if use_cuda else (args.device or "cpu")
     dist.init_process_group("nccl" if use_cuda else "gloo")
     try:
-        common = dict(budget=args.budget, k=args.k, n_particles=args.particles,
-                      n_steps=args.steps, seed=args.seed, backend=args.backend, device=device,
-                      resume=args.resume, lam_max=args.lam_max)
+        runtime = Runtime(backend=args.backend, device=device, resume=args.resume,
+                          progress=False)
         if rank == 0:
             print(f"fkc-align: task {task.name} {task.params}, budget {args.budget}, k {args.k}, "
                   f"{_torchrun_world()} ranks, run folder {out}", flush=True)
-        results = {args.strategy: run_active_distributed(task, out_dir=out,
-                                                         strategy=args.strategy, **common)}
-        if args.baselines:
-            for name in baseline_names(args.strategy):
-                results[name] = run_active_distributed(
-                    task, out_dir=out / "baselines" / name, strategy=name, **common)
+        results = {name: run_active_distributed(task, cfg, runtime=replace(runtime, out_dir=folder))
+                   for name, folder, cfg in _runs(args, task, out, config)}
         if rank != 0:
             return 0
         for res in results.values():
@@ -331,30 +342,31 @@ def cmd_run_distributed(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     if _torchrun_world() > 1:
         return cmd_run_distributed(args)
-    task, out, _ = check_args(args)
+    task, out, _, config = check_args(args)
     # this process owns the folder from here to the report (RunFolderBusy names any other owner)
-    with RunLock(out, "resume" if args.resume else "run"):
-        return _run_owned(args, task, out)
+    with RunLock(out, "resume" if args.resume else "run") as lock:
+        return _run_owned(args, task, out, config, lock)
 
 
-def _run_owned(args: argparse.Namespace, task: Task, out: Path) -> int:
+def _run_owned(args: argparse.Namespace, task: Task, out: Path, config: RunConfig,
+               lock: RunLock) -> int:
+    from .config import Runtime
     from .loop import evaluate_final_model, run_active
     from .report import summary_table, write_report
 
-    progress = not args.no_progress
-    common = dict(budget=args.budget, k=args.k, n_particles=args.particles, n_steps=args.steps,
-                  seed=args.seed, backend=args.backend, device=args.device, resume=args.resume,
-                  progress=progress, lam_max=args.lam_max)
+    runtime = Runtime(backend=args.backend, device=args.device, resume=args.resume,
+                      progress=not args.no_progress)
     print(f"fkc-align: task {task.name} {task.params}, budget {args.budget}, k {args.k}, "
           f"run folder {out}", flush=True)
     results: dict[str, ActiveResult] = {}
-    t0 = time.perf_counter()
-    results[args.strategy] = run_active(task, out_dir=out, strategy=args.strategy, **common)
-    fkc_wall = time.perf_counter() - t0
-    if args.baselines:
-        for name in baseline_names(args.strategy):
-            results[name] = run_active(task, out_dir=out / "baselines" / name, strategy=name,
-                                       **common)
+    walls = []
+    for name, folder, cfg in _runs(args, task, out, config):
+        t0 = time.perf_counter()
+        # the main run's folder is this process's already: its lock is handed on
+        results[name] = run_active(task, cfg, runtime=replace(
+            runtime, out_dir=folder, lock=lock if folder == out else None))
+        walls.append(time.perf_counter() - t0)
+    fkc_wall = walls[0]
     for res in results.values():  # synthetic oracle, outside the budget (see the table's note)
         res.summary.update(evaluate_final_model(task, res, backend=args.backend,
                                                 device=args.device))
@@ -384,16 +396,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except ImportError as exc:
         raise ValueError(f"serve: needs the [serve] extra ({exc.name} is not installed): "
                          f"pip install 'fkc-kernels[serve]'") from None
-    task, out, _ = check_args(args)  # every option checked before the folder is touched
+    from .config import Runtime
+
+    task, out, _, config = check_args(args)  # every option checked before the folder is touched
     # a busy port fails before the run folder is touched; --resume: the last serve's address
     sock, token = bind_again(args.host, args.port, recorded_address(out) if args.resume else None)
-    options = dict(budget=args.budget, k=args.k, n_particles=args.particles, n_steps=args.steps,
-                   seed=args.seed, backend=args.backend, device=args.device,
-                   lam_max=args.lam_max, strategy=args.strategy)
     # this process owns the folder while it serves (RunFolderBusy names any other owner); the
     # page's answers need no lock of their own
-    with sock, RunLock(out, "serve"):
-        session = ServeSession(task, out, resume=args.resume, run_options=options)
+    with sock, RunLock(out, "serve") as lock:
+        session = ServeSession(task, out, resume=args.resume, config=config,
+                               runtime=Runtime(backend=args.backend, device=args.device,
+                                               lock=lock))
         session.start()
         session.wait_ready()  # a run that cannot start (settings differ, ...) fails here
         record_address(out, sock, args.host, token)

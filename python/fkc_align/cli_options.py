@@ -18,7 +18,7 @@ from typing import Any
 
 from .config import DEFAULT_STRATEGY
 
-FEEDBACK_FILE = "feedback.jsonl"  # fkc_align.feedback.FEEDBACK_FILE (a test checks they agree)
+FEEDBACK_FILE = "feedback.jsonl"  # fkc_align.store.FEEDBACK_FILE (a test checks they agree)
 DIGIT_TASKS = ("digits", "digits-unet")
 TASKS = ("digits-liked", "digits", "digits-unet", "gmm", "rare-mode")
 BACKENDS = ("auto", "reference", "cpu", "triton", "cuda")

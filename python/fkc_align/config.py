@@ -1,8 +1,12 @@
-"""What defines an active run (:class:`RunConfig`) and how each round is split (:func:`plan_round`).
+"""What defines an active run (:class:`RunConfig`), where it runs (:class:`Runtime`) and how
+each round is split (:func:`plan_round`).
 
-One frozen :class:`RunConfig` carries every setting that decides which questions a run asks; the
-single-process and the sharded loop both build it with :meth:`RunConfig.resolve` and both plan
-their rounds with :func:`plan_round`, so they cannot drift apart.
+One frozen :class:`RunConfig` carries every setting that decides which questions a run asks; it
+is resolved once (by the CLI, or by the caller with :meth:`RunConfig.resolve`) and passed whole
+to the single-process and the sharded loop, which both plan their rounds with
+:func:`plan_round`, so they cannot drift apart. :class:`Runtime` holds what does not change the
+questions (backend, device, run folder, resume, progress). :func:`configure` builds both from
+keyword arguments, the one place that accepts them flat (``run_active(task, budget=64, k=8)``).
 
 Strategies (``RunConfig.strategy``):
 
@@ -19,7 +23,9 @@ Strategies (``RunConfig.strategy``):
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
 from typing import Any
 
 # the registered strategies built into fkc_align.strategies, named here so that the CLI can
@@ -62,7 +68,8 @@ EPS_START = 0.8
 EPS_END = 0.1
 
 
-def _check_int(name: str, value: Any, low: int) -> int:
+def check_int(name: str, value: Any, low: int) -> int:
+    """``value`` if it is an int >= ``low`` (not a bool), else ``ValueError`` naming ``name``."""
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
         raise ValueError(f"{name}: expected an int >= {low}, got {value!r}")
     return value
@@ -138,28 +145,49 @@ class RunConfig:
         """Check a run's arguments (errors name the argument) and fill the task's defaults.
 
         ``None`` means "the default": the task's ``defaults`` for ``n_particles``, ``n_steps``,
-        ``lam_max``; the strategy's ε schedule (fkc-explore 0.5 → 0.25, fkc-eps 0.8 → 0.1);
+        ``lam_max``; the strategy's ε schedule (fkc-explore 0.35 → 0.15, fkc-eps 0.8 → 0.1);
         ``ceil(budget / k)`` for ``total_steps``; ``n_pool = n_particles``.
+
+        Args:
+            task: the base model and user (:func:`fkc_align.tasks.digits`, ``gmm`` or yours).
+            budget: B, the total number of queries (never exceeded).
+            k: particles shown per round (the last round shows ``min(k, budget left)``).
+            n_particles: N particles sampled per guided round (>= k).
+            n_steps: sampler steps per round.
+            seed: seeds everything; each round's generator comes from ``(seed, round)``.
+            strategy: a registered one (:mod:`fkc_align.strategies`: ``"fkc-explore"``, the
+                default, ``"greedy"``, ``"ucb"``, ``"thompson"``, the ablations, yours),
+                ``"fkc-eps"`` (the paper's Algorithm 1; ``"fkc"`` is its earlier name) or
+                ``"random"``.
+            lam_max: guidance strength of ``LinearTilt`` in units of reward standard
+                deviations (``fkc-explore`` scales it per round).
+            reward_at: where the reward network is evaluated: ``"x0_hat"`` (denoised estimate,
+                robust for a network trained on clean data) or ``"x"``.
+            total_steps: the ε schedule's length.
+            eps_start, eps_end: the exploration share's schedule.
+            explore_lam, n_pool, ensemble, exploit_candidates: fkc-explore's exploration-pool
+                tilt, its size, the number of bootstrap reward networks and an unused legacy
+                setting (stored, compared on resume).
         """
-        budget = _check_int("budget", budget, 1)
-        k = _check_int("k", k, 1)
+        budget = check_int("budget", budget, 1)
+        k = check_int("k", k, 1)
         strategy = DEFAULT_STRATEGY if strategy is None else strategy
         if strategy not in strategy_names():
             raise ValueError(f"strategy: expected one of {strategy_names()}, got {strategy!r}")
         strat = get_strategy(strategy)
         d = task.defaults
-        n_particles = _check_int("n_particles", d.get("n_particles", 256) if n_particles is None
+        n_particles = check_int("n_particles", d.get("n_particles", 256) if n_particles is None
                                  else n_particles, 1)
         if n_particles < min(k, budget):
             raise ValueError(f"n_particles: expected >= k={min(k, budget)} (particles shown a "
                              f"round), got {n_particles}")
-        n_steps = _check_int("n_steps", d.get("n_steps", 100) if n_steps is None else n_steps, 1)
-        seed = _check_int("seed", seed, 0)
+        n_steps = check_int("n_steps", d.get("n_steps", 100) if n_steps is None else n_steps, 1)
+        seed = check_int("seed", seed, 0)
         lam_max = _check_number("lam_max", d.get("lam_max", 4.0) if lam_max is None
                                 else lam_max, 0.0)
         if reward_at not in ("x", "x0_hat"):
             raise ValueError(f"reward_at: expected 'x' or 'x0_hat', got {reward_at!r}")
-        total_steps = _check_int("total_steps", math.ceil(budget / k) if total_steps is None
+        total_steps = check_int("total_steps", math.ceil(budget / k) if total_steps is None
                                  else total_steps, 1)
         explore = strat is not None and strat.explores
         eps_start = _check_number("eps_start", (EXPLORE_EPS_START if explore else EPS_START)
@@ -168,8 +196,8 @@ class RunConfig:
                                 if eps_end is None else eps_end, 0.0, 1.0)
         explore_lam = _check_number("explore_lam", d.get("explore_lam", EXPLORE_LAM)
                                     if explore_lam is None else explore_lam, 0.0)
-        n_pool = _check_int("n_pool", n_particles if n_pool is None else n_pool, 1)
-        ensemble = _check_int("ensemble", d.get("ensemble", strat.ensemble if strat else ENSEMBLE)
+        n_pool = check_int("n_pool", n_particles if n_pool is None else n_pool, 1)
+        ensemble = check_int("ensemble", d.get("ensemble", strat.ensemble if strat else ENSEMBLE)
                               if ensemble is None else ensemble, 1)
         exploit_candidates = _check_number(
             "exploit_candidates", EXPLOIT_CANDIDATES if exploit_candidates is None
@@ -226,3 +254,74 @@ def plan_round(cfg: RunConfig, rnd: int, n_show: int) -> RoundPlan:
         return RoundPlan(rnd, n_show, n_top, n_random, cfg.n_particles, 0, 0)
     return RoundPlan(rnd, n_show, n_top, n_random, cfg.n_particles,
                      cfg.n_pool if strat.pool else 0, 0)
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """Where and how a run executes: nothing here changes which questions it asks.
+
+    Attributes:
+        backend: the fkc_kernels backend of the sampler ops (``"auto"``, ``"cpu"``, ...).
+        device: torch device of the particles (default cpu; under torchrun: the rank's own).
+        out_dir: the run folder (``feedback.jsonl``); None keeps the feedback in memory only.
+        resume: continue the run stored in ``out_dir`` (its settings must match).
+        progress: tqdm bars for rounds and sampling steps (rank 0 only).
+        log: where notes go (default: ``tqdm.write`` when ``progress`` else nowhere).
+        threads: torch intra-op threads during the run (restored afterwards; None leaves them).
+            The tensors are small: one thread is as fast on an idle 2-core machine and 2-3x
+            faster on a busy one, where spinning worker threads fight for the cores.
+        train_options: keyword arguments for
+            :func:`~fkc_align.reward_models.train_reward_model`.
+        lock: the run folder's :class:`~fkc_align.store.RunLock` when the caller holds it
+            already (the CLI does, from its checks to the report); None: the run takes it.
+    """
+
+    backend: str = "auto"
+    device: Any = None  # str | torch.device | None (torch is not imported here)
+    out_dir: str | Path | None = None
+    resume: bool = False
+    progress: bool = True
+    log: Callable[[str], None] | None = None
+    threads: int | None = 1
+    train_options: dict[str, Any] = field(default_factory=dict)
+    lock: Any = None  # RunLock | None (the store is not imported here)
+
+    def say(self) -> Callable[[str], None]:
+        """Where the run's notes go (see ``log``)."""
+        if self.log is not None:
+            return self.log
+        if self.progress:
+            from tqdm.auto import tqdm
+
+            return tqdm.write
+        return lambda _msg: None
+
+
+RUNTIME_FIELDS = tuple(f.name for f in fields(Runtime))
+
+
+def configure(task, **keywords: Any) -> tuple[RunConfig, Runtime]:
+    """``(RunConfig, Runtime)`` from flat keyword arguments (notebooks, scripts, tests).
+
+    The :class:`Runtime` fields (``backend``, ``device``, ``out_dir``, ``resume``,
+    ``progress``, ``log``, ``threads``, ``train_options``, ``lock``) go to the runtime, every other
+    keyword to :meth:`RunConfig.resolve` (``budget``, ``k``, ``strategy``, ...).
+    """
+    runtime = {name: keywords.pop(name) for name in RUNTIME_FIELDS if name in keywords}
+    if runtime.get("train_options") is None:
+        runtime.pop("train_options", None)
+    return RunConfig.resolve(task, **keywords), Runtime(**runtime)
+
+
+def settle(task, config: RunConfig | None, runtime: Runtime | None,
+           keywords: dict[str, Any]) -> tuple[RunConfig, Runtime]:
+    """``(config, runtime)`` given whole, or built from keywords (not both)."""
+    if keywords:
+        if config is not None or runtime is not None:
+            raise TypeError(f"{', '.join(sorted(keywords))}: pass the settings either as "
+                            f"config/runtime or as keywords, not both")
+        return configure(task, **keywords)
+    if not isinstance(config, RunConfig):
+        raise TypeError(f"config: expected a RunConfig (RunConfig.resolve(task, budget=..., "
+                        f"k=...)) or keywords, got {type(config).__name__}")
+    return config, runtime if runtime is not None else Runtime()

@@ -12,8 +12,8 @@ from typing import Any
 
 import torch
 
-from .durable_io import temp_path_for, write_file_atomic
 from .loop import ActiveResult
+from .store.durable_io import temp_path_for, write_file_atomic
 from .tasks import Task
 
 COLORS = {"fkc-explore": "tab:blue", "fkc-eps": "tab:green", "fkc": "tab:green",

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from fkc_align.cli import main
-from fkc_align.feedback import FeedbackStore
+from fkc_align.store import FeedbackStore
 
 TINY = ["--budget", "8", "--k", "4", "--particles", "12", "--steps", "6", "--no-progress"]
 
@@ -261,11 +261,11 @@ def test_feedback_warnings_are_one_clean_line_each(tmp_path):
 def test_docs_serve_example_shows_the_default_task_and_folder():
     from pathlib import Path
 
-    from fkc_align import feedback
+    from fkc_align import store
     from fkc_align.cli import build_parser
     from fkc_align.cli_options import FEEDBACK_FILE, check_out, fill_settings
 
-    assert FEEDBACK_FILE == feedback.FEEDBACK_FILE
+    assert FEEDBACK_FILE == store.FEEDBACK_FILE
     text = (Path(__file__).resolve().parents[2] / "docs" / "serve.md").read_text()
     args = build_parser().parse_args(["serve", "--budget", "32", "--k", "4"])
     assert "fkc-align serve --budget 32 --k 4 " in text

@@ -10,7 +10,7 @@ import warnings
 import pytest
 import torch
 
-from fkc_align.feedback import (
+from fkc_align.store import (
     AnswerRejected,
     DuplicateAnswer,
     FeedbackLineWarning,

@@ -5,8 +5,8 @@ import math
 import pytest
 import torch
 
-from fkc_align.feedback import FeedbackStore, FunctionOracle, SettingsMismatchError
 from fkc_align.loop import run_active
+from fkc_align.store import FeedbackStore, FunctionOracle, SettingsMismatchError
 from fkc_align.tasks import gmm
 
 TINY = dict(n_particles=24, n_steps=8, progress=False, train_options={"max_epochs": 60})
@@ -197,7 +197,7 @@ def test_ensemble_of_one_is_the_single_model_and_members_are_evaluated_together(
 def test_a_failed_run_gives_its_folder_back_at_once(tmp_path):
     # the error (and its traceback, which keeps the loop's frame alive) is still held here, as a
     # notebook holds it: the folder must already be free for a resume from another process
-    from fkc_align.run_lock import RunLock
+    from fkc_align.store import RunLock
 
     class ClosedPage:
         def ask(self, store, queries):

@@ -10,7 +10,7 @@ import torch  # noqa: E402
 
 from fkc_align.loop import ActiveResult  # noqa: E402
 from fkc_align.report import _title, best_figure, curves_figure  # noqa: E402
-from fkc_align.tasks import Task, _plot_images  # noqa: E402
+from fkc_align.tasks import Task, plot_images  # noqa: E402
 
 SETTINGS = {"strategy": "fkc-explore", "budget": 8, "k": 4, "n_particles": 16}
 
@@ -31,7 +31,7 @@ def _result(hits: bool, n: int = 3) -> ActiveResult:
 def _images_task(is_hit=None) -> Task:
     return Task(name="digits-liked", shape=(1, 8, 8), score_fn=lambda x, t: -x,
                 oracle=lambda x: torch.zeros(len(x)), is_hit=is_hit,
-                params={"liked": [3, 8]}, plot_particles=_plot_images)
+                params={"liked": [3, 8]}, plot_particles=plot_images)
 
 
 @pytest.fixture

@@ -48,7 +48,7 @@ class _NoOracle:
 
 def test_two_rank_active_run(tmp_path):
     from fkc_align import tasks
-    from fkc_align.feedback import FeedbackStore
+    from fkc_align.store import FeedbackStore
 
     res = spawn(_active_worker, 2, tmp_path)
     rounds = res[0]["rounds"]

@@ -35,7 +35,7 @@ def _questions(store) -> list[tuple[int, str, torch.Tensor, float]]:
 def _ask_questions(backend: str, out_dir: str, rank: int) -> dict:
     from fkc_align import tasks
     from fkc_align.distributed_loop import run_active_distributed
-    from fkc_align.feedback import FeedbackStore
+    from fkc_align.store import FeedbackStore
 
     res = {}
     for name, extra in _strategies(backend).items():
@@ -65,7 +65,7 @@ def backend(request) -> str:
 
 def test_one_process_and_two_ranks_ask_the_same_questions(tmp_path, backend):
     from fkc_align import run_active, tasks
-    from fkc_align.feedback import FeedbackStore
+    from fkc_align.store import FeedbackStore
 
     (tmp_path / "ranks").mkdir()
     sharded = spawn(functools.partial(_worker, backend), 2, tmp_path / "ranks")[0]

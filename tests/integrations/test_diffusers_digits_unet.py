@@ -13,8 +13,8 @@ import torch
 pytest.importorskip("diffusers")
 
 from fkc_align.cli import main  # noqa: E402
-from fkc_align.digits_unet import WEIGHTS_DIR, load_digits_unet, sample_quality  # noqa: E402
 from fkc_align.tasks import TASKS, digits_unet  # noqa: E402
+from fkc_align.tasks.unet_model import WEIGHTS_DIR, load_digits_unet, sample_quality  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 

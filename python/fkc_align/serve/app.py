@@ -6,8 +6,9 @@ route runs, so nothing of the run (particles included) is visible without it.
 
 Routes: ``GET /`` the page; ``GET /api/state`` what the page shows; ``GET
 /api/particle/{id}.png`` one query's particle; ``GET /api/report/curves.png`` the report's curves
-(after the last round); ``POST /api/answers`` a round's ratings (see
-:meth:`~fkc_align.serve.session.ServeSession.submit`).
+(after the last round); ``POST /api/answers`` a round's ratings (a
+:class:`~fkc_align.serve.models.Submission`; answered with :class:`~.models.Saved` or a
+:class:`~.models.Refusal`; see :meth:`~fkc_align.serve.session.ServeSession.submit`).
 
 What a request may make the server read is bounded: a body over ``max_body_bytes`` gets 413
 before it is read to the end, JSON nested deeper than ``max_json_depth`` gets 400 before it is
@@ -28,6 +29,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from .models import Refusal, Saved, SubmissionError, parse_submission
 from .session import AnswerError, ServeSession
 
 TOKEN_HEADER = "X-FKC-Token"
@@ -109,16 +111,15 @@ def _check_limits(**limits: int) -> None:
             raise ValueError(f"{name}: expected an int >= 1, got {value!r}")
 
 
-def make_app(session: ServeSession, token: str, *, max_body_bytes: int = MAX_BODY_BYTES,
-             max_json_depth: int = MAX_JSON_DEPTH) -> FastAPI:
-    """The app serving ``session``; every request must carry ``token``. A request body over
-    ``max_body_bytes`` gets 413, JSON nested deeper than ``max_json_depth`` gets 400."""
-    _check_limits(max_body_bytes=max_body_bytes, max_json_depth=max_json_depth)
-    if not isinstance(token, str) or len(token) < 16:
-        raise ValueError(f"token: expected a string of at least 16 characters, got "
-                         f"{len(token) if isinstance(token, str) else type(token).__name__}")
-    app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
-    page, csp = _page()
+def _refuse(status: int, message: str, **extra: list[str]) -> JSONResponse:
+    """A :class:`~.models.Refusal` with ``status``; only the fields it has are sent."""
+    body = Refusal(detail=message, **extra).model_dump(exclude_none=True)
+    return JSONResponse(body, status)
+
+
+def _require_token(app: FastAPI, token: str) -> None:
+    """Refuse (403) every request without ``token``, before any route runs; no response is
+    cached or leaks the page's URL (which holds the token)."""
     expected = token.encode()
 
     @app.middleware("http")
@@ -135,6 +136,19 @@ def make_app(session: ServeSession, token: str, *, max_body_bytes: int = MAX_BOD
         response.headers["X-Content-Type-Options"] = "nosniff"
         return response
 
+
+def make_app(session: ServeSession, token: str, *, max_body_bytes: int = MAX_BODY_BYTES,
+             max_json_depth: int = MAX_JSON_DEPTH) -> FastAPI:
+    """The app serving ``session``; every request must carry ``token``. A request body over
+    ``max_body_bytes`` gets 413, JSON nested deeper than ``max_json_depth`` gets 400."""
+    _check_limits(max_body_bytes=max_body_bytes, max_json_depth=max_json_depth)
+    if not isinstance(token, str) or len(token) < 16:
+        raise ValueError(f"token: expected a string of at least 16 characters, got "
+                         f"{len(token) if isinstance(token, str) else type(token).__name__}")
+    app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+    _require_token(app, token)
+    page, csp = _page()
+
     @app.get("/")
     def index() -> HTMLResponse:
         return HTMLResponse(page, headers={"Content-Security-Policy": csp})
@@ -147,26 +161,31 @@ def make_app(session: ServeSession, token: str, *, max_body_bytes: int = MAX_BOD
     def particle(query_id: str) -> Response:
         png = session.particle_png(query_id)
         if png is None:
-            return JSONResponse({"detail": f"no query {query_id!r} in this run"}, 404)
+            return _refuse(404, f"no query {query_id!r} in this run")
         return Response(png, media_type="image/png")
 
     @app.get("/api/report/curves.png")
     def curves() -> Response:
         png = session.curves_png()
         if png is None:
-            return JSONResponse({"detail": "the report exists once the budget is spent"}, 404)
+            return _refuse(404, "the report exists once the budget is spent")
         return Response(png, media_type="image/png")
 
-    @app.post("/api/answers")
-    async def answers(request: Request) -> JSONResponse:
+    @app.post("/api/answers", response_model=Saved,
+              responses={code: {"model": Refusal} for code in (400, 404, 409, 413, 422)})
+    async def answers(request: Request):
+        # the body is read here, not by FastAPI, so that its size and depth are bounded first
         try:
-            payload = await read_json(request, max_body_bytes, max_json_depth)
+            submission = parse_submission(await read_json(request, max_body_bytes,
+                                                          max_json_depth))
         except BodyRejected as exc:
-            return JSONResponse({"detail": exc.message}, exc.status)
+            return _refuse(exc.status, exc.message)
+        except SubmissionError as exc:
+            return _refuse(422, str(exc))
         try:
             # FeedbackStore.answer fsyncs: off the event loop
-            return JSONResponse(await run_in_threadpool(session.submit, payload))
+            return Saved(**await run_in_threadpool(session.submit, submission))
         except AnswerError as exc:
-            return JSONResponse({"detail": exc.message, **exc.extra}, exc.status)
+            return _refuse(exc.status, exc.message, **exc.extra)
 
     return app

@@ -13,7 +13,7 @@ from typing import Any
 
 import uvicorn
 
-from ..durable_io import write_file_atomic
+from ..store.durable_io import write_file_atomic
 from .app import make_app, new_token
 from .session import ServeSession
 

@@ -3,7 +3,7 @@
 The loop (:func:`fkc_align.run_active`) runs with a :class:`PageOracle`: it writes each round's
 queries into the run folder (as it does for any oracle) and waits until every one of them has an
 answer in ``feedback.jsonl``. The rating page reaches the same folder through its own
-:class:`~fkc_align.feedback.FeedbackStore`, exactly as another process would: the page never
+:class:`~fkc_align.store.FeedbackStore`, exactly as another process would: the page never
 holds an answer the file does not, and the loop never sees one the page was not told is saved.
 
 Ratings are 1 to 5 stars; the reward the loop learns from is ``stars - 3`` (-2 .. +2, 3 stars
@@ -18,19 +18,20 @@ import math
 import re
 import sys
 import threading
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from ..feedback import DuplicateAnswer, FeedbackStore, Query
-from ..loop import ActiveResult, run_active
+from ..config import RunConfig, Runtime, settle
+from ..loop import run_active
 from ..report import NEUTRAL_RATING, plot_curves, write_report
+from ..results import ActiveResult
+from ..store import DuplicateAnswer, FeedbackStore, PollingOracle
 from ..tasks import Task
+from .models import RATINGS, Submission, clip
 from .render import Renderer, particle_png
 
-RATINGS = (1, 2, 3, 4, 5)
 BEST_SHOWN = 8  # particles in the best-so-far gallery
 
 
@@ -57,27 +58,34 @@ class AnswerError(Exception):
         self.status, self.message, self.extra = status, message, extra
 
 
-class PageOracle:
+class PageOracle(PollingOracle):
     """The person on the page: waits for the answers to arrive in the run folder.
 
-    Like :class:`~fkc_align.feedback.StoreOracle`, and tells its session what the loop is doing
-    (waiting for a round, training) and stops when the session stops.
+    The polling of :class:`~fkc_align.store.StoreOracle`; it also tells its session what the
+    loop is doing (waiting for a round, training) and stops when the session stops.
     """
 
     def __init__(self, session: ServeSession, poll_s: float = 0.1) -> None:
-        self.session, self.poll_s = session, poll_s
+        super().__init__(poll_s)
+        self.session = session
 
-    def ask(self, store: FeedbackStore, queries: Sequence[Query]) -> None:
+    def started(self, store: FeedbackStore, ids: list[str]) -> None:
         self.session._enter("waiting")
-        ids = [q.id for q in queries]
-        while True:
-            if self.session.stopping.is_set():
-                raise ServeStopped("the server stopped while waiting for answers")
-            store.refresh()
-            if all(store.answer_of(i) is not None for i in ids):
-                self.session._enter("training")
-                return
-            self.session.stopping.wait(self.poll_s)
+        self._check_stopping()
+
+    def still_missing(self, store: FeedbackStore, ids: list[str], missing: list[str],
+                      waited_s: float) -> None:
+        self._check_stopping()
+
+    def answered(self, store: FeedbackStore, ids: list[str]) -> None:
+        self.session._enter("training")
+
+    def sleep(self, seconds: float) -> None:
+        self.session.stopping.wait(seconds)
+
+    def _check_stopping(self) -> None:
+        if self.session.stopping.is_set():
+            raise ServeStopped("the server stopped while waiting for answers")
 
 
 class ServeSession:
@@ -89,18 +97,25 @@ class ServeSession:
         run_dir: the run folder (``feedback.jsonl``, then ``report.json``/``report.png``/
             ``best.png`` when the budget is spent).
         resume: continue the run stored in ``run_dir`` (its settings must match).
-        run_options: keyword arguments of :func:`fkc_align.run_active` (``budget``, ``k``,
-            ``n_particles``, ``n_steps``, ``seed``, ``backend``, ``device``, ``lam_max``...).
+        config: the run's :class:`~fkc_align.config.RunConfig` (resolved for ``task``).
+        runtime: backend and device (:class:`~fkc_align.config.Runtime`; its run folder,
+            resume, progress and log are the session's).
+        run_options: instead of ``config``/``runtime``, their fields as keywords (``budget``,
+            ``k``, ``n_particles``, ``seed``, ``backend``...), resolved here once.
         render: ``render(x) -> PNG bytes | PIL image | array``, one particle's picture (default:
             the task's ``render_particle``, else by shape: see :mod:`fkc_align.serve.render`).
         poll_s: how often the waiting loop looks for new answers.
     """
 
     def __init__(self, task: Task, run_dir: str | Path, *, resume: bool = False,
+                 config: RunConfig | None = None, runtime: Runtime | None = None,
                  run_options: dict[str, Any] | None = None, render: Renderer | None = None,
                  poll_s: float = 0.1) -> None:
         self.task, self.run_dir, self.resume = task, Path(run_dir), resume
-        self.run_options = dict(run_options or {})
+        self.config, runtime = settle(task, config, runtime, dict(run_options or {}))
+        self.runtime = dataclasses.replace(
+            runtime, out_dir=self.run_dir, resume=resume, progress=False,
+            log=lambda msg: print(f"fkc-align serve: {msg}", flush=True))
         self.render = render
         self.poll_s = poll_s
         self.stopping = threading.Event()
@@ -164,10 +179,8 @@ class ServeSession:
 
     def _run(self) -> None:
         try:
-            result = run_active(self.person_task, out_dir=self.run_dir, resume=self.resume,
-                                oracle=PageOracle(self, self.poll_s), progress=False,
-                                log=lambda msg: print(f"fkc-align serve: {msg}", flush=True),
-                                **self.run_options)
+            result = run_active(self.person_task, self.config,
+                                oracle=PageOracle(self, self.poll_s), runtime=self.runtime)
             self._enter("report")
             buf = io.BytesIO()
             results = {result.settings["strategy"]: result}
@@ -212,13 +225,6 @@ class ServeSession:
             self._store = FeedbackStore.open(self.run_dir)
         self._store.refresh()
         return self._store
-
-    def _find(self, store: FeedbackStore, query_id: str) -> Query | None:
-        for rnd in store.rounds():
-            for q in store.queries(rnd):
-                if q.id == query_id:
-                    return q
-        return None
 
     def state(self) -> dict[str, Any]:
         """What the page shows: phase, progress, the waiting round's queries, best so far,
@@ -276,7 +282,7 @@ class ServeSession:
         if query_id in self._png:
             return self._png[query_id]
         with self._store_lock:
-            query = self._find(self._page_store(), query_id) if self._ready.is_set() else None
+            query = self._page_store().query(query_id) if self._ready.is_set() else None
         if query is None:
             return None
         with self._render_lock:
@@ -288,11 +294,11 @@ class ServeSession:
         """The report's curves (rendered in memory from the result), None before the end."""
         return self._curves_png
 
-    def submit(self, payload: Any) -> dict[str, Any]:
-        """Save a round's ratings: ``{"round": r, "answers": [{"id": ..., "rating": 1..5}]}``.
+    def submit(self, submission: Submission) -> dict[str, Any]:
+        """Save a round's ratings (a validated :class:`~.models.Submission`).
 
-        Every answer is checked before any is written (shape, known query id, rating range, the
-        round waiting for answers); each goes through :meth:`FeedbackStore.answer` (on disk,
+        Every answer is checked before any is written (known query id, the round waiting for
+        answers, at most ``k``); each goes through :meth:`FeedbackStore.answer` (on disk,
         fsynced, when it returns). Answers to queries already answered (another tab, another
         process) are refused and the first answer stands: :class:`AnswerError` 409 naming them,
         after the others of the submission are saved.
@@ -300,7 +306,7 @@ class ServeSession:
         Returns:
             ``{"saved": [ids]}``.
         """
-        rnd, answers = _parse_submission(payload)
+        rnd, answers = submission.round, submission.answers
         with self._store_lock:
             if not self._ready.is_set():
                 raise AnswerError(409, "the run is starting; no round is waiting for answers yet")
@@ -309,14 +315,13 @@ class ServeSession:
                 raise AnswerError(422, f"answers: expected at most {store.settings['k']} (the "
                                        f"images of one round), got {len(answers)}; nothing was "
                                        f"saved")
-            index = {q.id: q for r in store.rounds() for q in store.queries(r)}
-            unknown = [a["id"] for a in answers if a["id"] not in index]
+            unknown = [a.id for a in answers if store.query(a.id) is None]
             if unknown:
-                shown = _some([_clip(i) for i in unknown])
+                shown = _some([clip(i) for i in unknown])
                 raise AnswerError(404, f"answers: unknown query id(s) {shown} (this run's ids "
                                        f"look like r0-q0); nothing was saved")
-            taken = [a for a in answers if store.answer_of(a["id"]) is not None]
-            fresh = [a for a in answers if store.answer_of(a["id"]) is None]
+            taken = [a for a in answers if store.answer_of(a.id) is not None]
+            fresh = [a for a in answers if store.answer_of(a.id) is None]
             pending = store.pending()
             current = pending[0].round if pending else None
             if fresh and rnd != current:
@@ -324,7 +329,7 @@ class ServeSession:
                            if current is None else f"round {current + 1} is waiting for answers")
                 raise AnswerError(409, f"round: this page submitted round {rnd + 1}, but "
                                        f"{waiting}; reload the page. Nothing was saved")
-            wrong = [a["id"] for a in fresh if index[a["id"]].round != current]
+            wrong = [a.id for a in fresh if store.query(a.id).round != current]
             if wrong:
                 raise AnswerError(409, f"answers: {_some([page_label(i) for i in wrong])} not in "
                                        f"round {current + 1}, the round waiting for answers; "
@@ -332,20 +337,20 @@ class ServeSession:
             saved = []
             for a in fresh:
                 try:
-                    store.answer(a["id"], rating_to_reward(a["rating"]))
+                    store.answer(a.id, rating_to_reward(a.rating))
                 except DuplicateAnswer:  # answered by another process since our refresh
                     taken.append(a)
                     continue
-                saved.append(a["id"])
+                saved.append(a.id)
             if taken:
-                first = _some([f"{page_label(a['id'])} ({_stars(_rating_of(store, a['id']))})"
+                first = _some([f"{page_label(a.id)} ({_stars(_rating_of(store, a.id))})"
                                for a in taken])
                 raise AnswerError(
                     409, f"already answered (in another tab or process): {first}. The first "
                          f"answer stands; your rating of {'it' if len(taken) == 1 else 'them'} "
                          f"was not saved" + (f"; the other {len(saved)} were saved"
                                              if saved else ""),
-                    saved=saved, already_answered=[a["id"] for a in taken])
+                    saved=saved, already_answered=[a.id for a in taken])
         return {"saved": saved}
 
 
@@ -365,35 +370,6 @@ def _rating_of(store: FeedbackStore, query_id: str) -> int | None:
     return None if record is None else reward_to_rating(record.reward)
 
 
-def _parse_submission(payload: Any) -> tuple[int, list[dict[str, Any]]]:
-    """Check a submission's shape and ratings: ``(round, answers)`` or :class:`AnswerError`."""
-    if not isinstance(payload, dict) or set(payload) - {"round", "answers"}:
-        raise AnswerError(422, 'expected a JSON object {"round": int, "answers": [{"id": str, '
-                               f'"rating": 1..5}}, ...]}}, got {_short(payload)}')
-    rnd = payload.get("round")
-    if isinstance(rnd, bool) or not isinstance(rnd, int) or rnd < 0:
-        raise AnswerError(422, f"round: expected a round number (int >= 0), got {_short(rnd)}")
-    answers = payload.get("answers")
-    if not isinstance(answers, list) or not answers:
-        raise AnswerError(422, f"answers: expected a non-empty list, got {_short(answers)}")
-    seen = set()
-    for j, a in enumerate(answers):
-        if not isinstance(a, dict) or set(a) != {"id", "rating"}:
-            raise AnswerError(422, f'answers[{j}]: expected {{"id": str, "rating": 1..5}}, got '
-                                   f"{_short(a)}")
-        if not isinstance(a["id"], str) or not a["id"]:
-            raise AnswerError(422, f"answers[{j}].id: expected a query id string, got "
-                                   f"{_short(a['id'])}")
-        r = a["rating"]
-        if isinstance(r, bool) or not isinstance(r, int) or r not in RATINGS:
-            raise AnswerError(422, f"answers[{j}].rating: expected a whole number of stars "
-                                   f"1..5, got {_short(r)}")
-        if a["id"] in seen:
-            raise AnswerError(422, f"answers: {a['id']} appears twice in one submission")
-        seen.add(a["id"])
-    return rnd, answers
-
-
 def page_label(query_id: str) -> str:
     """A query as the page numbers it: ``r2-q0`` is "round 3 image 1"."""
     m = re.fullmatch(r"r(\d+)-q(\d+)", query_id)
@@ -408,11 +384,3 @@ def _some(items: list[str], shown: int = 5) -> str:
     """The first ``shown`` of ``items``, and how many more (a refusal's size stays bounded)."""
     text = ", ".join(items[:shown])
     return text + (f" and {len(items) - shown} more" if len(items) > shown else "")
-
-
-def _clip(text: str) -> str:
-    return text if len(text) <= 80 else text[:77] + "..."
-
-
-def _short(value: Any) -> str:
-    return _clip(repr(value))

@@ -7,7 +7,7 @@ appends are made safe by a short lock on the feedback file itself.
 
 Usage::
 
-    from fkc_align.run_lock import RunLock, RunFolderBusy
+    from fkc_align.store import RunLock, RunFolderBusy
 
     with RunLock(run_dir, purpose="serve"):     # raises RunFolderBusy naming the holder
         ...                                     # this process owns run_dir
@@ -17,9 +17,10 @@ Usage::
 The lock is ``fcntl.flock(LOCK_EX)`` on an open file, so the kernel releases it when the
 holder exits for any reason (crash, ``SIGKILL``): there is never a stale lock to delete. The
 file's content (pid, host, command line, purpose, start time) only *describes* the holder for
-the error message; the lock itself is the ``flock``. Ownership is per process: acquiring a
-folder the same process already owns nests (a count), so a CLI that owns its folder can call
-:func:`fkc_align.run_active` on it. A child made by ``fork`` does not inherit ownership.
+the error message; the lock itself is the ``flock``. A folder is taken once: a second
+``acquire`` in the same process is refused like any other (a caller that owns its folder hands
+its lock on, e.g. ``Runtime(lock=...)`` to :func:`fkc_align.run_active`). A child made by
+``fork`` shares the open file but never releases it (nor erases the description).
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ import json
 import os
 import socket
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -38,19 +38,10 @@ from .durable_io import StorageError, describe_os_error, is_storage_error, write
 
 LOCK_FILE = "run.lock"
 
-_GUARD = threading.Lock()
-_HELD: dict[tuple[int, int], list[int]] = {}  # (st_dev, st_ino) of the lock file -> [fd, count]
-
-
-def _forget_after_fork() -> None:
-    _HELD.clear()  # the child must take the lock itself (and will be refused while we hold it)
-
-
-os.register_at_fork(after_in_child=_forget_after_fork)
-
 
 class RunFolderBusy(RuntimeError):
-    """Another process owns the run folder. ``holder`` describes it (pid, host, command, ...)."""
+    """The run folder has an owner already (another process, or this one through another
+    :class:`RunLock`). ``holder`` describes it (pid, host, command, ...)."""
 
     def __init__(self, message: str, holder: dict[str, Any] | None) -> None:
         super().__init__(message)
@@ -96,14 +87,15 @@ class RunLock:
     def __init__(self, run_dir: str | os.PathLike, purpose: str = "run") -> None:
         self.run_dir = Path(run_dir)
         self.purpose = purpose
-        self._key: tuple[int, int] | None = None
+        self._fd: int | None = None
+        self._pid = 0  # the process that took the lock (a forked child must not release it)
 
     @property
     def held(self) -> bool:
-        return self._key is not None
+        return self._fd is not None
 
     def acquire(self) -> RunLock:
-        if self._key is not None:
+        if self._fd is not None:
             raise RuntimeError(f"RunLock({self.run_dir}): already acquired by this object")
         try:
             self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -115,56 +107,34 @@ class RunLock:
                 exc.errno, f"{self.run_dir}: cannot take the run folder's lock "
                 f"({self.run_dir / LOCK_FILE}): {describe_os_error(exc)}. To run, resume or "
                 f"serve, the folder must be writable; reading it needs no lock") from exc
-        st = os.fstat(fd)
-        key = (st.st_dev, st.st_ino)
-        with _GUARD:
-            if key in _HELD:  # this process owns it already: nest
-                os.close(fd)
-                _HELD[key][1] += 1
-                self._key = key
-                return self
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                holder = _read_info(fd)
-                os.close(fd)
-                raise RunFolderBusy(
-                    f"run folder {self.run_dir} is owned by {_describe(holder)}. One process at "
-                    f"a time may run, resume or serve it (readers and answerers need no lock); "
-                    f"wait for it to finish or stop it: the lock goes when that process exits",
-                    holder,
-                ) from None
-            info = {"pid": os.getpid(), "host": socket.gethostname(),
-                    "command": " ".join(sys.argv)[:500], "purpose": self.purpose,
-                    "since": time.time()}
-            try:
-                os.ftruncate(fd, 0)
-                os.lseek(fd, 0, os.SEEK_SET)
-                write_all(fd, json.dumps(info).encode())
-            except OSError:
-                pass  # the description is a courtesy (a read-only or full disk must not stop us)
-            _HELD[key] = [fd, 1]
-            self._key = key
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = _read_info(fd)
+            os.close(fd)
+            raise RunFolderBusy(_busy_message(self.run_dir, holder), holder) from None
+        info = {"pid": os.getpid(), "host": socket.gethostname(),
+                "command": " ".join(sys.argv)[:500], "purpose": self.purpose,
+                "since": time.time()}
+        try:
+            os.ftruncate(fd, 0)
+            os.lseek(fd, 0, os.SEEK_SET)
+            write_all(fd, json.dumps(info).encode())
+        except OSError:
+            pass  # the description is a courtesy (a read-only or full disk must not stop us)
+        self._fd, self._pid = fd, os.getpid()
         return self
 
     def release(self) -> None:
-        """Give the folder back (the outermost release of a nested acquire closes the lock)."""
-        if self._key is None:
+        """Give the folder back (closing the lock file releases the ``flock``)."""
+        fd, self._fd = self._fd, None
+        if fd is None:
             return
-        key, self._key = self._key, None
-        with _GUARD:
-            entry = _HELD.get(key)
-            if entry is None:  # forked child: the parent's lock is not ours to release
-                return
-            entry[1] -= 1
-            if entry[1] > 0:
-                return
-            del _HELD[key]
-            fd = entry[0]
-        try:
-            os.ftruncate(fd, 0)  # so a stale description never outlives the lock
-        except OSError:
-            pass
+        if os.getpid() == self._pid:  # a forked child's copy closes without touching the lock
+            try:
+                os.ftruncate(fd, 0)  # so a stale description never outlives the lock
+            except OSError:
+                pass
         os.close(fd)
 
     def __enter__(self) -> RunLock:
@@ -187,10 +157,6 @@ class RunLock:
         except FileNotFoundError:
             return None
         try:
-            key = (os.fstat(fd).st_dev, os.fstat(fd).st_ino)
-            with _GUARD:
-                if key in _HELD:
-                    return _read_info(_HELD[key][0])
             try:
                 fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -198,6 +164,16 @@ class RunLock:
             return None
         finally:
             os.close(fd)
+
+
+def _busy_message(run_dir: Path, holder: dict[str, Any] | None) -> str:
+    if holder and holder.get("pid") == os.getpid() and holder.get("host") == socket.gethostname():
+        return (f"run folder {run_dir} is already owned by this process ({_describe(holder)}): "
+                f"a folder is taken once; hand the RunLock you hold on (Runtime(lock=...)) "
+                f"instead of taking it again")
+    return (f"run folder {run_dir} is owned by {_describe(holder)}. One process at a time may "
+            f"run, resume or serve it (readers and answerers need no lock); wait for it to "
+            f"finish or stop it: the lock goes when that process exits")
 
 
 __all__ = ["LOCK_FILE", "RunFolderBusy", "RunLock"]

@@ -72,6 +72,20 @@ def lock_fd(fd: int, kind: int, *, timeout_s: float, what: str) -> None:
             delay = min(delay * 2, 0.05)
 
 
+def fsync_dir(path: Path) -> None:
+    """Make a new directory entry durable (best effort: not every file system allows it)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
 def _exclusive_temp(path: Path, mode: int) -> tuple[int, Path]:
     """A fresh temp file next to ``path`` (``O_CREAT | O_EXCL | O_NOFOLLOW``, a random name, so
     never through a link) created with ``mode`` (the umask applies, as for any new file)."""
