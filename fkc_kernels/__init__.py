@@ -5,6 +5,7 @@ backend and fall back to the pure-PyTorch reference, so importing never fails be
 is missing.
 """
 
+from .grid_schedules import EDMSchedule, FlowMatchingSchedule
 from .guidance import cfg_log_weight_increment
 from .ops import (
     available_backends,
@@ -25,8 +26,6 @@ from .reference.philox import philox_normal
 from .sampler import FKCSampler, SampleResult
 from .schedules import (
     DiscreteVPSchedule,
-    EDMSchedule,
-    FlowMatchingSchedule,
     GridSchedule,
     LinearTilt,
     Schedule,

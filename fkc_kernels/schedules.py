@@ -411,6 +411,3 @@ class LinearTilt:
     def __repr__(self) -> str:
         return f"LinearTilt(lam_max={self.lam_max})"
 
-
-# EDM and flow-matching grids live in grid_schedules.py (they subclass GridSchedule above)
-from .grid_schedules import EDMSchedule, FlowMatchingSchedule  # noqa: E402, F401

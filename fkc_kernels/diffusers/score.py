@@ -65,7 +65,7 @@ class UNetScore:
             the output is converted in float32 and returned in ``x``'s dtype.
         unet_kwargs: extra keyword arguments for every call (``class_labels=...``, ...).
         edm_sigma_data: diffusers' EDM preconditioning (``EDMEulerScheduler``'s
-            ``config.sigma_data``, with an :class:`~fkc_kernels.schedules.EDMSchedule`): the
+            ``config.sigma_data``, with an :class:`~fkc_kernels.grid_schedules.EDMSchedule`): the
             network gets ``c_in·x`` with ``c_in = 1/√(σ² + σ_d²)`` at ``c_noise = ln(σ)/4``, and
             its output ``F`` is the denoiser's ``c_skip·x + c_out·F`` (``c_skip = σ_d²/(σ² +
             σ_d²)``, ``c_out = ±σ·σ_d/√(σ² + σ_d²)``, minus for v-prediction).

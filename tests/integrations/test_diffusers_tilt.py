@@ -272,7 +272,7 @@ def test_groups_follow_the_prompts_of_the_unets_last_call():
 @pytest.mark.parametrize("prediction_type", ["epsilon", "v_prediction"])
 def test_unet_score_applies_diffusers_edm_preconditioning(prediction_type):
     from fkc_kernels.diffusers import UNetScore
-    from fkc_kernels.schedules import EDMSchedule
+    from fkc_kernels.grid_schedules import EDMSchedule
 
     edm = diffusers.EDMEulerScheduler(prediction_type=prediction_type, sigma_data=0.5)
     schedule = EDMSchedule(sigma_min=0.002, sigma_max=80.0)
