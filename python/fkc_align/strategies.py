@@ -242,7 +242,7 @@ class FKCExplore(BaseStrategy):
         n_exploit = view.n_show - n_explore
         anchors = (liked_answers(view.asked_features, view.asked_r) if self.keep
                    else view.asked_features[:0])
-        n_keep = min(len(anchors), n_exploit // 2)
+        n_keep = min(len(anchors), n_exploit // 3)
         chosen: list[int] = []
         if n_exploit - n_keep:
             if self.best:  # the tilted target on the predicted-liked set, best per cluster
@@ -251,7 +251,8 @@ class FKCExplore(BaseStrategy):
             local = draw_by_weight(view.features[guided], view.log_w[guided],
                                    n_exploit - n_keep, view.generator, score=score)
             chosen = guided[torch.tensor(local, dtype=torch.int64)].tolist()
-        chosen += keep_picks(view.features, anchors, chosen, n_keep)
+        chosen += keep_picks(view.features, anchors, chosen, n_keep,
+                             view.mean if self.best else None)
         std = view.std if self.uncertainty else None
         chosen += explore_picks(view.features, view.in_pool, view.asked_features, chosen,
                                 view.n_show - len(chosen), std)
@@ -293,11 +294,12 @@ def liked_answers(features: torch.Tensor, answers: torch.Tensor) -> torch.Tensor
 
 
 def keep_picks(features: torch.Tensor, anchors: torch.Tensor, chosen: list[int],
-               m: int) -> list[int]:
+               m: int, score: torch.Tensor | None = None, near: int = 4) -> list[int]:
     """``m`` picks that keep the liked answers ``anchors`` ``(l, F)`` covered: one at a time,
     the liked answer farthest from every pick so far (``chosen`` and the earlier kept picks)
-    and, for it, the nearest row of ``features`` ``(n, F)`` not picked yet. A liked mode the
-    weighted draw misses (the reward model has not learned it yet) still gets a pick."""
+    and, for it, the nearest row of ``features`` ``(n, F)`` not picked yet (with ``score``
+    ``(n,)``: the best scored of its ``near`` nearest). A liked mode the weighted draw misses
+    (the reward model has not learned it yet) still gets a pick."""
     picks: list[int] = []
     if m <= 0 or not len(anchors):
         return picks
@@ -309,6 +311,9 @@ def keep_picks(features: torch.Tensor, anchors: torch.Tensor, chosen: list[int],
         a = int(torch.argmax(gap))
         d = torch.cdist(features, anchors[a:a + 1])[:, 0].masked_fill(taken, math.inf)
         i = int(torch.argmin(d))
+        if score is not None:
+            close = torch.argsort(d, stable=True)[:min(near, int((~taken).sum()))]
+            i = int(close[torch.argmax(score[close])])
         picks.append(i)
         taken[i] = True
         gap = torch.minimum(gap, torch.cdist(anchors, features[i:i + 1])[:, 0])
