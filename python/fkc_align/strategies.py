@@ -17,13 +17,16 @@ and shows the indices it returns. Add your own::
     register_strategy("most-uncertain", MostUncertain())
     run_active(task, budget=64, k=8, strategy="most-uncertain")
 
-Built in: ``fkc-explore`` (the default: exploitation drawn from the tilted target by weight, one
-pick per cluster; exploration by nearest-distance novelty times ensemble uncertainty on the
-pool; ``lam`` from the budget spent and the ensemble's spread), its ablations
-``fkc-explore-uniform`` (guided SDE without the corrector: no resampling, uniform weights) and
-``fkc-explore-lam0`` (no guidance), ``greedy`` (top by predicted reward), ``ucb`` (bootstrap
-ensemble mean + β·std over guided ∪ pool) and ``thompson`` (one random ensemble member per
-pick). ``fkc-eps`` (Algorithm 1) and ``random`` are planned by :mod:`fkc_align.config` itself.
+Built in: ``fkc-explore`` (the default: exploitation drawn from the tilted target by weight,
+truncated to the predicted-liked particles, the best of each drawn cluster, plus kept picks for
+liked answers the draw leaves uncovered; exploration by nearest-distance novelty times ensemble
+uncertainty on the pool, a share that decays with the budget; ``lam`` from the budget spent and
+the ensemble's spread), its ablations ``fkc-explore-uniform`` (guided SDE without the corrector:
+no resampling, uniform weights), ``fkc-explore-lam0`` (no guidance), ``fkc-explore-nokeep``,
+``fkc-explore-sample`` (a plain weighted draw) and ``fkc-explore-nodecay``, ``greedy`` (top by
+predicted reward), ``ucb`` (bootstrap ensemble mean + β·std over guided ∪ pool) and ``thompson``
+(one random ensemble member per pick). ``fkc-eps`` (Algorithm 1) and ``random`` are planned by
+:mod:`fkc_align.config` itself.
 """
 
 from __future__ import annotations
