@@ -84,16 +84,20 @@ def _build_task(name: str, params: tuple) -> _tasks.Task:
 # a sample of the smoothed digits lies about 0.1·√64 = 0.8 from its training image; twice that
 # is off the data manifold
 DIGITS_MANIFOLD_RADIUS = 1.6
+# the UNet's base samples at 30 steps are off the manifold (see manifold.py) about as often as
+# held-out real digits; at 20 steps several times as often
+UNET_STEPS = 30
 
 
 def scenarios(liked: tuple[int, ...] = (3, 8), layout: int = 0, target: int = 8,
               confidence: float = 0.9, quick: bool = False,
               liked3: tuple[int, ...] = (0, 4, 7)) -> list[Scenario]:
-    """The five scenarios for one instance (liked classes, three liked classes, mode layout,
+    """The six scenarios for one instance (liked classes, three liked classes, mode layout,
     rare target): multimodal, multimodal-3, rare-mode (an outer rare mode), rare-between (a
-    rare mode between common ones), small-budget.
+    rare mode between common ones), small-budget, digits-unet (a learned base model, with an
+    off-manifold measure that does not trust the oracle).
 
-    ``quick``: tiny settings (a smoke run in seconds, not a measurement).
+    ``quick``: tiny settings (a smoke run in seconds, not a measurement), without digits-unet.
     """
     # N 64 / 96 and 20 steps, training capped at 150 epochs (patience 20): eight strategies
     # on five scenarios and 16 seeds within about an hour of 2 cores
@@ -101,6 +105,13 @@ def scenarios(liked: tuple[int, ...] = (3, 8), layout: int = 0, target: int = 8,
     gmm_size = dict(n_particles=16, n_steps=6) if quick else dict(n_particles=96, n_steps=20)
     train = {"train_options": {"max_epochs": 10} if quick else
              {"max_epochs": 150, "patience": 20}}
+    # a learned base model whose reward can be gamed; not in --quick (it needs diffusers and a
+    # UNet call per step)
+    unet = Scenario("digits-unet", "digits-unet", {"target": target, "confidence": confidence},
+                    budget=32, k=8, n_particles=32, n_steps=UNET_STEPS,
+                    description=f"digits UNet, a hit is a confident {target} (p >= "
+                    f"{confidence}); off the manifold: farther than 99% of held-out digits",
+                    run_options=train)
     return [
         Scenario("multimodal", "digits-liked", {"liked": list(liked)},
                  budget=16 if quick else 64, k=8, **size,
@@ -122,7 +133,7 @@ def scenarios(liked: tuple[int, ...] = (3, 8), layout: int = 0, target: int = 8,
                  budget=16 if quick else 32, k=8, **size,
                  description=f"digits, a hit is a confident {target} (p >= {confidence})",
                  manifold_radius=DIGITS_MANIFOLD_RADIUS, run_options=train),
-    ]
+    ] + ([] if quick else [unet])
 
 
 def tilted_balance(task: _tasks.Task, lam: float, draws: int = 16, seed: int = 0) -> float:
@@ -146,12 +157,20 @@ def tilted_balance(task: _tasks.Task, lam: float, draws: int = 16, seed: int = 0
     return float(mass.min() / mass.sum() * task.n_liked)
 
 
-def _data_points(task: _tasks.Task) -> torch.Tensor | None:
-    """The training points the base model was built from (digits: the images), or None."""
+def _data_points(scenario: Scenario, task: _tasks.Task) -> tuple[torch.Tensor | None,
+                                                                 float | None]:
+    """The training points the base model was built from and the off-manifold radius:
+    digits-unet: the UNet's 1500 training images and the 99% quantile of held-out real digits'
+    nearest distances (:mod:`fkc_align.manifold`); other digits: every image and the scenario's
+    radius; else ``(None, None)``."""
+    if task.name == "digits-unet":
+        from .manifold import unet_reference
+
+        return unet_reference()
     if task.name.startswith("digits"):
         images, _ = _tasks.load_digits_data()
-        return images.reshape(len(images), -1)
-    return None
+        return images.reshape(len(images), -1), scenario.manifold_radius
+    return None, None
 
 
 def run_metrics(scenario: Scenario, task: _tasks.Task, result: ActiveResult,
@@ -174,13 +193,13 @@ def run_metrics(scenario: Scenario, task: _tasks.Task, result: ActiveResult,
     if task.liked_mode is not None and task.n_liked >= 2:
         coverage, out["balance"] = liked_mode_coverage(task, x, rnd)
         out["coverage"] = float(coverage)
-    data = _data_points(task)
+    data, radius = _data_points(scenario, task)
     if data is not None and hits.any():
         d = torch.cdist(x[hits].reshape(int(hits.sum()), -1).float(), data)
         near_d, near_i = d.min(1)
         out["distinct_nearest"] = float(len(set(near_i.tolist())))
-        if scenario.manifold_radius is not None:
-            out["off_manifold_share"] = float((near_d > scenario.manifold_radius).float().mean())
+        if radius is not None:
+            out["off_manifold_share"] = float((near_d > radius).float().mean())
     return out
 
 

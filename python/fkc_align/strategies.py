@@ -17,13 +17,16 @@ and shows the indices it returns. Add your own::
     register_strategy("most-uncertain", MostUncertain())
     run_active(task, budget=64, k=8, strategy="most-uncertain")
 
-Built in: ``fkc-explore`` (the default: exploitation drawn from the tilted target by weight, one
-pick per cluster; exploration by nearest-distance novelty times ensemble uncertainty on the
-pool; ``lam`` from the budget spent and the ensemble's spread), its ablations
-``fkc-explore-uniform`` (guided SDE without the corrector: no resampling, uniform weights) and
-``fkc-explore-lam0`` (no guidance), ``greedy`` (top by predicted reward), ``ucb`` (bootstrap
-ensemble mean + β·std over guided ∪ pool) and ``thompson`` (one random ensemble member per
-pick). ``fkc-eps`` (Algorithm 1) and ``random`` are planned by :mod:`fkc_align.config` itself.
+Built in: ``fkc-explore`` (the default: exploitation drawn from the tilted target by weight,
+truncated to the predicted-liked particles, the best of each drawn cluster, plus kept picks for
+liked answers the draw leaves uncovered; exploration by nearest-distance novelty times ensemble
+uncertainty on the pool, a share that decays with the budget; ``lam`` from the budget spent and
+the ensemble's spread), its ablations ``fkc-explore-uniform`` (guided SDE without the corrector:
+no resampling, uniform weights), ``fkc-explore-lam0`` (no guidance), ``fkc-explore-nokeep``,
+``fkc-explore-sample`` (a plain weighted draw) and ``fkc-explore-nodecay``, ``greedy`` (top by
+predicted reward), ``ucb`` (bootstrap ensemble mean + β·std over guided ∪ pool) and ``thompson``
+(one random ensemble member per pick). ``fkc-eps`` (Algorithm 1) and ``random`` are planned by
+:mod:`fkc_align.config` itself.
 """
 
 from __future__ import annotations
@@ -191,45 +194,133 @@ class Thompson(BaseStrategy):
 
 class FKCExplore(BaseStrategy):
     """The default: exploitation picks are a weighted draw from the guided (tilted) sample,
-    spread over its clusters in proportion to their weight (:func:`draw_by_weight`);
-    exploration picks come from the unguided pool by :func:`explore_picks`.
+    spread over its clusters in proportion to their weight (:func:`draw_by_weight`, the best
+    predicted particle of each drawn cluster), plus one kept pick per liked answer the draw
+    leaves uncovered (:func:`keep_picks`); exploration picks come from the unguided pool by
+    :func:`explore_picks`.
 
-    ``lam = lam_max · (0.5 + 0.5·spent) · clip(1 - spread, 0.25, 1)``: weak while few answers
-    are in and while the bootstrap networks disagree on the base model's samples, where the
-    tilt would follow noise. ``use_weights=False`` / ``guided=False`` are the two ablations.
+    ``lam = lam_max · (0.75 + 0.25·spent) · clip(1 - spread, 0.25, 1)``: weaker while few
+    answers are in and while the bootstrap networks disagree on the base model's samples, where
+    the tilt would follow noise. The exploration share is ``eps_max·(1 - spent)·min(1,
+    budget/64)`` of the round: it decays as the budget is spent and is smaller for small
+    budgets. ``use_weights=False`` / ``guided=False`` / ``keep=False`` / ``best=False`` /
+    ``decay=False`` are the ablations.
     """
 
     explores = True
     ensemble = 4
 
     def __init__(self, *, use_weights: bool = True, guided: bool = True,
-                 adaptive_lam: bool = True, uncertainty: bool = True) -> None:
+                 adaptive_lam: bool = True, uncertainty: bool = True, keep: bool = True,
+                 best: bool = True, decay: bool = True, eps_max: float = 0.25) -> None:
         self.weighted = use_weights
         self.guided = guided
         self.adaptive_lam = adaptive_lam
         self.uncertainty = uncertainty
+        self.keep = keep
+        self.best = best
+        self.decay = decay
+        self.eps_max = eps_max
 
     def guidance(self, lam_max: float, spent: float, spread: float) -> float:
         if not self.guided:
             return 0.0
         if not self.adaptive_lam:
             return lam_max
-        return lam_max * (0.5 + 0.5 * min(max(spent, 0.0), 1.0)) * min(max(1.0 - spread, 0.25),
-                                                                       1.0)
+        return lam_max * (0.75 + 0.25 * min(max(spent, 0.0), 1.0)) * min(
+            max(1.0 - spread, 0.25), 1.0)
+
+    def n_explore(self, view: RoundView) -> int:
+        """The round's exploration picks: the plan's ε split, or (``decay``) ``eps_max·(1 -
+        spent)·min(1, budget/64)`` of ``n_show`` with the budget read from ``spent``."""
+        if not self.decay or view.n_explore == 0:
+            return view.n_explore
+        budget = len(view.asked_r) / view.spent if view.spent > 0 else 64.0
+        eps = self.eps_max * (1.0 - min(view.spent, 1.0)) * min(1.0, budget / 64.0)
+        return min(int(round(view.n_show * eps)), view.n_show)
 
     def pick(self, view: RoundView) -> StrategyPicks:
         guided = torch.nonzero(~view.in_pool)[:, 0]
+        n_explore = self.n_explore(view)
+        n_exploit = view.n_show - n_explore
+        anchors = (liked_answers(view.asked_features, view.asked_r) if self.keep
+                   else view.asked_features[:0])
+        n_keep = min(len(anchors), n_exploit // 3)
         chosen: list[int] = []
-        if view.n_exploit:
-            local = draw_by_weight(view.features[guided], view.log_w[guided], view.n_exploit,
-                                   view.generator)
+        if n_exploit - n_keep:
+            if self.best:  # the tilted target on the predicted-liked set, best per cluster
+                guided = likely_liked(guided, view.mean, view.asked_r, n_exploit - n_keep)
+            score = view.mean[guided] if self.best else None
+            local = draw_by_weight(view.features[guided], view.log_w[guided],
+                                   n_exploit - n_keep, view.generator, score=score)
             chosen = guided[torch.tensor(local, dtype=torch.int64)].tolist()
+        chosen += keep_picks(view.features, anchors, chosen, n_keep,
+                             view.mean if self.best else None)
         std = view.std if self.uncertainty else None
         chosen += explore_picks(view.features, view.in_pool, view.asked_features, chosen,
-                                view.n_explore, std)
+                                view.n_show - len(chosen), std)
         idx = torch.tensor(chosen, dtype=torch.int64, device=view.x.device)
-        labels = ["top"] * view.n_exploit + ["explore"] * (len(chosen) - view.n_exploit)
+        labels = ["top"] * n_exploit + ["explore"] * (len(chosen) - n_exploit)
         return StrategyPicks(idx, labels, view.mean[idx].float())
+
+
+def liked_threshold(answers: torch.Tensor) -> float | None:
+    """The answer value above which an answer counts as liked: the top quarter of the range of
+    ``answers`` ``(a,)``; None before two answers differ."""
+    if len(answers) < 2:
+        return None
+    top, low = float(answers.max()), float(answers.min())
+    return top - 0.25 * (top - low) if top > low else None
+
+
+def likely_liked(rows: torch.Tensor, mean: torch.Tensor, answers: torch.Tensor,
+                 m: int) -> torch.Tensor:
+    """The ``rows`` (indices into ``mean`` ``(n,)``, the predicted reward) predicted as good as
+    the median liked answer (:func:`liked_threshold` of ``answers``), or the ``m`` best
+    predicted when fewer are."""
+    tau = liked_threshold(answers)
+    if tau is None or len(rows) <= m:
+        return rows
+    tau = float(answers[answers >= tau].median())
+    pred = mean[rows]
+    floor = min(tau, float(torch.sort(pred, descending=True).values[m - 1]))
+    return rows[pred >= floor]
+
+
+def liked_answers(features: torch.Tensor, answers: torch.Tensor) -> torch.Tensor:
+    """``(l, F)`` the features of the liked answers: those in the top quarter of the range
+    of answers (``features (a, F)``, ``answers (a,)``); empty before two answers differ."""
+    tau = liked_threshold(answers)
+    if tau is None:
+        return features[:0]
+    return features[answers.to(features.device) >= tau]
+
+
+def keep_picks(features: torch.Tensor, anchors: torch.Tensor, chosen: list[int],
+               m: int, score: torch.Tensor | None = None, near: int = 4) -> list[int]:
+    """``m`` picks that keep the liked answers ``anchors`` ``(l, F)`` covered: one at a time,
+    the liked answer farthest from every pick so far (``chosen`` and the earlier kept picks)
+    and, for it, the nearest row of ``features`` ``(n, F)`` not picked yet (with ``score``
+    ``(n,)``: the best scored of its ``near`` nearest). A liked mode the weighted draw misses
+    (the reward model has not learned it yet) still gets a pick."""
+    picks: list[int] = []
+    if m <= 0 or not len(anchors):
+        return picks
+    taken = torch.zeros(len(features), dtype=torch.bool, device=features.device)
+    taken[chosen] = True
+    gap = (torch.cdist(anchors, features[chosen]).min(1).values if chosen
+           else torch.full((len(anchors),), math.inf, device=features.device))
+    for _ in range(min(m, int((~taken).sum()))):
+        a = int(torch.argmax(gap))
+        d = torch.cdist(features, anchors[a:a + 1])[:, 0].masked_fill(taken, math.inf)
+        i = int(torch.argmin(d))
+        if score is not None:
+            close = torch.argsort(d, stable=True)[:min(near, int((~taken).sum()))]
+            i = int(close[torch.argmax(score[close])])
+        picks.append(i)
+        taken[i] = True
+        gap = torch.minimum(gap, torch.cdist(anchors, features[i:i + 1])[:, 0])
+    return picks
 
 
 def explore_picks(features: torch.Tensor, allowed: torch.Tensor, asked: torch.Tensor,
@@ -296,7 +387,7 @@ def _chain(f: torch.Tensor, labels: torch.Tensor, c: int) -> list[int]:
 
 
 def draw_by_weight(features: torch.Tensor, log_w: torch.Tensor, m: int,
-                   generator: torch.Generator) -> list[int]:
+                   generator: torch.Generator, score: torch.Tensor | None = None) -> list[int]:
     """``m`` distinct rows drawn from the weighted particle set ``(features (n, F), log_w
     (n,))``, spread over its modes in proportion to their weight.
 
@@ -304,7 +395,10 @@ def draw_by_weight(features: torch.Tensor, log_w: torch.Tensor, m: int,
     cluster in a nearest-centroid chain, and ``m`` points are drawn by systematic resampling of
     the normalised weights over that layout: a mode of mass ``p`` gets ``floor(m·p)`` or
     ``ceil(m·p)`` picks. A particle drawn twice is replaced by the heaviest unused particle of
-    its cluster (else the heaviest unused one overall), so the picks are distinct.
+    its cluster (else the heaviest unused one overall), so the picks are distinct. With
+    ``score`` ``(n,)`` (e.g. the predicted reward) each draw takes the best-scored unused
+    particle of the drawn particle's cluster instead: the clusters still get their share by
+    weight, and inside one the most likely hit is shown.
     """
     n = len(log_w)
     if m >= n:
@@ -324,6 +418,9 @@ def draw_by_weight(features: torch.Tensor, log_w: torch.Tensor, m: int,
     picked: list[int] = []
     for d in drawn:
         i = layout[d]
+        if score is not None:
+            same = [j for j in layout if labels[j] == labels[i] and j not in picked]
+            i = max(same, key=lambda j: (float(score[j]), -j)) if same else i
         if i in picked:
             same = [j for j in layout if labels[j] == labels[i] and j not in picked]
             rest = same or [j for j in layout if j not in picked]
@@ -365,3 +462,6 @@ register_strategy("ucb", UCB())
 register_strategy("thompson", Thompson())
 register_strategy("fkc-explore-uniform", FKCExplore(use_weights=False))
 register_strategy("fkc-explore-lam0", FKCExplore(guided=False))
+register_strategy("fkc-explore-nokeep", FKCExplore(keep=False))
+register_strategy("fkc-explore-sample", FKCExplore(best=False))
+register_strategy("fkc-explore-nodecay", FKCExplore(decay=False))

@@ -78,3 +78,27 @@ def test_tilted_balance_is_even_for_an_even_user_and_drops_for_a_favoured_class(
     favoured = digits_liked((0, 4, 7))
     favoured.oracle = lambda x: task.oracle(x) + 2.0 * (task.liked_mode(x) == 0).float()
     assert bench.tilted_balance(favoured, 4.0) < 0.5 * bench.tilted_balance(task, 4.0)
+
+
+def test_off_manifold_measure_trusts_the_data_not_the_oracle():
+    from fkc_align import manifold
+    from fkc_align.digits_unet import digits_split
+
+    train, radius = manifold.unet_reference()
+    x_train, _, x_held, _ = digits_split()
+    assert train.shape == (1500, 64) and radius > 0
+    # training images sit on it, held-out digits are off at most 1% (the 99% quantile, ties
+    # aside), a pure-noise image is off; the digits-unet scenario measures its hits this way
+    assert manifold.off_manifold_share(x_train[:50], train, radius) == 0.0
+    assert manifold.off_manifold_share(x_held, train, radius) <= 0.011
+    noise = torch.randn(4, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+    assert manifold.off_manifold_share(noise, train, radius) == 1.0
+    assert manifold.off_manifold_share(noise[:0], train, radius) is None
+    with pytest.raises(ValueError, match="x: expected 64 values per row"):
+        manifold.off_manifold_share(torch.zeros(2, 3), train, radius)
+    with pytest.raises(ValueError, match="quantile: expected a fraction"):
+        manifold.unet_reference(1.5)
+    sc = {s.name: s for s in bench.scenarios()}["digits-unet"]
+    got_train, got_radius = bench._data_points(sc, type("T", (), {"name": "digits-unet"})())
+    assert got_radius == radius and torch.equal(got_train, train)
+    assert "digits-unet" not in {s.name for s in bench.scenarios(quick=True)}

@@ -57,10 +57,11 @@ def test_epsilon_greedy_split_and_strategies(task):
     res = run_active(task, budget=32, k=8, seed=0, strategy="fkc-eps", **TINY)
     # total_steps = ceil(32/8) = 4: eps = 0.8 - 0.7*r/4 at guided round r
     assert [(r["n_top"], r["n_random"]) for r in res.rounds] == [(0, 8), (3, 5), (5, 3), (6, 2)]
-    # the default (fkc-explore): eps = 0.35 - 0.2*r/4, the exploration picks from the pool
+    # the default (fkc-explore): eps = 0.25·(1 - spent)·min(1, 32/64) of 8, rounded: 0.75,
+    # 0.5, 0.25 -> 1, 0, 0 exploration picks from the pool
     res = run_active(task, budget=32, k=8, seed=0, **TINY)
     assert res.settings["strategy"] == "fkc-explore"
-    assert [(r["n_top"], r["n_random"]) for r in res.rounds] == [(0, 8), (6, 2), (6, 2), (7, 1)]
+    assert [(r["n_top"], r["n_random"]) for r in res.rounds] == [(0, 8), (7, 1), (8, 0), (8, 0)]
     greedy = run_active(task, budget=16, k=8, seed=0, strategy="greedy", **TINY)
     assert [r["n_top"] for r in greedy.rounds] == [0, 8]
     rnd = run_active(task, budget=16, k=8, seed=0, strategy="random", **TINY)

@@ -134,7 +134,7 @@ def test_fkc_explore_exploits_by_weight_and_explores_the_pool():
                      asked_x=torch.tensor([[9.0, 9.0]]), asked_features=torch.tensor([[9.0, 9.0]]),
                      asked_r=torch.zeros(1), lam=1.0, spent=0.5, spread=0.0,
                      generator=torch.Generator().manual_seed(0))
-    out = strategies.FKCExplore().pick(view)
+    out = strategies.FKCExplore(decay=False).pick(view)
     idx = out.index.tolist()
     assert out.labels == ["top"] * 4 + ["explore"]
     assert sum(i < 6 for i in idx[:4]) == 3 and sum(6 <= i < 12 for i in idx[:4]) == 1
@@ -144,7 +144,8 @@ def test_fkc_explore_exploits_by_weight_and_explores_the_pool():
 
 def test_adaptive_lam_grows_with_the_budget_and_shrinks_with_the_spread():
     s = strategies.FKCExplore()
-    assert s.guidance(8.0, 0.0, 0.0) == pytest.approx(4.0)
+    assert s.guidance(8.0, 0.0, 0.0) == pytest.approx(6.0)
+    assert s.guidance(8.0, 0.5, 0.0) == pytest.approx(7.0)
     assert s.guidance(8.0, 1.0, 0.0) == pytest.approx(8.0)
     assert s.guidance(8.0, 1.0, 0.5) == pytest.approx(4.0)
     assert s.guidance(8.0, 1.0, 5.0) == pytest.approx(2.0)  # floor 0.25
@@ -169,6 +170,8 @@ class _StubEnsemble(torch.nn.Module):
 
 
 def test_round_wiring_with_a_stub_model_a_fixed_pool_and_a_fixed_asked_set(monkeypatch):
+    # the plan's ε split as is (the default shrinks it for a budget this small)
+    monkeypatch.setitem(strategies._REGISTRY, "fkc-explore", strategies.FKCExplore(decay=False))
     task = gmm()
     guided = torch.tensor([[0.0, float(i)] for i in range(6)])  # x[:, 1] = 0..5
     pool = torch.tensor([[0.0, 0.5], [7.0, 0.0], [0.0, -6.0]])
@@ -203,9 +206,9 @@ def test_round_wiring_with_a_stub_model_a_fixed_pool_and_a_fixed_asked_set(monke
                            device=torch.device("cpu"))
     assert out.picks == ["top", "top", "explore"]
     assert calls[0][2:] == ("seed", None) and calls[1][2:] == ("smc", "ess")  # pool first
-    # spent 1/12 of the budget, the stub's spread over the pool: lam = 8·(0.5 + 0.5/12)·0.25
+    # spent 1/12 of the budget, the stub's spread over the pool: lam = 8·(0.75 + 0.25/12)·0.25
     spread = float(_StubEnsemble().predict_members(pool).std(0).mean())
-    assert spread > 1.0 and calls[1][0] == pytest.approx(cfg.lam_max * (0.5 + 0.5 / 12) * 0.25)
+    assert spread > 1.0 and calls[1][0] == pytest.approx(cfg.lam_max * (0.75 + 0.25 / 12) * 0.25)
     # the explore pick is the pool's (7, 0) (nearest distance to the asked set and the two
     # exploit picks times the uncertainty); the exploit picks come from the guided rows
     assert torch.equal(out.x[2], pool[1])
@@ -277,6 +280,61 @@ def test_the_cli_lists_the_registry_built_ins_without_importing_it():
     the registry must hold exactly those, plus nothing a user did not register."""
     from fkc_align import config, strategies
 
-    assert set(config.BUILTIN_REGISTERED) <= set(strategies.registered())
+    # the module registers its built-ins first; later entries are the tests' own
+    n = len(config.BUILTIN_REGISTERED)
+    assert strategies.registered()[:n] == config.BUILTIN_REGISTERED
     assert set(config.BENCH_STRATEGIES) <= set(config.strategy_names())
     assert set(config.QUICK_STRATEGIES) <= set(config.BENCH_STRATEGIES)
+
+
+def test_draw_by_weight_with_a_score_shows_each_drawn_clusters_best():
+    # three modes of equal mass, 3 picks: one per mode (3 clusters); inside each the best
+    # scored row (score = -row index: the mode's first row), where a plain draw takes any
+    f, mode = _modes([30, 30, 30], [(0.0, 0.0), (5.0, 0.0), (0.0, 5.0)])
+    log_w = torch.full((90,), -math.log(90.0))
+    score = -torch.arange(90.0)
+    for s in range(4):
+        got = draw_by_weight(f, log_w, 3, torch.Generator().manual_seed(s), score=score)
+        assert sorted(got) == [0, 30, 60]
+    plain = [draw_by_weight(f, log_w, 3, torch.Generator().manual_seed(s)) for s in range(4)]
+    assert any(sorted(p) != [0, 30, 60] for p in plain)
+
+
+def test_keep_picks_return_to_the_liked_answer_the_draw_left_uncovered():
+    # modes A (0, 0), B (5, 0), C (0, 5), 4 rows each; liked answers in A and C; the weighted
+    # draw took two rows of A, so the kept pick is the row nearest the C answer (row 9, not
+    # the A answer's nearest nor a B row); a second kept pick goes back to A's answer
+    f, mode = _modes([4, 4, 4], [(0.0, 0.0), (5.0, 0.0), (0.0, 5.0)], spread=0.3)
+    anchors = torch.tensor([[0.1, 0.1], [f[9, 0] + 0.01, f[9, 1]]])
+    assert strategies.keep_picks(f, anchors, [0, 1], 1) == [9]
+    two = strategies.keep_picks(f, anchors, [0, 1], 2)
+    assert two[0] == 9 and mode[two[1]] == 0 and two[1] not in (0, 1)
+    assert strategies.keep_picks(f, anchors[:0], [0], 2) == []
+
+
+def test_liked_answers_are_the_top_quarter_of_the_range_and_likely_liked_rows_follow():
+    r = torch.tensor([-8.0, -4.0, -0.2, -1.0, -2.0])
+    assert strategies.liked_threshold(r) == pytest.approx(-0.2 - 0.25 * 7.8)
+    feats = torch.arange(10.0).reshape(5, 2)
+    assert torch.equal(strategies.liked_answers(feats, r), feats[[2, 3, 4]])
+    assert len(strategies.liked_answers(feats, torch.zeros(5))) == 0  # nothing stands out
+    rows = torch.arange(6)
+    mean = torch.tensor([-5.0, -0.1, -3.0, -0.5, -1.5, -6.0])
+    # as good as the median liked answer (-1.0): rows 1, 3; asked for 4, the 4 best predicted
+    assert strategies.likely_liked(rows, mean, r, 2).tolist() == [1, 3]
+    assert strategies.likely_liked(rows, mean, r, 4).tolist() == [1, 2, 3, 4]
+
+
+def test_the_exploration_share_decays_with_the_budget_spent_and_a_small_budget():
+    def view(n_asked, spent):
+        return RoundView(round=1, n_show=8, n_exploit=5, n_explore=3, x=torch.zeros(1, 2),
+                         log_w=torch.zeros(1), in_pool=torch.zeros(1, dtype=torch.bool),
+                         features=torch.zeros(1, 2), members=torch.zeros(1, 1),
+                         asked_x=torch.zeros(n_asked, 2), asked_features=torch.zeros(n_asked, 2),
+                         asked_r=torch.zeros(n_asked), lam=1.0, spent=spent, spread=0.0,
+                         generator=torch.Generator())
+    s = strategies.FKCExplore()
+    assert s.n_explore(view(16, 0.25)) == 2  # budget 64: 8·0.25·0.75 = 1.5
+    assert s.n_explore(view(48, 0.75)) == 0  # 8·0.25·0.25 = 0.5, rounded to even
+    assert s.n_explore(view(8, 0.25)) == 1  # budget 32: half of 1.5
+    assert strategies.FKCExplore(decay=False).n_explore(view(8, 0.25)) == 3
