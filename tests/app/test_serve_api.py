@@ -32,6 +32,7 @@ from fkc_align.serve import (  # noqa: E402
     rating_to_reward,
     reward_to_rating,
 )
+from fkc_align.serve.models import State  # noqa: E402
 
 TOKEN = "test-token-0123456789abcdef"
 OPTIONS = dict(budget=8, k=4, n_particles=8, n_steps=4, seed=3)
@@ -121,6 +122,8 @@ def test_the_right_token_opens_the_page_and_particles(served):
     state = waiting_round(base, 0)
     assert [q["id"] for q in state["queries"]] == [f"r0-q{j}" for j in range(4)]
     assert state["queries_used"] == 4 and state["budget"] == 8 and state["eps"] == 1.0
+    # the JSON is the State model's, field for field (none dropped, renamed or added)
+    assert State.model_validate(state).model_dump(exclude_unset=True) == state
     for path_token in (True, False):
         status, headers, png = request(base, "/api/particle/r0-q1.png", query_token=path_token)
         assert status == 200 and headers["Content-Type"] == "image/png"

@@ -29,7 +29,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from .models import Refusal, Saved, SubmissionError, parse_submission
+from .models import Refusal, Saved, State, SubmissionError, parse_submission
 from .session import AnswerError, ServeSession
 
 TOKEN_HEADER = "X-FKC-Token"
@@ -153,9 +153,10 @@ def make_app(session: ServeSession, token: str, *, max_body_bytes: int = MAX_BOD
     def index() -> HTMLResponse:
         return HTMLResponse(page, headers={"Content-Security-Policy": csp})
 
-    @app.get("/api/state")
-    def state() -> JSONResponse:
-        return JSONResponse(session.state())
+    # fields that do not apply yet (before the run folder exists) stay out of the JSON
+    @app.get("/api/state", response_model=State, response_model_exclude_unset=True)
+    def state() -> State:
+        return State.model_validate(session.state())
 
     @app.get("/api/particle/{query_id}.png")
     def particle(query_id: str) -> Response:

@@ -1,4 +1,5 @@
-"""The rating page's API as pydantic models: what ``POST /api/answers`` accepts and returns.
+"""The rating page's API as pydantic models: what ``POST /api/answers`` accepts and returns,
+and what ``GET /api/state`` returns (:class:`State`).
 
 The body is read within the app's size and depth limits first (:func:`~.app.read_json`), then
 validated here in strict mode: a rating is a whole number of stars (not ``"4"``, ``3.5`` or
@@ -56,6 +57,70 @@ class Refusal(BaseModel):
     detail: str
     saved: list[str] | None = None
     already_answered: list[str] | None = None
+
+
+class Scale(BaseModel):
+    """The rating scale: the star values and how a rating maps to the reward."""
+
+    ratings: list[int]
+    reward: str
+
+
+class RunInfo(BaseModel):
+    """The run folder the page rates for, its task (name and parameters, as stored), its
+    settings' hash and when it was created (Unix seconds)."""
+
+    folder: str
+    task: dict[str, Any]
+    settings_hash: str
+    created: float | None = None
+
+
+class Sampling(BaseModel):
+    """Progress of the sampler while a round is being prepared."""
+
+    step: int
+    n_steps: int
+
+
+class ShownQuery(BaseModel):
+    """A query of the waiting round and its rating so far (None: not rated yet)."""
+
+    id: str
+    rating: int | None = None
+
+
+class BestSoFar(BaseModel):
+    """One of the best-rated answers so far."""
+
+    id: str
+    round: int
+    reward: float
+    rating: int
+
+
+class State(BaseModel):
+    """``GET /api/state``: the phase (``starting``, ``sampling``, ``waiting``, ``done``,
+    ``error``) and the rating scale always; the run's progress once its folder exists; the
+    report once the budget is spent. Fields that do not apply yet are left out of the JSON."""
+
+    phase: str
+    error: str | None = None
+    scale: Scale
+    run: RunInfo | None = None
+    budget: int | None = None
+    k: int | None = None
+    n_rounds: int | None = None
+    queries_used: int | None = None
+    answered: int | None = None
+    round: int | None = None
+    next_round: int | None = None
+    eps: float | None = None
+    eps_round: int | None = None
+    sampling: Sampling | None = None
+    queries: list[ShownQuery] | None = None
+    best: list[BestSoFar] | None = None
+    report: dict[str, Any] | None = None
 
 
 class SubmissionError(ValueError):
@@ -117,5 +182,5 @@ def _short(value: Any) -> str:
     return clip(repr(value))
 
 
-__all__ = ["RATINGS", "Answer", "Refusal", "Saved", "Submission", "SubmissionError", "clip",
-           "parse_submission"]
+__all__ = ["RATINGS", "Answer", "BestSoFar", "Refusal", "RunInfo", "Sampling", "Saved", "Scale",
+           "ShownQuery", "State", "Submission", "SubmissionError", "clip", "parse_submission"]
