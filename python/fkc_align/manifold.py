@@ -23,7 +23,7 @@ def unet_reference(quantile: float = HELD_OUT_QUANTILE) -> tuple[torch.Tensor, f
     and the ``quantile`` of the held-out digits' nearest-training-image distances."""
     if not 0.0 < quantile < 1.0:
         raise ValueError(f"quantile: expected a fraction in (0, 1), got {quantile}")
-    from .digits_unet import digits_split, nearest_distance
+    from .tasks.unet_model import digits_split, nearest_distance
 
     x_train, _, x_held, _ = digits_split()
     d_held = nearest_distance(x_held, x_train).double()

@@ -82,7 +82,7 @@ def test_tilted_balance_is_even_for_an_even_user_and_drops_for_a_favoured_class(
 
 def test_off_manifold_measure_trusts_the_data_not_the_oracle():
     from fkc_align import manifold
-    from fkc_align.digits_unet import digits_split
+    from fkc_align.tasks.unet_model import digits_split
 
     train, radius = manifold.unet_reference()
     x_train, _, x_held, _ = digits_split()
