@@ -105,4 +105,24 @@ struct StepArgs {
   StepCoefs coefs;
 };
 
+// Particle n's rows of the step's inputs and output (nullptr where StepArgs has none) and the
+// flat index of its first element (the noise contract counts elements row after row).
+template <typename T>
+struct StepRow {
+  const T *x, *score, *reward_grad, *f, *noise;
+  T* x_out;
+  uint64_t e0;
+};
+
+template <typename T>
+FKC_HD StepRow<T> step_row(const StepArgs<T>& a, int64_t n) {
+  return {a.x + n * a.stride_x,
+          a.score + n * a.stride_score,
+          a.reward_grad + n * a.stride_grad,
+          a.f ? a.f + n * a.stride_f : nullptr,
+          a.noise ? a.noise + n * a.stride_noise : nullptr,
+          a.x_out + n * a.stride_x_out,
+          static_cast<uint64_t>(n) * static_cast<uint64_t>(a.d)};
+}
+
 }  // namespace fkc

@@ -124,13 +124,7 @@ FKC_ALWAYS_INLINE void step_rows(const StepArgs<T>& a, int64_t row_begin, int64_
   const uint64_t task_end = static_cast<uint64_t>(row_end) * static_cast<uint64_t>(d);
   uint64_t win_e0 = 0, win_len = 0;
   for (int64_t n = row_begin; n < row_end; ++n) {
-    const T* xr = a.x + n * a.stride_x;
-    const T* sr = a.score + n * a.stride_score;
-    const T* gr = a.reward_grad + n * a.stride_grad;
-    const T* fr = a.f ? a.f + n * a.stride_f : nullptr;
-    const T* nr = a.noise ? a.noise + n * a.stride_noise : nullptr;
-    T* outr = a.x_out + n * a.stride_x_out;
-    const uint64_t row_e0 = static_cast<uint64_t>(n) * static_cast<uint64_t>(d);
+    const auto [xr, sr, gr, fr, nr, outr, row_e0] = step_row(a, n);
     float dot_a = 0.0f, dot_b = 0.0f;  // the row's two sums (core/step.h row_term_a/b)
     int64_t d0 = 0;
     while (d0 < d) {

@@ -69,13 +69,7 @@ __global__ void __launch_bounds__(kBlock, 4) fkc_step_kernel(const StepArgs<T> a
       key = make_philox_key(static_cast<uint64_t>(a.seeds[0]), static_cast<uint64_t>(a.seeds[1]));
     }
     const int64_t d = a.d;
-    const T* xr = a.x + n * a.stride_x;
-    const T* sr = a.score + n * a.stride_score;
-    const T* gr = a.reward_grad + n * a.stride_grad;
-    const T* fr = a.f ? a.f + n * a.stride_f : nullptr;
-    const T* nr = a.noise ? a.noise + n * a.stride_noise : nullptr;
-    T* outr = a.x_out + n * a.stride_x_out;
-    const uint64_t e_row = static_cast<uint64_t>(n) * static_cast<uint64_t>(d);
+    const auto [xr, sr, gr, fr, nr, outr, e_row] = step_row(a, n);
     if constexpr (kAligned) {
       // d % 4 == 0: group q of the row is elements 4q..4q+3 and global group e_row/4 + q
       const int64_t groups = d / 4;

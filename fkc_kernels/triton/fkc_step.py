@@ -48,19 +48,28 @@ def new_w(w, r, extra, gf, gs, h, lam, dlam, half_g2_lam, ratio_gg, ratio_gz, dw
 
 
 @triton.jit
-def _update_w(w_ptr, r_ptr, e_ptr, wo_ptr, rows, row_ok, gf, gs, h, lam, dlam, half_g2_lam,
-              ratio_gg, ratio_gz, dw_clip, w_min, w_max, HAS_EXTRA: tl.constexpr,
-              RATIO: tl.constexpr):
+def store_new_w(w_ptr, e_ptr, wo_ptr, rows, row_ok, r, gf, gs, h, lam, dlam, half_g2_lam,
+                ratio_gg, ratio_gz, dw_clip, w_min, w_max, HAS_EXTRA: tl.constexpr,
+                RATIO: tl.constexpr):
+    """Load the rows' w (and extra_dw), store w' (:func:`new_w`) given their reward ``r``."""
     w = tl.load(w_ptr + rows, mask=row_ok, other=0.0).to(tl.float32)
-    r = w  # unread by the ratio increment
-    if not RATIO:
-        r = tl.load(r_ptr + rows, mask=row_ok, other=0.0).to(tl.float32)
     extra = w  # unread without HAS_EXTRA
     if HAS_EXTRA:
         extra = tl.load(e_ptr + rows, mask=row_ok, other=0.0)
     w_new = new_w(w, r, extra, gf, gs, h, lam, dlam, half_g2_lam, ratio_gg, ratio_gz, dw_clip,
                   w_min, w_max, HAS_EXTRA, RATIO)
     tl.store(wo_ptr + rows, w_new, mask=row_ok)
+
+
+@triton.jit
+def _update_w(w_ptr, r_ptr, e_ptr, wo_ptr, rows, row_ok, gf, gs, h, lam, dlam, half_g2_lam,
+              ratio_gg, ratio_gz, dw_clip, w_min, w_max, HAS_EXTRA: tl.constexpr,
+              RATIO: tl.constexpr):
+    r = gf  # unread by the ratio increment
+    if not RATIO:
+        r = tl.load(r_ptr + rows, mask=row_ok, other=0.0).to(tl.float32)
+    store_new_w(w_ptr, e_ptr, wo_ptr, rows, row_ok, r, gf, gs, h, lam, dlam, half_g2_lam,
+                ratio_gg, ratio_gz, dw_clip, w_min, w_max, HAS_EXTRA, RATIO)
 
 
 @triton.jit

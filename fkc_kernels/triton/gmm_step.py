@@ -15,7 +15,7 @@ import triton.language as tl
 
 from ..ops._gmm_args import GmmScalars, GmmTensors, split_gmm_args
 from ._philox import load_seeds, normals_interleaved, normals_per_element
-from .fkc_step import new_w
+from .fkc_step import store_new_w
 
 MAX_D = 1024  # a row in one tile; longer rows take the composed path (ops/gmm_step.py)
 _TILE = 1024
@@ -107,13 +107,8 @@ def _gmm_step_kernel(
     else:
         ga = tl.sum(gr * fx, axis=1)
         gb = tl.sum(gr * s, axis=1)
-    w = tl.load(w_ptr + rows, mask=row_ok, other=0.0).to(tl.float32)
-    extra = w  # unread without HAS_EXTRA
-    if HAS_EXTRA:
-        extra = tl.load(e_ptr + rows, mask=row_ok, other=0.0)
-    w_out = new_w(w, r, extra, ga, gb, h, lam, dlam, half_g2_lam, ratio_gg, ratio_gz, dw_clip,
-                  w_min, w_max, HAS_EXTRA, RATIO)
-    tl.store(wo_ptr + rows, w_out, mask=row_ok)
+    store_new_w(w_ptr, e_ptr, wo_ptr, rows, row_ok, r, ga, gb, h, lam, dlam, half_g2_lam,
+                ratio_gg, ratio_gz, dw_clip, w_min, w_max, HAS_EXTRA, RATIO)
 
 
 def launch(t: GmmTensors, c: GmmScalars) -> None:
