@@ -10,7 +10,7 @@ from typing import NamedTuple
 
 import torch
 
-from ._step_args import _SCHEMA_TYPES, schema_of
+from ._step_args import _SCHEMA_TYPES, StepScalars, schema_of
 
 
 class GmmTensors(NamedTuple):
@@ -52,6 +52,10 @@ class GmmScalars(NamedTuple):
     w_max: float
     increment: str = "fkc"
     log_reward: bool = True
+
+    def step_scalars(self) -> StepScalars:
+        """The plain step's scalars, taken by name (the composed fallback's ``fkc_step``)."""
+        return StepScalars(**{name: getattr(self, name) for name in StepScalars._fields})
 
 
 GMM_SCHEMA = schema_of(GmmTensors, GmmScalars, {**_SCHEMA_TYPES, "log_reward": "bool"})

@@ -17,7 +17,7 @@ from ..reference.gmm_step import GaussianBumps, GaussianMixture, bump_reward, mi
 from . import _validate as v
 from ._backends import resolve_backend
 from ._gmm_args import GmmScalars, GmmTensors
-from ._step_args import StepScalars, StepTensors
+from ._step_args import StepTensors
 from .fkc_step import _as_f32_vector, _as_rows, _check_seeds, validate_scalars
 from .noise import draw_philox_seeds
 
@@ -148,7 +148,7 @@ def _composed(impl, t: GmmTensors, c: GmmScalars) -> None:
     x_out = t.x_out if t.x_out.dtype == torch.float32 else torch.empty_like(xf)
     noise = None if t.noise is None else t.noise.float()
     impl.fkc_step(StepTensors(xf, t.w, s, gr, r, t.extra_dw, None, noise, t.seeds, x_out,
-                              t.w_out), StepScalars(*c[2:11]))
+                              t.w_out), c.step_scalars())
     if x_out is not t.x_out:
         t.x_out.copy_(x_out)
 
