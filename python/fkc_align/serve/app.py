@@ -153,10 +153,11 @@ def make_app(session: ServeSession, token: str, *, max_body_bytes: int = MAX_BOD
     def index() -> HTMLResponse:
         return HTMLResponse(page, headers={"Content-Security-Policy": csp})
 
-    # fields that do not apply yet (before the run folder exists) stay out of the JSON
+    # FastAPI validates the dict against State on the way out; fields that do not apply yet
+    # (before the run folder exists) stay out of the JSON
     @app.get("/api/state", response_model=State, response_model_exclude_unset=True)
-    def state() -> State:
-        return State.model_validate(session.state())
+    def state() -> dict:
+        return session.state()
 
     @app.get("/api/particle/{query_id}.png")
     def particle(query_id: str) -> Response:
