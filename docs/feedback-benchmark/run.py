@@ -6,7 +6,8 @@
 
 Environment: ``BN`` digits particles (48), ``BS`` sampler steps (16; digits-unet keeps its 30),
 ``BE`` reward-training epochs (60, patience 10), ``LAM`` a ``lam_max`` for every scenario (the
-sweep). Rows are appended to ``OUT`` (JSON lines) as runs end.
+sweep), ``LIKED`` / ``LIKED3`` / ``LAYOUT`` / ``TARGET`` another instance (e.g. ``LIKED=2,5``).
+Rows are appended to ``OUT`` (JSON lines) as runs end.
 """
 
 import dataclasses
@@ -29,6 +30,18 @@ def sized(sc: bench.Scenario) -> bench.Scenario:
                                n_steps=steps, run_options=opts)
 
 
+def instance() -> dict:
+    """The benchmark instance named by ``LIKED``, ``LIKED3``, ``LAYOUT``, ``TARGET``."""
+    env, out = os.environ, {}
+    for key in ("LIKED", "LIKED3"):
+        if key in env:
+            out[key.lower()] = tuple(int(c) for c in env[key].split(","))
+    for key in ("LAYOUT", "TARGET"):
+        if key in env:
+            out[key.lower()] = int(env[key])
+    return out
+
+
 def summarise(out_dir: str, files: list[str]) -> None:
     """``bench.json``, ``bench.md`` and the PNGs of the rows in ``files`` (latest row of a
     scenario, strategy and seed wins) into ``out_dir``."""
@@ -39,9 +52,10 @@ def summarise(out_dir: str, files: list[str]) -> None:
             rows[(r["scenario"], r["strategy"], r["seed"])] = r
     rows = list(rows.values())
     names = sorted({r["scenario"] for r in rows})
-    scs = [sized(s) for s in bench.scenarios() if s.name in names]
+    scs = [sized(s) for s in bench.scenarios(**instance()) if s.name in names]
     order = [s for s in ("fkc-explore", "fkc-explore-uniform", "fkc-explore-lam0",
-                         "fkc-explore-nokeep", "fkc-explore-sample", "fkc-explore-nodecay",
+                         "fkc-explore-nokeep", "fkc-explore-farthest", "fkc-explore-sample",
+                         "fkc-explore-nodecay",
                          "greedy", "ucb", "thompson", "random")
              if any(r["strategy"] == s for r in rows)]
     seeds = sorted({r["seed"] for r in rows})
@@ -84,7 +98,7 @@ def targets(result: dict) -> list[str]:
                 out.append(f"  - {rival} − default: hit rate {_f(dh)}, coverage {_f(dc)}: "
                            f"{_met(dh['mean'] <= 0.05 and dc['mean'] < 0)}")
         for abl in ("fkc-explore-uniform", "fkc-explore-lam0", "fkc-explore-nokeep",
-                    "fkc-explore-sample"):
+                    "fkc-explore-farthest", "fkc-explore-sample"):
             if abl in s:
                 sig = [f"{m} {_f(s[abl][m]['minus_fkc-explore'])}" for m in bench.METRICS
                        if s[abl][m].get("minus_fkc-explore", {}).get("ci95") is not None
@@ -125,7 +139,7 @@ def main() -> None:
         return
     out, seeds = sys.argv[1], sys.argv[2]
     a, b = map(int, seeds.split("-"))
-    scs = {s.name: sized(s) for s in bench.scenarios()}
+    scs = {s.name: sized(s) for s in bench.scenarios(**instance())}
     with open(out, "a") as f:
         def on_row(row):
             f.write(json.dumps(row) + "\n")

@@ -87,6 +87,7 @@ DIGITS_MANIFOLD_RADIUS = 1.6
 # the UNet's base samples at 30 steps are off the manifold (see manifold.py) about as often as
 # held-out real digits; at 20 steps several times as often
 UNET_STEPS = 30
+UNET_LAM = 32.0  # the digits-unet scenario's lam_max: strong enough to game the classifier
 
 
 def scenarios(liked: tuple[int, ...] = (3, 8), layout: int = 0, target: int = 8,
@@ -106,12 +107,13 @@ def scenarios(liked: tuple[int, ...] = (3, 8), layout: int = 0, target: int = 8,
     train = {"train_options": {"max_epochs": 10} if quick else
              {"max_epochs": 150, "patience": 20}}
     # a learned base model whose reward can be gamed; not in --quick (it needs diffusers and a
-    # UNet call per step)
+    # UNet call per step). At the task's lam_max 8 no strategy's hits leave the data manifold,
+    # so the scenario guides at UNET_LAM, where maximising the classifier does
     unet = Scenario("digits-unet", "digits-unet", {"target": target, "confidence": confidence},
                     budget=32, k=8, n_particles=32, n_steps=UNET_STEPS,
-                    description=f"digits UNet, a hit is a confident {target} (p >= "
-                    f"{confidence}); off the manifold: farther than 99% of held-out digits",
-                    run_options=train)
+                    description=f"digits UNet at lam_max {UNET_LAM:g}, a hit is a confident "
+                    f"{target} (p >= {confidence}); off the manifold: farther than 99% of "
+                    "held-out digits", run_options={**train, "lam_max": UNET_LAM})
     return [
         Scenario("multimodal", "digits-liked", {"liked": list(liked)},
                  budget=16 if quick else 64, k=8, **size,

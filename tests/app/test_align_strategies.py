@@ -306,10 +306,30 @@ def test_keep_picks_return_to_the_liked_answer_the_draw_left_uncovered():
     # the A answer's nearest nor a B row); a second kept pick goes back to A's answer
     f, mode = _modes([4, 4, 4], [(0.0, 0.0), (5.0, 0.0), (0.0, 5.0)], spread=0.3)
     anchors = torch.tensor([[0.1, 0.1], [f[9, 0] + 0.01, f[9, 1]]])
-    assert strategies.keep_picks(f, anchors, [0, 1], 1) == [9]
-    two = strategies.keep_picks(f, anchors, [0, 1], 2)
+    for order in ("density", "farthest"):
+        assert strategies.keep_picks(f, anchors, [0, 1], 1, order=order) == [9]
+        assert strategies.keep_picks(f, anchors[:0], [0], 2, order=order) == []
+    # farthest: the second pick goes back to A's answer, now the farthest from every pick
+    two = strategies.keep_picks(f, anchors, [0, 1], 2, order="farthest")
     assert two[0] == 9 and mode[two[1]] == 0 and two[1] not in (0, 1)
-    assert strategies.keep_picks(f, anchors[:0], [0], 2) == []
+    # density: A already has two picks beside its answer, C one: C again
+    two = strategies.keep_picks(f, anchors, [0, 1], 2)
+    assert two[0] == 9 and mode[two[1]] == 2
+    with pytest.raises(ValueError, match="order: expected 'density' or 'farthest', got 'x'"):
+        strategies.keep_picks(f, anchors, [0], 1, order="x")
+
+
+def test_density_kept_picks_serve_the_liked_mode_with_fewer_answers():
+    # mode A has five liked answers spread over it, mode C one. Farthest-point order gives C
+    # one pick of four (the rest go to A's outlying answers); the density order gives C picks
+    # until its answers and picks are as dense as A's: three of four
+    f, mode = _modes([8, 8], [(0.0, 0.0), (0.0, 6.0)], spread=0.6, seed=3)
+    anchors = torch.cat([f[:5] + 0.01, f[8:9] + 0.01])
+    dens = strategies.keep_picks(f, anchors, [], 4)
+    far = strategies.keep_picks(f, anchors, [], 4, order="farthest")
+    assert len(set(dens)) == 4 and len(set(far)) == 4
+    assert int((mode[dens] == 1).sum()) == 3
+    assert int((mode[far] == 1).sum()) == 1
 
 
 def test_liked_answers_are_the_top_quarter_of_the_range_and_likely_liked_rows_follow():
@@ -318,6 +338,8 @@ def test_liked_answers_are_the_top_quarter_of_the_range_and_likely_liked_rows_fo
     feats = torch.arange(10.0).reshape(5, 2)
     assert torch.equal(strategies.liked_answers(feats, r), feats[[2, 3, 4]])
     assert len(strategies.liked_answers(feats, torch.zeros(5))) == 0  # nothing stands out
+    # strong: the upper half of the liked answers (at least their median, -1.0)
+    assert torch.equal(strategies.liked_answers(feats, r, strong=True), feats[[2, 3]])
     rows = torch.arange(6)
     mean = torch.tensor([-5.0, -0.1, -3.0, -0.5, -1.5, -6.0])
     # as good as the median liked answer (-1.0): rows 1, 3; asked for 4, the 4 best predicted
