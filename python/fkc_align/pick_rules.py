@@ -1,6 +1,7 @@
 """The pick rules the built-in strategies are made of (:mod:`fkc_align.strategies`).
 
-- what counts as liked: :func:`liked_threshold`, :func:`liked_answers`, :func:`likely_liked`;
+- what counts as liked: :func:`liked_threshold`, :func:`median_liked`, :func:`liked_answers`,
+  :func:`likely_liked`;
 - exploitation: :func:`draw_by_weight` (the weighted particle set, spread over its clusters by
   weight) and :func:`keep_picks` (one pick near a liked answer, the least served first);
 - exploration: :func:`explore_picks` (nearest-distance novelty times ensemble uncertainty).
@@ -25,15 +26,21 @@ def liked_threshold(answers: torch.Tensor) -> float | None:
     return top - 0.25 * (top - low) if top > low else None
 
 
+def median_liked(answers: torch.Tensor) -> float | None:
+    """The median of the liked answers (those at or above :func:`liked_threshold`) of
+    ``answers`` ``(a,)``; None before two answers differ."""
+    tau = liked_threshold(answers)
+    return None if tau is None else float(answers[answers >= tau].median())
+
+
 def likely_liked(rows: torch.Tensor, mean: torch.Tensor, answers: torch.Tensor,
                  m: int) -> torch.Tensor:
     """The ``rows`` (indices into ``mean`` ``(n,)``, the predicted reward) predicted as good as
     the median liked answer (:func:`liked_threshold` of ``answers``), or the ``m`` best
     predicted when fewer are."""
-    tau = liked_threshold(answers)
+    tau = median_liked(answers)
     if tau is None or len(rows) <= m:
         return rows
-    tau = float(answers[answers >= tau].median())
     pred = mean[rows]
     floor = min(tau, float(torch.sort(pred, descending=True).values[m - 1]))
     return rows[pred >= floor]
@@ -45,11 +52,9 @@ def liked_answers(features: torch.Tensor, answers: torch.Tensor,
     of answers (``features (a, F)``, ``answers (a,)``); empty before two answers differ.
     ``strong``: only the upper half of those (at least the median liked answer), so that a
     borderline answer does not become a mode of its own."""
-    tau = liked_threshold(answers)
+    tau = median_liked(answers) if strong else liked_threshold(answers)
     if tau is None:
         return features[:0]
-    if strong:
-        tau = float(answers[answers >= tau].median())
     return features[answers.to(features.device) >= tau]
 
 

@@ -25,10 +25,9 @@ spent and the ensemble's spread), its ablations ``fkc-explore-uniform`` (guided 
 corrector: no resampling, uniform weights), ``fkc-explore-lam0`` (no guidance),
 ``fkc-explore-nokeep``, ``fkc-explore-farthest`` (kept picks by farthest liked answer, the
 previous rule), ``fkc-explore-sample`` (a plain weighted draw) and ``fkc-explore-nodecay``,
-``greedy`` (top by
-predicted reward), ``ucb`` (bootstrap ensemble mean + β·std over guided ∪ pool) and ``thompson``
-(one random ensemble member per pick). ``fkc-eps`` (Algorithm 1) and ``random`` are planned by
-:mod:`fkc_align.config` itself.
+``greedy`` (top by predicted reward), ``ucb`` (bootstrap ensemble mean + β·std over guided ∪
+pool) and ``thompson`` (one random ensemble member per pick). ``fkc-eps`` (Algorithm 1) and
+``random`` are planned by :mod:`fkc_align.config` itself.
 """
 
 from __future__ import annotations
