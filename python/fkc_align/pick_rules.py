@@ -138,8 +138,10 @@ def explore_picks(features: torch.Tensor, allowed: torch.Tensor, asked: torch.Te
     picks: list[int] = []
     for _ in range(m):
         score = torch.where(allowed, dist * boost, torch.full_like(dist, -math.inf))
-        if picks:
-            score[picks] = -math.inf
+        # a row picked already (by another rule or earlier here) is never picked twice, even
+        # where every allowed row is at distance 0 (duplicated features)
+        if chosen or picks:
+            score[chosen + picks] = -math.inf
         i = int(torch.argmax(score))
         if not math.isfinite(float(score[i])):
             break

@@ -82,6 +82,16 @@ def test_exploration_takes_the_nearest_distance_not_the_mean_distance():
     assert explore_picks(feats, allowed, asked, [], 1, std) == [1]
 
 
+def test_explore_picks_never_repeat_a_chosen_row():
+    # every allowed row sits on an asked row (novelty 0 everywhere), so the argmax would be the
+    # first allowed row, 0, which another rule chose already: it must go to 1, then 2, then none
+    feats = torch.zeros(3, 2)
+    allowed = torch.ones(3, dtype=torch.bool)
+    asked = torch.zeros(1, 2)
+    assert explore_picks(feats, allowed, asked, [0], 2) == [1, 2]
+    assert explore_picks(feats, allowed, asked, [0, 1], 2) == [2]
+
+
 def _view(members, *, n_exploit=0, n_explore=0, in_pool=None, log_w=None, seed=0):
     m, n = members.shape
     x = torch.arange(n, dtype=torch.float32)[:, None].repeat(1, 2)
