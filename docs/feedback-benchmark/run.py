@@ -4,10 +4,11 @@
     python docs/feedback-benchmark/run.py OUT SEEDS SCENARIO:STRATEGY,... [SCENARIO:...]
     python docs/feedback-benchmark/run.py --summarise DIR ROWS.jsonl...   # bench.json/md, PNGs
 
-Environment: ``BN`` digits particles (48), ``BS`` sampler steps (16; digits-unet keeps its 30),
-``BE`` reward-training epochs (60, patience 10), ``LAM`` a ``lam_max`` for every scenario (the
-sweep), ``LIKED`` / ``LIKED3`` / ``LAYOUT`` / ``TARGET`` another instance (e.g. ``LIKED=2,5``).
-Rows are appended to ``OUT`` (JSON lines) as runs end.
+Environment: ``FULL=1`` runs ``fkc-align bench``'s own sizes (``BN``, ``BS``, ``BE``, ``LAM``
+are then ignored); ``BN`` digits particles (48), ``BS`` sampler steps (16; digits-unet keeps its
+30), ``BE`` reward-training epochs (60, patience 10), ``LAM`` a ``lam_max`` for every scenario
+(the sweep), ``LIKED`` / ``LIKED3`` / ``LAYOUT`` / ``TARGET`` another instance (e.g.
+``LIKED=2,5``). Rows are appended to ``OUT`` (JSON lines) as runs end.
 """
 
 import dataclasses
@@ -19,6 +20,8 @@ from fkc_align import bench
 
 
 def sized(sc: bench.Scenario) -> bench.Scenario:
+    if os.environ.get("FULL"):
+        return sc
     n, steps = int(os.environ.get("BN", 48)), int(os.environ.get("BS", 16))
     opts = {**sc.run_options, "train_options": {"max_epochs": int(os.environ.get("BE", 60)),
                                                 "patience": 10}}
@@ -54,8 +57,8 @@ def summarise(out_dir: str, files: list[str]) -> None:
     names = sorted({r["scenario"] for r in rows})
     scs = [sized(s) for s in bench.scenarios(**instance()) if s.name in names]
     order = [s for s in ("fkc-explore", "fkc-explore-uniform", "fkc-explore-lam0",
-                         "fkc-explore-nokeep", "fkc-explore-farthest", "fkc-explore-sample",
-                         "fkc-explore-nodecay",
+                         "fkc-explore-noclusters", "fkc-explore-nokeep", "fkc-explore-farthest",
+                         "fkc-explore-sample", "fkc-explore-nodecay",
                          "greedy", "ucb", "thompson", "random")
              if any(r["strategy"] == s for r in rows)]
     seeds = sorted({r["seed"] for r in rows})
@@ -97,8 +100,8 @@ def targets(result: dict) -> list[str]:
                     s[rival]["coverage"]["minus_fkc-explore"]
                 out.append(f"  - {rival} − default: hit rate {_f(dh)}, coverage {_f(dc)}: "
                            f"{_met(dh['mean'] <= 0.05 and dc['mean'] < 0)}")
-        for abl in ("fkc-explore-uniform", "fkc-explore-lam0", "fkc-explore-nokeep",
-                    "fkc-explore-farthest", "fkc-explore-sample"):
+        for abl in ("fkc-explore-uniform", "fkc-explore-lam0", "fkc-explore-noclusters",
+                    "fkc-explore-nokeep", "fkc-explore-farthest", "fkc-explore-sample"):
             if abl in s:
                 sig = [f"{m} {_f(s[abl][m]['minus_fkc-explore'])}" for m in bench.METRICS
                        if s[abl][m].get("minus_fkc-explore", {}).get("ci95") is not None

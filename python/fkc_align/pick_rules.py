@@ -4,7 +4,8 @@
   :func:`likely_liked`;
 - exploitation: :func:`draw_by_weight` (the weighted particle set, spread over its clusters by
   weight) and :func:`keep_picks` (one pick near a liked answer, the least served first);
-- exploration: :func:`explore_picks` (nearest-distance novelty times ensemble uncertainty).
+- exploration: :func:`unexplored_picks` (a typical member of each region nobody has asked
+  about yet) and :func:`explore_picks` (nearest-distance novelty times ensemble uncertainty).
 
 Every rule is deterministic given its inputs (the draw takes a generator), so W ranks that see
 the same round pick the same particles.
@@ -147,6 +148,43 @@ def explore_picks(features: torch.Tensor, allowed: torch.Tensor, asked: torch.Te
             break
         picks.append(i)
         dist = torch.minimum(dist, torch.cdist(features, features[i:i + 1])[:, 0])
+    return picks
+
+
+def unexplored_picks(features: torch.Tensor, allowed: torch.Tensor, asked: torch.Tensor,
+                     chosen: list[int], m: int, clusters: int = 10) -> list[int]:
+    """Up to ``m`` exploration picks, one per region of the ``allowed`` rows that nothing asked
+    or chosen falls in yet.
+
+    The ``allowed`` rows of ``features`` ``(n, F)`` are split into ``clusters`` k-means clusters
+    (at most a quarter as many as there are rows). A cluster is visited when it is the nearest
+    cluster of an asked row (``asked`` ``(a, F)``) or of a ``chosen`` row; each unvisited
+    cluster, the one whose centroid is farthest from those rows first, shows its member nearest
+    its centroid. Nearest-distance novelty alone (:func:`explore_picks`) favours outliers and,
+    with the ensemble's disagreement, the borders of the liked classes: a liked mode that is
+    neither (a common class nobody has asked about) may then never be shown.
+    """
+    rows = torch.nonzero(allowed)[:, 0]
+    c = min(clusters, len(rows) // 4)
+    seen = torch.cat([asked, features[chosen]]) if chosen else asked
+    if m <= 0 or c < 2 or not len(seen):
+        return []
+    f = features[rows].float()
+    labels = _kmeans(f, c)
+    present = [j for j in range(c) if bool((labels == j).any())]
+    cent = torch.stack([f[labels == j].mean(0) for j in present])
+    near = torch.cdist(seen.float(), cent)
+    visited = set(near.argmin(1).tolist())
+    gap = near.min(0).values
+    order = sorted((j for j in range(len(present)) if j not in visited),
+                   key=lambda j: (-float(gap[j]), j))
+    picks: list[int] = []
+    for j in order[:m]:
+        members = torch.nonzero(labels == present[j])[:, 0]
+        d = torch.cdist(f[members], cent[j:j + 1])[:, 0]
+        i = int(rows[members[int(torch.argmin(d))]])
+        if i not in chosen:
+            picks.append(i)
     return picks
 
 

@@ -19,15 +19,16 @@ and shows the indices it returns. Add your own::
 
 Built in: ``fkc-explore`` (the default: kept picks that serve every liked mode found so far
 equally, the rest drawn from the tilted target by weight, truncated to the predicted-liked
-particles, the best of each drawn cluster; exploration by nearest-distance novelty times
-ensemble uncertainty on the pool, a share that decays with the budget; ``lam`` from the budget
-spent and the ensemble's spread), its ablations ``fkc-explore-uniform`` (guided SDE without the
-corrector: no resampling, uniform weights), ``fkc-explore-lam0`` (no guidance),
-``fkc-explore-nokeep``, ``fkc-explore-farthest`` (kept picks by farthest liked answer, the
-previous rule), ``fkc-explore-sample`` (a plain weighted draw) and ``fkc-explore-nodecay``,
-``greedy`` (top by predicted reward), ``ucb`` (bootstrap ensemble mean + β·std over guided ∪
-pool) and ``thompson`` (one random ensemble member per pick). ``fkc-eps`` (Algorithm 1) and
-``random`` are planned by :mod:`fkc_align.config` itself.
+particles, the best of each drawn cluster; exploration of the regions of the pool nobody has
+asked about, then by nearest-distance novelty times ensemble uncertainty, a share that decays
+with the budget; ``lam`` from the budget spent and the ensemble's spread), its ablations
+``fkc-explore-uniform`` (guided SDE without the corrector: no resampling, uniform weights),
+``fkc-explore-lam0`` (no guidance), ``fkc-explore-nokeep``, ``fkc-explore-noclusters`` (novelty
+exploration only, the previous rule), ``fkc-explore-farthest`` (kept picks by farthest liked
+answer, the previous rule), ``fkc-explore-sample`` (a plain weighted draw) and
+``fkc-explore-nodecay``, ``greedy`` (top by predicted reward), ``ucb`` (bootstrap ensemble mean
++ β·std over guided ∪ pool) and ``thompson`` (one random ensemble member per pick). ``fkc-eps``
+(Algorithm 1) and ``random`` are planned by :mod:`fkc_align.config` itself.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from .pick_rules import (
     liked_answers,
     liked_threshold,
     likely_liked,
+    unexplored_picks,
 )
 
 
@@ -216,14 +218,16 @@ class FKCExplore(BaseStrategy):
       picks, by the exact FKC weights over the clusters of the guided particles predicted at
       least as good as the median liked answer, the best predicted of each drawn cluster. It
       makes every exploitation pick while no answer is liked yet.
-    - **Exploration** (:func:`~fkc_align.pick_rules.explore_picks`): ``eps_max·(1 - spent)·
-      min(1, budget/64)`` of the round, by nearest-distance novelty times ensemble
-      uncertainty on the pool.
+    - **Exploration**: ``eps_max·(1 - spent)·min(1, budget/64)`` of the round, from the
+      unguided pool: first a typical member of each of the pool's ``clusters`` regions that
+      no answer falls in yet, the farthest first
+      (:func:`~fkc_align.pick_rules.unexplored_picks`), then by nearest-distance novelty
+      times ensemble uncertainty (:func:`~fkc_align.pick_rules.explore_picks`).
 
     ``lam = lam_max · (0.75 + 0.25·spent) · clip(1 - spread, 0.25, 1)``: weaker while few
     answers are in and while the bootstrap networks disagree on the base model's samples, where
     the tilt would follow noise. ``use_weights=False`` / ``guided=False`` / ``keep=False`` /
-    ``order="farthest"`` / ``best=False`` / ``decay=False`` are the ablations.
+    ``order="farthest"`` / ``best=False`` / ``decay=False`` / ``clusters=0`` are the ablations.
     """
 
     explores = True
@@ -232,7 +236,8 @@ class FKCExplore(BaseStrategy):
     def __init__(self, *, use_weights: bool = True, guided: bool = True,
                  adaptive_lam: bool = True, uncertainty: bool = True, keep: bool = True,
                  best: bool = True, decay: bool = True, eps_max: float = 0.25,
-                 keep_share: float = 1.0, order: str = "density", near: int = 4) -> None:
+                 keep_share: float = 1.0, order: str = "density", near: int = 4,
+                 clusters: int = 10) -> None:
         self.weighted = use_weights
         self.guided = guided
         self.adaptive_lam = adaptive_lam
@@ -244,6 +249,7 @@ class FKCExplore(BaseStrategy):
         self.keep_share = keep_share
         self.order = order
         self.near = near
+        self.clusters = clusters
 
     def guidance(self, lam_max: float, spent: float, spread: float) -> float:
         if not self.guided:
@@ -280,6 +286,9 @@ class FKCExplore(BaseStrategy):
         chosen += keep_picks(view.features, anchors, chosen, n_keep,
                              view.mean if self.best else None, near=self.near, order=self.order)
         std = view.std if self.uncertainty else None
+        if self.clusters:
+            chosen += unexplored_picks(view.features, view.in_pool, view.asked_features, chosen,
+                                       view.n_show - len(chosen), self.clusters)
         chosen += explore_picks(view.features, view.in_pool, view.asked_features, chosen,
                                 view.n_show - len(chosen), std)
         idx = torch.tensor(chosen, dtype=torch.int64, device=view.x.device)
@@ -324,8 +333,9 @@ register_strategy("fkc-explore-nokeep", FKCExplore(keep=False))
 register_strategy("fkc-explore-sample", FKCExplore(best=False))
 register_strategy("fkc-explore-nodecay", FKCExplore(decay=False))
 register_strategy("fkc-explore-farthest", FKCExplore(order="farthest"))
+register_strategy("fkc-explore-noclusters", FKCExplore(clusters=0))
 
 __all__ = ["UCB", "BaseStrategy", "FKCExplore", "Greedy", "RoundView", "Strategy",
            "StrategyPicks", "Thompson", "draw_by_weight", "explore_picks", "get_strategy",
            "keep_picks", "liked_answers", "liked_threshold", "likely_liked", "register_strategy",
-           "registered"]
+           "registered", "unexplored_picks"]

@@ -18,6 +18,7 @@ from fkc_align.strategies import (
     draw_by_weight,
     explore_picks,
     register_strategy,
+    unexplored_picks,
 )
 from fkc_align.tasks import gmm
 
@@ -80,6 +81,33 @@ def test_exploration_takes_the_nearest_distance_not_the_mean_distance():
     # an ensemble that disagrees about B lifts it above A: 3·(1 + 2/0.7) > 5·(1 + 0.1/0.7)
     std = torch.tensor([0.1, 2.0, 0.0])
     assert explore_picks(feats, allowed, asked, [], 1, std) == [1]
+
+
+def _rings(centres, spread=0.3):
+    """A centre point and a ring of 7 around it per mode: the centre is its mode's most typical
+    member (nearest the mode's mean)."""
+    ring = torch.stack([torch.cos(torch.arange(7) * 2 * math.pi / 7),
+                        torch.sin(torch.arange(7) * 2 * math.pi / 7)], 1) * spread
+    return torch.cat([torch.cat([torch.zeros(1, 2), ring]) + torch.tensor(c) for c in centres])
+
+
+def test_unexplored_picks_show_the_typical_member_of_each_unvisited_mode_farthest_first():
+    # modes A (0, 0), B (4, 0), C (0, 12), D (6, 6); asked: near A; chosen: a B row. C is
+    # farther from A and B than D is, so C's centre (row 16) comes first, then D's (row 24);
+    # A and B are visited and get nothing however many picks are asked for
+    f = _rings([(0.0, 0.0), (4.0, 0.0), (0.0, 12.0), (6.0, 6.0)])
+    allowed = torch.ones(len(f), dtype=torch.bool)
+    asked = torch.tensor([[0.2, 0.1]])
+    assert unexplored_picks(f, allowed, asked, [9], 1, clusters=4) == [16]
+    assert unexplored_picks(f, allowed, asked, [9], 5, clusters=4) == [16, 24]
+    # a visited mode is one an asked or chosen row falls in: nothing chosen, B is unvisited
+    assert 8 in unexplored_picks(f, allowed, asked, [], 5, clusters=4)
+    # only allowed rows are clustered and shown: with C not allowed, D alone is left
+    allowed[16:24] = False
+    assert unexplored_picks(f, allowed, asked, [9], 5, clusters=3) == [24]
+    # novelty alone goes to the farthest single row instead, a ring point of C, not its centre
+    assert explore_picks(f, torch.ones(len(f), dtype=torch.bool), torch.cat([asked, f[9:10]]),
+                         [], 1) != [16]
 
 
 def test_explore_picks_never_repeat_a_chosen_row():
