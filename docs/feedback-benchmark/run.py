@@ -4,8 +4,8 @@
     python docs/feedback-benchmark/run.py OUT SEEDS SCENARIO:STRATEGY,... [SCENARIO:...]
     python docs/feedback-benchmark/run.py --summarise DIR ROWS.jsonl...   # bench.json/md, PNGs
 
-Environment: ``FULL=1`` runs ``fkc-align bench``'s own sizes (``BN``, ``BS``, ``BE``, ``LAM``
-are then ignored); ``BN`` digits particles (48), ``BS`` sampler steps (16; digits-unet keeps its
+Environment: ``FULL=1`` runs ``fkc-align bench``'s own sizes (``BN``, ``BS``, ``BE`` are then
+ignored); ``BN`` digits particles (48), ``BS`` sampler steps (16; digits-unet keeps its
 30), ``BE`` reward-training epochs (60, patience 10), ``LAM`` a ``lam_max`` for every scenario
 (the sweep), ``LIKED`` / ``LIKED3`` / ``LAYOUT`` / ``TARGET`` another instance (e.g.
 ``LIKED=2,5``). Rows are appended to ``OUT`` (JSON lines) as runs end.
@@ -21,7 +21,10 @@ from fkc_align import bench
 
 def sized(sc: bench.Scenario) -> bench.Scenario:
     if os.environ.get("FULL"):
-        return sc
+        if "LAM" not in os.environ:
+            return sc
+        return dataclasses.replace(sc, run_options={**sc.run_options,
+                                                    "lam_max": float(os.environ["LAM"])})
     n, steps = int(os.environ.get("BN", 48)), int(os.environ.get("BS", 16))
     opts = {**sc.run_options, "train_options": {"max_epochs": int(os.environ.get("BE", 60)),
                                                 "patience": 10}}
