@@ -1,5 +1,5 @@
-"""The held-out run of docs/feedback-benchmark.md, at the sizes it states (smaller than
-``fkc-align bench``'s defaults so that it fits the project's shared 2-core machine).
+"""The held-out runs of docs/feedback-benchmark.md: ``fkc-align bench``'s own sizes with
+``FULL=1`` (the current run), or sized down by the variables below (the earlier runs).
 
     python docs/feedback-benchmark/run.py OUT SEEDS SCENARIO:STRATEGY,... [SCENARIO:...]
     python docs/feedback-benchmark/run.py --summarise DIR ROWS.jsonl...   # bench.json/md, PNGs

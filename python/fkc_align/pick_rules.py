@@ -171,8 +171,7 @@ def unexplored_picks(features: torch.Tensor, allowed: torch.Tensor, asked: torch
         return []
     f = features[rows].float()
     labels = _kmeans(f, c)
-    present = [j for j in range(c) if bool((labels == j).any())]
-    cent = torch.stack([f[labels == j].mean(0) for j in present])
+    present, cent = _centroids(f, labels, c)
     near = torch.cdist(seen.float(), cent)
     visited = set(near.argmin(1).tolist())
     gap = near.min(0).values
@@ -206,11 +205,18 @@ def _kmeans(f: torch.Tensor, c: int, iters: int = 10) -> torch.Tensor:
     return torch.cdist(f, cent).argmin(1)
 
 
+def _centroids(f: torch.Tensor, labels: torch.Tensor, c: int) -> tuple[list[int],
+                                                                          torch.Tensor]:
+    """The non-empty clusters among labels ``0 .. c-1`` of ``f`` ``(n, F)`` and their
+    centroids ``(len(present), F)``, in that order."""
+    present = [j for j in range(c) if bool((labels == j).any())]
+    return present, torch.stack([f[labels == j].mean(0) for j in present])
+
+
 def _chain(f: torch.Tensor, labels: torch.Tensor, c: int) -> list[int]:
     """The clusters in nearest-neighbour chain order of their centroids, from cluster 0: the
     sub-clusters of one well-separated mode come out next to each other."""
-    present = [j for j in range(c) if (labels == j).any()]
-    cent = torch.stack([f[labels == j].mean(0) for j in present])
+    present, cent = _centroids(f, labels, c)
     order, left = [0], set(range(1, len(present)))
     while left:
         last = cent[order[-1]]
