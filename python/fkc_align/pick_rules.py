@@ -61,7 +61,7 @@ def liked_answers(features: torch.Tensor, answers: torch.Tensor,
 
 def keep_picks(features: torch.Tensor, anchors: torch.Tensor, chosen: list[int],
                m: int, score: torch.Tensor | None = None, near: int = 4,
-               order: str = "density", min_gap: float = 0.0) -> list[int]:
+               order: str = "density") -> list[int]:
     """``m`` picks that keep the liked answers ``anchors`` ``(l, F)`` served, one at a time.
 
     Each goes to the least served liked answer and takes, for it, the nearest row of
@@ -72,8 +72,7 @@ def keep_picks(features: torch.Tensor, anchors: torch.Tensor, chosen: list[int],
     until it has as many as the others, whatever the spread of each mode. ``"farthest"``: the
     liked answer farthest from every pick so far (a mode's share then follows its spread in
     feature space, not its count). Either way a liked mode the reward model has not learned
-    yet still gets picks. ``min_gap`` > 0: rows closer than that to a pick so far are passed
-    over while any other is left (see :func:`draw_by_weight`).
+    yet still gets picks.
     """
     if order not in ("density", "farthest"):
         raise ValueError(f"order: expected 'density' or 'farthest', got {order!r}")
@@ -86,25 +85,19 @@ def keep_picks(features: torch.Tensor, anchors: torch.Tensor, chosen: list[int],
            else torch.full((len(anchors),), math.inf, device=features.device))
     h = _bandwidth(anchors)
     crowd = _kernel(anchors, torch.cat([anchors, features[chosen]]), h).sum(1)
-    sep = (torch.cdist(features, features[chosen]).min(1).values if chosen
-           else torch.full((len(features),), math.inf, device=features.device))
     for _ in range(min(m, int((~taken).sum()))):
         if order == "density":  # ties (e.g. one anchor per mode) go to the farthest
             a = int(torch.argmin(crowd - 1e-6 * gap.clamp(max=1e6)))
         else:
             a = int(torch.argmax(gap))
-        free = ~taken
-        if min_gap > 0 and bool((free & (sep >= min_gap)).any()):
-            free = free & (sep >= min_gap)
-        d = torch.cdist(features, anchors[a:a + 1])[:, 0].masked_fill(~free, math.inf)
+        d = torch.cdist(features, anchors[a:a + 1])[:, 0].masked_fill(taken, math.inf)
         i = int(torch.argmin(d))
         if score is not None:
-            close = torch.argsort(d, stable=True)[:min(near, int(free.sum()))]
+            close = torch.argsort(d, stable=True)[:min(near, int((~taken).sum()))]
             i = int(close[torch.argmax(score[close])])
         picks.append(i)
         taken[i] = True
         gap = torch.minimum(gap, torch.cdist(anchors, features[i:i + 1])[:, 0])
-        sep = torch.minimum(sep, torch.cdist(features, features[i:i + 1])[:, 0])
         crowd = crowd + _kernel(anchors, features[i:i + 1], h)[:, 0]
     return picks
 
@@ -254,13 +247,10 @@ def draw_by_weight(features: torch.Tensor, log_w: torch.Tensor, m: int,
     stops short of ``m`` (see :func:`distinct_best`).
     """
     n = len(log_w)
+    if m >= n:
+        return list(range(n))
     w = torch.softmax(log_w.double(), 0).cpu()
     f = features.float().cpu()
-    if m >= n:  # every row, but copies only once (best scored, else heaviest, first)
-        if min_gap <= 0:
-            return list(range(n))
-        rank = score.double().cpu() if score is not None else w
-        return _spaced(f, sorted(range(n), key=lambda j: (-float(rank[j]), j)), min_gap)
     top = int(torch.argmax(w))  # cluster 0 holds the heaviest particle: a fixed chain start
     perm0 = torch.cat([torch.tensor([top]), torch.arange(n)[torch.arange(n) != top]])
     labels = _kmeans(f[perm0], min(m, n))[torch.argsort(perm0)]
@@ -291,18 +281,6 @@ def draw_by_weight(features: torch.Tensor, log_w: torch.Tensor, m: int,
         if min_gap > 0:
             gap = torch.minimum(gap, torch.cdist(f, f[i:i + 1])[:, 0].double())
     return picked
-
-
-def _spaced(f: torch.Tensor, order: list[int], min_gap: float) -> list[int]:
-    """The rows of ``order`` kept, in that order, when at least ``min_gap`` from every row kept
-    before them."""
-    kept: list[int] = []
-    gap = torch.full((len(f),), math.inf)
-    for j in order:
-        if float(gap[j]) >= min_gap:
-            kept.append(j)
-            gap = torch.minimum(gap, torch.cdist(f, f[j:j + 1])[:, 0])
-    return kept
 
 
 def distinct_best(features: torch.Tensor, score: torch.Tensor, chosen: list[int], m: int,

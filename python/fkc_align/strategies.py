@@ -286,11 +286,11 @@ class FKCExplore(BaseStrategy):
                    else view.asked_features[:0])
         n_keep = min(len(anchors), int(n_exploit * self.keep_share))
         chosen: list[int] = []
-        min_gap = self.distinct * typical_gap(view.features[view.in_pool])
         if n_exploit - n_keep:
             if self.best:  # the tilted target on the predicted-liked set, best per cluster
                 guided = likely_liked(guided, view.mean, view.asked_r, n_exploit - n_keep)
             score = view.mean[guided] if self.best else None
+            min_gap = self.distinct * typical_gap(view.features[view.in_pool])
             local = draw_by_weight(view.features[guided], view.log_w[guided],
                                    n_exploit - n_keep, view.generator, score=score,
                                    min_gap=min_gap)
@@ -300,8 +300,7 @@ class FKCExplore(BaseStrategy):
             chosen += distinct_best(view.features, view.mean, chosen,
                                     n_exploit - n_keep - len(chosen), min_gap)
         chosen += keep_picks(view.features, anchors, chosen, n_keep,
-                             view.mean if self.best else None, near=self.near, order=self.order,
-                             min_gap=min_gap)
+                             view.mean if self.best else None, near=self.near, order=self.order)
         std = view.std if self.uncertainty else None
         if self.clusters:
             chosen += unexplored_picks(view.features, view.in_pool, view.asked_features, chosen,

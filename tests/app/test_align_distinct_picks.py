@@ -8,7 +8,7 @@ import math
 import torch
 
 from fkc_align import strategies
-from fkc_align.pick_rules import distinct_best, draw_by_weight, keep_picks, typical_gap
+from fkc_align.pick_rules import distinct_best, draw_by_weight, typical_gap
 from fkc_align.strategies import RoundView
 
 
@@ -96,24 +96,3 @@ def test_the_default_fills_a_collapsed_guided_sample_with_distinct_candidates():
     assert sum(i < 12 for i in idx) == 1 and idx[1:] == [12, 13, 14]
     assert got.labels == ["top"] * 4
     assert _min_pair_distance(view.x, idx) >= 1.0
-
-
-def test_a_draw_of_every_row_still_shows_copies_once():
-    # 5 rows for 5 picks (the predicted-liked set can be this small): 3 copies and 2 distinct
-    # rows; without a gap all 5 come back, with one the best scored copy and the 2 others
-    f = torch.tensor([[0.0, 0.0], [0.001, 0.0], [0.002, 0.0], [2.0, 0.0], [4.0, 0.0]])
-    score = torch.tensor([1.0, 3.0, 2.0, 0.0, -1.0])
-    gen = torch.Generator().manual_seed(0)
-    assert draw_by_weight(f, torch.zeros(5), 5, gen, score=score) == [0, 1, 2, 3, 4]
-    assert draw_by_weight(f, torch.zeros(5), 5, gen, score=score, min_gap=0.5) == [1, 3, 4]
-
-
-def test_kept_picks_pass_over_copies_of_earlier_picks():
-    # one liked answer at (0, 0); its 4 nearest rows are copies of the chosen row 0 and score
-    # highest; with a gap the kept picks go to the nearest distinct rows instead
-    f = torch.tensor([[0.0, 0.0], [0.001, 0.0], [0.002, 0.0], [0.003, 0.0], [1.0, 0.0],
-                      [0.0, 1.5]])
-    anchors = torch.tensor([[0.0, 0.0]])
-    score = torch.tensor([9.0, 8.0, 7.0, 6.0, 1.0, 2.0])
-    assert keep_picks(f, anchors, [0], 2, score) == [1, 2]
-    assert keep_picks(f, anchors, [0], 2, score, min_gap=0.5) == [5, 4]
