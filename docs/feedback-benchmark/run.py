@@ -60,8 +60,7 @@ def summarise(out_dir: str, files: list[str]) -> None:
     names = sorted({r["scenario"] for r in rows})
     scs = [sized(s) for s in bench.scenarios(**instance()) if s.name in names]
     order = [s for s in ("fkc-explore", "fkc-explore-uniform", "fkc-explore-lam0",
-                         "fkc-explore-noclusters", "fkc-explore-nodistinct",
-                         "fkc-explore-nokeep", "fkc-explore-farthest",
+                         "fkc-explore-noclusters", "fkc-explore-nokeep", "fkc-explore-farthest",
                          "fkc-explore-sample", "fkc-explore-nodecay",
                          "greedy", "ucb", "thompson", "random")
              if any(r["strategy"] == s for r in rows)]
@@ -105,8 +104,7 @@ def targets(result: dict) -> list[str]:
                 out.append(f"  - {rival} − default: hit rate {_f(dh)}, coverage {_f(dc)}: "
                            f"{_met(dh['mean'] <= 0.05 and dc['mean'] < 0)}")
         for abl in ("fkc-explore-uniform", "fkc-explore-lam0", "fkc-explore-noclusters",
-                    "fkc-explore-nodistinct", "fkc-explore-nokeep", "fkc-explore-farthest",
-                    "fkc-explore-sample"):
+                    "fkc-explore-nokeep", "fkc-explore-farthest", "fkc-explore-sample"):
             if abl in s:
                 sig = [f"{m} {_f(s[abl][m]['minus_fkc-explore'])}" for m in bench.METRICS
                        if s[abl][m].get("minus_fkc-explore", {}).get("ci95") is not None

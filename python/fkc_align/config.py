@@ -32,8 +32,7 @@ from typing import Any
 # list them before torch is imported (a test checks the two agree)
 BUILTIN_REGISTERED = ("fkc-explore", "greedy", "ucb", "thompson", "fkc-explore-uniform",
                       "fkc-explore-lam0", "fkc-explore-nokeep", "fkc-explore-sample",
-                      "fkc-explore-nodecay", "fkc-explore-farthest", "fkc-explore-noclusters",
-                      "fkc-explore-nodistinct")
+                      "fkc-explore-nodecay", "fkc-explore-farthest", "fkc-explore-noclusters")
 EPS_GREEDY = ("fkc-eps", "fkc")  # the plain ε-greedy rule; "fkc" is its earlier name
 PLANNED_HERE = (*EPS_GREEDY, "random")  # strategies outside the registry
 # the built-in names (a strategy registered later is accepted by RunConfig.resolve too)

@@ -227,8 +227,7 @@ def _chain(f: torch.Tensor, labels: torch.Tensor, c: int) -> list[int]:
 
 
 def draw_by_weight(features: torch.Tensor, log_w: torch.Tensor, m: int,
-                   generator: torch.Generator, score: torch.Tensor | None = None,
-                   min_gap: float = 0.0) -> list[int]:
+                   generator: torch.Generator, score: torch.Tensor | None = None) -> list[int]:
     """``m`` distinct rows drawn from the weighted particle set ``(features (n, F), log_w
     (n,))``, spread over its modes in proportion to their weight.
 
@@ -239,12 +238,7 @@ def draw_by_weight(features: torch.Tensor, log_w: torch.Tensor, m: int,
     its cluster (else the heaviest unused one overall), so the picks are distinct. With
     ``score`` ``(n,)`` (e.g. the predicted reward) each draw takes the best-scored unused
     particle of the drawn particle's cluster instead: the clusters still get their share by
-    weight, and inside one the most likely hit is shown. ``min_gap`` > 0 (with ``score``):
-    a particle closer than that (in features) to an earlier pick is not shown while another
-    is: after resampling, a heavy particle's copies differ by a few steps of noise, and a
-    person asked about one copy gains nothing from the next. A drawn cluster with no such
-    particle left gives its draw to the best-scored one anywhere; with none anywhere the draw
-    stops short of ``m`` (see :func:`distinct_best`).
+    weight, and inside one the most likely hit is shown.
     """
     n = len(log_w)
     if m >= n:
@@ -262,53 +256,14 @@ def draw_by_weight(features: torch.Tensor, log_w: torch.Tensor, m: int,
     pos = (u + torch.arange(m, dtype=torch.float64)) / m
     drawn = torch.searchsorted(cum, pos * float(cum[-1])).clamp(max=n - 1).tolist()
     picked: list[int] = []
-    gap = torch.full((n,), math.inf, dtype=torch.float64)
     for d in drawn:
         i = layout[d]
         if score is not None:
             same = [j for j in layout if labels[j] == labels[i] and j not in picked]
-            if min_gap > 0:
-                same = [j for j in same if gap[j] >= min_gap] or [
-                    j for j in layout if j not in picked and gap[j] >= min_gap]
-                if not same:
-                    break  # every particle left copies a pick: the caller fills the rest
             i = max(same, key=lambda j: (float(score[j]), -j)) if same else i
         if i in picked:
             same = [j for j in layout if labels[j] == labels[i] and j not in picked]
             rest = same or [j for j in layout if j not in picked]
             i = max(rest, key=lambda j: (w[j].item(), -j))
         picked.append(i)
-        if min_gap > 0:
-            gap = torch.minimum(gap, torch.cdist(f, f[i:i + 1])[:, 0].double())
     return picked
-
-
-def distinct_best(features: torch.Tensor, score: torch.Tensor, chosen: list[int], m: int,
-                  min_gap: float) -> list[int]:
-    """Up to ``m`` rows of ``features`` ``(n, F)`` by ``score`` ``(n,)``, one at a time, each at
-    least ``min_gap`` from ``chosen`` and the earlier ones (the best-scored unchosen row where
-    none is)."""
-    taken = torch.zeros(len(features), dtype=torch.bool, device=features.device)
-    taken[chosen] = True
-    gap = (torch.cdist(features, features[chosen]).min(1).values if chosen
-           else torch.full((len(features),), math.inf, device=features.device))
-    picks: list[int] = []
-    for _ in range(min(m, int((~taken).sum()))):
-        s = score.double().masked_fill(taken, -math.inf)
-        far = s.masked_fill(gap < min_gap, -math.inf)
-        i = int(torch.argmax(far if bool(torch.isfinite(far).any()) else s))
-        picks.append(i)
-        taken[i] = True
-        gap = torch.minimum(gap, torch.cdist(features, features[i:i + 1])[:, 0])
-    return picks
-
-
-def typical_gap(features: torch.Tensor) -> float:
-    """The median nearest-neighbour distance among independent samples ``features`` ``(n, F)``
-    (e.g. the unguided pool): how far apart two different images usually are; 0 for fewer
-    than two."""
-    if len(features) < 2:
-        return 0.0
-    d = torch.cdist(features.float(), features.float())
-    d.fill_diagonal_(math.inf)
-    return float(d.min(1).values.median())

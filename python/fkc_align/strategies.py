@@ -25,8 +25,7 @@ with the budget; ``lam`` from the budget spent and the ensemble's spread), its a
 ``fkc-explore-uniform`` (guided SDE without the corrector: no resampling, uniform weights),
 ``fkc-explore-lam0`` (no guidance), ``fkc-explore-nokeep``, ``fkc-explore-noclusters`` (novelty
 exploration only, the previous rule), ``fkc-explore-farthest`` (kept picks by farthest liked
-answer, the previous rule), ``fkc-explore-sample`` (a plain weighted draw),
-``fkc-explore-nodistinct`` (near-copies allowed among the picks, the previous rule) and
+answer, the previous rule), ``fkc-explore-sample`` (a plain weighted draw) and
 ``fkc-explore-nodecay``, ``greedy`` (top by predicted reward), ``ucb`` (bootstrap ensemble mean
 + β·std over guided ∪ pool) and ``thompson`` (one random ensemble member per pick). ``fkc-eps``
 (Algorithm 1) and ``random`` are planned by :mod:`fkc_align.config` itself.
@@ -41,14 +40,12 @@ from typing import Protocol, runtime_checkable
 import torch
 
 from .pick_rules import (
-    distinct_best,
     draw_by_weight,
     explore_picks,
     keep_picks,
     liked_answers,
     liked_threshold,
     likely_liked,
-    typical_gap,
     unexplored_picks,
 )
 
@@ -220,12 +217,7 @@ class FKCExplore(BaseStrategy):
     - **The draw** (:func:`~fkc_align.pick_rules.draw_by_weight`): the remaining exploitation
       picks, by the exact FKC weights over the clusters of the guided particles predicted at
       least as good as the median liked answer, the best predicted of each drawn cluster. It
-      makes every exploitation pick while no answer is liked yet. No pick lies within
-      ``distinct`` times the pool's typical nearest-neighbour distance of an earlier one
-      (:func:`~fkc_align.pick_rules.typical_gap`): after resampling a heavy particle's copies
-      differ by a few steps of noise, and a person asked about one learns nothing from the
-      next. Where only copies are left, the best predicted distinct candidates of guided
-      sample ∪ pool fill in (:func:`~fkc_align.pick_rules.distinct_best`).
+      makes every exploitation pick while no answer is liked yet.
     - **Exploration**: ``eps_max·(1 - spent)·min(1, budget/64)`` of the round, from the
       unguided pool: first a typical member of each of the pool's ``clusters`` regions that
       no answer falls in yet, the farthest first
@@ -235,8 +227,7 @@ class FKCExplore(BaseStrategy):
     ``lam = lam_max · (0.75 + 0.25·spent) · clip(1 - spread, 0.25, 1)``: weaker while few
     answers are in and while the bootstrap networks disagree on the base model's samples, where
     the tilt would follow noise. ``use_weights=False`` / ``guided=False`` / ``keep=False`` /
-    ``order="farthest"`` / ``best=False`` / ``decay=False`` / ``clusters=0`` / ``distinct=0`` are
-    the ablations.
+    ``order="farthest"`` / ``best=False`` / ``decay=False`` / ``clusters=0`` are the ablations.
     """
 
     explores = True
@@ -246,7 +237,7 @@ class FKCExplore(BaseStrategy):
                  adaptive_lam: bool = True, uncertainty: bool = True, keep: bool = True,
                  best: bool = True, decay: bool = True, eps_max: float = 0.25,
                  keep_share: float = 1.0, order: str = "density", near: int = 4,
-                 clusters: int = 10, distinct: float = 0.5) -> None:
+                 clusters: int = 10) -> None:
         self.weighted = use_weights
         self.guided = guided
         self.adaptive_lam = adaptive_lam
@@ -259,7 +250,6 @@ class FKCExplore(BaseStrategy):
         self.order = order
         self.near = near
         self.clusters = clusters
-        self.distinct = distinct
 
     def guidance(self, lam_max: float, spent: float, spread: float) -> float:
         if not self.guided:
@@ -290,15 +280,9 @@ class FKCExplore(BaseStrategy):
             if self.best:  # the tilted target on the predicted-liked set, best per cluster
                 guided = likely_liked(guided, view.mean, view.asked_r, n_exploit - n_keep)
             score = view.mean[guided] if self.best else None
-            min_gap = self.distinct * typical_gap(view.features[view.in_pool])
             local = draw_by_weight(view.features[guided], view.log_w[guided],
-                                   n_exploit - n_keep, view.generator, score=score,
-                                   min_gap=min_gap)
+                                   n_exploit - n_keep, view.generator, score=score)
             chosen = guided[torch.tensor(local, dtype=torch.int64)].tolist()
-            # a collapsed guided sample (every particle left a copy of a pick): the best
-            # predicted distinct candidates, guided or pool
-            chosen += distinct_best(view.features, view.mean, chosen,
-                                    n_exploit - n_keep - len(chosen), min_gap)
         chosen += keep_picks(view.features, anchors, chosen, n_keep,
                              view.mean if self.best else None, near=self.near, order=self.order)
         std = view.std if self.uncertainty else None
@@ -350,7 +334,6 @@ register_strategy("fkc-explore-sample", FKCExplore(best=False))
 register_strategy("fkc-explore-nodecay", FKCExplore(decay=False))
 register_strategy("fkc-explore-farthest", FKCExplore(order="farthest"))
 register_strategy("fkc-explore-noclusters", FKCExplore(clusters=0))
-register_strategy("fkc-explore-nodistinct", FKCExplore(distinct=0.0))
 
 __all__ = ["UCB", "BaseStrategy", "FKCExplore", "Greedy", "RoundView", "Strategy",
            "StrategyPicks", "Thompson", "draw_by_weight", "explore_picks", "get_strategy",

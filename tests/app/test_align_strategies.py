@@ -172,9 +172,7 @@ def test_fkc_explore_exploits_by_weight_and_explores_the_pool():
                      asked_x=torch.tensor([[9.0, 9.0]]), asked_features=torch.tensor([[9.0, 9.0]]),
                      asked_r=torch.zeros(1), lam=1.0, spent=0.5, spread=0.0,
                      generator=torch.Generator().manual_seed(0))
-    # distinct=0: each mode's particles here are near-copies (0.01 apart), which the default
-    # would show once each (tests/app/test_align_distinct_picks.py)
-    out = strategies.FKCExplore(decay=False, distinct=0.0).pick(view)
+    out = strategies.FKCExplore(decay=False).pick(view)
     idx = out.index.tolist()
     assert out.labels == ["top"] * 4 + ["explore"]
     assert sum(i < 6 for i in idx[:4]) == 3 and sum(6 <= i < 12 for i in idx[:4]) == 1
@@ -210,10 +208,8 @@ class _StubEnsemble(torch.nn.Module):
 
 
 def test_round_wiring_with_a_stub_model_a_fixed_pool_and_a_fixed_asked_set(monkeypatch):
-    # the plan's ε split as is (the default shrinks it for a budget this small); distinct=0:
-    # the guided rows here are closer than half the 3-row pool's spacing
-    monkeypatch.setitem(strategies._REGISTRY, "fkc-explore",
-                        strategies.FKCExplore(decay=False, distinct=0.0))
+    # the plan's ε split as is (the default shrinks it for a budget this small)
+    monkeypatch.setitem(strategies._REGISTRY, "fkc-explore", strategies.FKCExplore(decay=False))
     task = gmm()
     guided = torch.tensor([[0.0, float(i)] for i in range(6)])  # x[:, 1] = 0..5
     pool = torch.tensor([[0.0, 0.5], [7.0, 0.0], [0.0, -6.0]])
