@@ -48,21 +48,25 @@ inline StepCoefs make_step_coefs(double h, double g, double lam, double dlam, do
                    static_cast<float>(0.5 * g * std::sqrt(h) * lam), ratio};
 }
 
-// x' for one element; fx is f(x) (explicit, or f_coef * x), xi the standard normal.
-FKC_HD float step_x(float x, float s, float gr, float fx, float xi, const StepCoefs& c) {
-  const float drift = c.g2 * (s + c.half_lam * gr) - fx;
+// x' for one element; fx is f(x) (explicit, or f_coef * x), xi the standard normal. F is float,
+// or a vector of floats (the CPU's short-row loop): the same operations in the same order.
+template <class F>
+FKC_HD F step_x(F x, F s, F gr, F fx, F xi, const StepCoefs& c) {
+  const F drift = c.g2 * (s + c.half_lam * gr) - fx;
   return (x + c.h * drift) + c.noise_scale * xi;
 }
 
 // The two products a row sums for its increment, of one element: <gr, f(x)> and <gr, s> (FKC),
 // |gr|^2 and <gr, xi> (ratio).
-template <bool kRatio>
-FKC_HD float row_term_a(float gr, float fx) {
-  return kRatio ? gr * gr : gr * fx;
+template <bool kRatio, class F>
+FKC_HD F row_term_a(F gr, F fx) {
+  if constexpr (kRatio) return gr * gr;
+  return gr * fx;
 }
-template <bool kRatio>
-FKC_HD float row_term_b(float gr, float s, float xi) {
-  return kRatio ? gr * xi : gr * s;
+template <bool kRatio, class F>
+FKC_HD F row_term_b(F gr, F s, F xi) {
+  if constexpr (kRatio) return gr * xi;
+  return gr * s;
 }
 
 // w' from the row's two float32 sums (row_term_a, row_term_b); extra points at the row's

@@ -4,8 +4,10 @@
 // small stack buffer (noise_simd.h: one philox call per 4 elements, 8 or 16 groups per SIMD
 // instruction), fp16/bf16 inputs are widened into stack buffers, then one SIMD loop computes x'
 // and the row's two sums (core/step.h: <gr, f>, <gr, s> for the FKC increment, |gr|^2, <gr, xi>
-// for the ratio; the increment is a template argument, so each has its own loop). Chunk borders fall on Philox group borders, so a group is generated
-// twice only where it straddles two rows.
+// for the ratio; the increment is a template argument, so each has its own loop). Chunk borders
+// fall on Philox group borders, so a group is generated twice only where it straddles two rows.
+// Short float32 rows (D a multiple of 8, at most 256) take step_short_rows.h's loop instead:
+// windows of whole rows, eight rows' sums reduced together.
 #include <ATen/Parallel.h>
 #include <c10/util/BFloat16.h>
 #include <c10/util/Half.h>
@@ -20,6 +22,7 @@
 #include "../core/step.h"
 #include "noise_simd.h"
 #include "ops_cpu.h"
+#include "step_short_rows.h"
 
 // Build the hot loops twice on x86-64 (AVX2 and baseline) and pick at load time: wheels stay
 // portable while AVX2 machines get 8-wide philox and polynomials. No FMA in the clone, so both
@@ -113,8 +116,64 @@ FKC_ALWAYS_INLINE void prefetch_elements(const StepArgs<T>& a, uint64_t e0, uint
   }
 }
 
+// The normals of flat elements e .. e+len-1 (len <= kNoiseWindow) into b_noise, with the
+// prefetches kPrefetch asks for: next_len elements of the window that follows (0 at the task's
+// end) between slices of the noise, or this window's inputs (kWindow, and the task's first
+// window, which had no window before it to prefetch it).
+template <typename T>
+FKC_ALWAYS_INLINE void fill_window(const StepArgs<T>& a, const PhiloxKey& key, uint64_t e,
+                                   uint64_t len, uint64_t next_len, bool first, float* b_noise) {
+  if (kPrefetch == Prefetch::kWindow || (kPrefetch == Prefetch::kAhead && first)) {
+    prefetch_elements(a, e, len);
+  }
+  if (kPrefetch != Prefetch::kAhead) {
+    fill_normals(key, e, static_cast<int64_t>(len), b_noise);
+    return;
+  }
+  const uint64_t next = e + len;
+  for (uint64_t s0 = 0; s0 < len; s0 += kNoiseSlice) {
+    const uint64_t sl = std::min<uint64_t>(kNoiseSlice, len - s0);
+    fill_normals(key, e + s0, static_cast<int64_t>(sl), b_noise + s0);
+    if (s0 < next_len) prefetch_elements(a, next + s0, std::min(sl, next_len - s0));
+  }
+}
+
+// Short float32 rows (step_short_rows.h): windows of whole rows, eight rows at a time.
+template <bool kRatio, bool kHasF>
+FKC_ALWAYS_INLINE void step_short_rows(const StepArgs<float>& a, int64_t row_begin,
+                                       int64_t row_end) {
+  alignas(64) float b_noise[kNoiseWindow];
+  const PhiloxKey key = make_philox_key(a.seed, a.offset);
+  const int64_t d = a.d;
+  const int64_t win_rows = kNoiseWindow / d;  // at least 8
+  const uint64_t task_end = static_cast<uint64_t>(row_end) * static_cast<uint64_t>(d);
+  for (int64_t n0 = row_begin; n0 < row_end; n0 += win_rows) {
+    const int64_t rows = std::min(win_rows, row_end - n0);
+    const float* z = a.noise ? a.noise + n0 * a.stride_noise : b_noise;
+    const int64_t stride_z = a.noise ? a.stride_noise : d;
+    if (!a.noise) {
+      const uint64_t e = static_cast<uint64_t>(n0) * static_cast<uint64_t>(d);
+      const uint64_t len = static_cast<uint64_t>(rows) * static_cast<uint64_t>(d);
+      const uint64_t next_len =
+          std::min<uint64_t>(static_cast<uint64_t>(win_rows * d), task_end - (e + len));
+      fill_window(a, key, e, len, next_len, n0 == row_begin, b_noise);
+    }
+    for (int64_t r0 = 0; r0 < rows; r0 += 8) {
+      short_rows::rows_of_eight<kRatio, kHasF>(a, n0 + r0, std::min<int64_t>(8, rows - r0),
+                                               z + r0 * stride_z, stride_z);
+    }
+  }
+}
+
 template <typename T, bool kRatio>
 FKC_ALWAYS_INLINE void step_rows(const StepArgs<T>& a, int64_t row_begin, int64_t row_end) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (short_rows::applies(a.d)) {
+      a.f ? step_short_rows<kRatio, true>(a, row_begin, row_end)
+          : step_short_rows<kRatio, false>(a, row_begin, row_end);
+      return;
+    }
+  }
   alignas(64) float b_noise[kNoiseWindow], b_x[kChunk], b_s[kChunk], b_g[kChunk], b_f[kChunk],
       b_out[kChunk];
   const StepCoefs c = a.coefs;
@@ -137,24 +196,12 @@ FKC_ALWAYS_INLINE void step_rows(const StepArgs<T>& a, int64_t row_begin, int64_
       } else {
         const uint64_t e = row_e0 + static_cast<uint64_t>(d0);
         if (e < win_e0 || e + static_cast<uint64_t>(len) > win_e0 + win_len) {
-          // the task's first window had no window before it to prefetch it
           const bool first = win_len == 0;
           win_e0 = e;
           win_len = std::min<uint64_t>(kNoiseWindow, task_end - e);
-          if (kPrefetch == Prefetch::kWindow || (kPrefetch == Prefetch::kAhead && first)) {
-            prefetch_elements(a, win_e0, win_len);
-          }
-          if (kPrefetch == Prefetch::kAhead) {
-            const uint64_t next = win_e0 + win_len;
-            const uint64_t next_len = std::min<uint64_t>(kNoiseWindow, task_end - next);
-            for (uint64_t s0 = 0; s0 < win_len; s0 += kNoiseSlice) {
-              const uint64_t sl = std::min<uint64_t>(kNoiseSlice, win_len - s0);
-              fill_normals(key, win_e0 + s0, static_cast<int64_t>(sl), b_noise + s0);
-              if (s0 < next_len) prefetch_elements(a, next + s0, std::min(sl, next_len - s0));
-            }
-          } else {
-            fill_normals(key, win_e0, static_cast<int64_t>(win_len), b_noise);
-          }
+          const uint64_t next = win_e0 + win_len;
+          fill_window(a, key, win_e0, win_len, std::min<uint64_t>(kNoiseWindow, task_end - next),
+                      first, b_noise);
         }
         zp = b_noise + (e - win_e0);
       }

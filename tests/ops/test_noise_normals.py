@@ -12,8 +12,9 @@ import fkc_kernels as fk
 from fkc_kernels.ops import noise_normals
 
 # D % 4 == 0 and not: the Triton step draws the two by different device functions; N * D spans
-# several of the CPU kernel's noise windows only at the larger shape
-SHAPES = [(6, 8), (5, 7), (3, 1), (33, 260)]
+# several of the CPU kernel's noise windows at the two larger shapes, in its short-row loop
+# (D a multiple of 8, at most 256) at (40, 64)
+SHAPES = [(6, 8), (5, 7), (3, 1), (40, 64), (33, 260)]
 
 
 def _seeds(backend, k: int) -> torch.Tensor:
@@ -62,10 +63,13 @@ def test_any_start_and_length(backend):
         assert torch.equal(_bits(got), _bits(full[start:start + numel])), (start, numel)
 
 
-def test_a_shards_explicit_noise_steps_like_the_in_kernel_noise(backend):
+@pytest.mark.parametrize("d", [12, 64])
+def test_a_shards_explicit_noise_steps_like_the_in_kernel_noise(backend, d):
     """The sharded sampler's step: rows ``lo..hi`` with ``noise=`` their global normals write
-    what one process's in-kernel step writes for those rows (x' and w', bit for bit)."""
-    n, d = 9, 12
+    what one process's in-kernel step writes for those rows (x' and w', bit for bit). D = 64
+    takes the CPU kernel's short-row loop, whose groups of eight rows start elsewhere in a
+    shard."""
+    n = 9
     dev = backend.device
     x, s, gr = (torch.randn(n, d, device=dev) for _ in range(3))
     w, r = torch.rand(n, device=dev), torch.randn(n, device=dev)
