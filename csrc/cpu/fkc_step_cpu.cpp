@@ -48,14 +48,17 @@ constexpr int64_t kChunk = 512;  // 5 float buffers of 2 KiB: stays in L1
 // normals are made for up to this many consecutive flat elements at once (8 KiB): many short
 // rows per fill, so the noise loop runs in its widest steps whatever D is
 constexpr int64_t kNoiseWindow = 2048;
-// normals made between two bursts of prefetches for the next window. 128 (24 lines of inputs a
-// burst, what the core's miss queue holds): on the 2-core AVX2 EPYC a burst of 512 filled the
-// queue and the core stalled on the prefetch instruction itself (31% of step_rows' samples at
-// D = 64; 18% with 128), and 128 ran 0.1-0.3 ns an element faster there. 512 was chosen on the AVX-512 box, where 128 and
-// 256 measured no better. FKC_CPU_SLICE=<n> sets it (to measure it on another machine).
+// normals made between two bursts of prefetches for the next window. AVX2 noise: 128 (24
+// lines of inputs a burst, what the core's miss queue holds): on the 2-core AVX2 EPYC a burst of
+// 512 filled the queue and the core stalled on the prefetch instruction itself (31% of
+// step_rows' samples at D = 64; 18% with 128), and 128 ran 0.1-0.3 ns an element faster there.
+// AVX-512 noise: 256, one step of its widest noise loop; on the 2-core AVX-512 EPYC it ran the
+// step at 0.80-0.87 of copy where 128 ran 0.68-0.75 (bench/RESULTS.md). FKC_CPU_SLICE=<n> sets
+// it (to measure it on another machine).
 int64_t noise_slice() {
   const char* env = std::getenv("FKC_CPU_SLICE");
-  return env == nullptr ? 128 : std::max<int64_t>(4, std::atoll(env));
+  if (env != nullptr) return std::max<int64_t>(4, std::atoll(env));
+  return noise_isa() == NoiseIsa::kAvx512 ? 256 : 128;
 }
 const int64_t kNoiseSlice = noise_slice();
 

@@ -164,9 +164,11 @@ struct Isa {
   }
 };
 
-// 32 groups a step (two vectors interleaved)
+// 64 groups a step: four vectors interleaved (0.79 ns a normal on the 2-core AVX-512 EPYC,
+// against 0.84 with three and 0.89 with two, four alternating runs on one thread); the step
+// kernel's noise slices are 256 normals on this path (fkc_step_cpu.cpp), one such step
 void groups(const PhiloxKey& key, uint64_t g0, int64_t count, float* out) {
-  groups_vector<lanes::Step<Isa, 2>, lanes::Step<Isa, 1>>(key, g0, count, out);
+  groups_vector<lanes::Step<Isa, 4>, lanes::Step<Isa, 1>>(key, g0, count, out);
 }
 
 }  // namespace avx512

@@ -102,12 +102,13 @@ def test_step_noise_is_the_noise_path(n, d):
 def test_every_prefetch_mode_draws_the_same_step(var, mode):
     """The prefetch mode and slice only move loads earlier, the instruction set only changes
     the width: x' is the scalar noise path's bits under each setting (the defaults are the test
-    above), over many windows and tasks on 2 threads."""
+    above), over many windows and tasks on 2 threads, in the general loop and the short-row one
+    (D = 64, 192)."""
     code = (
         "import torch, fkc_kernels as fk\n"
         "from fkc_kernels.reference.philox import draw_philox_seeds\n"
         "torch.set_num_threads(2)\n"
-        "for n, d in [(300, 1029), (9000, 7), (3, 4100)]:\n"
+        "for n, d in [(300, 1029), (9000, 7), (3, 4100), (2000, 64), (700, 192)]:\n"
         "    zeros = torch.zeros(n, d)\n"
         "    gen = torch.Generator().manual_seed(5)\n"
         "    seeds = draw_philox_seeds(torch.Generator().manual_seed(5), torch.device('cpu'))\n"
