@@ -1,4 +1,4 @@
-"""Near-copy questions per run (docs/feedback-benchmark.md, "This round"): for each seed,
+"""Near-copy questions per run (docs/feedback-benchmark.md, "The round before"): for each seed,
 the guided-round questions that lie within 0.1 × the cold-start round's median
 nearest-neighbour distance (raw sample space) of an earlier question, and the hits among them.
 
