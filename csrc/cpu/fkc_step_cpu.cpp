@@ -119,6 +119,35 @@ FKC_ALWAYS_INLINE void prefetch_elements(const StepArgs<T>& a, uint64_t e0, uint
   }
 }
 
+// x' of one chunk of a row into op, and the chunk's products added to the row's two sums
+// (core/step.h row_term_a/b); fp == nullptr: f(x) = f_coef * x.
+template <bool kRatio>
+FKC_ALWAYS_INLINE void chunk_body(const float* xp, const float* sp, const float* gp,
+                                  const float* fp, const float* zp, float* op, int64_t len,
+                                  const StepCoefs& c, float& sum_a, float& sum_b) {
+  float dot_a = sum_a, dot_b = sum_b;
+  if (fp) {
+    FKC_SIMD_REDUCE
+    for (int64_t i = 0; i < len; ++i) {
+      const float xv = xp[i], sv = sp[i], gv = gp[i], fv = fp[i];
+      dot_a += row_term_a<kRatio>(gv, fv);
+      dot_b += row_term_b<kRatio>(gv, sv, zp[i]);
+      op[i] = step_x(xv, sv, gv, fv, zp[i], c);
+    }
+  } else {
+    FKC_SIMD_REDUCE
+    for (int64_t i = 0; i < len; ++i) {
+      const float xv = xp[i], sv = sp[i], gv = gp[i];
+      const float fv = c.f_coef * xv;
+      dot_a += row_term_a<kRatio>(gv, fv);
+      dot_b += row_term_b<kRatio>(gv, sv, zp[i]);
+      op[i] = step_x(xv, sv, gv, fv, zp[i], c);
+    }
+  }
+  sum_a = dot_a;
+  sum_b = dot_b;
+}
+
 // The normals of flat elements e .. e+len-1 (len <= kNoiseWindow) into b_noise, with the
 // prefetches kPrefetch asks for: next_len elements of the window that follows (0 at the task's
 // end) between slices of the noise, or this window's inputs (kWindow, and the task's first
@@ -213,25 +242,8 @@ FKC_ALWAYS_INLINE void step_rows(const StepArgs<T>& a, int64_t row_begin, int64_
       const float* gp = widen(gr + d0, b_g, len);
       float* op = b_out;
       if constexpr (std::is_same_v<T, float>) op = outr + d0;  // may alias xp: read first
-      if (fr) {
-        const float* fp = widen(fr + d0, b_f, len);
-        FKC_SIMD_REDUCE
-        for (int64_t i = 0; i < len; ++i) {
-          const float xv = xp[i], sv = sp[i], gv = gp[i], fv = fp[i];
-          dot_a += row_term_a<kRatio>(gv, fv);
-          dot_b += row_term_b<kRatio>(gv, sv, zp[i]);
-          op[i] = step_x(xv, sv, gv, fv, zp[i], c);
-        }
-      } else {
-        FKC_SIMD_REDUCE
-        for (int64_t i = 0; i < len; ++i) {
-          const float xv = xp[i], sv = sp[i], gv = gp[i];
-          const float fv = c.f_coef * xv;
-          dot_a += row_term_a<kRatio>(gv, fv);
-          dot_b += row_term_b<kRatio>(gv, sv, zp[i]);
-          op[i] = step_x(xv, sv, gv, fv, zp[i], c);
-        }
-      }
+      const float* fp = fr ? widen(fr + d0, b_f, len) : nullptr;
+      chunk_body<kRatio>(xp, sp, gp, fp, zp, op, len, c, dot_a, dot_b);
       if constexpr (!std::is_same_v<T, float>) {
         // narrowing rounds to nearest even, like Tensor.to(x.dtype)
         for (int64_t i = 0; i < len; ++i) outr[d0 + i] = static_cast<T>(b_out[i]);
