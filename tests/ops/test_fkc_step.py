@@ -244,8 +244,9 @@ def test_in_place_on_strided_view_and_particle_shape(backend):
     assert torch.equal(big[:, 0], untouched)
 
 
-def test_explicit_f_clips_and_non_contiguous_rows(backend):
-    n, d, dev = 6, 10, backend.device
+@pytest.mark.parametrize("d", [10, 16])  # 16: the CPU kernel's short-row loop
+def test_explicit_f_clips_and_non_contiguous_rows(backend, d):
+    n, dev = 6, backend.device
     base = torch.randn(n, 3 * d, device=dev)
     x, s = base[:, :d], base[:, d:2 * d]  # strided rows
     gr = torch.randn(d, n, device=dev).t()  # transposed
