@@ -53,7 +53,7 @@ constexpr int64_t kNoiseWindow = 2048;
 // 512 filled the queue and the core stalled on the prefetch instruction itself (31% of
 // step_rows' samples at D = 64; 18% with 128), and 128 ran 0.1-0.3 ns an element faster there.
 // AVX-512 noise: 256, one step of its widest noise loop; on the 2-core AVX-512 EPYC it ran the
-// step at 0.80-0.87 of copy where 128 ran 0.68-0.75 (bench/RESULTS.md). FKC_CPU_SLICE=<n> sets
+// step at 0.78-0.87 of copy where 128 ran 0.68-0.75 (bench/RESULTS.md). FKC_CPU_SLICE=<n> sets
 // it (to measure it on another machine).
 int64_t noise_slice() {
   const char* env = std::getenv("FKC_CPU_SLICE");

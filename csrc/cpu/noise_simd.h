@@ -1,10 +1,10 @@
 // The noise contract's normals on the CPU, vectorized across Philox groups.
 //
 // One Philox group (4 normals) per SIMD lane: 64 groups a step with AVX-512 (four interleaved
-// vectors of 16), 32 with AVX2+FMA (four of 8); one group at a time otherwise. The instruction set is
-// picked once at run time from the CPU (FKC_CPU_ISA=avx2|scalar caps it: on an AVX-512 machine,
-// FKC_CPU_ISA=avx2 runs the AVX2 path); every path computes core/philox.h's normal4 with the same
-// operations (explicit fmadd, no contraction), so all of them write the same bits.
+// vectors of 16), 32 with AVX2+FMA (four of 8); one group at a time otherwise. The instruction
+// set is picked once at run time from the CPU (FKC_CPU_ISA=avx2|scalar caps it: on an AVX-512
+// machine, FKC_CPU_ISA=avx2 runs the AVX2 path); every path computes core/philox.h's normal4
+// with the same operations (explicit fmadd, no contraction), so all of them write the same bits.
 #pragma once
 
 #include <cstdint>
