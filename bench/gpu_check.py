@@ -276,6 +276,11 @@ class Check:
                     def step(name=name, x=x, w=w, s=s, gr=gr, r=r):
                         return fk.fkc_step_(x, w, s, gr, r, backend=name, **COEFS)
                     candidates.append((f"{name} (in-kernel noise)", step))
+                    if dtype == torch.float32:  # the exact (SMC) weight term of the stepper
+                        def ratio(name=name, x=x, w=w, s=s, gr=gr, r=r):
+                            return fk.fkc_step_(x, w, s, gr, r, backend=name,
+                                                increment="ratio", **COEFS)
+                        candidates.append((f"{name} increment=ratio (in-kernel noise)", ratio))
                 timed = [(what, fn, bench_ms) for what, fn in candidates]
                 # the compiled backends once more in a CUDA graph: kernel time without the
                 # Python and launch overhead that bounds eager calls at small shapes
