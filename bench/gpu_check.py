@@ -151,87 +151,108 @@ class Check:
     # ---------------------------------------------------------------- correct
     @section("Correctness against the reference (on the device)")
     def correctness(self) -> None:
+        rows = StreamTable(["backend", "op", "shape", "max abs diff", "status"])
+        checks = [self._check_step, self._check_noise_bits, self._check_select,
+                  self._check_resample]
+        # cuda first: a CUDA fault is sticky for the process, so a Triton one must not hide it
+        for name in sorted(self.backends, key=lambda b: b != "cuda"):
+            for check in checks:
+                # one op's failure (a compile error, say) must not hide the other ops' rows
+                try:
+                    check(name, rows)
+                except Exception as exc:
+                    rows.append([name, check.__name__[7:], "", f"error: {type(exc).__name__}: "
+                                 f"{str(exc).splitlines()[0][:200]}", "**FAIL**"])
+
+    def _check_step(self, name: str, rows: StreamTable) -> None:
         dev = self.device
         shapes = [(3, 7), (8, 64)] if self.args.dry_run else [(3, 7), (1000, 123), (4, 16384),
                                                              (4096, 192)]
         tol = {torch.float32: (1e-5, 1e-5), torch.bfloat16: (1.6e-2, 1e-2)}
-        rows = StreamTable(["backend", "op", "shape", "max abs diff", "status"])
-        for name in self.backends:
-            for n, d in shapes:
-                for dtype in (torch.float32, torch.bfloat16):
-                    gen = torch.Generator().manual_seed(n * d)
-                    x, s, gr, z = (torch.randn(n, d, generator=gen).to(dev, dtype)
-                                   for _ in range(4))
-                    w = torch.randn(n, generator=gen).to(dev)
-                    r = torch.randn(n, generator=gen).to(dev)
-                    xt, wt = fk.fkc_step(x, w, s, gr, r, noise=z, backend=name, **COEFS)
-                    xr, wr = reference.fkc_step(x, w, s, gr, r, z, **COEFS)
-                    ex = (xt.float() - xr.float()).abs().max().item()
-                    ew = (wt - wr).abs().max().item()
-                    ok = torch.allclose(xt.float(), xr.float(), *tol[dtype]) and \
-                        torch.allclose(wt, wr, 1e-4, 1e-5 * math.sqrt(d))
-                    rows.append([name, "step, explicit noise", f"{n}x{d} {str(dtype)[6:]}",
-                                 f"x {ex:.2e}, w {ew:.2e}", "ok" if ok else "**FAIL**"])
-                # in-kernel noise: same generator state on both sides
-                x, s, gr = (torch.randn(n, d, device=dev) for _ in range(3))
-                w, r = torch.randn(n, device=dev), torch.randn(n, device=dev)
-                out = {}
-                for b in (name, "reference"):
-                    g = torch.Generator(device=dev).manual_seed(7)
-                    out[b] = fk.fkc_step(x, w, s, gr, r, generator=g, backend=b, **COEFS)
-                ex = (out[name][0] - out["reference"][0]).abs().max().item()
-                ok = ex < 1e-4
-                rows.append([name, "step, in-kernel noise", f"{n}x{d} fp32", f"x {ex:.2e}",
-                             "ok" if ok else "**FAIL**"])
-                extra = 0.05 * torch.randn(n, device=dev)
-                z = torch.randn(n, d, device=dev)
-                for inc in ("fkc", "ratio"):  # the ratio increment sums |∇r|², <∇r, ξ> instead
-                    wt = fk.fkc_step(x, w, s, gr, r, noise=z, extra_dw=extra, increment=inc,
-                                     backend=name, **COEFS)[1]
-                    wr = reference.fkc_step(x, w, s, gr, r, z, extra_dw=extra, increment=inc,
-                                            **COEFS)[1]
-                    ew = (wt - wr).abs().max().item()
-                    rows.append([name, f"step, extra_dw, increment={inc}", f"{n}x{d} fp32",
-                                 f"w {ew:.2e}",
-                                 "ok" if ew < 1e-5 * math.sqrt(d) + 1e-6 else "**FAIL**"])
-            if dev.type == "cuda" and hasattr(torch.ops.fkc, "philox_normal_cpu"):
-                # the fastmath polynomials are explicit fmas: the GPU's normals are the CPU's
-                n, d = 1000, 1000
-                zeros = torch.zeros(n, d, device=dev)
-                seeds = torch.tensor([0x1234_5678_9ABC, 77], dtype=torch.int64)
-                xz, _ = fk.fkc_step(zeros, torch.zeros(n, device=dev), zeros, zeros,
-                                    torch.zeros(n, device=dev), h=1.0, g=1.0, lam=0.0,
-                                    dlam=0.0, seeds=seeds.to(dev), backend=name)
-                zc = torch.ops.fkc.philox_normal_cpu(seeds, n * d, 0, "auto").view(n, d)
-                differ = (xz.cpu() != zc).sum().item()
-                ulp = (xz.cpu().view(torch.int32).long() - zc.view(torch.int32).long()).abs()
-                rows.append([name, "in-kernel noise vs cpu noise bits", f"{n}x{d}",
-                             f"{differ} differ, max {ulp.max().item()} ulp",
-                             "ok (same bits)" if differ == 0 else "differs (see bound)"])
-            # randn with ties and a NaN; all equal (every radix pass, ties by index only);
-            # k = 1024 (Triton's largest one-launch k; CUDA's sort path above 256)
-            for n, k, nr, kind in ([(300, 8, 3, "randn"), (300, 8, 3, "equal")]
-                                   if self.args.dry_run
-                                   else [(1000, 16, 5, "randn"), (65536, 64, 20, "randn"),
-                                         (1 << 20, 256, 128, "randn"), (1 << 20, 256, 0, "equal"),
-                                         (1 << 20, 1024, 512, "randn"),
-                                         (70000, 200, 200, "equal")]):
-                w = torch.randn(n, device=dev) if kind == "randn" else torch.ones(n, device=dev)
-                w[::97] = w[5]
-                w[3] = float("nan")
-                seeds = torch.tensor([123456789, 42], dtype=torch.int64, device=dev)
-                got = get_backend_object(name).select_particles(w, k, nr, seeds)
-                want = reference.select_particles(w, k, nr, seeds)
-                rows.append([name, "select_particles", f"N={n} k={k} random={nr} {kind}",
-                             "index for index", "ok" if torch.equal(got, want) else "**FAIL**"])
-            for n in ([37] if self.args.dry_run else [1000, 65536, 1 << 20]):
-                lw = torch.randn(n, device=dev) * 3
-                u = torch.tensor([0.37], dtype=torch.float64, device=dev)
-                got = get_backend_object(name).systematic_resample(lw, u)
-                want = reference.systematic_resample(lw, u=u)
-                diff = (got != want).sum().item()
-                rows.append([name, "systematic_resample", f"N={n}", f"{diff} differ",
-                             "ok" if diff == 0 else "**FAIL**"])
+        for n, d in shapes:
+            for dtype in (torch.float32, torch.bfloat16):
+                gen = torch.Generator().manual_seed(n * d)
+                x, s, gr, z = (torch.randn(n, d, generator=gen).to(dev, dtype)
+                               for _ in range(4))
+                w = torch.randn(n, generator=gen).to(dev)
+                r = torch.randn(n, generator=gen).to(dev)
+                xt, wt = fk.fkc_step(x, w, s, gr, r, noise=z, backend=name, **COEFS)
+                xr, wr = reference.fkc_step(x, w, s, gr, r, z, **COEFS)
+                ex = (xt.float() - xr.float()).abs().max().item()
+                ew = (wt - wr).abs().max().item()
+                ok = torch.allclose(xt.float(), xr.float(), *tol[dtype]) and \
+                    torch.allclose(wt, wr, 1e-4, 1e-5 * math.sqrt(d))
+                rows.append([name, "step, explicit noise", f"{n}x{d} {str(dtype)[6:]}",
+                             f"x {ex:.2e}, w {ew:.2e}", "ok" if ok else "**FAIL**"])
+            # in-kernel noise: same generator state on both sides
+            x, s, gr = (torch.randn(n, d, device=dev) for _ in range(3))
+            w, r = torch.randn(n, device=dev), torch.randn(n, device=dev)
+            out = {}
+            for b in (name, "reference"):
+                g = torch.Generator(device=dev).manual_seed(7)
+                out[b] = fk.fkc_step(x, w, s, gr, r, generator=g, backend=b, **COEFS)
+            ex = (out[name][0] - out["reference"][0]).abs().max().item()
+            ok = ex < 1e-4
+            rows.append([name, "step, in-kernel noise", f"{n}x{d} fp32", f"x {ex:.2e}",
+                         "ok" if ok else "**FAIL**"])
+            extra = 0.05 * torch.randn(n, device=dev)
+            z = torch.randn(n, d, device=dev)
+            for inc in ("fkc", "ratio"):  # the ratio increment sums |∇r|², <∇r, ξ> instead
+                wt = fk.fkc_step(x, w, s, gr, r, noise=z, extra_dw=extra, increment=inc,
+                                 backend=name, **COEFS)[1]
+                wr = reference.fkc_step(x, w, s, gr, r, z, extra_dw=extra, increment=inc,
+                                        **COEFS)[1]
+                ew = (wt - wr).abs().max().item()
+                rows.append([name, f"step, extra_dw, increment={inc}", f"{n}x{d} fp32",
+                             f"w {ew:.2e}",
+                             "ok" if ew < 1e-5 * math.sqrt(d) + 1e-6 else "**FAIL**"])
+
+    def _check_noise_bits(self, name: str, rows: StreamTable) -> None:
+        dev = self.device
+        if dev.type == "cuda" and hasattr(torch.ops.fkc, "philox_normal_cpu"):
+            # the fastmath polynomials are explicit fmas: the GPU's normals are the CPU's
+            n, d = 1000, 1000
+            zeros = torch.zeros(n, d, device=dev)
+            seeds = torch.tensor([0x1234_5678_9ABC, 77], dtype=torch.int64)
+            xz, _ = fk.fkc_step(zeros, torch.zeros(n, device=dev), zeros, zeros,
+                                torch.zeros(n, device=dev), h=1.0, g=1.0, lam=0.0,
+                                dlam=0.0, seeds=seeds.to(dev), backend=name)
+            zc = torch.ops.fkc.philox_normal_cpu(seeds, n * d, 0, "auto").view(n, d)
+            differ = (xz.cpu() != zc).sum().item()
+            ulp = (xz.cpu().view(torch.int32).long() - zc.view(torch.int32).long()).abs()
+            rows.append([name, "in-kernel noise vs cpu noise bits", f"{n}x{d}",
+                         f"{differ} differ, max {ulp.max().item()} ulp",
+                         "ok (same bits)" if differ == 0 else "differs (see bound)"])
+
+    def _check_select(self, name: str, rows: StreamTable) -> None:
+        dev = self.device
+        # randn with ties and a NaN; all equal (every radix pass, ties by index only);
+        # k = 1024 (Triton's largest one-launch k; CUDA's sort path above 256)
+        for n, k, nr, kind in ([(300, 8, 3, "randn"), (300, 8, 3, "equal")]
+                               if self.args.dry_run
+                               else [(1000, 16, 5, "randn"), (65536, 64, 20, "randn"),
+                                     (1 << 20, 256, 128, "randn"), (1 << 20, 256, 0, "equal"),
+                                     (1 << 20, 1024, 512, "randn"),
+                                     (70000, 200, 200, "equal")]):
+            w = torch.randn(n, device=dev) if kind == "randn" else torch.ones(n, device=dev)
+            w[::97] = w[5]
+            w[3] = float("nan")
+            seeds = torch.tensor([123456789, 42], dtype=torch.int64, device=dev)
+            got = get_backend_object(name).select_particles(w, k, nr, seeds)
+            want = reference.select_particles(w, k, nr, seeds)
+            rows.append([name, "select_particles", f"N={n} k={k} random={nr} {kind}",
+                         "index for index", "ok" if torch.equal(got, want) else "**FAIL**"])
+
+    def _check_resample(self, name: str, rows: StreamTable) -> None:
+        dev = self.device
+        for n in ([37] if self.args.dry_run else [1000, 65536, 1 << 20]):
+            lw = torch.randn(n, device=dev) * 3
+            u = torch.tensor([0.37], dtype=torch.float64, device=dev)
+            got = get_backend_object(name).systematic_resample(lw, u)
+            want = reference.systematic_resample(lw, u=u)
+            diff = (got != want).sum().item()
+            rows.append([name, "systematic_resample", f"N={n}", f"{diff} differ",
+                         "ok" if diff == 0 else "**FAIL**"])
 
     # ---------------------------------------------------------------- step
     @section("Fused step: time, GB/s, fraction of copy bandwidth")
@@ -241,7 +262,8 @@ class Check:
                   else [(65536, 64), (4096, 3072), (1024, 12288), (256, 12288),
                         (4096, 16384)])
         dtypes = [torch.float32] if self.args.dry_run else [torch.float32, torch.bfloat16]
-        emit("bytes = 4·N·D·element size (read x, s, ∇r; write x) + 12·N; medians.")
+        emit("bytes = 4·N·D·element size (read x, s, ∇r; write x) + 12·N; medians. Rows timed "
+             "in a CUDA graph are read against the copy timed in a graph.")
         rows = StreamTable(["shape", "implementation", "ms", "GB/s", "of copy BW"])
         for n, d in shapes:
             for dtype in dtypes:
@@ -255,6 +277,14 @@ class Check:
                 label = f"{n}x{d} {str(dtype)[6:]}"
                 rows.append([label, "device copy (same bytes)", f"{copy_ms:.4f}",
                              f"{copy_gbs:.0f}", "1.00"])
+                # graph rows are read against the copy in a graph too: an eager copy of a few
+                # MB still pays the launch, which would flatter a kernel timed without it
+                graph_copy_gbs = copy_gbs
+                if dev.type == "cuda":
+                    graph_copy_ms = graph_ms(lambda dst=dst, src=src: dst.copy_(src), dev)
+                    graph_copy_gbs = nbytes / graph_copy_ms / 1e6
+                    rows.append([label, "device copy, in a CUDA graph", f"{graph_copy_ms:.4f}",
+                                 f"{graph_copy_gbs:.0f}", "1.00"])
 
                 def ref_step(x=x, w=w, s=s, gr=gr, r=r):
                     return reference.fkc_step(x, w, s, gr, r, torch.randn_like(x), **COEFS)
@@ -291,8 +321,9 @@ class Check:
                     try:
                         ms = timer(fn, dev)
                         gbs = nbytes / ms / 1e6
+                        base = graph_copy_gbs if timer is graph_ms else copy_gbs
                         rows.append([label, what, f"{ms:.4f}", f"{gbs:.0f}",
-                                     f"{gbs / copy_gbs:.2f}"])
+                                     f"{gbs / base:.2f}"])
                     except Exception as exc:
                         rows.append([label, what, f"error: {exc}", "", ""])
                 candidates = []
@@ -345,7 +376,7 @@ class Check:
                       self._select(w, k, n_random, "reference"))]
             timed = [(what, fn, bench_ms) for what, fn in cands]
             seeds = torch.tensor([12345, 678], dtype=torch.int64, device=dev)
-            for name in self.backends:
+            for name in sorted(self.backends, key=lambda b: b != "cuda"):  # sticky faults
                 timed.append((name, self._select(w, k, n_random, name), bench_ms))
                 if dev.type != "cuda":
                     continue
@@ -402,9 +433,13 @@ class Check:
             emit("skipped in the dry run (no GPU)")
             return
         root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        # a bare GPU machine runs the source tree uninstalled (fkc_align lives in python/),
+        # and compiled Triton on the device (tests/conftest.py defaults to the interpreter)
+        env = dict(os.environ, TRITON_INTERPRET="0", PYTHONPATH=os.pathsep.join(
+            [root, os.path.join(root, "python"), os.environ.get("PYTHONPATH", "")]))
         proc = subprocess.run([sys.executable, "-m", "pytest", "-m", "cuda", "-q",
                                "-p", "no:cacheprovider", os.path.join(root, "tests")],
-                              capture_output=True, text=True, cwd=root)
+                              capture_output=True, text=True, cwd=root, env=env)
         text = proc.stdout + proc.stderr
         # the whole log beside the report: a tail alone hides which tests failed and why
         with open(os.path.join(self.args.out, "pytest_cuda.log"), "w") as fh:

@@ -114,11 +114,15 @@ __global__ void __launch_bounds__(kBlock, 2) gmm_step_kernel(const GmmArgs<T> a)
   const StepCoefs c = a.coefs;
   const int64_t d = a.d;
   float x[kPer], z[kPer];
+  // zeroed before any load: an aligned load4 at k fills k..k+3, which a later k must not reset
+#pragma unroll
+  for (int k = 0; k < kPer; ++k) {
+    x[k] = 0.0f;
+    z[k] = 0.0f;
+  }
 #pragma unroll
   for (int k = 0; k < kPer; ++k) {
     const int64_t col = column<kRowThreads, kAligned>(t, k);
-    x[k] = 0.0f;
-    z[k] = 0.0f;
     if (!live || col >= d) continue;
     if (kAligned && k % 4 == 0) {
       load4(a.x + n * a.stride_x + col, &x[k]);
