@@ -97,8 +97,9 @@ def _keep_smallest(key, idx, valid, K, dst_key, dst_idx, KP: tl.constexpr):
     eq = valid & (high == thr_high)
     keep = valid & ((high < thr_high) | (eq & (tl.cumsum(eq.to(tl.int32), 0) <= n_eq)))
     pos = tl.cumsum(keep.to(tl.int32), 0) - 1
-    tl.store(dst_key + pos, key, mask=keep)
-    tl.store(dst_idx + pos, idx, mask=keep)
+    # pos < need <= K whenever the select is right; the bound keeps a wrong count in its slot
+    tl.store(dst_key + pos, key, mask=keep & (pos < K))
+    tl.store(dst_idx + pos, idx, mask=keep & (pos < K))
     slot = tl.arange(0, KP)
     unused = (slot >= tl.sum(keep.to(tl.int32), 0)) & (slot < K)
     tl.store(dst_key + slot, _I64_MAX, mask=unused)
@@ -125,7 +126,8 @@ def _load_pairs(key_ptr, idx_ptr, offs, K, w_ptr, thr_k, thr_i, EXCLUDE_TOP: tl.
     idx = tl.load(idx_ptr + offs, mask=inside, other=-1, cache_modifier=".cg")
     kept = inside
     if EXCLUDE_TOP:
-        wk = _desc_key(tl.load(w_ptr + idx, mask=inside, other=0.0).to(tl.float64))
+        # idx < 0 only for unused slots (k > N, which the public op refuses): never dereferenced
+        wk = _desc_key(tl.load(w_ptr + idx, mask=inside & (idx >= 0), other=0.0).to(tl.float64))
         kept &= ~((wk < thr_k) | ((wk == thr_k) & (idx <= thr_i)))
     return key, idx, kept
 
@@ -146,7 +148,11 @@ def _rank(key_ptr, idx_ptr, K, w_ptr, thr_k, thr_i, EXCLUDE_TOP: tl.constexpr, K
     return kj, ij, rank, kept_j
 
 
-@triton.jit
+# n_blocks is never specialized: the JIT turns an int argument equal to 1 into a constexpr, and
+# with n_blocks == 1 (N <= BLOCK) the merge loop's condition folds to false on entry. Triton 3.6's
+# TritonGPUCoalesce then meets loads and stores in a region its dataflow analysis marks dead (no
+# axis info) and aborts (SmallVector.h "idx < size()", "PassManager::run failed"); 3.8 copes.
+@triton.jit(do_not_specialize=["n_blocks"])
 def _select_kernel(w_ptr, seeds_ptr, N, n_top, n_random, top_key, top_idx, rnd_key, rnd_idx,
                    counters, n_blocks, out_ptr, BLOCK: tl.constexpr, TILE: tl.constexpr,
                    G: tl.constexpr, KP_TOP: tl.constexpr, KP_RND: tl.constexpr):

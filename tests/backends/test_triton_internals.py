@@ -99,6 +99,16 @@ def test_largest_one_launch_k():
     _check_select(w, sel_module._MAX_KEEP, 0, torch.tensor([5, 6]))
 
 
+def test_select_kernel_keeps_n_blocks_a_runtime_int():
+    """The JIT makes an int argument equal to 1 a constexpr; n_blocks == 1 (N <= BLOCK) would
+    then fold the merge loop away and triton 3.6 aborts compiling it for a GPU (Coalesce on a
+    dead region). Compiled JIT functions keep the list as an attribute, interpreted ones in
+    their keyword arguments."""
+    kernel = sel_module._select_kernel
+    names = getattr(kernel, "do_not_specialize", None) or kernel.kwargs["do_not_specialize"]
+    assert "n_blocks" in names
+
+
 def test_merge_levels_sizes():
     assert sel_module._levels(1, 4) == (1, 0)
     assert sel_module._levels(19, 2) == (19 + 10 + 5 + 3 + 2 + 1, 10 + 5 + 3 + 2 + 1)
