@@ -3,37 +3,38 @@
     python bench/gpu_check.py            # on the GPU machine; writes $OUT/gpu_check.md
     python bench/gpu_check.py --dry-run  # tiny shapes on the CPU under TRITON_INTERPRET=1
 
-Sections, in the order they run (each runs in try/except, prints its error and the script goes
-on; the newest kernels come first, so a budget cut loses least):
+Sections, in the order they run (each in a process of its own: a failure prints its error and
+the script goes on; the tests and the kernels not yet seen right on a GPU come first, so a budget
+cut loses least):
   1. env: loads every backend (this JIT-builds the C++/CUDA extension when it is present), lists
-     those that run CUDA tensors; every later section loops over them, so a "cuda" column
-     appears by itself once the extension builds.
-  2. correct: on the device against the reference: fused step (explicit noise per dtype, and
-     in-kernel noise with the same generator state), selection (index for index), resampling.
-  3. select: selection timing vs eager topk + randperm, eager calls and the op alone in a CUDA
-     graph (the one-launch kernels of 2026-11-27 have not been timed yet).
-  4. pytest: ``pytest -m cuda tests`` on the device (its last lines and exit status).
-  5. step: fused step timing: median time, GB/s over the bytes a fused step must move (read x,
-     s, ∇r; write x; plus 12 bytes a particle) and the ratio to the measured device copy
-     bandwidth of the same bytes, next to the eager reference and torch.compile(reference) in the
-     same run; the compiled backends also in a CUDA graph (kernel time without the per-call host
-     overhead).
-  6. resample: resampling timing (N = 65536 and 2^20) against the reference, eager and in a CUDA
+     those that run CUDA tensors; every later section loops over them.
+  2. pytest: ``pytest -m cuda tests`` on the device with compiled Triton (its failing tests, last
+     lines and exit status; the whole log in $OUT/pytest_cuda.log).
+  3. correct: on the device against the reference, one op at a time (a failing op does not hide
+     the others): fused step (explicit noise per dtype, in-kernel noise with the same generator
+     state, both increments), noise bits against the CPU kernel, selection index for index (and
+     Triton's one-launch kernel, which the op does not dispatch on GPUs yet), resampling.
+  4. selprobe: the Triton selection's parts against host computations
+     (bench/probe_triton_select.py).
+  5. select: selection timing vs eager topk + randperm, eager calls and the op alone in a CUDA
      graph.
-  7. loop: K=100 sampler loop at (4096, 64), closed-form Gaussian score, eager and as one CUDA
-     graph: the eager-glue loop, and the fused loop (all K seeds from one draw, schedule
-     coefficients in a device table, score and reward in one compiled function) with its kernels
-     per step counted by torch.profiler (bench/gpu_loops.py).
-  8. gmmloop (runs third, after correct: new): the K=100 mixture loop at (4096, 64), the two-
-     kernel loop (compiled mixture score and bump reward, then fkc_step_) against gmm_loop_
-     (one kernel a step), eager and in one CUDA graph, after a one-step check against the
-     reference (bench/gpu_loops.py).
+  6. gmmloop: the K=100 mixture loop at (4096, 64), the two-kernel loop (compiled mixture score
+     and bump reward, then fkc_step_) against gmm_loop_ (one kernel a step), eager and in one
+     CUDA graph, after a one-step check against the reference (bench/gpu_loops.py).
+  7. step: fused step timing: median time, GB/s over the bytes a fused step must move (read x,
+     s, ∇r; write x; plus 12 bytes a particle) and the ratio to the device copy of the same
+     bytes (eager rows against the eager copy, graph rows against the copy in a graph), next to
+     the eager reference and torch.compile(reference); both weight increments.
+  8. loop: K=100 sampler loop at (4096, 64), closed-form Gaussian score, eager and as one CUDA
+     graph: the eager-glue loop, and the fused loop with its kernels per step counted by
+     torch.profiler (bench/gpu_loops.py).
+  9. resample: resampling timing (N = 65536 and 2^20) against the reference, eager and in a
+     CUDA graph.
 """
 
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import platform
 import subprocess
@@ -50,7 +51,9 @@ import torch  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import gpu_loops  # noqa: E402  (bench/, beside this file)
+import gpu_correct  # noqa: E402  (bench/, beside this file)
+import gpu_loops  # noqa: E402
+import probe_triton_select  # noqa: E402
 
 import fkc_kernels as fk  # noqa: E402
 from fkc_kernels import reference  # noqa: E402
@@ -152,107 +155,17 @@ class Check:
     @section("Correctness against the reference (on the device)")
     def correctness(self) -> None:
         rows = StreamTable(["backend", "op", "shape", "max abs diff", "status"])
-        checks = [self._check_step, self._check_noise_bits, self._check_select,
-                  self._check_resample]
+        checks = [gpu_correct.check_step, gpu_correct.check_noise_bits,
+                  gpu_correct.check_select, gpu_correct.check_resample]
         # cuda first: a CUDA fault is sticky for the process, so a Triton one must not hide it
         for name in sorted(self.backends, key=lambda b: b != "cuda"):
             for check in checks:
                 # one op's failure (a compile error, say) must not hide the other ops' rows
                 try:
-                    check(name, rows)
+                    check(self.device, name, rows, self.args.dry_run)
                 except Exception as exc:
-                    rows.append([name, check.__name__[7:], "", f"error: {type(exc).__name__}: "
+                    rows.append([name, check.__name__[6:], "", f"error: {type(exc).__name__}: "
                                  f"{str(exc).splitlines()[0][:200]}", "**FAIL**"])
-
-    def _check_step(self, name: str, rows: StreamTable) -> None:
-        dev = self.device
-        shapes = [(3, 7), (8, 64)] if self.args.dry_run else [(3, 7), (1000, 123), (4, 16384),
-                                                             (4096, 192)]
-        tol = {torch.float32: (1e-5, 1e-5), torch.bfloat16: (1.6e-2, 1e-2)}
-        for n, d in shapes:
-            for dtype in (torch.float32, torch.bfloat16):
-                gen = torch.Generator().manual_seed(n * d)
-                x, s, gr, z = (torch.randn(n, d, generator=gen).to(dev, dtype)
-                               for _ in range(4))
-                w = torch.randn(n, generator=gen).to(dev)
-                r = torch.randn(n, generator=gen).to(dev)
-                xt, wt = fk.fkc_step(x, w, s, gr, r, noise=z, backend=name, **COEFS)
-                xr, wr = reference.fkc_step(x, w, s, gr, r, z, **COEFS)
-                ex = (xt.float() - xr.float()).abs().max().item()
-                ew = (wt - wr).abs().max().item()
-                ok = torch.allclose(xt.float(), xr.float(), *tol[dtype]) and \
-                    torch.allclose(wt, wr, 1e-4, 1e-5 * math.sqrt(d))
-                rows.append([name, "step, explicit noise", f"{n}x{d} {str(dtype)[6:]}",
-                             f"x {ex:.2e}, w {ew:.2e}", "ok" if ok else "**FAIL**"])
-            # in-kernel noise: same generator state on both sides
-            x, s, gr = (torch.randn(n, d, device=dev) for _ in range(3))
-            w, r = torch.randn(n, device=dev), torch.randn(n, device=dev)
-            out = {}
-            for b in (name, "reference"):
-                g = torch.Generator(device=dev).manual_seed(7)
-                out[b] = fk.fkc_step(x, w, s, gr, r, generator=g, backend=b, **COEFS)
-            ex = (out[name][0] - out["reference"][0]).abs().max().item()
-            ok = ex < 1e-4
-            rows.append([name, "step, in-kernel noise", f"{n}x{d} fp32", f"x {ex:.2e}",
-                         "ok" if ok else "**FAIL**"])
-            extra = 0.05 * torch.randn(n, device=dev)
-            z = torch.randn(n, d, device=dev)
-            for inc in ("fkc", "ratio"):  # the ratio increment sums |∇r|², <∇r, ξ> instead
-                wt = fk.fkc_step(x, w, s, gr, r, noise=z, extra_dw=extra, increment=inc,
-                                 backend=name, **COEFS)[1]
-                wr = reference.fkc_step(x, w, s, gr, r, z, extra_dw=extra, increment=inc,
-                                        **COEFS)[1]
-                ew = (wt - wr).abs().max().item()
-                rows.append([name, f"step, extra_dw, increment={inc}", f"{n}x{d} fp32",
-                             f"w {ew:.2e}",
-                             "ok" if ew < 1e-5 * math.sqrt(d) + 1e-6 else "**FAIL**"])
-
-    def _check_noise_bits(self, name: str, rows: StreamTable) -> None:
-        dev = self.device
-        if dev.type == "cuda" and hasattr(torch.ops.fkc, "philox_normal_cpu"):
-            # the fastmath polynomials are explicit fmas: the GPU's normals are the CPU's
-            n, d = 1000, 1000
-            zeros = torch.zeros(n, d, device=dev)
-            seeds = torch.tensor([0x1234_5678_9ABC, 77], dtype=torch.int64)
-            xz, _ = fk.fkc_step(zeros, torch.zeros(n, device=dev), zeros, zeros,
-                                torch.zeros(n, device=dev), h=1.0, g=1.0, lam=0.0,
-                                dlam=0.0, seeds=seeds.to(dev), backend=name)
-            zc = torch.ops.fkc.philox_normal_cpu(seeds, n * d, 0, "auto").view(n, d)
-            differ = (xz.cpu() != zc).sum().item()
-            ulp = (xz.cpu().view(torch.int32).long() - zc.view(torch.int32).long()).abs()
-            rows.append([name, "in-kernel noise vs cpu noise bits", f"{n}x{d}",
-                         f"{differ} differ, max {ulp.max().item()} ulp",
-                         "ok (same bits)" if differ == 0 else "differs (see bound)"])
-
-    def _check_select(self, name: str, rows: StreamTable) -> None:
-        dev = self.device
-        # randn with ties and a NaN; all equal (every radix pass, ties by index only);
-        # k = 1024 (Triton's largest one-launch k; CUDA's sort path above 256)
-        for n, k, nr, kind in ([(300, 8, 3, "randn"), (300, 8, 3, "equal")]
-                               if self.args.dry_run
-                               else [(1000, 16, 5, "randn"), (65536, 64, 20, "randn"),
-                                     (1 << 20, 256, 128, "randn"), (1 << 20, 256, 0, "equal"),
-                                     (1 << 20, 1024, 512, "randn"),
-                                     (70000, 200, 200, "equal")]):
-            w = torch.randn(n, device=dev) if kind == "randn" else torch.ones(n, device=dev)
-            w[::97] = w[5]
-            w[3] = float("nan")
-            seeds = torch.tensor([123456789, 42], dtype=torch.int64, device=dev)
-            got = get_backend_object(name).select_particles(w, k, nr, seeds)
-            want = reference.select_particles(w, k, nr, seeds)
-            rows.append([name, "select_particles", f"N={n} k={k} random={nr} {kind}",
-                         "index for index", "ok" if torch.equal(got, want) else "**FAIL**"])
-
-    def _check_resample(self, name: str, rows: StreamTable) -> None:
-        dev = self.device
-        for n in ([37] if self.args.dry_run else [1000, 65536, 1 << 20]):
-            lw = torch.randn(n, device=dev) * 3
-            u = torch.tensor([0.37], dtype=torch.float64, device=dev)
-            got = get_backend_object(name).systematic_resample(lw, u)
-            want = reference.systematic_resample(lw, u=u)
-            diff = (got != want).sum().item()
-            rows.append([name, "systematic_resample", f"N={n}", f"{diff} differ",
-                         "ok" if diff == 0 else "**FAIL**"])
 
     # ---------------------------------------------------------------- step
     @section("Fused step: time, GB/s, fraction of copy bandwidth")
@@ -378,12 +291,13 @@ class Check:
             seeds = torch.tensor([12345, 678], dtype=torch.int64, device=dev)
             for name in sorted(self.backends, key=lambda b: b != "cuda"):  # sticky faults
                 timed.append((name, self._select(w, k, n_random, name), bench_ms))
-                if dev.type != "cuda":
-                    continue
-                op = get_backend_object(name).select_particles
-                timed.append((f"{name}, op alone in a CUDA graph",
-                              lambda op=op, w=w, k=k, nr=n_random, seeds=seeds: op(w, k, nr, seeds),
-                              graph_ms))
+                for what, op in gpu_correct.select_ops(name):
+                    label = name if what == "select_particles" else f"{name} {what}"
+                    call = (lambda op=op, w=w, k=k, nr=n_random, seeds=seeds: op(w, k, nr, seeds))
+                    if what != "select_particles":
+                        timed.append((label, call, bench_ms))
+                    if dev.type == "cuda":
+                        timed.append((f"{label}, op alone in a CUDA graph", call, graph_ms))
             for what, fn, timer in timed:
                 try:
                     rows.append([f"N={n} k={k}", what, f"{timer(fn, dev):.4f}"])
@@ -403,6 +317,17 @@ class Check:
         loops = gpu_loops.gaussian_loops(self.device, n, d, n_steps, self.compile_backend)
         gpu_loops.time_loops(rows, loops, ["reference", *self.backends], self.device, n_steps,
                              bench_ms, skip=lambda b, loop: b == "reference" and loop == "fused")
+
+    # ---------------------------------------------------------------- select probe
+    @section("Triton selection, part by part (bench/probe_triton_select.py)")
+    def selection_probe(self) -> None:
+        if "triton" not in self.backends:
+            emit("skipped: the Triton backend does not run here")
+            return
+        emit("```")
+        for line in probe_triton_select.main(["--dry-run"] if self.args.dry_run else []):
+            emit(line)
+        emit("```")
 
     # ---------------------------------------------------------------- gmm loop
     @section("Mixture loop: K=100 steps, score+reward compiled beside the step vs gmm_step")
@@ -467,10 +392,12 @@ class Check:
             getattr(self, SECTIONS[name])()
 
 
-# in the order they run: the newest kernels first, so a budget cut loses least
-SECTIONS = {"env": "environment", "correct": "correctness", "gmmloop": "mixture_loop",
-            "select": "selection_timing", "pytest": "cuda_tests", "step": "step_timing",
-            "resample": "resample_timing", "loop": "sampler_loop"}
+# in the order they run: the tests and the kernels never yet seen right on a GPU first, so a
+# budget cut loses least
+SECTIONS = {"env": "environment", "pytest": "cuda_tests", "correct": "correctness",
+            "selprobe": "selection_probe", "select": "selection_timing",
+            "gmmloop": "mixture_loop", "step": "step_timing", "loop": "sampler_loop",
+            "resample": "resample_timing"}
 
 
 def run_isolated(args: argparse.Namespace, path: str) -> None:

@@ -29,11 +29,14 @@ def test_gpu_check_dry_run(tmp_path):
     gpu_check.LINES.clear()
     assert gpu_check.main(["--dry-run", "--out", str(tmp_path)]) == 0
     report = (tmp_path / "gpu_check_dry.md").read_text()
-    for title in ("Correctness", "Fused step", "Selection", "Sampler loop", "Mixture loop"):
+    for title in ("Correctness", "Fused step", "Selection", "Sampler loop", "Mixture loop",
+                  "Triton selection, part by part"):
         assert f"## {title}" in report
     assert "section failed" not in report and "**FAIL**" not in report
     assert "error:" not in report
     assert "| triton | select_particles |" in report
+    assert "| triton | select_particles_kernel (not dispatched on GPUs) |" in report
+    assert "survivors ok" in report and "WRONG" not in report
     assert "| triton | step, in-kernel noise |" in report
     for loop in ("one-kernel", "two-kernel"):  # the mixture loop, both ways
         assert f"| triton | {loop} | eager |" in report

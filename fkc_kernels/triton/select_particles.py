@@ -72,8 +72,14 @@ def _kth_prefix(key, valid, need):
         digit = ((u >> shift) & 255).to(tl.int32)
         # inactive lanes land in bin 0 and are taken back out (histogram masks are newer than
         # the triton versions supported)
+        # On an H200 (triton 3.6) the selection came out wrong although a histogram of the same
+        # keys outside this loop was right. The barriers, which fence the histogram's and the
+        # scan's shared scratch from the last pass's reductions, are a guess at the cause, not
+        # yet checked on a GPU (bench/probe_triton_select.py says pass by pass).
+        tl.debug_barrier()
         hist = tl.histogram(tl.where(active, digit, 0), 256)
         hist -= tl.where(bins == 0, tl.sum((~active).to(tl.int32), 0), 0)
+        tl.debug_barrier()
         below = tl.cumsum(hist, 0)
         before = below < need  # bins wholly before the need-th key
         bucket = tl.sum(before.to(tl.int32), 0)
@@ -240,7 +246,23 @@ def launch_config(n: int, k: int, n_random: int) -> dict[str, int]:
 
 
 def select_particles(w: torch.Tensor, k: int, n_random: int, seeds: torch.Tensor) -> torch.Tensor:
-    """Top ``k - n_random`` by ``w`` then ``n_random`` random others, as the reference picks them.
+    """Top ``k - n_random`` by ``w`` then ``n_random`` random others, as the reference picks them:
+    :func:`select_particles_kernel` on CPU tensors (the interpreter), the reference's device sort
+    on CUDA tensors.
+
+    On an H200 (triton 3.6, 2026-12-04) the kernel picked wrong indices, although its keys,
+    histograms and radix prefix matched (the survivors' compaction in ``_keep_smallest`` is the
+    part that differs from the interpreter). Until a GPU run shows it index-exact, it is not
+    dispatched on GPUs; ``bench/gpu_check.py`` checks and times it there directly.
+    """
+    if w.is_cuda:
+        return reference.select_particles(w, k, n_random, seeds)
+    return select_particles_kernel(w, k, n_random, seeds)
+
+
+def select_particles_kernel(w: torch.Tensor, k: int, n_random: int,
+                            seeds: torch.Tensor) -> torch.Tensor:
+    """The one-launch selection (module docstring), on any device Triton runs.
 
     Args:
         w: ``(N,)`` float16/bfloat16/float32/float64 log-weights (keys in float64: exact).

@@ -261,8 +261,10 @@ def test_opcheck_and_compile(compiled_backend):
     else:  # the cpu backend composes: the reference's score with its fkc_step (one compile)
         assert not torch._C._dispatch_has_kernel_for_dispatch_key("fkc::gmm_step_ext", "CPU")
 
+    name = str(compiled_backend)  # outside: dynamo cannot trace str() of a str subclass
+
     def step(x, w, z):
-        return fk.gmm_step(x, w, mix, bumps, noise=z, backend=str(compiled_backend), **COEFS)
+        return fk.gmm_step(x, w, mix, bumps, noise=z, backend=name, **COEFS)
 
     got = torch.compile(step, fullgraph=True, backend="aot_eager")(x, w, z)
     want = step(x, w, z)
