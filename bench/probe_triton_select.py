@@ -7,7 +7,10 @@ One program runs the kernel's own parts on one block of weights and each part is
 a host computation: the int64 keys (``_desc_key``), the radix select's result (``_kth_prefix``:
 prefix, last shift and the count taken from the last bucket, against the same passes done in
 Python), and the survivors ``_keep_smallest`` writes (against a stable sort). On an H200 (triton
-3.6, 2026-12-04) the keys and a histogram of them were right and the survivors wrong.
+3.6, 2026-12-04) the keys and a histogram of them were right and the survivors wrong. The IR
+showed why: the radix select returned the first pass's shift whatever the pass it stopped at (a
+variable Triton did not carry through the loop; fixed, see the end of ``_kth_prefix``). The
+next GPU run checks the fix here.
 """
 
 from __future__ import annotations

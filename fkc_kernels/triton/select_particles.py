@@ -62,7 +62,6 @@ def _kth_prefix(key, valid, need):
     bins = tl.arange(0, 256)
     prefix = tl.zeros((), tl.int64)  # the fixed digits, in u's bits
     shift = tl.full((), 56, tl.int32)
-    last = shift
     done = shift < 0
     while (shift >= 0) & ~done:
         # the keys still in play share the fixed digits (all of them on the first pass; the
@@ -72,23 +71,22 @@ def _kth_prefix(key, valid, need):
         digit = ((u >> shift) & 255).to(tl.int32)
         # inactive lanes land in bin 0 and are taken back out (histogram masks are newer than
         # the triton versions supported)
-        # On an H200 (triton 3.6) the selection came out wrong although a histogram of the same
-        # keys outside this loop was right. The barriers, which fence the histogram's and the
-        # scan's shared scratch from the last pass's reductions, are a guess at the cause, not
-        # yet checked on a GPU (bench/probe_triton_select.py says pass by pass).
-        tl.debug_barrier()
         hist = tl.histogram(tl.where(active, digit, 0), 256)
         hist -= tl.where(bins == 0, tl.sum((~active).to(tl.int32), 0), 0)
-        tl.debug_barrier()
         below = tl.cumsum(hist, 0)
         before = below < need  # bins wholly before the need-th key
         bucket = tl.sum(before.to(tl.int32), 0)
         need -= tl.max(tl.where(before, below, 0), 0)
         prefix |= bucket.to(tl.int64) << shift
         done = tl.sum(tl.where(bins == bucket, hist, 0), 0) == need
-        last = shift
         shift -= 8
-    return prefix ^ _I64_MIN, last, need
+    # The last pass's shift, as shift + 8 (the loop runs at least once), not a variable copied
+    # in the loop. Triton (3.6 and 3.8 alike) finds a loop's carried variables by a dry run of
+    # its body. There, `last = shift` gave `last` the value it had before the loop, since both
+    # started as the initial shift. So `last` was not carried and stayed 56 after the loop on the
+    # GPU (the interpreter runs Python and was right). Every survivor test then used the first
+    # pass's digits.
+    return prefix ^ _I64_MIN, shift + 8, need
 
 
 @triton.jit
@@ -250,9 +248,10 @@ def select_particles(w: torch.Tensor, k: int, n_random: int, seeds: torch.Tensor
     :func:`select_particles_kernel` on CPU tensors (the interpreter), the reference's device sort
     on CUDA tensors.
 
-    On an H200 (triton 3.6, 2026-12-04) the kernel picked wrong indices, although its keys,
-    histograms and radix prefix matched (the survivors' compaction in ``_keep_smallest`` is the
-    part that differs from the interpreter). Until a GPU run shows it index-exact, it is not
+    On an H200 (triton 3.6, 2026-12-04) the kernel picked wrong indices: compiled, the radix
+    select returned the first pass's shift whatever the pass it stopped at (the comment at the
+    end of ``_kth_prefix``). That is fixed, and the compiled IR now returns the loop's shift,
+    but the fix has not run on a GPU. Until a GPU run shows the kernel index-exact, it is not
     dispatched on GPUs; ``bench/gpu_check.py`` checks and times it there directly.
     """
     if w.is_cuda:
