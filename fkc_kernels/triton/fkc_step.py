@@ -16,6 +16,7 @@ import triton
 import triton.language as tl
 
 from ..ops._step_args import StepScalars, StepTensors
+from ._host import cdiv, next_power_of_2
 from ._philox import load_seeds, normals_interleaved, normals_per_element
 
 # elements per program and D-iteration, over 4 warps: 8 a thread. sm_90 ptxas (triton 3.8, no
@@ -172,8 +173,8 @@ def block_sizes(n: int, d: int) -> tuple[int, int, int]:
     BLOCK_D covers short rows whole (at least 4, so a tile holds whole Philox groups) and caps at
     1024; BLOCK_N fills a tile of _TILE elements but not past the rows there are.
     """
-    block_d = max(4, min(triton.next_power_of_2(d), _MAX_BLOCK_D))
-    block_n = max(1, min(_TILE // block_d, triton.next_power_of_2(n)))
+    block_d = max(4, min(next_power_of_2(d), _MAX_BLOCK_D))
+    block_n = max(1, min(_TILE // block_d, next_power_of_2(n)))
     num_warps = 4
     return block_n, block_d, num_warps
 
@@ -184,10 +185,10 @@ def d_splits(n_row_blocks: int, d: int, block_d: int, device: torch.device) -> i
     Only on CUDA, where too few programs leave SMs idle; under the CPU interpreter every extra
     program costs time and buys nothing.
     """
-    d_blocks = triton.cdiv(d, block_d)
+    d_blocks = cdiv(d, block_d)
     if device.type != "cuda" or n_row_blocks >= _PROGRAMS_TARGET or d_blocks < 4:
         return 1
-    return min(d_blocks, triton.cdiv(_PROGRAMS_TARGET, n_row_blocks))
+    return min(d_blocks, cdiv(_PROGRAMS_TARGET, n_row_blocks))
 
 
 def fkc_step(t: StepTensors, c: StepScalars, *, split: int | None = None) -> None:
@@ -209,11 +210,11 @@ def fkc_step(t: StepTensors, c: StepScalars, *, split: int | None = None) -> Non
                              x_dummy, None, x_dummy.clone(), t.w_out), c)
         return
     block_n, block_d, num_warps = block_sizes(n, d)
-    n_row_blocks = triton.cdiv(n, block_n)
+    n_row_blocks = cdiv(n, block_n)
     n_splits = d_splits(n_row_blocks, d, block_d, t.x.device) if split is None else split
-    d_blocks_per_split = triton.cdiv(triton.cdiv(d, block_d), max(1, n_splits))
+    d_blocks_per_split = cdiv(cdiv(d, block_d), max(1, n_splits))
     d_per_program = d_blocks_per_split * block_d
-    n_splits = triton.cdiv(d, d_per_program)
+    n_splits = cdiv(d, d_per_program)
     part = (torch.empty((n_splits, n, 2), dtype=torch.float32, device=t.x.device)
             if n_splits > 1 else t.w_out)
     # Scalars: combined in double exactly as the reference does, then passed as Python floats
@@ -237,7 +238,7 @@ def fkc_step(t: StepTensors, c: StepScalars, *, split: int | None = None) -> Non
         MULTI_TILE=d_per_program > block_d, num_warps=num_warps, **flags,
     )
     if n_splits > 1:
-        block = min(1024, triton.next_power_of_2(n))
-        _finish_w_kernel[(triton.cdiv(n, block),)](
+        block = min(1024, next_power_of_2(n))
+        _finish_w_kernel[(cdiv(n, block),)](
             part, t.reward, extra, t.w, t.w_out, n, n_splits, *w_coefs, BLOCK=block, **flags,
         )

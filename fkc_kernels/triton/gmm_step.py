@@ -14,6 +14,7 @@ import triton
 import triton.language as tl
 
 from ..ops._gmm_args import GmmScalars, GmmTensors, split_gmm_args
+from ._host import cdiv, next_power_of_2
 from ._philox import load_seeds, normals_interleaved, normals_per_element
 from .fkc_step import store_new_w
 
@@ -117,11 +118,11 @@ def launch(t: GmmTensors, c: GmmScalars) -> None:
     n, d = t.x.shape
     if n == 0:
         return
-    block_d = max(4, triton.next_power_of_2(d))
-    block_n = max(1, min(_TILE // block_d, triton.next_power_of_2(n)))
+    block_d = max(4, next_power_of_2(d))
+    block_n = max(1, min(_TILE // block_d, next_power_of_2(n)))
     g2 = c.g * c.g
     dummy = t.x
-    _gmm_step_kernel[(triton.cdiv(n, block_n),)](
+    _gmm_step_kernel[(cdiv(n, block_n),)](
         t.x, dummy if t.noise is None else t.noise, t.w,
         t.w if t.extra_dw is None else t.extra_dw, dummy if t.seeds is None else t.seeds,
         t.x_out, t.w_out, t.means, t.variances, t.log_weights, t.centers, t.reward_variances,

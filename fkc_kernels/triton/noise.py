@@ -13,6 +13,7 @@ import torch
 import triton
 import triton.language as tl
 
+from ._host import cdiv
 from ._philox import load_seeds, normals_interleaved
 
 _BLOCK_G = 256  # Philox groups (4 elements each) per program
@@ -37,6 +38,6 @@ def philox_normal(seeds: torch.Tensor, numel: int, start: int = 0) -> torch.Tens
     if numel == 0:
         return out
     groups = (start + numel - 1) // 4 - start // 4 + 1
-    grid = (triton.cdiv(groups, _BLOCK_G),)
+    grid = (cdiv(groups, _BLOCK_G),)
     _philox_normal_kernel[grid](seeds.contiguous(), out, start, numel, BLOCK_G=_BLOCK_G)
     return out

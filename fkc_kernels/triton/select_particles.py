@@ -29,6 +29,7 @@ import triton
 import triton.language as tl
 
 from .. import reference
+from ._host import cdiv, next_power_of_2
 from ._philox import load_seeds, random_keys
 
 _I64_MAX = tl.constexpr(0x7FFFFFFFFFFFFFFF)  # globals in @jit code must be constexpr objects
@@ -219,14 +220,14 @@ def _select_kernel(w_ptr, seeds_ptr, N, n_top, n_random, top_key, top_idx, rnd_k
 
 
 def _pow2(n: int) -> int:
-    return triton.next_power_of_2(n) if n > 0 else 0
+    return next_power_of_2(n) if n > 0 else 0
 
 
 def _levels(n_blocks: int, group: int) -> tuple[int, int]:
     """(slots, counters) over all merge levels for ``n_blocks`` level-0 slots."""
     slots, counters, n = n_blocks, 0, n_blocks
     while n > 1:
-        n = triton.cdiv(n, group)
+        n = cdiv(n, group)
         slots += n
         counters += n
     return slots, counters
@@ -237,8 +238,8 @@ def launch_config(n: int, k: int, n_random: int) -> dict[str, int]:
     kp_top, kp_rnd = _pow2(k - n_random), (_pow2(k) if n_random > 0 else 0)
     kp = max(kp_top, kp_rnd)
     # ~128 programs or fewer: each keeps at most k, and a group of slots fills one merge tile
-    block = min(max(_BLOCK_MIN, triton.next_power_of_2(triton.cdiv(n, 128)), kp), _BLOCK_MAX,
-                max(16, triton.next_power_of_2(n)))
+    block = min(max(_BLOCK_MIN, next_power_of_2(cdiv(n, 128)), kp), _BLOCK_MAX,
+                max(16, next_power_of_2(n)))
     tile = max(_TILE, 2 * kp)
     return dict(BLOCK=block, TILE=tile, G=tile // kp, KP_TOP=kp_top, KP_RND=kp_rnd)
 
@@ -280,7 +281,7 @@ def select_particles_kernel(w: torch.Tensor, k: int, n_random: int,
         return reference.select_particles(w, k, n_random, seeds)
     w = w.contiguous()
     config = launch_config(n, k, n_random)
-    n_blocks = triton.cdiv(n, config["BLOCK"])
+    n_blocks = cdiv(n, config["BLOCK"])
     slots, n_counters = _levels(n_blocks, config["G"])
     dev = w.device
     top_key = torch.empty(max(slots * n_top, 1), dtype=torch.int64, device=dev)

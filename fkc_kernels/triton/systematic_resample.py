@@ -12,6 +12,8 @@ import torch
 import triton
 import triton.language as tl
 
+from ._host import cdiv, next_power_of_2
+
 _BLOCK = 1024
 
 
@@ -99,9 +101,9 @@ def systematic_resample(logw: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
     n = logw.shape[0]
     logw = logw.contiguous()
     dev = logw.device
-    block = max(16, min(_BLOCK, triton.next_power_of_2(n)))
-    n_blocks = triton.cdiv(n, block)
-    chunk = max(16, min(_BLOCK, triton.next_power_of_2(n_blocks)))
+    block = max(16, min(_BLOCK, next_power_of_2(n)))
+    n_blocks = cdiv(n, block)
+    chunk = max(16, min(_BLOCK, next_power_of_2(n_blocks)))
     maxes = torch.empty(n_blocks, dtype=torch.float64, device=dev)
     sums = torch.empty(n_blocks, dtype=torch.float64, device=dev)
     cdf = torch.empty(n, dtype=torch.float64, device=dev)

@@ -140,3 +140,13 @@ def test_unavailable_reasons(monkeypatch):
     assert reason == "the Triton backend runs CPU tensors only under TRITON_INTERPRET=1"
     with pytest.raises(ValueError, match="TRITON_INTERPRET=1"):
         fk.fkc_step(*_inputs(2, 3), h=0.1, g=1.0, lam=0.0, dlam=0.0, backend="triton")
+
+
+def test_host_launch_arithmetic_matches_triton():
+    from fkc_kernels.triton import _host
+
+    values = [*range(-3, 2100), 2**20 - 1, 2**20, 2**20 + 1, 2**31 - 1, 2**31, 3 * 2**40]
+    assert [_host.next_power_of_2(n) for n in values] == [triton.next_power_of_2(n)
+                                                          for n in values]
+    pairs = [(a, b) for a in (*range(0, 70), 2**20 + 3, 2**31) for b in (1, 2, 3, 7, 64, 4096)]
+    assert [_host.cdiv(a, b) for a, b in pairs] == [triton.cdiv(a, b) for a, b in pairs]
