@@ -46,3 +46,16 @@ def test_bench_step_collects():
     bench_step = _load("bench_step")
     assert bench_step.SHAPES and callable(bench_step.test_backend)
     assert callable(bench_step.test_mixture_loop)
+
+
+@pytest.mark.skipif(
+    os.environ.get("TRITON_INTERPRET") != "1" or get_backend_object("triton") is None,
+    reason="the host timing stubs the Triton launches under TRITON_INTERPRET=1",
+)
+def test_triton_host_time_runs(monkeypatch):
+    host_time = _load("triton_host_time")
+    import fkc_kernels.triton.fkc_step as triton_step
+
+    monkeypatch.setattr(triton_step, "_fkc_step_kernel", host_time._StubLaunch())
+    monkeypatch.setattr(triton_step, "_finish_w_kernel", host_time._StubLaunch())
+    assert 0 < host_time.host_us("triton", calls=3, reps=1) < 1e6
