@@ -183,50 +183,12 @@ class Check:
                 x, s, gr = (torch.randn(n, d, device=dev, dtype=dtype) for _ in range(3))
                 w, r = torch.zeros(n, device=dev), torch.randn(n, device=dev)
                 nbytes = measure.step_bytes(n, d, x.element_size())
-                src = torch.empty(nbytes // 2, dtype=torch.uint8, device=dev)
-                dst = torch.empty_like(src)
-                copy_ms = bench_ms(lambda dst=dst, src=src: dst.copy_(src), dev)
-                copy_gbs = nbytes / copy_ms / 1e6
                 label = f"{n}x{d} {str(dtype)[6:]}"
-                rows.append([label, "device copy (same bytes)", f"{copy_ms:.4f}",
-                             f"{copy_gbs:.0f}", "1.00"])
-                # graph rows are read against the copy in a graph too: an eager copy of a few
-                # MB still pays the launch, which would flatter a kernel timed without it
-                graph_copy_gbs = copy_gbs
-                if dev.type == "cuda":
-                    graph_copy_ms = graph_ms(lambda dst=dst, src=src: dst.copy_(src), dev)
-                    graph_copy_gbs = nbytes / graph_copy_ms / 1e6
-                    rows.append([label, "device copy, in a CUDA graph", f"{graph_copy_ms:.4f}",
-                                 f"{graph_copy_gbs:.0f}", "1.00"])
-
-                def ref_step(x=x, w=w, s=s, gr=gr, r=r):
-                    return reference.fkc_step(x, w, s, gr, r, torch.randn_like(x), **COEFS)
-
-                candidates: list[tuple[str, Callable[[], object]]] = [
-                    ("reference eager", ref_step)]
-                try:
-                    # one static graph per shape: without the reset the second shape would
-                    # recompile as dynamic and time a different kernel
-                    torch._dynamo.reset()
-                    compiled = torch.compile(ref_step, fullgraph=True, dynamic=False,
-                                             backend=self.compile_backend)
-                    compiled()
-                    candidates.append((f"torch.compile(reference) [{self.compile_backend}]",
-                                       compiled))
-                except Exception as exc:
-                    emit(f"- torch.compile(reference) failed at {label}: {exc}")
-                for name in self.backends:
-                    def step(name=name, x=x, w=w, s=s, gr=gr, r=r):
-                        return fk.fkc_step_(x, w, s, gr, r, backend=name, **COEFS)
-                    candidates.append((f"{name} (in-kernel noise)", step))
-                    if dtype == torch.float32:  # the exact (SMC) weight term of the stepper
-                        def ratio(name=name, x=x, w=w, s=s, gr=gr, r=r):
-                            return fk.fkc_step_(x, w, s, gr, r, backend=name,
-                                                increment="ratio", **COEFS)
-                        candidates.append((f"{name} increment=ratio (in-kernel noise)", ratio))
+                copy_gbs = self._copy_baselines(rows, label, nbytes)
+                # the compiled backends also in a CUDA graph: kernel time without the Python
+                # and launch overhead that bounds eager calls at small shapes
+                candidates = self._step_candidates(label, x, w, s, gr, r)
                 timed = [(what, fn, bench_ms) for what, fn in candidates]
-                # the compiled backends once more in a CUDA graph: kernel time without the
-                # Python and launch overhead that bounds eager calls at small shapes
                 timed += [(f"{what}, in a CUDA graph", fn, graph_ms)
                           for what, fn in candidates
                           if what.endswith("(in-kernel noise)") and dev.type == "cuda"]
@@ -234,12 +196,55 @@ class Check:
                     try:
                         ms = timer(fn, dev)
                         gbs = nbytes / ms / 1e6
-                        base = graph_copy_gbs if timer is graph_ms else copy_gbs
+                        base = copy_gbs["graph" if timer is graph_ms else "eager"]
                         rows.append([label, what, f"{ms:.4f}", f"{gbs:.0f}",
                                      f"{gbs / base:.2f}"])
                     except Exception as exc:
                         rows.append([label, what, f"error: {exc}", "", ""])
-                candidates = []
+
+    def _copy_baselines(self, rows: StreamTable, label: str, nbytes: int) -> dict[str, float]:
+        """GB/s of a device copy of ``nbytes``, eager and (on CUDA) in a graph. Graph rows are
+        read against the copy in a graph: an eager copy of a few MB still pays its launch,
+        which would flatter a kernel timed without one."""
+        dev = self.device
+        src = torch.empty(nbytes // 2, dtype=torch.uint8, device=dev)
+        dst = torch.empty_like(src)
+        gbs = {}
+        timers = [("eager", "device copy (same bytes)", bench_ms)]
+        if dev.type == "cuda":
+            timers.append(("graph", "device copy, in a CUDA graph", graph_ms))
+        for key, what, timer in timers:
+            ms = timer(lambda dst=dst, src=src: dst.copy_(src), dev)
+            gbs[key] = nbytes / ms / 1e6
+            rows.append([label, what, f"{ms:.4f}", f"{gbs[key]:.0f}", "1.00"])
+        gbs.setdefault("graph", gbs["eager"])
+        return gbs
+
+    def _step_candidates(self, label: str, x, w, s, gr, r) -> list[tuple[str, Callable]]:
+        """The eager reference, torch.compile of it, and every backend's in-place step (fp32:
+        both weight increments, the ratio one being the exact SMC weight of the stepper)."""
+        def ref_step(x=x, w=w, s=s, gr=gr, r=r):
+            return reference.fkc_step(x, w, s, gr, r, torch.randn_like(x), **COEFS)
+
+        candidates: list[tuple[str, Callable[[], object]]] = [("reference eager", ref_step)]
+        try:
+            # one static graph per shape: without the reset the second shape would recompile
+            # as dynamic and time a different kernel
+            torch._dynamo.reset()
+            compiled = torch.compile(ref_step, fullgraph=True, dynamic=False,
+                                     backend=self.compile_backend)
+            compiled()
+            candidates.append((f"torch.compile(reference) [{self.compile_backend}]", compiled))
+        except Exception as exc:
+            emit(f"- torch.compile(reference) failed at {label}: {exc}")
+        increments = ("fkc", "ratio") if x.dtype == torch.float32 else ("fkc",)
+        for name in self.backends:
+            for inc in increments:
+                def step(name=name, inc=inc):
+                    return fk.fkc_step_(x, w, s, gr, r, backend=name, increment=inc, **COEFS)
+                what = name if inc == "fkc" else f"{name} increment=ratio"
+                candidates.append((f"{what} (in-kernel noise)", step))
+        return candidates
 
     # ---------------------------------------------------------------- resample
     @section("Resampling: time")
