@@ -2,7 +2,8 @@
 
 Each op is registered as ``torch.ops.fkc.<op>_triton`` (schemas and fake kernels from
 ``fkc_kernels.ops._schemas``) with CPU and CUDA implementations, so ``torch.compile`` sees one
-opaque call per op. CUDA tensors run compiled kernels; CPU tensors run only under
+opaque call per op (eager calls of the two per-step ops skip the dispatcher and call the same
+launcher). CUDA tensors run compiled kernels; CPU tensors run only under
 ``TRITON_INTERPRET=1`` (set before this module is imported), which is how CI tests the kernels.
 Importing raises when triton is missing; the backend registry catches that.
 """
@@ -20,6 +21,7 @@ from ..ops._step_args import StepScalars, StepTensors, flat_step_args, split_ste
 from .fkc_step import fkc_step as _fkc_step
 from .gmm_step import MAX_D as _GMM_MAX_D
 from .gmm_step import gmm_step as _gmm_step
+from .gmm_step import launch as _gmm_launch
 from .noise import philox_normal as _philox_normal
 from .select_particles import select_particles as _select_particles
 from .systematic_resample import systematic_resample as _systematic_resample
@@ -74,7 +76,13 @@ class TritonBackend:
         return None
 
     def fkc_step(self, tensors: StepTensors, scalars: StepScalars) -> None:
-        torch.ops.fkc.fkc_step_triton(*flat_step_args(tensors, scalars))
+        if torch.compiler.is_compiling():
+            torch.ops.fkc.fkc_step_triton(*flat_step_args(tensors, scalars))
+        else:
+            # eager: the launcher itself, without boxing ~30 arguments through the dispatcher
+            # and back into Python (8 us a call on a 2-core box); the op's implementation is
+            # this same launcher
+            _fkc_step(tensors, scalars)
 
     def select_particles(self, w: torch.Tensor, k: int, n_random: int,
                          seeds: torch.Tensor) -> torch.Tensor:
@@ -91,7 +99,10 @@ class TritonBackend:
         return d <= _GMM_MAX_D
 
     def gmm_step(self, tensors: GmmTensors, scalars: GmmScalars) -> None:
-        torch.ops.fkc.gmm_step_triton(*flat_gmm_args(tensors, scalars))
+        if torch.compiler.is_compiling():
+            torch.ops.fkc.gmm_step_triton(*flat_gmm_args(tensors, scalars))
+        else:  # eager: the launcher itself, as fkc_step
+            _gmm_launch(tensors, scalars)
 
 
 BACKEND = TritonBackend()
