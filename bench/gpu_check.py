@@ -355,6 +355,11 @@ class Check:
         loops = gpu_loops.mixture_loops(self.device, n, d, n_steps, self.compile_backend)
         gpu_loops.time_loops(rows, loops, ["reference", *self.backends], self.device, n_steps,
                              bench_ms, skip=lambda b, loop: b == "reference" and not DRY)
+        if "triton" in self.backends:
+            emit("\nTriton's tile for the one-kernel loop (rows a program, warps), in one graph:")
+            sweep = StreamTable(["rows a program", "warps", "ms per loop", "us per step"])
+            tiles = gpu_loops.TRITON_TILES[:2] if DRY else gpu_loops.TRITON_TILES
+            gpu_loops.triton_tile_sweep(sweep, self.device, n, d, n_steps, bench_ms, tiles)
 
     # ---------------------------------------------------------------- pytest
     @section("CUDA tests on the device (pytest -m cuda)")

@@ -119,6 +119,45 @@ def mixture_loops(dev: torch.device, n: int, d: int, n_steps: int,
     return [("two-kernel", two_kernel), ("one-kernel", one_kernel)]
 
 
+# (rows a program, warps) of the Triton mixture step: the default (a 1024-element tile: 16 rows
+# of 64 on 4 warps, 256 programs at N = 4096) first, then fewer rows a program, so more
+# programs share the SMs. At N = 4096 the default leaves about 8 warps on each SM.
+TRITON_TILES = [(None, 4), (8, 4), (4, 4), (4, 2), (2, 2), (2, 1), (1, 1)]
+
+
+def triton_tile_sweep(rows, dev: torch.device, n: int, d: int, n_steps: int, bench_ms,
+                      tiles=TRITON_TILES) -> None:
+    """Rows ``rows a program, warps, ms per loop, us per step``: ``gmm_loop_`` on the Triton
+    backend with the launcher's tile overridden, in one CUDA graph (eagerly off CUDA)."""
+    import fkc_kernels.triton as triton_backend
+
+    sched, tilt = fk.VPSchedule(), fk.LinearTilt(4.0)
+    mix, bumps = mixture_model(d, dev)
+    x0 = torch.randn(n, d, generator=torch.Generator().manual_seed(0)).to(dev)
+    x, w = x0.clone(), torch.zeros(n, device=dev)
+    seeds = fk.draw_philox_seeds(None, dev, n_steps=n_steps)
+    default = triton_backend._gmm_launch
+
+    def loop() -> None:
+        x.copy_(x0)
+        w.zero_()
+        fk.gmm_loop_(x, w, mix, bumps, sched, tilt, n_steps, seeds=seeds, backend="triton")
+
+    for block_n, warps in tiles:
+        triton_backend._gmm_launch = (lambda t, c, b=block_n, nw=warps:
+                                      default(t, c, block_n=b, num_warps=nw))
+        label = "default (a 1024-element tile)" if block_n is None else str(block_n)
+        try:
+            loop()  # compile this tile
+            ms = (_graph_ms(loop, bench_ms) if dev.type == "cuda"
+                  else bench_ms(loop, dev, reps=2))
+            rows.append([label, str(warps), f"{ms:.3f}", f"{1e3 * ms / n_steps:.1f}"])
+        except Exception as exc:
+            rows.append([label, str(warps), f"error: {exc}", ""])
+        finally:
+            triton_backend._gmm_launch = default
+
+
 def mixture_agreement(dev: torch.device, n: int, d: int, backend: str) -> tuple[float, float]:
     """Max |x'| and |w'| difference of one fused mixture step against the reference at the
     loop's model and shape (explicit noise, VP step at tau = 0.5)."""

@@ -112,14 +112,18 @@ def _gmm_step_kernel(
                 ratio_gg, ratio_gz, dw_clip, w_min, w_max, HAS_EXTRA, RATIO)
 
 
-def launch(t: GmmTensors, c: GmmScalars) -> None:
+def launch(t: GmmTensors, c: GmmScalars, *, block_n: int | None = None,
+           num_warps: int = 4) -> None:
     """Launch the fused mixture step on the bundles of ``fkc_kernels.ops._gmm_args``; writes
-    ``t.x_out`` ``(N, D)`` (x's dtype) and ``t.w_out`` float32 ``(N,)``. ``D <= MAX_D``."""
+    ``t.x_out`` ``(N, D)`` (x's dtype) and ``t.w_out`` float32 ``(N,)``. ``D <= MAX_D``.
+    ``block_n`` (rows a program, a power of two) and ``num_warps`` override the tile for
+    benchmarks (``bench/gpu_loops.py``); ``None`` = fill a tile of ``_TILE`` elements."""
     n, d = t.x.shape
     if n == 0:
         return
     block_d = max(4, next_power_of_2(d))
-    block_n = max(1, min(_TILE // block_d, next_power_of_2(n)))
+    if block_n is None:
+        block_n = max(1, min(_TILE // block_d, next_power_of_2(n)))
     g2 = c.g * c.g
     dummy = t.x
     _gmm_step_kernel[(cdiv(n, block_n),)](
@@ -133,7 +137,7 @@ def launch(t: GmmTensors, c: GmmScalars) -> None:
         0.5 * c.g * c.h**0.5 * c.lam, c.dw_clip, c.w_min, c.w_max,
         HAS_NOISE=t.noise is not None, HAS_EXTRA=t.extra_dw is not None,
         NOISE_BY_GROUP=d % 4 == 0, RATIO=c.increment == "ratio", LOG_REWARD=c.log_reward,
-        BLOCK_N=block_n, BLOCK_D=block_d, num_warps=4,
+        BLOCK_N=block_n, BLOCK_D=block_d, num_warps=num_warps,
     )
 
 

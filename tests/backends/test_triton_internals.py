@@ -150,3 +150,28 @@ def test_host_launch_arithmetic_matches_triton():
                                                           for n in values]
     pairs = [(a, b) for a in (*range(0, 70), 2**20 + 3, 2**31) for b in (1, 2, 3, 7, 64, 4096)]
     assert [_host.cdiv(a, b) for a, b in pairs] == [triton.cdiv(a, b) for a, b in pairs]
+
+
+@pytest.mark.parametrize("block_n,num_warps", [(1, 1), (2, 2), (4, 4)])
+def test_gmm_step_tile_override_keeps_the_result(block_n, num_warps):
+    """The benchmark's tile sweep (bench/gpu_loops.py) times the same step: rows are
+    independent, so any tile gives the default tile's result."""
+    from fkc_kernels.ops._gmm_args import GmmScalars, GmmTensors
+    from fkc_kernels.triton import gmm_step as gmm_module
+
+    n, d, m = 7, 12, 3
+    x, z = torch.randn(n, d), torch.randn(n, d)
+    w = torch.randn(n)
+    mix = fk.gaussian_mixture(torch.randn(m, d), 0.3)
+    bumps = fk.gaussian_bumps(torch.randn(2, d), 0.5)
+    scalars = GmmScalars(0.8, 0.6, 0.01, 1.3, 2.0, 4.0, -0.4, math.inf, -math.inf, math.inf)
+
+    def run(**tile):
+        x_out, w_out = torch.empty_like(x), torch.empty_like(w)
+        t = GmmTensors(x, w, *mix, *bumps[:3], None, z, None, x_out, w_out)
+        gmm_module.launch(t, scalars, **tile)
+        return x_out, w_out
+
+    want, got = run(), run(block_n=block_n, num_warps=num_warps)
+    torch.testing.assert_close(got[0], want[0], rtol=0, atol=1e-6)
+    torch.testing.assert_close(got[1], want[1], rtol=0, atol=1e-5)
