@@ -19,8 +19,7 @@ COEFS = measure.COEFS
 def check_step(dev: torch.device, name: str, rows, dry: bool) -> None:
     """Fused step against the reference: explicit noise per dtype, in-kernel noise from the same
     generator state, and both weight increments with ``extra_dw``."""
-    shapes = [(3, 7), (8, 64)] if dry else [(3, 7), (1000, 123), (4, 16384),
-                                                         (4096, 192)]
+    shapes = [(3, 7), (8, 64)] if dry else [(3, 7), (1000, 123), (4, 16384), (4096, 192)]
     tol = {torch.float32: (1e-5, 1e-5), torch.bfloat16: (1.6e-2, 1e-2)}
     for n, d in shapes:
         for dtype in (torch.float32, torch.bfloat16):
@@ -60,33 +59,34 @@ def check_step(dev: torch.device, name: str, rows, dry: bool) -> None:
                          f"w {ew:.2e}",
                          "ok" if ew < 1e-5 * math.sqrt(d) + 1e-6 else "**FAIL**"])
 
+
 def check_noise_bits(dev: torch.device, name: str, rows, dry: bool) -> None:
-    """In-kernel noise against the CPU kernel's bits (needs the C++ extension)."""
-    if dev.type == "cuda" and hasattr(torch.ops.fkc, "philox_normal_cpu"):
-        # the fastmath polynomials are explicit fmas: the GPU's normals are the CPU's
-        n, d = 1000, 1000
-        zeros = torch.zeros(n, d, device=dev)
-        seeds = torch.tensor([0x1234_5678_9ABC, 77], dtype=torch.int64)
-        xz, _ = fk.fkc_step(zeros, torch.zeros(n, device=dev), zeros, zeros,
-                            torch.zeros(n, device=dev), h=1.0, g=1.0, lam=0.0,
-                            dlam=0.0, seeds=seeds.to(dev), backend=name)
-        zc = torch.ops.fkc.philox_normal_cpu(seeds, n * d, 0, "auto").view(n, d)
-        differ = (xz.cpu() != zc).sum().item()
-        ulp = (xz.cpu().view(torch.int32).long() - zc.view(torch.int32).long()).abs()
-        rows.append([name, "in-kernel noise vs cpu noise bits", f"{n}x{d}",
-                     f"{differ} differ, max {ulp.max().item()} ulp",
-                     "ok (same bits)" if differ == 0 else "differs (see bound)"])
+    """In-kernel noise against the CPU kernel's bits (needs the C++ extension; GPU only)."""
+    if dev.type != "cuda" or not hasattr(torch.ops.fkc, "philox_normal_cpu"):
+        return
+    # the fastmath polynomials are explicit fmas: the GPU's normals are the CPU's
+    n, d = 1000, 1000
+    zeros = torch.zeros(n, d, device=dev)
+    seeds = torch.tensor([0x1234_5678_9ABC, 77], dtype=torch.int64)
+    xz, _ = fk.fkc_step(zeros, torch.zeros(n, device=dev), zeros, zeros,
+                        torch.zeros(n, device=dev), h=1.0, g=1.0, lam=0.0, dlam=0.0,
+                        seeds=seeds.to(dev), backend=name)
+    zc = torch.ops.fkc.philox_normal_cpu(seeds, n * d, 0, "auto").view(n, d)
+    differ = (xz.cpu() != zc).sum().item()
+    ulp = (xz.cpu().view(torch.int32).long() - zc.view(torch.int32).long()).abs()
+    rows.append([name, "in-kernel noise vs cpu noise bits", f"{n}x{d}",
+                 f"{differ} differ, max {ulp.max().item()} ulp",
+                 "ok (same bits)" if differ == 0 else "differs (see bound)"])
+
 
 def check_select(dev: torch.device, name: str, rows, dry: bool) -> None:
     """Selection index for index against the reference (ties, a NaN, all-equal weights)."""
     # randn with ties and a NaN; all equal (every radix pass, ties by index only);
     # k = 1024 (Triton's largest one-launch k; CUDA's sort path above 256)
-    for n, k, nr, kind in ([(300, 8, 3, "randn"), (300, 8, 3, "equal")]
-                           if dry
-                           else [(1000, 16, 5, "randn"), (65536, 64, 20, "randn"),
-                                 (1 << 20, 256, 128, "randn"), (1 << 20, 256, 0, "equal"),
-                                 (1 << 20, 1024, 512, "randn"),
-                                 (70000, 200, 200, "equal")]):
+    cases = [(300, 8, 3, "randn"), (300, 8, 3, "equal")] if dry else [
+        (1000, 16, 5, "randn"), (65536, 64, 20, "randn"), (1 << 20, 256, 128, "randn"),
+        (1 << 20, 256, 0, "equal"), (1 << 20, 1024, 512, "randn"), (70000, 200, 200, "equal")]
+    for n, k, nr, kind in cases:
         w = torch.randn(n, device=dev) if kind == "randn" else torch.ones(n, device=dev)
         w[::97] = w[5]
         w[3] = float("nan")
@@ -96,6 +96,7 @@ def check_select(dev: torch.device, name: str, rows, dry: bool) -> None:
             got = op(w, k, nr, seeds)
             rows.append([name, what, f"N={n} k={k} random={nr} {kind}", "index for index",
                          "ok" if torch.equal(got, want) else "**FAIL**"])
+
 
 def select_ops(name: str) -> list[tuple[str, Callable[..., torch.Tensor]]]:
     """The backend's selection op, and for Triton its one-launch kernel, which the op does
@@ -107,6 +108,7 @@ def select_ops(name: str) -> list[tuple[str, Callable[..., torch.Tensor]]]:
         ops.append(("select_particles_kernel (not dispatched on GPUs)",
                     select_particles_kernel))
     return ops
+
 
 def check_resample(dev: torch.device, name: str, rows, dry: bool) -> None:
     """Systematic resampling index for index against the reference."""

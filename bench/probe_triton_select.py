@@ -64,14 +64,10 @@ def host_kth_prefix(keys: list[int], need: int) -> tuple[int, int, int]:
         hist = [0] * 256
         for x in active:
             hist[(x >> shift) & 255] += 1
-        below, bucket, run = 0, 0, 0
-        for b in range(256):
-            if run + hist[b] < need:
-                run += hist[b]
-                bucket = b + 1
-            else:
-                break
-        below = run
+        bucket, below = 0, 0  # the bins wholly before the need-th key, and their count
+        while bucket < 256 and below + hist[bucket] < need:
+            below += hist[bucket]
+            bucket += 1
         need -= below
         prefix |= bucket << shift
         last = shift

@@ -219,10 +219,6 @@ def _select_kernel(w_ptr, seeds_ptr, N, n_top, n_random, top_key, top_idx, rnd_k
             tl.store(out_ptr + n_top + rank, ij, mask=kept & (rank < n_random))
 
 
-def _pow2(n: int) -> int:
-    return next_power_of_2(n) if n > 0 else 0
-
-
 def _levels(n_blocks: int, group: int) -> tuple[int, int]:
     """(slots, counters) over all merge levels for ``n_blocks`` level-0 slots."""
     slots, counters, n = n_blocks, 0, n_blocks
@@ -235,7 +231,8 @@ def _levels(n_blocks: int, group: int) -> tuple[int, int]:
 
 def launch_config(n: int, k: int, n_random: int) -> dict[str, int]:
     """The kernel's compile-time sizes for ``N = n`` (``0 < k <= _MAX_KEEP``)."""
-    kp_top, kp_rnd = _pow2(k - n_random), (_pow2(k) if n_random > 0 else 0)
+    # next_power_of_2(0) is 0: no top part, no compiled top path
+    kp_top, kp_rnd = next_power_of_2(k - n_random), (next_power_of_2(k) if n_random > 0 else 0)
     kp = max(kp_top, kp_rnd)
     # ~128 programs or fewer: each keeps at most k, and a group of slots fills one merge tile
     block = min(max(_BLOCK_MIN, next_power_of_2(cdiv(n, 128)), kp), _BLOCK_MAX,
