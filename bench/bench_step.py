@@ -91,7 +91,7 @@ def test_backend(benchmark, shape, backend):
 
 
 @pytest.mark.parametrize("backend", ["reference", *_backends()])
-@pytest.mark.parametrize("loop", ["two-kernel", "one-kernel"])
+@pytest.mark.parametrize("loop", ["two-kernel", "one-kernel", "one-launch"])
 def test_mixture_loop(benchmark, loop, backend):
     n, d, k = MIXTURE_LOOP
     benchmark.group = f"mixture loop {n}x{d}, K={k}"

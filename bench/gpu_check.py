@@ -156,7 +156,8 @@ class Check:
     def correctness(self) -> None:
         rows = StreamTable(["backend", "op", "shape", "max abs diff", "status"])
         checks = [gpu_correct.check_step, gpu_correct.check_noise_bits,
-                  gpu_correct.check_select, gpu_correct.check_resample]
+                  gpu_correct.check_select, gpu_correct.check_resample,
+                  gpu_correct.check_gmm_loop]
         # cuda first: a CUDA fault is sticky for the process, so a Triton one must not hide it
         for name in sorted(self.backends, key=lambda b: b != "cuda"):
             for check in checks:
@@ -341,8 +342,10 @@ class Check:
         emit(f"N={n}, D={d}, K={n_steps}; the `gmm` task's model in {d} dimensions (8 modes, "
              "std 0.15; reward log-sum of two bumps, width 0.5), VP, LinearTilt(4). "
              "`two-kernel`: mixture score + bump reward in one torch.compile'd function, then "
-             "fkc_step_; `one-kernel`: gmm_loop_ (score, reward and step in one kernel a step). "
-             "Both draw the K seeds at once. Target (issue 20): <= 300 us a loop in one graph.")
+             "fkc_step_; `one-kernel`: gmm_step_ a step (score, reward and step in one kernel); "
+             "`one-launch`: gmm_loop_ (all K steps in one kernel on a backend with a loop "
+             "kernel). All draw the K seeds at once. Target (issue 20): <= 300 us a loop in one "
+             "graph.")
         check = StreamTable(["backend", "one step vs reference (explicit noise)", "status"])
         for name in self.backends:
             ex, ew = gpu_loops.mixture_agreement(self.device, n, d, name)
@@ -356,7 +359,7 @@ class Check:
         gpu_loops.time_loops(rows, loops, ["reference", *self.backends], self.device, n_steps,
                              bench_ms, skip=lambda b, loop: b == "reference" and not DRY)
         if "triton" in self.backends:
-            emit("\nTriton's tile for the one-kernel loop (rows a program, warps), in one graph:")
+            emit("\nTriton's tile for the one-launch loop (rows a program, warps), in one graph:")
             sweep = StreamTable(["rows a program", "warps", "ms per loop", "us per step"])
             tiles = gpu_loops.TRITON_TILES[:2] if DRY else gpu_loops.TRITON_TILES
             gpu_loops.triton_tile_sweep(sweep, self.device, n, d, n_steps, bench_ms, tiles)

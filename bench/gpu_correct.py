@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
+import gpu_loops  # bench/, beside this file
 import torch
 
 import fkc_kernels as fk
@@ -120,3 +121,29 @@ def check_resample(dev: torch.device, name: str, rows, dry: bool) -> None:
         diff = (got != want).sum().item()
         rows.append([name, "systematic_resample", f"N={n}", f"{diff} differ",
                      "ok" if diff == 0 else "**FAIL**"])
+
+
+def check_gmm_loop(dev: torch.device, name: str, rows, dry: bool) -> None:
+    """The K-step mixture loop in one launch against K one-step launches of the same backend
+    (bit for bit by design), and its first step against the reference's."""
+    shapes = [(16, 8, 3)] if dry else [(4096, 64, 100), (1000, 30, 20), (333, 300, 10)]
+    sched, tilt = fk.VPSchedule(), fk.LinearTilt(4.0)
+    for n, d, k in shapes:
+        for dtype in (torch.float32, torch.bfloat16):
+            mix, bumps = gpu_loops.mixture_model(d, dev)
+            x0 = torch.randn(n, d, generator=torch.Generator().manual_seed(d)).to(dev, dtype)
+            seeds = fk.draw_philox_seeds(torch.Generator().manual_seed(k), dev, n_steps=k)
+            x, w = x0.clone(), torch.zeros(n, device=dev)
+            fk.gmm_loop_(x, w, mix, bumps, sched, tilt, k, seeds=seeds, backend=name)
+            xs, ws = x0.clone(), torch.zeros(n, device=dev)
+            for i in range(k):
+                c = sched.at_step(i, k)
+                fk.gmm_step_(xs, ws, mix, bumps, alpha=c.alpha, sigma=c.sigma, h=c.h, g=c.g,
+                             lam=tilt.lam(c.t), dlam=tilt.dlam(c.t), f_coef=c.f_coef,
+                             seeds=seeds[i], dw_clip=None, w_clip=None, backend=name)
+            ex = (x.float() - xs.float()).abs().max().item()
+            ew = (w - ws).abs().max().item()
+            same = torch.equal(x, xs) and torch.equal(w, ws)
+            rows.append([name, "gmm_loop_ (one launch) vs K gmm_step_", f"{n}x{d} K={k} "
+                         f"{str(dtype)[6:]}", f"x {ex:.2e}, w {ew:.2e}",
+                         "ok (same bits)" if same else "**FAIL**"])

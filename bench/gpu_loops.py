@@ -19,6 +19,7 @@ import torch
 
 import fkc_kernels as fk
 from fkc_kernels import reference
+from fkc_kernels.bench.measure import mixture_model
 
 Loop = Callable[[str], None]
 
@@ -68,22 +69,13 @@ def gaussian_loops(dev: torch.device, n: int, d: int, n_steps: int,
     return [("glue", glue_loop), ("fused", fused_loop)]
 
 
-def mixture_model(d: int, dev: torch.device, n_modes: int = 8):
-    """fkc_align's ``gmm`` task in ``d`` dimensions: ``n_modes`` equal modes (std 0.15) at
-    distance 2 from the origin, reward ``log Σ exp(−|x − m|²/(2·0.5²))`` over modes 0 and 3."""
-    gen = torch.Generator().manual_seed(20)
-    dirs = torch.randn(n_modes, d, generator=gen)
-    means = 2.0 * dirs / dirs.norm(dim=1, keepdim=True)
-    mix = fk.gaussian_mixture(means.to(dev), 0.15**2)
-    bumps = fk.gaussian_bumps(means[[0, 3]].to(dev), 0.5**2)
-    return mix, bumps
-
-
 def mixture_loops(dev: torch.device, n: int, d: int, n_steps: int,
                   compile_backend: str) -> list[tuple[str, Loop]]:
     """``two-kernel``: the mixture's score and the bumps' reward in one compiled function
-    (``(α, σ)`` from a device table), then ``fkc_step_``; ``one-kernel``: ``gmm_loop_``. Both
-    draw the K seeds at once and start from the same particles each call."""
+    (``(α, σ)`` from a device table), then ``fkc_step_``; ``one-kernel``: ``gmm_step_`` a step
+    (score, reward and step fused); ``one-launch``: ``gmm_loop_`` (all K steps in one kernel
+    where the backend has a loop kernel, else as ``one-kernel``). All draw the K seeds at once
+    and start from the same particles each call."""
     sched, coefs = _schedule(n_steps)
     tilt = fk.LinearTilt(4.0)
     mix, bumps = mixture_model(d, dev)
@@ -114,21 +106,32 @@ def mixture_loops(dev: torch.device, n: int, d: int, n_steps: int,
     def one_kernel(backend: str) -> None:
         x.copy_(x0)
         w.zero_()
+        seeds = fk.draw_philox_seeds(None, dev, n_steps=n_steps)
+        for k, c in enumerate(coefs):
+            fk.gmm_step_(x, w, mix, bumps, alpha=c.alpha, sigma=c.sigma, h=c.h, g=c.g,
+                         lam=tilt.lam(c.t), dlam=tilt.dlam(c.t), f_coef=c.f_coef, dw_clip=None,
+                         w_clip=None, seeds=seeds[k], backend=backend)
+
+    def one_launch(backend: str) -> None:
+        x.copy_(x0)
+        w.zero_()
         fk.gmm_loop_(x, w, mix, bumps, sched, tilt, n_steps, backend=backend)
 
-    return [("two-kernel", two_kernel), ("one-kernel", one_kernel)]
+    return [("two-kernel", two_kernel), ("one-kernel", one_kernel), ("one-launch", one_launch)]
 
 
-# (rows a program, warps) of the Triton mixture step: the default (a 1024-element tile: 16 rows
-# of 64 on 4 warps, 256 programs at N = 4096) first, then fewer rows a program, so more
-# programs share the SMs. At N = 4096 the default leaves about 8 warps on each SM.
+# (rows a program, warps) of the Triton mixture loop kernel: the default (a 1024-element tile:
+# 16 rows of 64 on 4 warps, 256 programs at N = 4096) first, then fewer rows a program, so more
+# programs share the SMs. At N = 4096 the default leaves about 8 warps on each SM, and each
+# program runs its K steps one after another: latency, not bandwidth.
 TRITON_TILES = [(None, 4), (8, 4), (4, 4), (4, 2), (2, 2), (2, 1), (1, 1)]
 
 
 def triton_tile_sweep(rows, dev: torch.device, n: int, d: int, n_steps: int, bench_ms,
                       tiles=TRITON_TILES) -> None:
     """Rows ``rows a program, warps, ms per loop, us per step``: ``gmm_loop_`` on the Triton
-    backend with the launcher's tile overridden, in one CUDA graph (eagerly off CUDA)."""
+    backend (one launch for the K steps) with the loop kernel's tile overridden, in one CUDA
+    graph (eagerly off CUDA)."""
     import fkc_kernels.triton as triton_backend
 
     sched, tilt = fk.VPSchedule(), fk.LinearTilt(4.0)
@@ -136,7 +139,7 @@ def triton_tile_sweep(rows, dev: torch.device, n: int, d: int, n_steps: int, ben
     x0 = torch.randn(n, d, generator=torch.Generator().manual_seed(0)).to(dev)
     x, w = x0.clone(), torch.zeros(n, device=dev)
     seeds = fk.draw_philox_seeds(None, dev, n_steps=n_steps)
-    default = triton_backend._gmm_launch
+    default = triton_backend._gmm_loop
 
     def loop() -> None:
         x.copy_(x0)
@@ -144,8 +147,8 @@ def triton_tile_sweep(rows, dev: torch.device, n: int, d: int, n_steps: int, ben
         fk.gmm_loop_(x, w, mix, bumps, sched, tilt, n_steps, seeds=seeds, backend="triton")
 
     for block_n, warps in tiles:
-        triton_backend._gmm_launch = (lambda t, c, b=block_n, nw=warps:
-                                      default(t, c, block_n=b, num_warps=nw))
+        triton_backend._gmm_loop = (lambda *args, b=block_n, nw=warps, **kw:
+                                    default(*args, block_n=b, num_warps=nw, **kw))
         label = "default (a 1024-element tile)" if block_n is None else str(block_n)
         try:
             loop()  # compile this tile
@@ -155,7 +158,7 @@ def triton_tile_sweep(rows, dev: torch.device, n: int, d: int, n_steps: int, ben
         except Exception as exc:
             rows.append([label, str(warps), f"error: {exc}", ""])
         finally:
-            triton_backend._gmm_launch = default
+            triton_backend._gmm_loop = default
 
 
 def mixture_agreement(dev: torch.device, n: int, d: int, backend: str) -> tuple[float, float]:

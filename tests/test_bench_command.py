@@ -60,6 +60,8 @@ def test_json_has_every_measurement_positive_and_finite():
         [(b, [8, 16], 2) for b in runs]
     for r in res["loop"]:
         _positive(r["us_per_step"], f"loop {r['backend']}")
+        _positive(r["mixture_us_per_step"], f"mixture loop {r['backend']}")
+        assert r["graph_us_per_step"] is None and r["mixture_graph_us_per_step"] is None
 
 
 def test_table_names_the_machine_versions_and_backends(capsys):
@@ -69,7 +71,7 @@ def test_table_names_the_machine_versions_and_backends(capsys):
                  "backends timed: reference", "| reference | 8 x 16 |",
                  "Fused step", "Resampling"):
         assert text in out, text
-    assert "Selection" not in out and "K-step loop" not in out
+    assert "Selection" not in out and "K-step loops" not in out
     if unavailable_reason("cpu", torch.device("cpu")) is None:
         assert "cpu: not asked for (--backend cpu)" in out
 

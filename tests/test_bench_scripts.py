@@ -38,7 +38,7 @@ def test_gpu_check_dry_run(tmp_path):
     assert "| triton | select_particles_kernel (not dispatched on GPUs) |" in report
     assert "survivors ok" in report and "WRONG" not in report
     assert "| triton | step, in-kernel noise |" in report
-    for loop in ("one-kernel", "two-kernel"):  # the mixture loop, both ways
+    for loop in ("one-kernel", "two-kernel", "one-launch"):  # the mixture loop, every way
         assert f"| triton | {loop} | eager |" in report
 
 

@@ -1,5 +1,6 @@
 // The mixture step on the GPU (docs/design.md, "The mixture step"): torch-free arguments and
-// launcher. One kernel computes a row's mixture score, bump reward and FKC step.
+// launchers. One kernel computes a row's mixture score, bump reward and FKC step; another runs
+// K such steps on its rows in one launch.
 #pragma once
 
 #include <cuda_runtime_api.h>
@@ -52,6 +53,18 @@ struct GmmArgs {
 
 template <typename T>
 cudaError_t launch_gmm_step(const GmmArgs<T>& args, cudaStream_t stream);
+
+// Floats of a step in the K-step loop's table: alpha, alpha^2, sigma^2, then StepCoefs' floats
+// in their order (fkc_kernels/ops/_gmm_args.py KERNEL_SCALARS).
+constexpr int64_t kGmmLoopCoefs = 16;
+
+// K = n_steps mixture steps in one launch (gmm_loop_cuda.cu): args.x and args.w are updated in
+// place (x_out == x and w_out == w, contiguous; noise and extra_dw nullptr; alpha, sigma and
+// coefs unread); step i reads row i of coefs, float32 (K, kGmmLoopCoefs) in device memory, and
+// its seeds at args.seeds + 2 i.
+template <typename T>
+cudaError_t launch_gmm_loop(const GmmArgs<T>& args, const float* coefs, int64_t n_steps,
+                            cudaStream_t stream);
 
 }  // namespace cuda
 }  // namespace fkc

@@ -109,6 +109,16 @@ StepArgs<T> make_step_args(const Tensor& x, const StepVectors& v, const Tensor& 
   return a;
 }
 
+// Calls run(T{}) with x's element type (float32, float16 or bfloat16, checked before).
+template <typename F>
+void by_particle_dtype(const at::Tensor& x, F&& run) {
+  switch (x.scalar_type()) {
+    case at::kFloat: run(float{}); break;
+    case at::kHalf: run(c10::Half{}); break;
+    default: run(c10::BFloat16{}); break;
+  }
+}
+
 // The op for one dispatch key: Launch is the registration's launcher, a callable
 // launch(StepArgs<T>&, x, noise, seeds) that runs the step on its device.
 template <class Launch>
@@ -128,11 +138,7 @@ void fkc_step_op(const Tensor& x, const Tensor& w, const Tensor& score, const Te
     auto a = make_step_args<T>(x, v, score, grad, f, noise, x_out, w_out, coefs);
     Launch{}(a, x, noise, seeds);
   };
-  switch (x.scalar_type()) {
-    case at::kFloat: run(float{}); break;
-    case at::kHalf: run(c10::Half{}); break;
-    default: run(c10::BFloat16{}); break;
-  }
+  by_particle_dtype(x, run);
 }
 
 }  // namespace ops

@@ -10,21 +10,11 @@
 #include "../cuda/gmm_step_cuda.h"
 #include "cuda_check.h"
 #include "fkc_step.h"
+#include "gmm_step.h"
 
 namespace fkc {
 namespace ops {
 namespace {
-
-void check_table(const char* name, const Tensor& t, int64_t rows, int64_t cols,
-                 const Tensor& x) {
-  TORCH_CHECK(t.scalar_type() == at::kFloat && t.is_contiguous() && t.device() == x.device(),
-              name, ": expected a contiguous float32 tensor on ", x.device(), ", got ",
-              t.scalar_type(), " on ", t.device());
-  TORCH_CHECK(cols < 0 ? (t.dim() == 1 && t.size(0) == rows)
-                       : (t.dim() == 2 && t.size(0) == rows && t.size(1) == cols),
-              name, ": expected (", rows, cols < 0 ? "" : ", ", cols < 0 ? "" : "D", ") rows, got ",
-              t.sizes());
-}
 
 template <typename T>
 cuda::GmmArgs<T> make_gmm_args(const Tensor& x, const StepVectors& v, const OptTensor& noise,
@@ -59,19 +49,6 @@ void gmm_step_cuda(const Tensor& x, const Tensor& w, const Tensor& means, const 
                                    w_out);
   TORCH_CHECK(increment == "fkc" || increment == "ratio",
               "increment: expected 'fkc' or 'ratio', got '", increment, "'");
-  TORCH_CHECK(x.size(1) <= cuda::kGmmMaxD, "x: expected rows of at most ", cuda::kGmmMaxD,
-              " elements for the fused mixture step, got ", x.size(1));
-  const int64_t d = x.size(1), m = means.size(0), j = centers.size(0);
-  TORCH_CHECK(cuda::gmm_table_floats(d, m, j) <= cuda::kGmmMaxTableFloats,
-              "means: expected (components + bumps) * (2 D + 1) <= ", cuda::kGmmMaxTableFloats,
-              " floats of per-block tables for the fused mixture step, got ",
-              cuda::gmm_table_floats(d, m, j));
-  check_table("means", means, m, d, x);
-  check_table("variances", variances, m, d, x);
-  check_table("log_weights", log_weights, m, -1, x);
-  check_table("centers", centers, j, d, x);
-  check_table("reward_variances", reward_variances, j, d, x);
-  check_table("log_coefs", log_coefs, j, -1, x);
   if (!noise) {
     TORCH_CHECK(seeds->device() == x.device(), "seeds: expected device ", x.device(),
                 " (read by the kernel: no host sync), got ", seeds->device());
@@ -83,14 +60,7 @@ void gmm_step_cuda(const Tensor& x, const Tensor& w, const Tensor& means, const 
   auto run = [&](auto tag) {
     using T = decltype(tag);
     cuda::GmmArgs<T> a = make_gmm_args<T>(x, v, noise, x_out, w_out);
-    a.means = means.const_data_ptr<float>();
-    a.variances = variances.const_data_ptr<float>();
-    a.log_weights = log_weights.const_data_ptr<float>();
-    a.centers = centers.const_data_ptr<float>();
-    a.reward_variances = reward_variances.const_data_ptr<float>();
-    a.log_coefs = log_coefs.const_data_ptr<float>();
-    a.n_mix = m;
-    a.n_bumps = j;
+    set_models(a, x, means, variances, log_weights, centers, reward_variances, log_coefs);
     a.seeds = noise ? nullptr : seeds->const_data_ptr<int64_t>();
     // rounded to float32 once, as the float32 reference rounds a Python float meeting a tensor
     a.alpha = static_cast<float>(alpha);
@@ -100,11 +70,7 @@ void gmm_step_cuda(const Tensor& x, const Tensor& w, const Tensor& means, const 
     a.coefs = coefs;
     check_cuda_rc(cuda::launch_gmm_step<T>(a, stream), "gmm_step_ext");
   };
-  switch (x.scalar_type()) {
-    case at::kFloat: run(float{}); break;
-    case at::kHalf: run(c10::Half{}); break;
-    default: run(c10::BFloat16{}); break;
-  }
+  by_particle_dtype(x, run);
 }
 
 }  // namespace

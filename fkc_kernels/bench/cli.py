@@ -198,10 +198,14 @@ def format_tables(res: dict) -> str:
          lambda r: [r["backend"], str(r["n"]), str(r["k"]), _num(r["us"], 1)]),
         ("Resampling (systematic_resample)", "resample", ["backend", "N", "µs"],
          lambda r: [r["backend"], str(r["n"]), _num(r["us"], 1)]),
-        ("K-step loop (closed-form Gaussian score, seeds from one draw)", "loop",
-         ["backend", "N x D", "K", "µs per step", "in one CUDA graph, µs per step"],
+        ("K-step loops, µs per step, seeds from one draw: a closed-form Gaussian score beside "
+         "fkc_step_, and gmm_loop_ (the gmm task's mixture score and reward fused into the step; "
+         "one launch for all K on a backend with a loop kernel)", "loop",
+         ["backend", "N x D", "K", "Gaussian", "Gaussian, one CUDA graph", "gmm_loop_",
+          "gmm_loop_, one CUDA graph"],
          lambda r: [r["backend"], "{} x {}".format(*r["shape"]), str(r["steps"]),
-                    _num(r["us_per_step"], 1), _num(r["graph_us_per_step"], 1)]),
+                    _num(r["us_per_step"], 1), _num(r["graph_us_per_step"], 1),
+                    _num(r["mixture_us_per_step"], 1), _num(r["mixture_graph_us_per_step"], 1)]),
     ]
     for title, key, head, row in tables:
         if not res[key]:

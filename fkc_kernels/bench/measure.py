@@ -13,7 +13,9 @@ returns a JSON-ready dict. Definitions:
 * selection: ``select_particles(w, k, k // 2)`` (half top-by-weight, half random).
 * resampling: ``systematic_resample(logw)``.
 * loop: K steps of a sampler with a closed-form Gaussian score (two torch ops a step), the K
-  seed pairs from one draw, per step; on CUDA also the whole loop in one CUDA graph.
+  seed pairs from one draw, per step; and the K steps of ``gmm_loop_`` on the ``gmm`` task's
+  mixture (score, reward and step fused; all K in one launch on a backend with a loop kernel);
+  on CUDA also each whole loop in one CUDA graph.
 """
 
 from __future__ import annotations
@@ -118,13 +120,44 @@ def gaussian_loop(backend: str, n: int, d: int, steps: int, device: torch.device
     return loop
 
 
+def mixture_model(d: int, device: torch.device | str, n_modes: int = 8):
+    """fkc_align's ``gmm`` task in ``d`` dimensions: ``n_modes`` equal modes (std 0.15) at
+    distance 2 from the origin, reward ``log Σ exp(−|x − m|²/(2·0.5²))`` over modes 0 and 3."""
+    gen = torch.Generator().manual_seed(20)
+    dirs = torch.randn(n_modes, d, generator=gen)
+    means = 2.0 * dirs / dirs.norm(dim=1, keepdim=True)
+    mix = ops.gaussian_mixture(means.to(device), 0.15**2)
+    bumps = ops.gaussian_bumps(means[[0, 3]].to(device), 0.5**2)
+    return mix, bumps
+
+
+def mixture_loop(backend: str, n: int, d: int, steps: int, device: torch.device):
+    """``gmm_loop_`` over ``(n, d)`` particles on :func:`mixture_model`, VP schedule, linear
+    tilt, all K seed pairs from one draw, from the same start each call. Returns the loop."""
+    sched, tilt = VPSchedule(), LinearTilt(4.0)
+    mix, bumps = mixture_model(d, device)
+    x0 = torch.randn(n, d, generator=torch.Generator().manual_seed(SEED)).to(device)
+    x, w = x0.clone(), torch.zeros(n, device=device)
+
+    def loop() -> None:
+        x.copy_(x0)
+        w.zero_()
+        seeds = draw_philox_seeds(None, device, n_steps=steps)
+        ops.gmm_loop_(x, w, mix, bumps, sched, tilt, steps, seeds=seeds, backend=backend)
+
+    return loop
+
+
 def loop_row(backend: str, n: int, d: int, steps: int, device: torch.device, *,
              reps: int = 15, budget_s: float | None = None) -> dict:
-    """Microseconds a step of :func:`gaussian_loop`: eager, and on CUDA in one CUDA graph."""
-    loop = gaussian_loop(backend, n, d, steps, device)
-    us = 1e3 * bench_ms(loop, device, reps, budget_s=budget_s) / steps
-    graph_us = None
-    if _on_cuda(device) and backend != "reference":
-        graph_us = 1e3 * graph_ms(loop, device, calls=1, reps=reps) / steps
-    return {"backend": backend, "shape": [n, d], "steps": steps, "us_per_step": us,
-            "graph_us_per_step": graph_us}
+    """Microseconds a step of :func:`gaussian_loop` and of :func:`mixture_loop`: eager, and on
+    CUDA in one CUDA graph."""
+    row = {"backend": backend, "shape": [n, d], "steps": steps}
+    for key, make in (("", gaussian_loop), ("mixture_", mixture_loop)):
+        loop = make(backend, n, d, steps, device)
+        row[f"{key}us_per_step"] = 1e3 * bench_ms(loop, device, reps, budget_s=budget_s) / steps
+        row[f"{key}graph_us_per_step"] = None
+        if _on_cuda(device) and backend != "reference":
+            row[f"{key}graph_us_per_step"] = \
+                1e3 * graph_ms(loop, device, calls=1, reps=reps) / steps
+    return row

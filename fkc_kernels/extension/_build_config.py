@@ -27,11 +27,13 @@ CPU_SOURCES = [
 ]
 CUDA_SOURCES = [
     "csrc/cuda/fkc_step_cuda.cu",
+    "csrc/cuda/gmm_loop_cuda.cu",
     "csrc/cuda/gmm_step_cuda.cu",
     "csrc/cuda/philox_normal_cuda.cu",
     "csrc/cuda/select_particles_cuda.cu",
     "csrc/cuda/systematic_resample_cuda.cu",
     "csrc/ops/fkc_step_register_cuda.cpp",
+    "csrc/ops/gmm_loop_register_cuda.cpp",
     "csrc/ops/gmm_step_register_cuda.cpp",
     "csrc/ops/noise_register_cuda.cpp",
     "csrc/ops/select_particles_register_cuda.cpp",

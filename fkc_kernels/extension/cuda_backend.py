@@ -30,5 +30,13 @@ class CUDABackend(ExtBackend):
         """The fused mixture step (csrc/cuda/gmm_step_cuda.cu), where ``gmm_fused``."""
         torch.ops.fkc.gmm_step_ext(*flat_gmm_args(tensors, scalars))
 
+    def gmm_loop(self, tensors: GmmTensors, coefs: torch.Tensor, seeds: torch.Tensor,
+                 ratio: bool, log_reward: bool) -> None:
+        """K mixture steps in one launch (csrc/cuda/gmm_loop_cuda.cu), where ``gmm_fused``."""
+        t = tensors
+        torch.ops.fkc.gmm_loop_ext(t.x, t.w, t.means, t.variances, t.log_weights, t.centers,
+                                   t.reward_variances, t.log_coefs, coefs, seeds, ratio,
+                                   log_reward)
+
 
 BACKEND = CUDABackend()

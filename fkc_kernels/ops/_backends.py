@@ -17,6 +17,10 @@ methods below. Tensors reach it validated, 2-D ``(N, D)`` with unit inner stride
   ``gmm_fused(d, n_mix, n_bumps) -> bool``, whether it takes that model
   (``fkc_kernels.ops._gmm_args``): the fused mixture step. Without it (or for a model it does not
   take) ``ops.gmm_step`` composes the reference's score with the backend's ``fkc_step``.
+* optional ``gmm_loop(tensors: GmmTensors, coefs, seeds, ratio, log_reward) -> None``: K mixture
+  steps in place in one launch, for models ``gmm_fused`` takes (``coefs`` float32 ``(K, 16)``,
+  ``seeds`` int64 ``(K, 2)``; ``fkc_kernels.ops.gmm_loop``). Without it ``gmm_loop_`` runs
+  ``gmm_step`` K times.
 
 Backends other than the reference are imported lazily, so importing ``fkc_kernels`` never fails
 because one of them cannot load.

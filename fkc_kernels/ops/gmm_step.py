@@ -240,6 +240,17 @@ def gmm_step_(x: torch.Tensor, w: torch.Tensor, mixture: GaussianMixture,
         x.copy_(x_new)
         w.copy_(w_new)
         return x, w
+    x, w, extra_dw, mix, bumps, c = validate_in_place(x, w, mixture, reward, kwargs)
+    n = x.shape[0]
+    _run(x, w, extra_dw, mix, bumps, kwargs.get("noise"), kwargs.get("generator"),
+         kwargs.get("seeds"), kwargs.get("backend", "auto"), c, _as_rows(x, n), w)
+    return x, w
+
+
+def validate_in_place(x: torch.Tensor, w: torch.Tensor, mixture: GaussianMixture,
+                      reward: GaussianBumps, kwargs: dict) -> tuple:
+    """:func:`gmm_step_`'s checks of a contiguous ``x`` and float32 ``w`` updated in place:
+    ``(x, w, extra_dw, mixture tensors, bump tensors, GmmScalars)``."""
     scalars = validate_scalars(*(kwargs.get(k, d) for k, d in _STEP_DEFAULTS))
     unknown = set(kwargs) - _KEYWORDS
     if unknown:
@@ -252,10 +263,7 @@ def gmm_step_(x: torch.Tensor, w: torch.Tensor, mixture: GaussianMixture,
         v.check_writable(name, t, "gmm_step_")
     v.check_no_shared_memory({"w": w, "x": x}, {"noise": kwargs.get("noise"),
                                                 "extra_dw": extra_dw}, "gmm_step_")
-    n = x.shape[0]
-    _run(x, w, extra_dw, mix, bumps, kwargs.get("noise"), kwargs.get("generator"),
-         kwargs.get("seeds"), kwargs.get("backend", "auto"), c, _as_rows(x, n), w)
-    return x, w
+    return x, w, extra_dw, mix, bumps, c
 
 
 # gmm_step's step scalars with their defaults, in validate_scalars' order
@@ -264,34 +272,3 @@ _STEP_DEFAULTS = (("h", None), ("g", None), ("lam", None), ("dlam", None), ("f_c
 _KEYWORDS = {k for k, _ in _STEP_DEFAULTS} | {"alpha", "sigma", "noise", "generator",
                                               "extra_dw", "seeds", "backend"}
 
-
-def gmm_loop_(x: torch.Tensor, w: torch.Tensor, mixture: GaussianMixture, reward: GaussianBumps,
-              schedule, tilt, n_steps: int, *, generator: torch.Generator | None = None,
-              seeds: torch.Tensor | None = None, increment: str = "fkc",
-              dw_clip: float | None = None, w_clip: tuple[float, float] | None = None,
-              backend: str = "auto") -> tuple[torch.Tensor, torch.Tensor]:
-    """``n_steps`` mixture steps in place, noise to data, one kernel a step where fused.
-
-    Step ``i`` is :func:`gmm_step_` at ``schedule.at_step(i, n_steps)`` (its ``α``, ``σ``,
-    ``h``, ``g``, ``f_coef``) and ``tilt.lam(t)``, ``tilt.dlam(t)``, with row ``i`` of
-    ``seeds`` (int64 ``(K, 2)``; by default one ``draw_philox_seeds(generator, device,
-    n_steps=K)``). No resampling: ``w`` accumulates the increments (unclipped by default). The
-    same steps as :class:`fkc_kernels.FKCSampler` with ``weights="fkc"``, ``resample=None``,
-    ``reward_at="x"`` and this mixture's score and reward; no host sync, so a CUDA graph can
-    capture the whole loop. Start ``x`` from ``schedule.prior_std`` times standard normals.
-
-    Returns:
-        ``(x, w)``, updated in place.
-    """
-    if isinstance(n_steps, bool) or not isinstance(n_steps, int) or n_steps < 1:
-        raise ValueError(f"n_steps: expected an int >= 1, got {n_steps!r}")
-    if seeds is None:
-        seeds = draw_philox_seeds(generator, x.device, n_steps=n_steps)
-    elif tuple(seeds.shape) != (n_steps, 2):
-        raise ValueError(f"seeds: expected shape ({n_steps}, 2), got {tuple(seeds.shape)}")
-    for i in range(n_steps):
-        c = schedule.at_step(i, n_steps)
-        gmm_step_(x, w, mixture, reward, alpha=c.alpha, sigma=c.sigma, h=c.h, g=c.g,
-                  lam=tilt.lam(c.t), dlam=tilt.dlam(c.t), f_coef=c.f_coef, seeds=seeds[i],
-                  increment=increment, dw_clip=dw_clip, w_clip=w_clip, backend=backend)
-    return x, w

@@ -19,6 +19,7 @@ from ..ops._gmm_args import GmmScalars, GmmTensors, flat_gmm_args
 from ..ops._schemas import define_backend_ops
 from ..ops._step_args import StepScalars, StepTensors, flat_step_args, split_step_args
 from .fkc_step import fkc_step as _fkc_step
+from .gmm_loop import gmm_loop as _gmm_loop
 from .gmm_step import MAX_D as _GMM_MAX_D
 from .gmm_step import gmm_step as _gmm_step
 from .gmm_step import launch as _gmm_launch
@@ -103,6 +104,11 @@ class TritonBackend:
             torch.ops.fkc.gmm_step_triton(*flat_gmm_args(tensors, scalars))
         else:  # eager: the launcher itself, as fkc_step
             _gmm_launch(tensors, scalars)
+
+    def gmm_loop(self, tensors: GmmTensors, coefs: torch.Tensor, seeds: torch.Tensor,
+                 ratio: bool, log_reward: bool) -> None:
+        """K mixture steps in one launch (fkc_kernels/triton/gmm_loop.py), eager only."""
+        _gmm_loop(tensors, coefs, seeds, ratio=ratio, log_reward=log_reward)
 
 
 BACKEND = TritonBackend()

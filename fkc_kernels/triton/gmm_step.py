@@ -13,7 +13,7 @@ from __future__ import annotations
 import triton
 import triton.language as tl
 
-from ..ops._gmm_args import GmmScalars, GmmTensors, split_gmm_args
+from ..ops._gmm_args import GmmScalars, GmmTensors, kernel_scalars, split_gmm_args
 from ._host import cdiv, next_power_of_2
 from ._philox import load_seeds, normals_interleaved, normals_per_element
 from .fkc_step import store_new_w
@@ -58,22 +58,10 @@ def _online_mixture(xs, mask, c_ptr, v_ptr, lw_ptr, n_comp, D, alpha, alpha2, si
 
 
 @triton.jit
-def _gmm_step_kernel(
-    x_ptr, z_ptr, w_ptr, e_ptr, seeds_ptr, xo_ptr, wo_ptr,
-    mu_ptr, var_ptr, lw_ptr, rc_ptr, rv_ptr, rk_ptr, n_mix, n_bumps,
-    N, D, stride_x, stride_z, stride_xo,
-    alpha, alpha2, sigma2, g2, half_lam, g_sqrt_h, f_coef, h, lam, dlam, half_g2_lam, ratio_gg,
-    ratio_gz, dw_clip, w_min, w_max,
-    HAS_NOISE: tl.constexpr, HAS_EXTRA: tl.constexpr, NOISE_BY_GROUP: tl.constexpr,
-    RATIO: tl.constexpr, LOG_REWARD: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr,
-):
-    rows = tl.program_id(0) * BLOCK_N + tl.arange(0, BLOCK_N)
-    row_ok = rows < N
-    rows64 = rows.to(tl.int64)
-    cols = tl.arange(0, BLOCK_D)
-    mask = row_ok[:, None] & (cols < D)[None, :]
-    xs = tl.load(x_ptr + rows64[:, None] * stride_x + cols[None, :], mask=mask,
-                 other=0.0).to(tl.float32)
+def score_and_reward(xs, mask, mu_ptr, var_ptr, lw_ptr, rc_ptr, rv_ptr, rk_ptr, n_mix, n_bumps,
+                     D, alpha, alpha2, sigma2, cols, LOG_REWARD: tl.constexpr,
+                     BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr):
+    """The rows' mixture score ``s``, reward ``r`` and ``∇r`` at ``xs`` (zeros outside ``mask``)."""
     _m, s_sum, s_acc = _online_mixture(xs, mask, mu_ptr, var_ptr, lw_ptr, n_mix, D, alpha,
                                        alpha2, sigma2, cols, True, BLOCK_N, BLOCK_D)
     s = s_acc / s_sum[:, None]
@@ -86,21 +74,28 @@ def _gmm_step_kernel(
         scale = tl.exp(tl.where(r_max == float("-inf"), 0.0, r_max))
         r = scale * r_sum
         gr = scale[:, None] * r_acc
-    if HAS_NOISE:
-        z = tl.load(z_ptr + rows64[:, None] * stride_z + cols[None, :], mask=mask,
-                    other=0.0).to(tl.float32)
+    return s, r, gr
+
+
+@triton.jit
+def step_noise(seeds_ptr, rows64, cols, D, NOISE_BY_GROUP: tl.constexpr, BLOCK_N: tl.constexpr,
+               BLOCK_D: tl.constexpr):
+    """The noise contract's normals of the rows' elements under ``seeds_ptr``'s ``[S, O]``."""
+    seed, offset = load_seeds(seeds_ptr)
+    if NOISE_BY_GROUP:  # D % 4 == 0: group of (n, d) is n * D/4 + d/4
+        groups = rows64[:, None] * (D // 4) + tl.arange(0, BLOCK_D // 4)[None, :]
+        z = normals_interleaved(seed, offset, groups, BLOCK_N, BLOCK_D // 4)
     else:
-        seed, offset = load_seeds(seeds_ptr)
-        if NOISE_BY_GROUP:  # D % 4 == 0: group of (n, d) is n * D/4 + d/4
-            groups = rows64[:, None] * (D // 4) + tl.arange(0, BLOCK_D // 4)[None, :]
-            z = normals_interleaved(seed, offset, groups, BLOCK_N, BLOCK_D // 4)
-        else:
-            z = normals_per_element(seed, offset, rows64[:, None] * D + cols[None, :])
+        z = normals_per_element(seed, offset, rows64[:, None] * D + cols[None, :])
+    return z
+
+
+@triton.jit
+def move(xs, s, gr, z, mask, g2, half_lam, g_sqrt_h, f_coef, h, RATIO: tl.constexpr):
+    """``x'`` of the rows and the two row sums of their weight increment."""
     fx = f_coef * xs
     drift = g2 * (s + half_lam * gr) - fx
     x_new = xs + h * drift + g_sqrt_h * z
-    tl.store(xo_ptr + rows64[:, None] * stride_xo + cols[None, :],
-             x_new.to(xo_ptr.dtype.element_ty), mask=mask)
     gr = tl.where(mask, gr, 0.0)
     if RATIO:
         ga = tl.sum(gr * gr, axis=1)
@@ -108,8 +103,48 @@ def _gmm_step_kernel(
     else:
         ga = tl.sum(gr * fx, axis=1)
         gb = tl.sum(gr * s, axis=1)
+    return x_new, ga, gb
+
+
+@triton.jit
+def _gmm_step_kernel(
+    x_ptr, z_ptr, w_ptr, e_ptr, seeds_ptr, xo_ptr, wo_ptr,
+    mu_ptr, var_ptr, lw_ptr, rc_ptr, rv_ptr, rk_ptr, n_mix, n_bumps,
+    N, D, stride_x, stride_z, stride_xo,
+    alpha, alpha2, sigma2, h, g2, half_lam, g_sqrt_h, f_coef, dlam, lam, half_g2_lam, dw_clip,
+    w_min, w_max, ratio_gg, ratio_gz,
+    HAS_NOISE: tl.constexpr, HAS_EXTRA: tl.constexpr, NOISE_BY_GROUP: tl.constexpr,
+    RATIO: tl.constexpr, LOG_REWARD: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr,
+):
+    rows = tl.program_id(0) * BLOCK_N + tl.arange(0, BLOCK_N)
+    row_ok = rows < N
+    rows64 = rows.to(tl.int64)
+    cols = tl.arange(0, BLOCK_D)
+    mask = row_ok[:, None] & (cols < D)[None, :]
+    xs = tl.load(x_ptr + rows64[:, None] * stride_x + cols[None, :], mask=mask,
+                 other=0.0).to(tl.float32)
+    s, r, gr = score_and_reward(xs, mask, mu_ptr, var_ptr, lw_ptr, rc_ptr, rv_ptr, rk_ptr, n_mix,
+                                n_bumps, D, alpha, alpha2, sigma2, cols, LOG_REWARD, BLOCK_N,
+                                BLOCK_D)
+    if HAS_NOISE:
+        z = tl.load(z_ptr + rows64[:, None] * stride_z + cols[None, :], mask=mask,
+                    other=0.0).to(tl.float32)
+    else:
+        z = step_noise(seeds_ptr, rows64, cols, D, NOISE_BY_GROUP, BLOCK_N, BLOCK_D)
+    x_new, ga, gb = move(xs, s, gr, z, mask, g2, half_lam, g_sqrt_h, f_coef, h, RATIO)
+    tl.store(xo_ptr + rows64[:, None] * stride_xo + cols[None, :],
+             x_new.to(xo_ptr.dtype.element_ty), mask=mask)
     store_new_w(w_ptr, e_ptr, wo_ptr, rows, row_ok, r, ga, gb, h, lam, dlam, half_g2_lam,
                 ratio_gg, ratio_gz, dw_clip, w_min, w_max, HAS_EXTRA, RATIO)
+
+
+def tile(n: int, d: int, block_n: int | None) -> tuple[int, int]:
+    """``(BLOCK_N, BLOCK_D)``: whole rows (``BLOCK_D >= D``), ``block_n`` rows a program or, when
+    ``None``, enough to fill a tile of ``_TILE`` elements (not past the rows there are)."""
+    block_d = max(4, next_power_of_2(d))
+    if block_n is None:
+        block_n = max(1, min(_TILE // block_d, next_power_of_2(n)))
+    return block_n, block_d
 
 
 def launch(t: GmmTensors, c: GmmScalars, *, block_n: int | None = None,
@@ -121,20 +156,14 @@ def launch(t: GmmTensors, c: GmmScalars, *, block_n: int | None = None,
     n, d = t.x.shape
     if n == 0:
         return
-    block_d = max(4, next_power_of_2(d))
-    if block_n is None:
-        block_n = max(1, min(_TILE // block_d, next_power_of_2(n)))
-    g2 = c.g * c.g
+    block_n, block_d = tile(n, d, block_n)
     dummy = t.x
     _gmm_step_kernel[(cdiv(n, block_n),)](
         t.x, dummy if t.noise is None else t.noise, t.w,
         t.w if t.extra_dw is None else t.extra_dw, dummy if t.seeds is None else t.seeds,
         t.x_out, t.w_out, t.means, t.variances, t.log_weights, t.centers, t.reward_variances,
         t.log_coefs, t.means.shape[0], t.centers.shape[0], n, d, t.x.stride(0),
-        0 if t.noise is None else t.noise.stride(0), t.x_out.stride(0),
-        c.alpha, c.alpha * c.alpha, c.sigma * c.sigma, g2, 0.5 * c.lam, c.g * c.h**0.5, c.f_coef,
-        c.h, c.lam, c.dlam, 0.5 * g2 * c.lam, c.h * g2 * c.lam * c.lam / 8,
-        0.5 * c.g * c.h**0.5 * c.lam, c.dw_clip, c.w_min, c.w_max,
+        0 if t.noise is None else t.noise.stride(0), t.x_out.stride(0), *kernel_scalars(c),
         HAS_NOISE=t.noise is not None, HAS_EXTRA=t.extra_dw is not None,
         NOISE_BY_GROUP=d % 4 == 0, RATIO=c.increment == "ratio", LOG_REWARD=c.log_reward,
         BLOCK_N=block_n, BLOCK_D=block_d, num_warps=num_warps,

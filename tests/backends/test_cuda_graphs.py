@@ -63,8 +63,9 @@ def test_resampling_and_ess_capture_in_a_cuda_graph(backend):
 
 @pytest.mark.parametrize("backend", GPU_BACKENDS)
 def test_mixture_loop_is_one_kernel_a_step_and_captures(backend):
-    """gmm_loop_ with the K seeds given launches exactly K kernels (score, reward and step
-    fused), and one CUDA graph of it replays the eager loop bit for bit."""
+    """gmm_loop_ with the K seeds given launches one kernel for all K steps on a backend with a
+    loop kernel, else exactly K (score, reward and step fused), and one CUDA graph of it replays
+    the eager loop bit for bit."""
     from torch.profiler import ProfilerActivity, profile
 
     k, n, d = 10, 512, 64
@@ -85,7 +86,8 @@ def test_mixture_loop_is_one_kernel_a_step_and_captures(backend):
         torch.cuda.synchronize()
     kernels = [e for e in prof.events() if e.device_type == torch.autograd.DeviceType.CUDA
                and not e.name.startswith(("Memcpy", "Memset"))]
-    assert len(kernels) == k, [e.name for e in kernels]
+    want = 1 if hasattr(fkc_kernels.ops.get_backend_object(backend), "gmm_loop") else k
+    assert len(kernels) == want, [e.name for e in kernels]
     x_g, w_g = x0.clone(), torch.zeros(n, device="cuda")
     graph = torch.cuda.CUDAGraph()
     with torch.cuda.graph(graph):
