@@ -3,9 +3,9 @@
     python bench/kernel_resources.py [--out bench/out/kernel_resources.md]
 
 CUDA: each csrc/cuda/*.cu is compiled for sm_90 with the extension's nvcc flags into a cubin
-(``-Xptxas -v`` gives registers, spills, smem per kernel). Triton: each kernel configuration the
-launchers pick at the benchmark shapes is compiled ahead of time for ``GPUTarget("cuda", 90, 32)``
-with the pointer and stride alignment the JIT would see (interpreter off), and its PTX is
+(``-Xptxas -v`` gives registers, spills, smem per kernel). Triton: the launches the launchers make
+at the benchmark shapes are recorded and compiled ahead of time for ``GPUTarget("cuda", 90, 32)``
+as the JIT would specialise them (bench/triton_aot.py; interpreter off), and each PTX is
 assembled by triton's ptxas with ``-v``. For every kernel the SASS (cuobjdump) gives the number
 of global loads and stores by width (``LDG.E.128`` = 16 bytes a thread). A regression in
 registers, spills or vector width shows here before any GPU run. The Triton selection kernel is
@@ -27,6 +27,9 @@ from collections import Counter
 os.environ.pop("TRITON_INTERPRET", None)  # compile, never interpret
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import triton_aot  # noqa: E402  (bench/, beside this file: records and compiles the launches)
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 ARCH = "sm_90"
@@ -153,20 +156,6 @@ def cuda_rows(tmp: str) -> list[str]:
     return rows
 
 
-def _triton_compile(fn, signature: dict, constexprs: dict, aligned: set[str], num_warps: int):
-    import triton
-    from triton.backends.compiler import GPUTarget
-
-    attrs = {(fn.arg_names.index(a),): [["tt.divisibility", 16]] for a in aligned}
-    sig = {name: ("constexpr" if name in constexprs else signature[name])
-           for name in fn.arg_names}
-    src = triton.compiler.ASTSource(fn=fn, signature=sig, constexprs=constexprs, attrs=attrs)
-    target = GPUTarget("cuda", 90, 32)
-    backend = triton.compiler.make_backend(target)
-    options = backend.parse_options({"num_warps": num_warps})
-    return triton.compile(src, target=target, options=options.__dict__)
-
-
 def _triton_row(kernel: str, config: str, compiled, tmp: str) -> str:
     ptx = os.path.join(tmp, "k.ptx")
     with open(ptx, "w") as fh:
@@ -182,115 +171,53 @@ def _triton_row(kernel: str, config: str, compiled, tmp: str) -> str:
     return _row(kernel, config, info, ld, st)
 
 
+def _launch_rows(config: str, call, tmp: str) -> list[str]:
+    """A row per launch of ``call`` (a bench/triton_aot.py call builder), compiled for sm_90 as
+    the JIT would specialise it."""
+    rows = []
+    for name, fn, args, kwargs in triton_aot.launches(call):
+        t0 = time.perf_counter()
+        compiled = triton_aot.compile_launch(fn, args, kwargs, 90)
+        took = f" ({time.perf_counter() - t0:.0f} s)"
+        rows.append(_triton_row(f"triton {name}", config + took, compiled, tmp))
+    return rows
+
+
 def triton_rows(tmp: str) -> list[str]:
+    """The Triton kernels at the benchmark shapes, from the launches their launchers make
+    (bench/triton_aot.py records them on CPU tensors)."""
     try:
         import torch
-        import triton
 
         from fkc_kernels.triton import fkc_step as ts
-        from fkc_kernels.triton import systematic_resample as rs
+        from fkc_kernels.triton._host import cdiv
     except Exception as exc:  # triton missing: say so
         return [f"(Triton kernels skipped: {type(exc).__name__}: {exc})"]
     rows = []
     for n, d in STEP_SHAPES:
         block_n, block_d, warps = ts.block_sizes(n, d)
-        splits = ts.d_splits(triton.cdiv(n, block_n), d, block_d, torch.device("cuda"))
-        d_per = triton.cdiv(triton.cdiv(d, block_d), splits) * block_d
-        split = triton.cdiv(d, d_per) > 1
+        splits = ts.d_splits(cdiv(n, block_n), d, block_d, torch.device("cuda"))
         # both increments in fp32 (the ratio's row sums replace the FKC ones), bf16 the FKC one
-        for tname, ratio in [("fp32", False), ("fp32", True), ("bf16", False)]:
-            p = f"*{tname}"
-            sig = dict(x_ptr=p, s_ptr=p, gr_ptr=p, f_ptr=p, z_ptr=p, r_ptr="*fp32",
-                       e_ptr="*fp32", w_ptr="*fp32", seeds_ptr="*i64", xo_ptr=p,
-                       wo_ptr="*fp32", part_ptr="*fp32", N="i32", D="i32", stride_x="i32",
-                       stride_s="i32", stride_gr="i32", stride_f="i32", stride_z="i32",
-                       stride_xo="i32", d_per_program="i32")
-            sig.update({k: "fp32" for k in ("h", "g2", "half_lam", "g_sqrt_h", "f_coef", "lam",
-                                             "dlam", "half_g2_lam", "ratio_gg", "ratio_gz",
-                                             "dw_clip", "w_min", "w_max")})
-            const = dict(HAS_F=False, HAS_NOISE=False, HAS_EXTRA=False, RATIO=ratio,
-                         NOISE_BY_GROUP=d % 4 == 0, SPLIT_D=split, BLOCK_N=block_n,
-                         BLOCK_D=block_d, MULTI_TILE=d_per > block_d, stride_f=0, stride_z=0)
-            aligned = {k for k, v in sig.items() if v.startswith("*")}
-            aligned |= {k for k in ("D", "stride_x", "stride_s", "stride_gr", "stride_xo",
-                                    "d_per_program") if d % 16 == 0}
-            aligned -= set(const)
-            config = (f"({n}, {d}) {tname}{' ratio' if ratio else ''}: BLOCK {block_n}x{block_d}, "
-                      f"{warps} warps{', split D' if split else ''}")
-            t0 = time.perf_counter()
-            compiled = _triton_compile(ts._fkc_step_kernel, sig, const, aligned, warps)
-            took = f" ({time.perf_counter() - t0:.0f} s)"
-            rows.append(_triton_row("triton fkc_step", config + took, compiled, tmp))
-    n = 65536
-    block = 1024
-    n_blocks = triton.cdiv(n, block)
-    for fn, sig, const in [
-        (rs._block_max_kernel, dict(logw_ptr="*fp32", max_ptr="*fp64", N="i32"),
-         dict(BLOCK=block)),
-        (rs._block_cumsum_kernel, dict(logw_ptr="*fp32", max_ptr="*fp64", cdf_ptr="*fp64",
-                                       sum_ptr="*fp64", N="i32", n_blocks="i32"),
-         dict(BLOCK=block, CHUNK=max(16, triton.next_power_of_2(n_blocks)))),
-        (rs._normalize_kernel, dict(cdf_ptr="*fp64", sum_ptr="*fp64", N="i32", n_blocks="i32"),
-         dict(BLOCK=block, CHUNK=max(16, triton.next_power_of_2(n_blocks)))),
-        (rs._search_kernel, dict(cdf_ptr="*fp64", u_ptr="*fp64", out_ptr="*i64", N="i32"),
-         dict(N_STEPS=n.bit_length() + 1, BLOCK=block)),
-    ]:
-        aligned = {k for k, v in sig.items() if v.startswith("*")} | {"N"}
-        compiled = _triton_compile(fn, sig, const, aligned, 4)
-        rows.append(_triton_row(f"triton {fn.__name__}", f"N={n}", compiled, tmp))
-    rows.extend(_selection_rows(tmp))
-    rows.extend(_gmm_rows(tmp))
-    return rows
-
-
-def _gmm_rows(tmp: str) -> list[str]:
-    """The mixture step's kernel at the loop's shape and at the row-length extremes."""
-    import triton
-
-    from fkc_kernels.triton import gmm_step as gs
-
-    rows = []
-    for n, d, tname, ratio in [(4096, 64, "fp32", False), (4096, 64, "fp32", True),
-                               (4096, 64, "bf16", False), (65536, 2, "fp32", False),
-                               (256, 1024, "fp32", False)]:
-        p = f"*{tname}"
-        sig = dict(x_ptr=p, z_ptr=p, w_ptr="*fp32", e_ptr="*fp32", seeds_ptr="*i64", xo_ptr=p,
-                   wo_ptr="*fp32", n_mix="i32", n_bumps="i32", N="i32", D="i32",
-                   stride_x="i32", stride_z="i32", stride_xo="i32")
-        sig.update({k: "*fp32" for k in ("mu_ptr", "var_ptr", "lw_ptr", "rc_ptr", "rv_ptr",
-                                         "rk_ptr")})
-        sig.update({k: "fp32" for k in ("alpha", "alpha2", "sigma2", "g2", "half_lam",
-                                         "g_sqrt_h", "f_coef", "h", "lam", "dlam", "half_g2_lam",
-                                         "ratio_gg", "ratio_gz", "dw_clip", "w_min", "w_max")})
-        block_d = max(4, triton.next_power_of_2(d))
-        block_n = max(1, min(gs._TILE // block_d, triton.next_power_of_2(n)))
-        const = dict(HAS_NOISE=False, HAS_EXTRA=False, NOISE_BY_GROUP=d % 4 == 0, RATIO=ratio,
-                     LOG_REWARD=True, BLOCK_N=block_n, BLOCK_D=block_d, stride_z=0)
-        aligned = {k for k, v in sig.items() if v.startswith("*")}
-        aligned |= {k for k in ("D", "stride_x", "stride_xo") if d % 16 == 0}
-        aligned -= set(const)
-        t0 = time.perf_counter()
-        compiled = _triton_compile(gs._gmm_step_kernel, sig, const, aligned, 4)
-        config = (f"({n}, {d}) {tname}{' ratio' if ratio else ''}: BLOCK {block_n}x{block_d}, "
-                  f"4 warps ({time.perf_counter() - t0:.0f} s)")
-        rows.append(_triton_row("triton gmm_step", config, compiled, tmp))
-    return rows
-
-
-def _selection_rows(tmp: str) -> list[str]:
-    from fkc_kernels.triton import select_particles as sp
-
-    rows = []
-    sig = dict(w_ptr="*fp32", seeds_ptr="*i64", N="i32", n_top="i32", n_random="i32",
-               top_key="*i64", top_idx="*i64", rnd_key="*i64", rnd_idx="*i64", counters="*i32",
-               n_blocks="i32", out_ptr="*i64")
+        for tname, dtype, inc in [("fp32", torch.float32, "fkc"), ("fp32", torch.float32, "ratio"),
+                                  ("bf16", torch.bfloat16, "fkc")]:
+            config = (f"({n}, {d}) {tname}{' ratio' if inc == 'ratio' else ''}: BLOCK "
+                      f"{block_n}x{block_d}, {warps} warps{', split D' if splits > 1 else ''}")
+            rows += _launch_rows(config, lambda n=n, d=d, dt=dtype, i=inc, s=splits:
+                                 triton_aot.step_call(n, d, dt, i, split=s), tmp)
+    rows += _launch_rows("N=65536", lambda: triton_aot.resample_call(65536), tmp)
     for n, k in [(65536, 64), (1 << 20, 256)]:
-        const = sp.launch_config(n, k, k // 2)
-        t0 = time.perf_counter()
-        compiled = _triton_compile(sp._select_kernel, sig, const,
-                                   {a for a, t in sig.items() if t.startswith("*")}, sp.NUM_WARPS)
-        rows.append(_triton_row("triton _select_kernel",
-                                f"N={n} k={k} ({time.perf_counter() - t0:.0f} s)", compiled, tmp))
+        rows += _launch_rows(f"N={n} k={k}",
+                             lambda n=n, k=k: triton_aot.select_call(n, k, k // 2), tmp)
+    # the mixture step at the loop's shape and at the row-length extremes, and its K-step loop
+    for n, d, tname, inc in [(4096, 64, "fp32", "fkc"), (4096, 64, "fp32", "ratio"),
+                             (4096, 64, "bf16", "fkc"), (65536, 2, "fp32", "fkc"),
+                             (256, 1024, "fp32", "fkc")]:
+        dtype = torch.float32 if tname == "fp32" else torch.bfloat16
+        config = f"({n}, {d}) {tname}{' ratio' if inc == 'ratio' else ''}"
+        rows += _launch_rows(config, lambda n=n, d=d, dt=dtype, i=inc:
+                             triton_aot.gmm_call(n, d, dt, None, i), tmp)
+    rows += _launch_rows("(4096, 64) fp32, K = 100",
+                         lambda: triton_aot.gmm_call(4096, 64, torch.float32, 100), tmp)
     return rows
 
 
