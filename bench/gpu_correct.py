@@ -124,8 +124,9 @@ def check_resample(dev: torch.device, name: str, rows, dry: bool) -> None:
 
 
 def check_gmm_loop(dev: torch.device, name: str, rows, dry: bool) -> None:
-    """The K-step mixture loop in one launch against K one-step launches of the same backend
-    (bit for bit by design), and its first step against the reference's."""
+    """The K-step mixture loop in one launch against K one-step launches of the same backend:
+    the same bits by design (each step's one-step agreement with the reference is
+    ``gpu_loops.mixture_agreement``'s row in the gmmloop section)."""
     shapes = [(16, 8, 3)] if dry else [(4096, 64, 100), (1000, 30, 20), (333, 300, 10)]
     sched, tilt = fk.VPSchedule(), fk.LinearTilt(4.0)
     for n, d, k in shapes:

@@ -23,8 +23,10 @@ __device__ __forceinline__ StepCoefs step_coefs(const float* k) {
                    k[10], k[11], k[12], k[13], k[14], k[15], kRatio};
 }
 
+// 2 blocks an SM as the step kernel, except with 16 elements a thread (rows of 257-512): the
+// loop's extra state (w, the step's coefficients) spilled at 128 registers there
 template <typename T, int kRowThreads, int kPer, bool kAligned, bool kRatio>
-__global__ void __launch_bounds__(kBlock, 2)
+__global__ void __launch_bounds__(kBlock, kPer >= 16 ? 1 : 2)
     gmm_loop_kernel(const GmmArgs<T> a, const float* coefs, int64_t n_steps) {
   constexpr int kRowsPerBlock = kBlock / kRowThreads;
   const int t = threadIdx.x % kRowThreads;

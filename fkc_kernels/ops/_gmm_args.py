@@ -6,6 +6,7 @@ step"), like ``_step_args`` for the plain step.
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import torch
@@ -71,8 +72,8 @@ def kernel_scalars(c: GmmScalars) -> tuple[float, ...]:
     ``make_step_coefs`` combine them; a kernel rounds each to float32 once."""
     g2 = c.g * c.g
     return (c.alpha, c.alpha * c.alpha, c.sigma * c.sigma, c.h, g2, 0.5 * c.lam,
-            c.g * c.h**0.5, c.f_coef, c.dlam, c.lam, 0.5 * g2 * c.lam, c.dw_clip, c.w_min,
-            c.w_max, c.h * g2 * c.lam * c.lam / 8, 0.5 * c.g * c.h**0.5 * c.lam)
+            c.g * math.sqrt(c.h), c.f_coef, c.dlam, c.lam, 0.5 * g2 * c.lam, c.dw_clip, c.w_min,
+            c.w_max, c.h * g2 * c.lam * c.lam / 8, 0.5 * c.g * math.sqrt(c.h) * c.lam)
 
 
 GMM_SCHEMA = schema_of(GmmTensors, GmmScalars, {**_SCHEMA_TYPES, "log_reward": "bool"})

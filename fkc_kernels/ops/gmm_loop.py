@@ -10,6 +10,7 @@ can capture a loop whose table a warm-up call (which capture needs anyway) has b
 
 from __future__ import annotations
 
+from array import array
 from collections import OrderedDict
 
 import torch
@@ -23,10 +24,10 @@ from .gmm_step import gmm_step_, validate_in_place
 from .noise import draw_philox_seeds
 
 _TABLE_CACHE_SIZE = 16
-_TABLES: OrderedDict[tuple, torch.Tensor] = OrderedDict()
+_TABLES: OrderedDict[tuple[str, bytes], torch.Tensor] = OrderedDict()
 # tables a captured CUDA graph reads: a graph's replay reads the table, and nothing tells us when
 # the graph is gone, so these are never evicted
-_CAPTURED: dict[tuple, torch.Tensor] = {}
+_CAPTURED: dict[tuple[str, bytes], torch.Tensor] = {}
 
 
 def _step_kwargs(schedule, tilt, n_steps: int, increment: str, dw_clip, w_clip) -> list[dict]:
@@ -52,29 +53,41 @@ def _coef_rows(steps: list[dict], log_reward: bool) -> tuple[tuple[float, ...], 
     return tuple(rows)
 
 
+def _table_key(rows: tuple, device: torch.device) -> tuple[str, bytes]:
+    """The cache key of a table: its device and the bits of its double values (``0.0`` and
+    ``-0.0`` compare equal as floats but can give other results)."""
+    return str(device), array("d", [v for row in rows for v in row]).tobytes()
+
+
 def _coef_table(rows: tuple, device: torch.device) -> torch.Tensor | None:
     """The float32 ``(K, 16)`` table of ``rows`` on ``device``, from the cache when it holds it;
-    ``None`` while a CUDA graph is being captured and it does not (a copy from pageable host
-    memory cannot be captured)."""
-    key = (str(device), rows)
-    capturing = device.type == "cuda" and torch.cuda.is_current_stream_capturing()
+    ``None`` while a CUDA graph is being captured and it does not (a table made during capture
+    would be freed while the graph still reads it)."""
+    key = _table_key(rows, device)
+    cuda = device.type == "cuda"
+    capturing = cuda and torch.cuda.is_current_stream_capturing()
     table = _CAPTURED.get(key, _TABLES.get(key))
     if table is not None:
         if capturing:
             _CAPTURED[key] = table
         elif key in _TABLES:
             _TABLES.move_to_end(key)
+        if cuda and not capturing:  # freed on eviction: not before this stream has read it
+            table.record_stream(torch.cuda.current_stream(device))
         return table
     if capturing:
         return None
-    table = torch.tensor(rows, dtype=torch.float32, device=device)
+    host = torch.tensor(rows, dtype=torch.float32)
+    # from pinned memory without blocking the host (the pinned allocator keeps the buffer
+    # until the copy is done)
+    table = host.pin_memory().to(device, non_blocking=True) if cuda else host.to(device)
     _TABLES[key] = table
     if len(_TABLES) > _TABLE_CACHE_SIZE:
         _TABLES.popitem(last=False)
     return table
 
 
-def _run_fused(x, w, mixture, reward, steps: list[dict], seeds: torch.Tensor,
+def _run_fused(x, w, mixture, reward, steps: list[dict], rows: tuple, seeds: torch.Tensor,
                backend: str) -> bool:
     """The K steps in one launch of the backend's loop kernel; ``False`` (nothing done) where
     there is none for these arguments, and the caller runs the steps one by one."""
@@ -87,15 +100,15 @@ def _run_fused(x, w, mixture, reward, steps: list[dict], seeds: torch.Tensor,
         x, w, mixture, reward, {**steps[0], "seeds": seeds[0], "backend": backend})
     impl = resolve_backend(backend, x.device)
     n = x.shape[0]
-    rows = _as_rows(x, n)
-    if not hasattr(impl, "gmm_loop") or not impl.gmm_fused(rows.shape[1], mix[0].shape[0],
+    x_rows = _as_rows(x, n)
+    if not hasattr(impl, "gmm_loop") or not impl.gmm_fused(x_rows.shape[1], mix[0].shape[0],
                                                            bumps[0].shape[0]):
         return False
-    table = _coef_table(_coef_rows(steps, reward.log), x.device)
+    table = _coef_table(rows, x.device)
     if table is None:
         return False
     if n > 0:
-        t = GmmTensors(rows, w, *mix, *bumps, None, None, None, rows, w)
+        t = GmmTensors(x_rows, w, *mix, *bumps, None, None, None, x_rows, w)
         impl.gmm_loop(t, table, seeds.contiguous(), c.increment == "ratio", c.log_reward)
     return True
 
@@ -115,11 +128,12 @@ def gmm_loop_(x: torch.Tensor, w: torch.Tensor, mixture: GaussianMixture, reward
     ``reward_at="x"`` and this mixture's score and reward. Start ``x`` from
     ``schedule.prior_std`` times standard normals.
 
-    On a backend with a loop kernel (``triton``; for models its ``gmm_step`` fuses; ``x``
-    contiguous, ``w`` float32 contiguous, no autograd, not under ``torch.compile``) all K steps
-    are one launch with the bits of the K steps; elsewhere one :func:`gmm_step_` a step. No host
-    sync either way, so a CUDA graph can capture the loop: capture after one eager call with the
-    same schedule, which puts the step table on the device.
+    On a backend with a loop kernel (``triton``, ``cuda``; for models its ``gmm_step`` fuses;
+    ``x`` contiguous, ``w`` float32 contiguous, no autograd, not under ``torch.compile``) all K
+    steps are one launch with the bits of the K steps; elsewhere one :func:`gmm_step_` a step.
+    Every step's scalars are checked before the first step. No host sync either way (the step
+    table goes to the device from pinned memory), so a CUDA graph can capture the loop: capture
+    after one eager call with the same schedule, which puts the step table on the device.
 
     Args:
         x: particles ``(N, *S)``; w: log-weights ``(N,)``; mixture, reward: as for
@@ -138,7 +152,9 @@ def gmm_loop_(x: torch.Tensor, w: torch.Tensor, mixture: GaussianMixture, reward
         got = tuple(seeds.shape) if isinstance(seeds, torch.Tensor) else type(seeds).__name__
         raise ValueError(f"seeds: expected an int64 tensor of shape ({n_steps}, 2), got {got}")
     steps = _step_kwargs(schedule, tilt, n_steps, increment, dw_clip, w_clip)
-    if not _run_fused(x, w, mixture, reward, steps, seeds, backend):
+    # every step's scalars checked before any step moves x and w, on every backend
+    rows = _coef_rows(steps, reward.log if isinstance(reward, GaussianBumps) else True)
+    if not _run_fused(x, w, mixture, reward, steps, rows, seeds, backend):
         for i, kw in enumerate(steps):
             gmm_step_(x, w, mixture, reward, seeds=seeds[i], backend=backend, **kw)
     return x, w

@@ -3,6 +3,8 @@ PyTorch."""
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from .philox import draw_philox_seeds, philox_normal
@@ -67,12 +69,12 @@ def fkc_step(
     g2 = g * g
     drift = g2 * (s + (0.5 * lam) * gr) - fx
     z = noise.to(cd)
-    x_new = xs + h * drift + (g * h**0.5) * z
+    x_new = xs + h * drift + (g * math.sqrt(h)) * z
     n = x.shape[0]
     if increment == "ratio":
         gr_gr = (gr * gr).reshape(n, -1).sum(1)  # ‖∇r‖² per particle
         gr_z = (gr * z).reshape(n, -1).sum(1)  # <∇r, ξ> per particle
-        dw = -((h * g2 * lam * lam / 8) * gr_gr + (0.5 * g * h**0.5 * lam) * gr_z)
+        dw = -((h * g2 * lam * lam / 8) * gr_gr + (0.5 * g * math.sqrt(h) * lam) * gr_z)
     else:
         gr_f = (gr * fx).reshape(n, -1).sum(1)  # <∇r, f(x)> per particle
         gr_s = (gr * s).reshape(n, -1).sum(1)  # <∇r, s> per particle

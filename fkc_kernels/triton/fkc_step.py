@@ -11,6 +11,8 @@ operation for operation.
 
 from __future__ import annotations
 
+import math
+
 import torch
 import triton
 import triton.language as tl
@@ -222,7 +224,7 @@ def fkc_step(t: StepTensors, c: StepScalars, *, split: int | None = None) -> Non
     # float32, so rounding them once here reproduces its arithmetic (and fp32 math is the contract).
     g2 = c.g * c.g
     w_coefs = (c.h, c.lam, c.dlam, 0.5 * g2 * c.lam, c.h * g2 * c.lam * c.lam / 8,
-               0.5 * c.g * c.h**0.5 * c.lam, c.dw_clip, c.w_min, c.w_max)
+               0.5 * c.g * math.sqrt(c.h) * c.lam, c.dw_clip, c.w_min, c.w_max)
     flags = dict(HAS_EXTRA=t.extra_dw is not None, RATIO=c.increment == "ratio")
     dummy = t.x  # pointer for absent optional tensors (never read: constexpr switches)
     extra = t.reward if t.extra_dw is None else t.extra_dw
@@ -232,7 +234,7 @@ def fkc_step(t: StepTensors, c: StepScalars, *, split: int | None = None) -> Non
         dummy if t.seeds is None else t.seeds, t.x_out, t.w_out, part,
         n, d, t.x.stride(0), t.score.stride(0), t.reward_grad.stride(0),
         0 if t.f is None else t.f.stride(0), 0 if t.noise is None else t.noise.stride(0),
-        t.x_out.stride(0), d_per_program, g2, 0.5 * c.lam, c.g * c.h**0.5, c.f_coef, *w_coefs,
+        t.x_out.stride(0), d_per_program, g2, 0.5 * c.lam, c.g * math.sqrt(c.h), c.f_coef, *w_coefs,
         HAS_F=t.f is not None, HAS_NOISE=t.noise is not None, NOISE_BY_GROUP=d % 4 == 0,
         SPLIT_D=n_splits > 1, BLOCK_N=block_n, BLOCK_D=block_d,
         MULTI_TILE=d_per_program > block_d, num_warps=num_warps, **flags,

@@ -17,7 +17,7 @@ import triton.language as tl
 from ..ops._gmm_args import KERNEL_SCALARS, GmmTensors
 from ._host import cdiv
 from .fkc_step import new_w
-from .gmm_step import move, score_and_reward, step_noise, tile
+from .gmm_step import FP_FUSION, move, score_and_reward, step_noise, tile
 
 N_COEFS = len(KERNEL_SCALARS)
 
@@ -78,4 +78,5 @@ def gmm_loop(t: GmmTensors, coefs: torch.Tensor, seeds: torch.Tensor, *, ratio: 
         t.reward_variances, t.log_coefs, t.means.shape[0], t.centers.shape[0], n, d,
         t.x.stride(0), coefs.shape[0], N_COEFS=N_COEFS, NOISE_BY_GROUP=d % 4 == 0, RATIO=ratio,
         LOG_REWARD=log_reward, BLOCK_N=block_n, BLOCK_D=block_d, num_warps=num_warps,
+        enable_fp_fusion=FP_FUSION,
     )

@@ -20,6 +20,11 @@ from .fkc_step import store_new_w
 
 MAX_D = 1024  # a row in one tile; longer rows take the composed path (ops/gmm_step.py)
 _TILE = 1024
+# No a*b+c contraction in the mixture kernels: ptxas fuses `alpha * c - x` into one FMA where
+# alpha is a kernel parameter (this step) but not where it is loaded (the K-step loop,
+# gmm_loop.py), so with fusion on the loop would not have the bits of K steps. Every product
+# rounded once, as the float32 reference rounds it.
+FP_FUSION = False
 
 
 @triton.jit
@@ -166,7 +171,7 @@ def launch(t: GmmTensors, c: GmmScalars, *, block_n: int | None = None,
         0 if t.noise is None else t.noise.stride(0), t.x_out.stride(0), *kernel_scalars(c),
         HAS_NOISE=t.noise is not None, HAS_EXTRA=t.extra_dw is not None,
         NOISE_BY_GROUP=d % 4 == 0, RATIO=c.increment == "ratio", LOG_REWARD=c.log_reward,
-        BLOCK_N=block_n, BLOCK_D=block_d, num_warps=num_warps,
+        BLOCK_N=block_n, BLOCK_D=block_d, num_warps=num_warps, enable_fp_fusion=FP_FUSION,
     )
 
 

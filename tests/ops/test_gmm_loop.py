@@ -8,6 +8,8 @@ also checked to have launched it once and no step; the step table's cache and th
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 from test_gmm_step import make_model
@@ -144,6 +146,37 @@ def test_step_table_is_cached_by_value(monkeypatch):
     assert loop_module._coef_table(rows_a, torch.device("cpu")) is not a  # evicted, rebuilt
 
 
+def test_table_keys_tell_signed_zeros_apart(monkeypatch):
+    """0.0 and -0.0 compare equal as floats but are other tables (x + 0.0 and x + -0.0 differ
+    at x = -0.0)."""
+    monkeypatch.setattr(loop_module, "_TABLES", type(loop_module._TABLES)())
+    rows = ((1.0, 0.0),)
+    a = loop_module._coef_table(rows, torch.device("cpu"))
+    b = loop_module._coef_table(((1.0, -0.0),), torch.device("cpu"))
+    assert a is not b and torch.signbit(b[0, 1]) and not torch.signbit(a[0, 1])
+
+
+class _TiltGoingBad:
+    """lam(t) finite for t < 0.5, NaN after: a bad scalar at a later step."""
+
+    def lam(self, t):
+        return 1.0 if t < 0.5 else float("nan")
+
+    def dlam(self, t):
+        return 0.0
+
+
+def test_a_bad_later_step_is_refused_before_any_step(backend):
+    mix, bumps = make_model(3, backend.device)
+    x = torch.randn(4, 3, device=backend.device)
+    w = torch.zeros(4, device=backend.device)
+    x0, w0 = x.clone(), w.clone()
+    with pytest.raises(ValueError, match="lam: expected a finite"):
+        fk.gmm_loop_(x, w, mix, bumps, fk.VPSchedule(), _TiltGoingBad(), 4,
+                     seeds=_seeds(4, backend.device), backend=backend)
+    assert torch.equal(x, x0) and torch.equal(w, w0)
+
+
 def test_table_columns_are_the_step_kernels_scalars():
     """Row i holds what one fused step is launched with at step i (one float32 rounding)."""
     from fkc_kernels.ops._gmm_args import KERNEL_SCALARS, GmmScalars, kernel_scalars
@@ -154,10 +187,10 @@ def test_table_columns_are_the_step_kernels_scalars():
     c = sched.at_step(2, 4)
     g2 = c.g * c.g
     want = dict(alpha=c.alpha, alpha2=c.alpha**2, sigma2=c.sigma**2, h=c.h, g2=g2,
-                half_lam=tilt.lam(c.t) / 2, noise_scale=c.g * c.h**0.5, f_coef=c.f_coef,
+                half_lam=tilt.lam(c.t) / 2, noise_scale=c.g * math.sqrt(c.h), f_coef=c.f_coef,
                 dlam=tilt.dlam(c.t), lam=tilt.lam(c.t), half_g2_lam=g2 * tilt.lam(c.t) / 2,
                 ratio_gg=c.h * g2 * tilt.lam(c.t) ** 2 / 8,
-                ratio_gz=c.g * c.h**0.5 * tilt.lam(c.t) / 2, dw_clip=0.2, w_min=-1.0,
+                ratio_gz=c.g * math.sqrt(c.h) * tilt.lam(c.t) / 2, dw_clip=0.2, w_min=-1.0,
                 w_max=2.0)
     assert len(KERNEL_SCALARS) == 16
     for name, got in zip(KERNEL_SCALARS, rows[2], strict=True):
