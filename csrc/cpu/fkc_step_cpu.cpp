@@ -20,24 +20,11 @@
 
 #include "../core/philox.h"
 #include "../core/step.h"
+#include "cpu_clones.h"
 #include "noise_simd.h"
 #include "ops_cpu.h"
 #include "step_short_rows.h"
 
-// Build the hot loops twice on x86-64 (AVX2 and baseline) and pick at load time: wheels stay
-// portable while AVX2 machines get 8-wide philox and polynomials. No FMA in the clone, so both
-// clones round exactly like the float32 reference.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__)
-#define FKC_CPU_CLONES __attribute__((target_clones("avx2", "default")))
-#else
-#define FKC_CPU_CLONES
-#endif
-#if defined(__GNUC__)
-#define FKC_ALWAYS_INLINE __attribute__((always_inline)) inline
-#else
-#define FKC_ALWAYS_INLINE inline
-#endif
-#define FKC_SIMD _Pragma("omp simd")
 #define FKC_SIMD_REDUCE _Pragma("omp simd reduction(+ : dot_a, dot_b)")
 
 namespace fkc {

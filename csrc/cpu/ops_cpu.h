@@ -3,6 +3,7 @@
 
 #include <cstdint>
 
+#include "../core/gmm.h"
 #include "../core/step.h"
 
 namespace fkc {
@@ -11,6 +12,15 @@ namespace cpu {
 // One fused step over args (core/step.h StepArgs; seed/offset used, seeds ignored).
 template <typename T>
 void fkc_step(const StepArgs<T>& args);
+
+// One fused mixture step over args (core/gmm.h; seeds, when noise is nullptr, in host memory).
+template <typename T>
+void gmm_step(const GmmArgs<T>& args);
+
+// K = n_steps mixture steps in place (x_out == x, w_out == w; no noise, no extra_dw): step i
+// reads row i of coefs, float32 (K, kGmmLoopCoefs), and its [S, O] at args.seeds + 2 i.
+template <typename T>
+void gmm_loop(const GmmArgs<T>& args, const float* coefs, int64_t n_steps);
 
 // Writes k indices: the k - n_random largest w (descending, ties to the lower index, NaN
 // lowest), then the n_random smallest random keys among the rest. w: float64 (n,) contiguous.

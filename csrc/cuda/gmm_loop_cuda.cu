@@ -16,13 +16,6 @@ namespace {
 
 using namespace gmm_row;
 
-// Row i of the loop's table as the step's coefficients (their order: gmm_step_cuda.h).
-template <bool kRatio>
-__device__ __forceinline__ StepCoefs step_coefs(const float* k) {
-  return StepCoefs{k[3],  k[4],  k[5],  k[6],  k[7],  k[8],  k[9],
-                   k[10], k[11], k[12], k[13], k[14], k[15], kRatio};
-}
-
 // 2 blocks an SM as the step kernel, except with 16 elements a thread (rows of 257-512): the
 // loop's extra state (w, the step's coefficients) spilled at 128 registers there
 template <typename T, int kRowThreads, int kPer, bool kAligned, bool kRatio>
@@ -44,7 +37,7 @@ __global__ void __launch_bounds__(kBlock, kPer >= 16 ? 1 : 2)
                     bumps);
   for (int64_t i = 0; i < n_steps; ++i) {
     const float* k = coefs + i * kGmmLoopCoefs;
-    const StepCoefs c = step_coefs<kRatio>(k);
+    const StepCoefs c = loop_step_coefs(k, kRatio);
     if (i > 0) __syncthreads();  // every row is done with the last step's mixture table
     fill_table<true>(a.means, a.variances, a.log_weights, a.n_mix, d, k[0], k[1], k[2], mix);
     __syncthreads();

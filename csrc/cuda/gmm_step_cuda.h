@@ -1,5 +1,5 @@
-// The mixture step on the GPU (docs/design.md, "The mixture step"): torch-free arguments and
-// launchers. One kernel computes a row's mixture score, bump reward and FKC step; another runs
+// The mixture step on the GPU (docs/design.md, "The mixture step"): torch-free launchers (the
+// arguments are core/gmm.h's). One kernel computes a row's mixture score, bump reward and FKC step; another runs
 // K such steps on its rows in one launch.
 #pragma once
 
@@ -7,7 +7,7 @@
 
 #include <cstdint>
 
-#include "../core/step.h"
+#include "../core/gmm.h"
 
 namespace fkc {
 namespace cuda {
@@ -23,40 +23,8 @@ inline int64_t gmm_table_floats(int64_t d, int64_t n_mix, int64_t n_bumps) {
   return (n_mix + n_bumps) * (2 * d + 1);
 }
 
-// x, noise, x_out: (N, D) rows with inner stride 1 (noise nullptr: in-kernel Philox noise from
-// seeds, the int64 [S, O] in device memory). w, extra_dw (nullptr: none), w_out: float32 (N,).
-// The mixture (means, variances: (n_mix, D); log_weights: (n_mix,)) and the bumps (centers,
-// reward_variances: (n_bumps, D); log_coefs: (n_bumps,)) are contiguous float32.
-template <typename T>
-struct GmmArgs {
-  const T* x;
-  const T* noise;
-  T* x_out;
-  int64_t stride_x, stride_noise, stride_x_out;
-  const float* w;
-  const float* extra_dw;
-  float* w_out;
-  int64_t stride_w, stride_extra_dw, stride_w_out;
-  const float* means;
-  const float* variances;
-  const float* log_weights;
-  const float* centers;
-  const float* reward_variances;
-  const float* log_coefs;
-  int64_t n_mix, n_bumps;
-  int64_t n, d;  // d <= kGmmMaxD
-  const int64_t* seeds;
-  float alpha, alpha2, sigma2;  // the score's alpha(tau), alpha^2 and sigma(tau)^2
-  bool log_reward;              // r = log sum of bumps (true) or the sum
-  StepCoefs coefs;
-};
-
 template <typename T>
 cudaError_t launch_gmm_step(const GmmArgs<T>& args, cudaStream_t stream);
-
-// Floats of a step in the K-step loop's table: alpha, alpha^2, sigma^2, then StepCoefs' floats
-// in their order (fkc_kernels/ops/_gmm_args.py KERNEL_SCALARS).
-constexpr int64_t kGmmLoopCoefs = 16;
 
 // K = n_steps mixture steps in one launch (gmm_loop_cuda.cu): args.x and args.w are updated in
 // place (x_out == x and w_out == w, contiguous; noise and extra_dw nullptr; alpha, sigma and

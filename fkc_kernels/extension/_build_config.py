@@ -17,10 +17,14 @@ from pathlib import Path
 # be unique across folders (the just-in-time build names object files after them).
 CPU_SOURCES = [
     "csrc/cpu/fkc_step_cpu.cpp",
+    "csrc/cpu/gmm_loop_cpu.cpp",
+    "csrc/cpu/gmm_step_cpu.cpp",
     "csrc/cpu/noise_simd.cpp",
     "csrc/cpu/select_particles_cpu.cpp",
     "csrc/cpu/systematic_resample_cpu.cpp",
     "csrc/ops/fkc_step_register_cpu.cpp",
+    "csrc/ops/gmm_loop_register_cpu.cpp",
+    "csrc/ops/gmm_step_register_cpu.cpp",
     "csrc/ops/noise_register_cpu.cpp",
     "csrc/ops/select_particles_register_cpu.cpp",
     "csrc/ops/systematic_resample_register_cpu.cpp",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from ..ops._gmm_args import GmmScalars, GmmTensors, flat_gmm_args
 from ..ops._step_args import StepScalars, StepTensors, flat_step_args
 from ._loader import has_kernel, load
 
@@ -41,3 +42,19 @@ class ExtBackend:
 
     def noise_normals(self, seeds, numel, start):
         return torch.ops.fkc.philox_normal_ext(seeds, numel, start)
+
+    def gmm_fused(self, d: int, n_mix: int, n_bumps: int) -> bool:
+        """Whether the fused mixture kernels take the model (the CPU's: any)."""
+        return True
+
+    def gmm_step(self, tensors: GmmTensors, scalars: GmmScalars) -> None:
+        """The fused mixture step (csrc/{cpu,cuda}/gmm_step_*), where ``gmm_fused``."""
+        torch.ops.fkc.gmm_step_ext(*flat_gmm_args(tensors, scalars))
+
+    def gmm_loop(self, tensors: GmmTensors, coefs: torch.Tensor, seeds: torch.Tensor,
+                 ratio: bool, log_reward: bool) -> None:
+        """K mixture steps in one call (csrc/{cpu,cuda}/gmm_loop_*), where ``gmm_fused``."""
+        t = tensors
+        torch.ops.fkc.gmm_loop_ext(t.x, t.w, t.means, t.variances, t.log_weights, t.centers,
+                                   t.reward_variances, t.log_coefs, coefs, seeds, ratio,
+                                   log_reward)

@@ -1,10 +1,10 @@
 """Public mixture step (docs/design.md, "The mixture step"): a closed-form Gaussian-mixture score
 and Gaussian-bump reward inside the fused FKC step, so a K-step loop launches one kernel a step.
 
-Backends with a fused kernel (``triton``, ``cuda``; for the models their ``gmm_fused`` accepts)
-run score, reward and step in one launch. Elsewhere (``reference``, ``cpu``, larger models) the op
-composes the reference's score and reward in float32 with that backend's ``fkc_step``, so every
-backend returns the same step with its own in-kernel noise bits.
+Backends with a fused kernel (``cpu``, ``triton``, ``cuda``; for the models their ``gmm_fused``
+accepts) run score, reward and step in one pass. Elsewhere (``reference``, models a GPU kernel
+does not hold) the op composes the reference's score and reward in float32 with that backend's
+``fkc_step``, so every backend returns the same step with its own in-kernel noise bits.
 """
 
 from __future__ import annotations

@@ -93,7 +93,7 @@ def test_half_precision_loop_rounds_each_step(backend, dtype):
 
 @pytest.mark.parametrize("case", ["strided x", "float64 w", "long rows"])
 def test_fallbacks_run_the_steps(backend, monkeypatch, case):
-    """Arguments the loop kernel does not take run one step at a time, with the same result."""
+    """Arguments a loop kernel does not take run one step at a time, with the same result."""
     d = 1100 if case == "long rows" else 4
     mix, bumps = make_model(d, backend.device)
     x = torch.randn(4, d, device=backend.device)
@@ -107,7 +107,10 @@ def test_fallbacks_run_the_steps(backend, monkeypatch, case):
         w = w.double()
     counter = _LaunchCounter(monkeypatch, backend.impl)
     fk.gmm_loop_(x, w, mix, bumps, sched, tilt, 2, seeds=seeds, backend=backend)
-    assert counter.loops == 0
+    # long rows are a fallback only where the kernels hold rows in registers (triton, cuda)
+    fused = case == "long rows" and hasattr(backend.impl, "gmm_loop") and \
+        backend.impl.gmm_fused(d, 5, 2)
+    assert counter.loops == int(fused)
     torch.testing.assert_close(x.detach(), want_x, rtol=0, atol=0)
     torch.testing.assert_close(w.float(), want_w, rtol=0, atol=0)
 
