@@ -146,7 +146,7 @@ FKC_ALWAYS_INLINE void run_rows(const GmmArgs<T>& a, const GmmTable& bumps,
     for (int64_t r = 0; r < nb; ++r) w[r] = a.w[(b0 + r) * a.stride_w];
     for (int64_t i = 0; i < n_steps; ++i) {
       const GmmStepPlan& p = plans[i];
-      if (a.noise) {
+      if (a.seeds == nullptr) {  // explicit noise (a.noise may be null: rows of zero length)
         widen_rows(a.noise + b0 * a.stride_noise, a.stride_noise, nb, d, z.data());
       } else {  // the block's rows are one run of flat elements
         fill_normals(p.key, static_cast<uint64_t>(b0) * static_cast<uint64_t>(d), nb * d,
@@ -217,7 +217,7 @@ void gmm_step(const GmmArgs<T>& a) {
   GmmStepPlan plan{gmm_table(a.means, a.variances, a.log_weights, a.n_mix, a.d, true, a.alpha,
                              a.alpha2, a.sigma2),
                    a.coefs, PhiloxKey{}};
-  if (a.noise == nullptr) {
+  if (a.seeds != nullptr) {  // in-kernel noise
     plan.key = make_philox_key(static_cast<uint64_t>(a.seeds[0]),
                                static_cast<uint64_t>(a.seeds[1]));
   }

@@ -25,7 +25,8 @@ __global__ void __launch_bounds__(kBlock, 2) gmm_step_kernel(const GmmArgs<T> a)
   load_row<T, kRowThreads, kPer, kAligned>(live ? a.x + n * a.stride_x : nullptr, t, d, x);
   load_row<T, kRowThreads, kPer, kAligned>(
       live && a.noise ? a.noise + n * a.stride_noise : nullptr, t, d, z);
-  if (live && a.noise == nullptr) row_noise<kRowThreads, kPer, kAligned>(a.seeds, n, t, d, z);
+  // seeds, not noise, says which: an empty explicit noise tensor has a null data pointer
+  if (live && a.seeds != nullptr) row_noise<kRowThreads, kPer, kAligned>(a.seeds, n, t, d, z);
   extern __shared__ float tables[];
   Table mix, bumps;
   layout_tables(tables, d, a.n_mix, a.n_bumps, mix, bumps);

@@ -1,6 +1,6 @@
 // The mixture step on the GPU (docs/design.md, "The mixture step"): torch-free launchers (the
-// arguments are core/gmm.h's). One kernel computes a row's mixture score, bump reward and FKC step; another runs
-// K such steps on its rows in one launch.
+// arguments are core/gmm.h's). One kernel computes a row's mixture score, bump reward and FKC
+// step; another runs K such steps on its rows in one launch.
 #pragma once
 
 #include <cuda_runtime_api.h>

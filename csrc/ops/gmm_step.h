@@ -5,6 +5,7 @@
 // validate first; these checks guard direct torch.ops calls against memory errors.
 #pragma once
 
+#include <ATen/MemoryOverlap.h>
 #include <ATen/core/Tensor.h>
 #include <c10/util/string_view.h>
 
@@ -35,6 +36,8 @@ struct GmmModels {
 template <typename T>
 void set_models(GmmArgs<T>& a, const at::Tensor& x, const GmmModels& m) {
   const int64_t d = x.size(1), n_mix = m.means.size(0), n_bumps = m.centers.size(0);
+  TORCH_CHECK(n_mix >= 1 && n_bumps >= 1, "means, centers: expected at least one component and "
+              "one bump, got ", n_mix, " and ", n_bumps);
   check_table("means", m.means, n_mix, d, x);
   check_table("variances", m.variances, n_mix, d, x);
   check_table("log_weights", m.log_weights, n_mix, -1, x);
@@ -70,6 +73,12 @@ void gmm_step_op(const Tensor& x, const Tensor& w, const Tensor& means, const Te
     TORCH_CHECK(seeds->device() == x.device(), "seeds: expected device ", x.device(),
                 " (read by the kernel: no host sync), got ", seeds->device());
   }
+  // rows are written in parallel: an output that overlaps itself, or its input other than
+  // exactly (in place), would race
+  at::assert_no_internal_overlap(x_out);
+  at::assert_no_internal_overlap(w_out);
+  at::assert_no_partial_overlap(x, x_out);
+  at::assert_no_partial_overlap(w, w_out);
   const StepCoefs coefs =
       make_step_coefs(h, g, lam, dlam, f_coef, dw_clip, w_min, w_max, increment == "ratio");
   const GmmModels models{means, variances, log_weights, centers, reward_variances, log_coefs};

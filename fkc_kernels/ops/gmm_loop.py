@@ -128,9 +128,10 @@ def gmm_loop_(x: torch.Tensor, w: torch.Tensor, mixture: GaussianMixture, reward
     ``reward_at="x"`` and this mixture's score and reward. Start ``x`` from
     ``schedule.prior_std`` times standard normals.
 
-    On a backend with a loop kernel (``triton``, ``cuda``; for models its ``gmm_step`` fuses;
-    ``x`` contiguous, ``w`` float32 contiguous, no autograd, not under ``torch.compile``) all K
-    steps are one launch with the bits of the K steps; elsewhere one :func:`gmm_step_` a step.
+    On a backend with a loop kernel (``cpu``, ``triton``, ``cuda``; for models its ``gmm_step``
+    fuses; ``x`` contiguous, ``w`` float32 contiguous, no autograd, not under
+    ``torch.compile``) all K steps are one call with the bits of the K steps; elsewhere one
+    :func:`gmm_step_` a step.
     Every step's scalars are checked before the first step. No host sync either way (the step
     table goes to the device from pinned memory), so a CUDA graph can capture the loop: capture
     after one eager call with the same schedule, which puts the step table on the device.

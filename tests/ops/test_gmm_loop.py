@@ -219,3 +219,19 @@ def test_bad_input(kwargs, message):
     with pytest.raises((ValueError, TypeError), match=message):
         fk.gmm_loop_(torch.zeros(4, 3), torch.zeros(4), mix, bumps, fk.VPSchedule(),
                      fk.LinearTilt(1.0), n_steps, **args)
+
+
+def test_cpu_loop_planned_in_chunks_is_its_steps(backend):
+    """A model whose K step tables pass the CPU loop's 64 MB plan budget (300 components of
+    1024: 27 steps a chunk) runs in chunks with the bits of its K steps."""
+    if str(backend) != "cpu":
+        pytest.skip("the CPU kernel's plan budget")
+    gen = torch.Generator().manual_seed(4)
+    mix = fk.gaussian_mixture(torch.randn(300, 1024, generator=gen), 0.3)
+    bumps = fk.gaussian_bumps(torch.randn(2, 1024, generator=gen), 0.5)
+    x, w = torch.randn(2, 1024, generator=gen), torch.zeros(2)
+    seeds = _seeds(30, "cpu")
+    sched, tilt = fk.VPSchedule(), fk.LinearTilt(1.0)
+    want_x, want_w = _steps_one_by_one(x, w, mix, bumps, sched, tilt, 30, seeds, backend)
+    fk.gmm_loop_(x, w, mix, bumps, sched, tilt, 30, seeds=seeds, backend=backend)
+    assert torch.equal(x, want_x) and torch.equal(w, want_w)

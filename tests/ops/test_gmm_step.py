@@ -317,3 +317,41 @@ def test_isotropic_forms_broadcast():
         assert torch.equal(a.variances, other.variances)
         torch.testing.assert_close(a.log_weights, other.log_weights)
     assert abs(float(torch.logsumexp(a.log_weights, 0))) < 1e-6
+
+
+@pytest.mark.parametrize("explicit", [True, False])
+def test_rows_of_zero_length(backend, explicit):
+    """D = 0: nothing moves and w takes its reward-only increment; an explicit noise tensor
+    with no data (a null pointer) is still explicit noise."""
+    mix = fk.gaussian_mixture(torch.empty(3, 0, device=backend.device), 1.0)
+    bumps = fk.gaussian_bumps(torch.empty(2, 0, device=backend.device), 1.0)
+    x = torch.empty(5, 0, device=backend.device)
+    w = torch.rand(5, device=backend.device)
+    noise = torch.empty(5, 0, device=backend.device) if explicit else None
+    seeds = None if explicit else SEEDS.to(backend.device)
+    x_new, w_new = fk.gmm_step(x, w, mix, bumps, noise=noise, seeds=seeds, backend=backend,
+                               **COEFS)
+    x_ref, w_ref = reference.gmm_step(x, w, mix, bumps, torch.empty(5, 0), **COEFS)
+    assert x_new.shape == (5, 0)
+    torch.testing.assert_close(w_new, w_ref.to(w_new.device), **gmm_w_tol(backend, 1))
+
+
+def test_kernel_op_refuses_what_would_break_it(compiled_backend):
+    """Direct calls of a fused op: a model without components, and outputs that overlap their
+    inputs other than exactly, are refused by name."""
+    if not compiled_backend.impl.gmm_fused(4, 5, 2) or str(compiled_backend) == "triton":
+        pytest.skip("the Triton op is checked by the Python layer")
+    dev = compiled_backend.device
+    mix, bumps = make_model(4, dev)
+    x, w, z, _ = make_particles(6, 4, device=dev)
+    c = GmmScalars(0.6, 0.8, 0.01, 2.3, 1.5, 3.0, -2.6, 0.1, 0.1, 10.0)
+    op = compiled_backend.op("gmm_step").default
+    empty = GmmTensors(x, w, mix.means[:0], mix.variances[:0], mix.log_weights[:0], *bumps[:3],
+                       None, z, None, torch.empty_like(x), torch.empty_like(w))
+    with pytest.raises(RuntimeError, match="expected at least one component and one bump"):
+        op(*empty, *c)
+    big = torch.empty(7, 4, device=dev)
+    big[:6] = x
+    shifted = GmmTensors(big[:6], w, *mix[:3], *bumps[:3], None, z, None, big[1:], w.clone())
+    with pytest.raises(RuntimeError, match="refer to a single memory location"):
+        op(*shifted, *c)
