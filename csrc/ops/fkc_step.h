@@ -6,6 +6,7 @@
 // memory errors.
 #pragma once
 
+#include <ATen/MemoryOverlap.h>
 #include <ATen/core/Tensor.h>
 #include <c10/util/BFloat16.h>
 #include <c10/util/Half.h>
@@ -73,6 +74,12 @@ inline StepVectors check_step(const Tensor& x, const Tensor& w, const Tensor& sc
                   w_out.size(0) == x.size(0) && w_out.device() == x.device(),
               "w_out: expected float32 (", x.size(0), ",) on ", x.device(), ", got ",
               w_out.scalar_type(), " ", w_out.sizes(), " on ", w_out.device());
+  // rows are written in parallel: an output that overlaps itself, or an input other than
+  // exactly (in place), would race
+  at::assert_no_internal_overlap(x_out);
+  at::assert_no_internal_overlap(w_out);
+  at::assert_no_partial_overlap(x, x_out);
+  at::assert_no_partial_overlap(w, w_out);
   OptTensor extra32;
   if (extra_dw) extra32 = per_particle_f32("extra_dw", *extra_dw, x);
   return {per_particle_f32("w", w, x), per_particle_f32("reward", reward, x), extra32};

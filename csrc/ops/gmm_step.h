@@ -5,7 +5,6 @@
 // validate first; these checks guard direct torch.ops calls against memory errors.
 #pragma once
 
-#include <ATen/MemoryOverlap.h>
 #include <ATen/core/Tensor.h>
 #include <c10/util/string_view.h>
 
@@ -73,12 +72,6 @@ void gmm_step_op(const Tensor& x, const Tensor& w, const Tensor& means, const Te
     TORCH_CHECK(seeds->device() == x.device(), "seeds: expected device ", x.device(),
                 " (read by the kernel: no host sync), got ", seeds->device());
   }
-  // rows are written in parallel: an output that overlaps itself, or its input other than
-  // exactly (in place), would race
-  at::assert_no_internal_overlap(x_out);
-  at::assert_no_internal_overlap(w_out);
-  at::assert_no_partial_overlap(x, x_out);
-  at::assert_no_partial_overlap(w, w_out);
   const StepCoefs coefs =
       make_step_coefs(h, g, lam, dlam, f_coef, dw_clip, w_min, w_max, increment == "ratio");
   const GmmModels models{means, variances, log_weights, centers, reward_variances, log_coefs};

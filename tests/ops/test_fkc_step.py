@@ -348,6 +348,27 @@ def test_opcheck_schema_and_fake(compiled_backend):
                           test_utils=("test_schema", "test_faketensor"))
 
 
+def test_op_refuses_outputs_that_partly_overlap(compiled_backend):
+    """A direct call of the C++ op whose x_out is x shifted by a row (rows are written in
+    parallel: a race) is refused; exactly in place is allowed."""
+    if str(compiled_backend) == "triton":
+        pytest.skip("the Triton op is checked by the Python layer")
+    n, d, dev = 6, 10, compiled_backend.device
+    buf = torch.randn(n + 1, d, device=dev)
+    w = torch.rand(n, device=dev)
+    rest = (torch.randn(n, d, device=dev), torch.randn(n, d, device=dev),
+            torch.randn(n, device=dev), None, None, torch.randn(n, d, device=dev), None)
+    coefs = (0.1, 1.0, 0.5, 1.0, -0.2, 0.1, 0.1, 10.0)
+    op = compiled_backend.op("fkc_step").default
+    with pytest.raises(RuntimeError, match="refer to a single memory location"):
+        op(buf[:n], w, *rest, buf[1:], torch.empty(n, device=dev), *coefs)
+    want = fkc_step(buf[:n].clone(), w, *rest[:3], noise=rest[5], h=0.1, g=1.0, lam=0.5,
+                    dlam=1.0, f_coef=-0.2, backend=str(compiled_backend))
+    op(buf[:n], w, *rest, buf[:n], w, *coefs)  # in place
+    torch.testing.assert_close(buf[:n], want[0], rtol=0, atol=0)
+    torch.testing.assert_close(w, want[1], rtol=0, atol=0)
+
+
 def test_torch_compile_fullgraph(compiled_backend):
     """The op is one opaque call with a fake kernel: fullgraph compile gives the eager result."""
     x, w, s, gr, r, xi, _ = make_inputs((8, 5), torch.float32, compiled_backend.device)
