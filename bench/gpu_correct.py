@@ -137,11 +137,8 @@ def check_gmm_loop(dev: torch.device, name: str, rows, dry: bool) -> None:
             x, w = x0.clone(), torch.zeros(n, device=dev)
             fk.gmm_loop_(x, w, mix, bumps, sched, tilt, k, seeds=seeds, backend=name)
             xs, ws = x0.clone(), torch.zeros(n, device=dev)
-            for i in range(k):
-                c = sched.at_step(i, k)
-                fk.gmm_step_(xs, ws, mix, bumps, alpha=c.alpha, sigma=c.sigma, h=c.h, g=c.g,
-                             lam=tilt.lam(c.t), dlam=tilt.dlam(c.t), f_coef=c.f_coef,
-                             seeds=seeds[i], dw_clip=None, w_clip=None, backend=name)
+            for i, kw in enumerate(gpu_loops.gmm_step_kwargs(sched, tilt, k, "fkc", None, None)):
+                fk.gmm_step_(xs, ws, mix, bumps, seeds=seeds[i], backend=name, **kw)
             ex = (x.float() - xs.float()).abs().max().item()
             ew = (w - ws).abs().max().item()
             same = torch.equal(x, xs) and torch.equal(w, ws)

@@ -20,6 +20,7 @@ import torch
 import fkc_kernels as fk
 from fkc_kernels import reference
 from fkc_kernels.bench.measure import mixture_model
+from fkc_kernels.ops.gmm_loop import _step_kwargs as gmm_step_kwargs
 
 Loop = Callable[[str], None]
 
@@ -103,14 +104,14 @@ def mixture_loops(dev: torch.device, n: int, d: int, n_steps: int,
                          f_coef=c.f_coef, dw_clip=None, w_clip=None, seeds=seeds[k],
                          backend=backend)
 
+    steps = gmm_step_kwargs(sched, tilt, n_steps, "fkc", None, None)  # gmm_loop_'s own steps
+
     def one_kernel(backend: str) -> None:
         x.copy_(x0)
         w.zero_()
         seeds = fk.draw_philox_seeds(None, dev, n_steps=n_steps)
-        for k, c in enumerate(coefs):
-            fk.gmm_step_(x, w, mix, bumps, alpha=c.alpha, sigma=c.sigma, h=c.h, g=c.g,
-                         lam=tilt.lam(c.t), dlam=tilt.dlam(c.t), f_coef=c.f_coef, dw_clip=None,
-                         w_clip=None, seeds=seeds[k], backend=backend)
+        for k, kw in enumerate(steps):
+            fk.gmm_step_(x, w, mix, bumps, seeds=seeds[k], backend=backend, **kw)
 
     def one_launch(backend: str) -> None:
         x.copy_(x0)

@@ -6,12 +6,11 @@ step"), like ``_step_args`` for the plain step.
 
 from __future__ import annotations
 
-import math
 from typing import NamedTuple
 
 import torch
 
-from ._step_args import _SCHEMA_TYPES, StepScalars, schema_of
+from ._step_args import _SCHEMA_TYPES, STEP_COEFS, StepScalars, schema_of, step_coefs
 
 
 class GmmTensors(NamedTuple):
@@ -60,20 +59,14 @@ class GmmScalars(NamedTuple):
 
 
 # What a fused kernel reads of one mixture step, in this order: the score's α, α², σ², then the
-# step's coefficients (csrc/core/step.h StepCoefs' order). A K-step loop kernel reads row i of a
-# float32 (K, 16) table of them (fkc_kernels/ops/gmm_loop.py).
-KERNEL_SCALARS = ("alpha", "alpha2", "sigma2", "h", "g2", "half_lam", "noise_scale", "f_coef",
-                  "dlam", "lam", "half_g2_lam", "dw_clip", "w_min", "w_max", "ratio_gg",
-                  "ratio_gz")
+# step's coefficients (STEP_COEFS, csrc/core/step.h StepCoefs' order). A K-step loop kernel
+# reads row i of a float32 (K, 16) table of them (fkc_kernels/ops/gmm_loop.py).
+KERNEL_SCALARS = ("alpha", "alpha2", "sigma2", *STEP_COEFS)
 
 
 def kernel_scalars(c: GmmScalars) -> tuple[float, ...]:
-    """The :data:`KERNEL_SCALARS` of a step, combined in double as the reference and
-    ``make_step_coefs`` combine them; a kernel rounds each to float32 once."""
-    g2 = c.g * c.g
-    return (c.alpha, c.alpha * c.alpha, c.sigma * c.sigma, c.h, g2, 0.5 * c.lam,
-            c.g * math.sqrt(c.h), c.f_coef, c.dlam, c.lam, 0.5 * g2 * c.lam, c.dw_clip, c.w_min,
-            c.w_max, c.h * g2 * c.lam * c.lam / 8, 0.5 * c.g * math.sqrt(c.h) * c.lam)
+    """The :data:`KERNEL_SCALARS` of a step (the step's part from :func:`step_coefs`)."""
+    return (c.alpha, c.alpha * c.alpha, c.sigma * c.sigma, *step_coefs(c.step_scalars()))
 
 
 GMM_SCHEMA = schema_of(GmmTensors, GmmScalars, {**_SCHEMA_TYPES, "log_reward": "bool"})

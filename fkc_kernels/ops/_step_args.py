@@ -12,6 +12,7 @@ it is not a plain ``Tensor``/``float``), and in C++ the op's signature
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import torch
@@ -55,6 +56,20 @@ class StepScalars(NamedTuple):
     w_min: float
     w_max: float
     increment: str = "fkc"
+
+
+# The step's coefficients a fused kernel reads, in csrc/core/step.h StepCoefs' order.
+STEP_COEFS = ("h", "g2", "half_lam", "noise_scale", "f_coef", "dlam", "lam", "half_g2_lam",
+              "dw_clip", "w_min", "w_max", "ratio_gg", "ratio_gz")
+
+
+def step_coefs(c: StepScalars) -> tuple[float, ...]:
+    """The :data:`STEP_COEFS` of a step, combined in double as the reference and
+    ``make_step_coefs`` combine them; a kernel rounds each to float32 once."""
+    g2 = c.g * c.g
+    return (c.h, g2, 0.5 * c.lam, c.g * math.sqrt(c.h), c.f_coef, c.dlam, c.lam,
+            0.5 * g2 * c.lam, c.dw_clip, c.w_min, c.w_max, c.h * g2 * c.lam * c.lam / 8,
+            0.5 * c.g * math.sqrt(c.h) * c.lam)
 
 
 # schema types of the fields that are not a plain ``Tensor`` or ``float``

@@ -11,13 +11,11 @@ operation for operation.
 
 from __future__ import annotations
 
-import math
-
 import torch
 import triton
 import triton.language as tl
 
-from ..ops._step_args import StepScalars, StepTensors
+from ..ops._step_args import StepScalars, StepTensors, step_coefs
 from ._host import cdiv, next_power_of_2
 from ._philox import load_seeds, normals_interleaved, normals_per_element
 
@@ -79,8 +77,8 @@ def _update_w(w_ptr, r_ptr, e_ptr, wo_ptr, rows, row_ok, gf, gs, h, lam, dlam, h
 def _fkc_step_kernel(
     x_ptr, s_ptr, gr_ptr, f_ptr, z_ptr, r_ptr, e_ptr, w_ptr, seeds_ptr, xo_ptr, wo_ptr, part_ptr,
     N, D, stride_x, stride_s, stride_gr, stride_f, stride_z, stride_xo, d_per_program,
-    g2, half_lam, g_sqrt_h, f_coef, h, lam, dlam, half_g2_lam, ratio_gg, ratio_gz, dw_clip, w_min,
-    w_max, HAS_F: tl.constexpr, HAS_NOISE: tl.constexpr, HAS_EXTRA: tl.constexpr,
+    h, g2, half_lam, g_sqrt_h, f_coef, dlam, lam, half_g2_lam, dw_clip, w_min, w_max, ratio_gg,
+    ratio_gz, HAS_F: tl.constexpr, HAS_NOISE: tl.constexpr, HAS_EXTRA: tl.constexpr,
     NOISE_BY_GROUP: tl.constexpr, RATIO: tl.constexpr,
     SPLIT_D: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr,
     MULTI_TILE: tl.constexpr,
@@ -153,9 +151,11 @@ def _fkc_step_kernel(
 
 
 @triton.jit
-def _finish_w_kernel(part_ptr, r_ptr, e_ptr, w_ptr, wo_ptr, N, n_splits, h, lam, dlam,
-                     half_g2_lam, ratio_gg, ratio_gz, dw_clip, w_min, w_max,
-                     HAS_EXTRA: tl.constexpr, RATIO: tl.constexpr, BLOCK: tl.constexpr):
+def _finish_w_kernel(part_ptr, r_ptr, e_ptr, w_ptr, wo_ptr, N, n_splits, h, g2, half_lam,
+                     g_sqrt_h, f_coef, dlam, lam, half_g2_lam, dw_clip, w_min, w_max, ratio_gg,
+                     ratio_gz, HAS_EXTRA: tl.constexpr, RATIO: tl.constexpr,
+                     BLOCK: tl.constexpr):
+    # the step's coefficients as the step kernel takes them (g2 .. f_coef unread here)
     rows = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
     row_ok = rows < N
     rows64 = rows.to(tl.int64)
@@ -222,9 +222,7 @@ def fkc_step(t: StepTensors, c: StepScalars, *, split: int | None = None) -> Non
     # Scalars: combined in double exactly as the reference does, then passed as Python floats
     # that Triton types as float32: the reference multiplies float32 tensors by these scalars in
     # float32, so rounding them once here reproduces its arithmetic (and fp32 math is the contract).
-    g2 = c.g * c.g
-    w_coefs = (c.h, c.lam, c.dlam, 0.5 * g2 * c.lam, c.h * g2 * c.lam * c.lam / 8,
-               0.5 * c.g * math.sqrt(c.h) * c.lam, c.dw_clip, c.w_min, c.w_max)
+    coefs = step_coefs(c)
     flags = dict(HAS_EXTRA=t.extra_dw is not None, RATIO=c.increment == "ratio")
     dummy = t.x  # pointer for absent optional tensors (never read: constexpr switches)
     extra = t.reward if t.extra_dw is None else t.extra_dw
@@ -234,7 +232,7 @@ def fkc_step(t: StepTensors, c: StepScalars, *, split: int | None = None) -> Non
         dummy if t.seeds is None else t.seeds, t.x_out, t.w_out, part,
         n, d, t.x.stride(0), t.score.stride(0), t.reward_grad.stride(0),
         0 if t.f is None else t.f.stride(0), 0 if t.noise is None else t.noise.stride(0),
-        t.x_out.stride(0), d_per_program, g2, 0.5 * c.lam, c.g * math.sqrt(c.h), c.f_coef, *w_coefs,
+        t.x_out.stride(0), d_per_program, *coefs,
         HAS_F=t.f is not None, HAS_NOISE=t.noise is not None, NOISE_BY_GROUP=d % 4 == 0,
         SPLIT_D=n_splits > 1, BLOCK_N=block_n, BLOCK_D=block_d,
         MULTI_TILE=d_per_program > block_d, num_warps=num_warps, **flags,
@@ -242,5 +240,5 @@ def fkc_step(t: StepTensors, c: StepScalars, *, split: int | None = None) -> Non
     if n_splits > 1:
         block = min(1024, next_power_of_2(n))
         _finish_w_kernel[(cdiv(n, block),)](
-            part, t.reward, extra, t.w, t.w_out, n, n_splits, *w_coefs, BLOCK=block, **flags,
+            part, t.reward, extra, t.w, t.w_out, n, n_splits, *coefs, BLOCK=block, **flags,
         )
