@@ -10,11 +10,10 @@
 namespace fkc {
 
 // x, noise, x_out: (N, D) rows with inner stride 1. seeds, the int64 [S, O] (device memory on
-// CUDA, host memory on the CPU), non-null means in-kernel Philox noise and null means explicit
-// noise (whose data pointer is null when D = 0). w, extra_dw
-// (nullptr: none), w_out: float32 (N,). The mixture (means, variances: (n_mix, D);
-// log_weights: (n_mix,)) and the bumps (centers, reward_variances: (n_bumps, D); log_coefs:
-// (n_bumps,)) are contiguous float32.
+// CUDA, host memory on the CPU): non-null means in-kernel Philox noise, null means explicit
+// noise (whose data pointer is null when D = 0). w, extra_dw (nullptr: none), w_out: float32
+// (N,). The mixture (means, variances: (n_mix, D); log_weights: (n_mix,)) and the bumps
+// (centers, reward_variances: (n_bumps, D); log_coefs: (n_bumps,)) are contiguous float32.
 template <typename T>
 struct GmmArgs {
   const T* x;
