@@ -5,7 +5,8 @@
 - exploitation: :func:`draw_by_weight` (the weighted particle set, spread over its clusters by
   weight) and :func:`keep_picks` (one pick near a liked answer, the least served first);
 - exploration: :func:`unexplored_picks` (a typical member of each region nobody has asked
-  about yet) and :func:`explore_picks` (nearest-distance novelty times ensemble uncertainty).
+  about yet, :func:`unvisited_regions`) and :func:`explore_picks` (nearest-distance novelty
+  times ensemble uncertainty).
 
 Every rule is deterministic given its inputs (the draw takes a generator), so W ranks that see
 the same round pick the same particles.
@@ -154,20 +155,39 @@ def explore_picks(features: torch.Tensor, allowed: torch.Tensor, asked: torch.Te
 def unexplored_picks(features: torch.Tensor, allowed: torch.Tensor, asked: torch.Tensor,
                      chosen: list[int], m: int, clusters: int = 10) -> list[int]:
     """Up to ``m`` exploration picks, one per region of the ``allowed`` rows that nothing asked
-    or chosen falls in yet.
+    or chosen falls in yet (:func:`unvisited_regions`, the farthest first), each the region's
+    member nearest its centroid. Nearest-distance novelty alone (:func:`explore_picks`) favours
+    outliers and, with the ensemble's disagreement, the borders of the liked classes: a liked
+    mode that is neither (a common class nobody has asked about) may then never be shown.
+    """
+    if m <= 0:
+        return []
+    picks: list[int] = []
+    for members, centre in unvisited_regions(features, allowed, asked, chosen, clusters)[:m]:
+        d = torch.cdist(features[members].float(), centre[None])[:, 0]
+        i = int(members[int(torch.argmin(d))])
+        if i not in chosen:
+            picks.append(i)
+    return picks
 
-    The ``allowed`` rows of ``features`` ``(n, F)`` are split into ``clusters`` k-means clusters
-    (at most a quarter as many as there are rows). A cluster is visited when it is the nearest
-    cluster of an asked row (``asked`` ``(a, F)``) or of a ``chosen`` row; each unvisited
-    cluster, the one whose centroid is farthest from those rows first, shows its member nearest
-    its centroid. Nearest-distance novelty alone (:func:`explore_picks`) favours outliers and,
-    with the ensemble's disagreement, the borders of the liked classes: a liked mode that is
-    neither (a common class nobody has asked about) may then never be shown.
+
+def unvisited_regions(features: torch.Tensor, allowed: torch.Tensor, asked: torch.Tensor,
+                      chosen: list[int], clusters: int = 10) -> list[tuple[torch.Tensor,
+                                                                            torch.Tensor]]:
+    """The regions of the ``allowed`` rows that nothing asked or chosen falls in yet, as
+    ``(members, centroid)``: ``members`` int64 row indices into ``features`` ``(n, F)``,
+    ``centroid`` ``(F,)`` float32; the region whose centroid is farthest from the asked and
+    chosen rows first.
+
+    The ``allowed`` rows are split into ``clusters`` k-means clusters (at most a quarter as many
+    as there are rows). A cluster is visited when it is the nearest cluster of an asked row
+    (``asked`` ``(a, F)``) or of a ``chosen`` row. Empty with fewer than two clusters or
+    nothing asked or chosen.
     """
     rows = torch.nonzero(allowed)[:, 0]
     c = min(clusters, len(rows) // 4)
     seen = torch.cat([asked, features[chosen]]) if chosen else asked
-    if m <= 0 or c < 2 or not len(seen):
+    if c < 2 or not len(seen):
         return []
     f = features[rows].float()
     labels = _kmeans(f, c)
@@ -177,14 +197,7 @@ def unexplored_picks(features: torch.Tensor, allowed: torch.Tensor, asked: torch
     gap = near.min(0).values
     order = sorted((j for j in range(len(present)) if j not in visited),
                    key=lambda j: (-float(gap[j]), j))
-    picks: list[int] = []
-    for j in order[:m]:
-        members = torch.nonzero(labels == present[j])[:, 0]
-        d = torch.cdist(f[members], cent[j:j + 1])[:, 0]
-        i = int(rows[members[int(torch.argmin(d))]])
-        if i not in chosen:
-            picks.append(i)
-    return picks
+    return [(rows[torch.nonzero(labels == present[j])[:, 0]], cent[j]) for j in order]
 
 
 def _kmeans(f: torch.Tensor, c: int, iters: int = 10) -> torch.Tensor:

@@ -11,6 +11,7 @@ from fkc_align import picks, strategies
 from fkc_align.config import RunConfig, plan_round
 from fkc_align.loop import liked_mode_coverage, run_active
 from fkc_align.particles import Particles
+from fkc_align.pick_rules import unvisited_regions
 from fkc_align.strategies import (
     BaseStrategy,
     RoundView,
@@ -108,6 +109,22 @@ def test_unexplored_picks_show_the_typical_member_of_each_unvisited_mode_farthes
     # novelty alone goes to the farthest single row instead, a ring point of C, not its centre
     assert explore_picks(f, torch.ones(len(f), dtype=torch.bool), torch.cat([asked, f[9:10]]),
                          [], 1) != [16]
+
+
+def test_unvisited_regions_are_whole_modes_farthest_first_with_their_centroids():
+    # the same four modes: C (rows 16-23) then D (rows 24-31), each with its own members and
+    # the mean of them as centroid; a region that lost rows to `allowed` lists only the rest
+    f = _rings([(0.0, 0.0), (4.0, 0.0), (0.0, 12.0), (6.0, 6.0)])
+    allowed = torch.ones(len(f), dtype=torch.bool)
+    asked = torch.tensor([[0.2, 0.1]])
+    regions = unvisited_regions(f, allowed, asked, [9], clusters=4)
+    assert [m.tolist() for m, _ in regions] == [list(range(16, 24)), list(range(24, 32))]
+    torch.testing.assert_close(regions[0][1], f[16:24].mean(0))
+    allowed[[17, 18]] = False
+    (c_rows, _), _ = unvisited_regions(f, allowed, asked, [9], clusters=4)
+    assert c_rows.tolist() == [16] + list(range(19, 24))
+    # nothing asked or chosen yet: no region counts as unvisited
+    assert unvisited_regions(f, allowed, asked[:0], [], clusters=4) == []
 
 
 def test_explore_picks_never_repeat_a_chosen_row():
