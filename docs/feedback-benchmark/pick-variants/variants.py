@@ -23,12 +23,15 @@ from fkc_align import strategies as S
 KINDS: list[tuple[int, list[str], torch.Tensor, torch.Tensor]] = []
 
 
-def best_unexplored(view, chosen, m, clusters, score):
-    """unexplored_picks, but each unvisited region shows its best ``score`` member."""
+def best_unexplored(view, chosen, m, clusters, score, by_score=False):
+    """unexplored_picks, but each unvisited region shows its best ``score`` member
+    (``by_score``: and the regions with the best such member come first)."""
     if m <= 0:
         return []
     regions = R.unvisited_regions(view.features, view.in_pool, view.asked_features, chosen,
                                   clusters)
+    if by_score:
+        regions = sorted(regions, key=lambda r: -float(score[r[0]].max()))
     best = [int(members[int(torch.argmax(score[members]))]) for members, _ in regions[:m]]
     return [i for i in best if i not in chosen]
 
@@ -38,7 +41,8 @@ class Variant(S.FKCExplore):
 
     kappa: the draw and the kept picks show the best of ``mean - kappa·std``; keep_from:
     kept picks only among "guided" particles or those predicted at least the median liked
-    answer ("liked"); ux_best: an unvisited region shows its best ``mean + std`` member;
+    answer ("liked"); ux_best: an unvisited region shows its best ``mean + std`` member
+    ("order": and the regions with the best such member go first);
     opt_explore: novelty picks only among pool particles with ``mean + std`` above the liked
     threshold; cut: no exploration once this share of the budget is spent; power: the
     exploration share decays as ``(1 - spent)**power``.
@@ -84,7 +88,8 @@ class Variant(S.FKCExplore):
         kinds += ["keep"] * len(kept)
         ucb = view.mean + view.std
         if self.ux_best:
-            new = best_unexplored(view, chosen, view.n_show - len(chosen), self.clusters, ucb)
+            new = best_unexplored(view, chosen, view.n_show - len(chosen), self.clusters, ucb,
+                                  by_score=self.ux_best == "order")
         else:
             new = R.unexplored_picks(view.features, view.in_pool, view.asked_features, chosen,
                                    view.n_show - len(chosen), self.clusters)
@@ -116,7 +121,8 @@ VARIANTS = {
     "lcb05": Variant(kappa=0.5), "lcb1": Variant(kappa=1.0), "near8": Variant(near=8),
     "kguided8": Variant(keep_from="guided", near=8), "kliked8": Variant(keep_from="liked", near=8),
     "optexp": Variant(opt_explore=True), "uxbest": Variant(ux_best=True),
-    "uxbest-opt": Variant(ux_best=True, opt_explore=True), "eps15": Variant(eps_max=0.15),
+    "uxbest-opt": Variant(ux_best=True, opt_explore=True), "uxorder": Variant(ux_best="order"),
+    "eps15": Variant(eps_max=0.15),
     "cut25": Variant(cut=0.25), "cut375": Variant(cut=0.375), "pow2": Variant(power=2.0),
     "kinds-default": Variant(), "kinds-ucb": LoggedUCB(),
 }
