@@ -36,6 +36,17 @@ def best_unexplored(view, chosen, m, clusters, score, by_score=False):
     return [i for i in best if i not in chosen]
 
 
+def liked_novelty_picks(view, chosen, m, hopeful):
+    """Up to ``m`` picks among the ``hopeful`` rows (guided or pool), each the one farthest from
+    every liked answer and every pick so far: a liked mode nobody has answered yet."""
+    liked = R.liked_answers(view.asked_features, view.asked_r)
+    allowed = hopeful.clone()
+    allowed[chosen] = False
+    if not len(liked) or int(allowed.sum()) < m:
+        return []
+    return R.explore_picks(view.features, allowed, liked, chosen, m)
+
+
 class Variant(S.FKCExplore):
     """fkc-explore with one knob turned (all off: the default's picks, bit for bit).
 
@@ -45,12 +56,15 @@ class Variant(S.FKCExplore):
     ("order": and the regions with the best such member go first);
     opt_explore: novelty picks only among pool particles with ``mean + std`` above the liked
     threshold; cut: no exploration once this share of the budget is spent; power: the
-    exploration share decays as ``(1 - spent)**power``.
+    exploration share decays as ``(1 - spent)**power``; liked_novelty: after the unvisited
+    regions, the exploration picks go to rows (guided or pool) with ``mean + std`` above the
+    liked threshold, farthest from every liked answer.
     """
 
     def __init__(self, kappa=0.0, keep_from="all", ux_best=False, opt_explore=False,
-                 cut=None, power=1.0, **kw):
+                 cut=None, power=1.0, liked_novelty=False, **kw):
         super().__init__(**kw)
+        self.liked_novelty = liked_novelty
         self.kappa, self.keep_from, self.ux_best = kappa, keep_from, ux_best
         self.opt_explore, self.cut, self.power = opt_explore, cut, power
 
@@ -96,6 +110,10 @@ class Variant(S.FKCExplore):
         chosen += new
         kinds += ["unexpl"] * len(new)
         pool, tau = view.in_pool, R.liked_threshold(view.asked_r)
+        if self.liked_novelty and tau is not None:
+            new = liked_novelty_picks(view, chosen, view.n_show - len(chosen), ucb >= tau)
+            chosen += new
+            kinds += ["explore"] * len(new)
         if self.opt_explore and tau is not None:
             hopeful = pool & (ucb >= tau)
             pool = hopeful if int(hopeful.sum()) >= 4 * (view.n_show - len(chosen)) else pool
@@ -122,7 +140,7 @@ VARIANTS = {
     "kguided8": Variant(keep_from="guided", near=8), "kliked8": Variant(keep_from="liked", near=8),
     "optexp": Variant(opt_explore=True), "uxbest": Variant(ux_best=True),
     "uxbest-opt": Variant(ux_best=True, opt_explore=True), "uxorder": Variant(ux_best="order"),
-    "eps15": Variant(eps_max=0.15),
+    "eps15": Variant(eps_max=0.15), "likednovel": Variant(liked_novelty=True),
     "cut25": Variant(cut=0.25), "cut375": Variant(cut=0.375), "pow2": Variant(power=2.0),
     "kinds-default": Variant(), "kinds-ucb": LoggedUCB(),
 }
