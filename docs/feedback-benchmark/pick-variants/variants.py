@@ -10,6 +10,7 @@ baseline) the count, hit rate, share from the pool and hits per liked class. ``L
 liked classes (``3,8`` for the mixture scenarios, where it is unused), ``SEEDS`` ``A-B``.
 """
 
+import dataclasses
 import json
 import sys
 from collections import Counter, defaultdict
@@ -58,12 +59,14 @@ class Variant(S.FKCExplore):
     threshold; cut: no exploration once this share of the budget is spent; power: the
     exploration share decays as ``(1 - spent)**power``; liked_novelty: after the unvisited
     regions, the exploration picks go to rows (guided or pool) with ``mean + std`` above the
-    liked threshold, farthest from every liked answer.
+    liked threshold, farthest from every liked answer; late_guided: once this share of the
+    budget is spent the exploration picks come from the guided sample instead of the pool.
     """
 
     def __init__(self, kappa=0.0, keep_from="all", ux_best=False, opt_explore=False,
-                 cut=None, power=1.0, liked_novelty=False, **kw):
+                 cut=None, power=1.0, liked_novelty=False, late_guided=None, **kw):
         super().__init__(**kw)
+        self.late_guided = late_guided
         self.liked_novelty = liked_novelty
         self.kappa, self.keep_from, self.ux_best = kappa, keep_from, ux_best
         self.opt_explore, self.cut, self.power = opt_explore, cut, power
@@ -101,6 +104,9 @@ class Variant(S.FKCExplore):
         chosen += kept
         kinds += ["keep"] * len(kept)
         ucb = view.mean + view.std
+        late = self.late_guided is not None and view.spent > self.late_guided + 1e-9
+        if late:  # the exploration picks explore the guided sample, not the pool
+            view = dataclasses.replace(view, in_pool=~view.in_pool)
         if self.ux_best:
             new = best_unexplored(view, chosen, view.n_show - len(chosen), self.clusters, ucb,
                                   by_score=self.ux_best == "order")
@@ -121,6 +127,8 @@ class Variant(S.FKCExplore):
                             view.n_show - len(chosen), view.std)
         chosen += new
         kinds += ["explore"] * len(new)
+        if late:
+            view = dataclasses.replace(view, in_pool=~view.in_pool)
         idx = torch.tensor(chosen, dtype=torch.int64)
         KINDS.append((view.round, kinds, view.x[idx].clone(), view.in_pool[idx].clone()))
         labels = ["top"] * n_exploit + ["explore"] * (len(chosen) - n_exploit)
@@ -141,6 +149,7 @@ VARIANTS = {
     "optexp": Variant(opt_explore=True), "uxbest": Variant(ux_best=True),
     "uxbest-opt": Variant(ux_best=True, opt_explore=True), "uxorder": Variant(ux_best="order"),
     "eps15": Variant(eps_max=0.15), "likednovel": Variant(liked_novelty=True),
+    "lateguided": Variant(late_guided=0.375),
     "cut25": Variant(cut=0.25), "cut375": Variant(cut=0.375), "pow2": Variant(power=2.0),
     "kinds-default": Variant(), "kinds-ucb": LoggedUCB(),
 }
