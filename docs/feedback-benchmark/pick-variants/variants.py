@@ -72,8 +72,11 @@ class Variant(S.FKCExplore):
         self.opt_explore, self.cut, self.power = opt_explore, cut, power
 
     def n_explore(self, view):
-        if view.n_explore == 0 or (self.cut is not None and view.spent > self.cut + 1e-9):
+        if self.cut is not None and view.spent > self.cut + 1e-9:
             return 0
+        if self.power == 1.0 or view.n_explore == 0:
+            return super().n_explore(view)
+        # the default's share with its (1 - spent) factor raised to ``power``
         budget = len(view.asked_r) / view.spent if view.spent > 0 else 64.0
         eps = self.eps_max * (1.0 - min(view.spent, 1.0)) ** self.power * min(1.0,
                                                                               budget / 64.0)
@@ -94,28 +97,28 @@ class Variant(S.FKCExplore):
         chosen, kinds = [], []
         if n_exploit - n_keep:
             g = R.likely_liked(torch.nonzero(~view.in_pool)[:, 0], view.mean, view.asked_r,
-                             n_exploit - n_keep)
+                               n_exploit - n_keep)
             local = R.draw_by_weight(view.features[g], view.log_w[g], n_exploit - n_keep,
-                                   view.generator, score=score[g])
+                                     view.generator, score=score[g])
             chosen = g[torch.tensor(local, dtype=torch.int64)].tolist()
         kinds += ["draw"] * len(chosen)
-        kept = R.keep_picks(view.features, anchors, chosen, n_keep, self.keep_score(view, score),
-                          near=self.near, order=self.order)
+        kept = R.keep_picks(view.features, anchors, chosen, n_keep,
+                            self.keep_score(view, score), near=self.near, order=self.order)
         chosen += kept
         kinds += ["keep"] * len(kept)
         ucb = view.mean + view.std
-        late = self.late_guided is not None and view.spent > self.late_guided + 1e-9
-        if late:  # the exploration picks explore the guided sample, not the pool
-            view = dataclasses.replace(view, in_pool=~view.in_pool)
+        ex = view  # what the exploration rules see as the pool
+        if self.late_guided is not None and view.spent > self.late_guided + 1e-9:
+            ex = dataclasses.replace(view, in_pool=~view.in_pool)  # the guided sample instead
         if self.ux_best:
-            new = best_unexplored(view, chosen, view.n_show - len(chosen), self.clusters, ucb,
+            new = best_unexplored(ex, chosen, view.n_show - len(chosen), self.clusters, ucb,
                                   by_score=self.ux_best == "order")
         else:
-            new = R.unexplored_picks(view.features, view.in_pool, view.asked_features, chosen,
-                                   view.n_show - len(chosen), self.clusters)
+            new = R.unexplored_picks(view.features, ex.in_pool, view.asked_features, chosen,
+                                     view.n_show - len(chosen), self.clusters)
         chosen += new
         kinds += ["unexpl"] * len(new)
-        pool, tau = view.in_pool, R.liked_threshold(view.asked_r)
+        pool, tau = ex.in_pool, R.liked_threshold(view.asked_r)
         if self.liked_novelty and tau is not None:
             new = liked_novelty_picks(view, chosen, view.n_show - len(chosen), ucb >= tau)
             chosen += new
@@ -124,11 +127,9 @@ class Variant(S.FKCExplore):
             hopeful = pool & (ucb >= tau)
             pool = hopeful if int(hopeful.sum()) >= 4 * (view.n_show - len(chosen)) else pool
         new = R.explore_picks(view.features, pool, view.asked_features, chosen,
-                            view.n_show - len(chosen), view.std)
+                              view.n_show - len(chosen), view.std)
         chosen += new
         kinds += ["explore"] * len(new)
-        if late:
-            view = dataclasses.replace(view, in_pool=~view.in_pool)
         idx = torch.tensor(chosen, dtype=torch.int64)
         KINDS.append((view.round, kinds, view.x[idx].clone(), view.in_pool[idx].clone()))
         labels = ["top"] * n_exploit + ["explore"] * (len(chosen) - n_exploit)
