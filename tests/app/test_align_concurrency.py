@@ -11,6 +11,7 @@ import pytest
 import torch
 
 import fkc_align.store
+import fkc_align.store.lock
 from fkc_align.cli import main
 from fkc_align.loop import run_active
 from fkc_align.store import (
@@ -40,6 +41,19 @@ from fkc_align.store import RunLock
 lock = RunLock(sys.argv[1], purpose="serve").acquire()  # kept: a dropped RunLock releases
 print("locked", flush=True)
 sys.stdin.readline()
+"""
+
+# takes the lock the way RunLock does, but describes itself (or lets go) only after a pause:
+# the window in which a refused process would read an empty description
+SLOW_HOLDER = """
+import fcntl, json, os, sys, time
+fd = os.open(os.path.join(sys.argv[1], "run.lock"), os.O_RDWR | os.O_CREAT, 0o644)
+fcntl.flock(fd, fcntl.LOCK_EX)
+print("locked", flush=True)
+time.sleep(float(sys.argv[2]))
+if sys.argv[3] == "describe":
+    os.write(fd, json.dumps({"pid": os.getpid(), "host": "h", "purpose": "run"}).encode())
+    sys.stdin.readline()
 """
 
 ANSWER_ALL = CHILD_PRELUDE + """
@@ -117,6 +131,40 @@ def test_second_owner_is_refused_naming_the_holder_until_it_dies(tmp_path):
             RunLock(tmp_path).acquire()  # taken once: an owner hands its lock on instead
         assert RunLock.holder(tmp_path)["purpose"] == "resume"
     assert RunLock.holder(tmp_path) is None
+
+
+@pytest.mark.parametrize("then", ["describe", "exit"])
+def test_a_refused_owner_waits_out_the_holders_undescribed_moment(tmp_path, then):
+    """Between taking the lock and describing itself (and between erasing the description and
+    letting go) a holder's description is empty: the refusal still names it, or the folder is
+    taken once it is free."""
+    child = subprocess.Popen([sys.executable, "-c", SLOW_HOLDER, str(tmp_path), "0.3", then],
+                             text=True, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    try:
+        assert child.stdout.readline().strip() == "locked"
+        if then == "describe":
+            with pytest.raises(RunFolderBusy, match=rf"owned by pid {child.pid} on host h"):
+                RunLock(tmp_path).acquire()
+        else:
+            with RunLock(tmp_path, purpose="resume"):
+                assert RunLock.holder(tmp_path)["pid"] == os.getpid()
+    finally:
+        child.kill()
+        child.communicate()
+
+
+def test_a_holder_that_never_describes_itself_is_still_refused(tmp_path, monkeypatch):
+    monkeypatch.setattr(fkc_align.store.lock, "DESCRIPTION_WAIT_S", 0.1)
+    child = subprocess.Popen([sys.executable, "-c", SLOW_HOLDER, str(tmp_path), "60", "exit"],
+                             text=True, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    try:
+        assert child.stdout.readline().strip() == "locked"
+        with pytest.raises(RunFolderBusy, match="owned by another process .it has not written "
+                                                "its details yet."):
+            RunLock(tmp_path).acquire()
+    finally:
+        child.kill()
+        child.communicate()
 
 
 def test_a_link_planted_at_the_lock_file_is_refused(tmp_path):

@@ -37,6 +37,10 @@ from typing import Any
 from .durable_io import StorageError, describe_os_error, is_storage_error, write_all
 
 LOCK_FILE = "run.lock"
+# A holder writes its description just after taking the lock and erases it just before giving
+# the lock back: a refused process that reads an empty one waits this long (and tries the lock
+# again) rather than name nobody, or refuse a folder that is about to be free.
+DESCRIPTION_WAIT_S = 2.0
 
 
 class RunFolderBusy(RuntimeError):
@@ -107,12 +111,7 @@ class RunLock:
                 exc.errno, f"{self.run_dir}: cannot take the run folder's lock "
                 f"({self.run_dir / LOCK_FILE}): {describe_os_error(exc)}. To run, resume or "
                 f"serve, the folder must be writable; reading it needs no lock") from exc
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = _read_info(fd)
-            os.close(fd)
-            raise RunFolderBusy(_busy_message(self.run_dir, holder), holder) from None
+        self._take(fd)
         info = {"pid": os.getpid(), "host": socket.gethostname(),
                 "command": " ".join(sys.argv)[:500], "purpose": self.purpose,
                 "since": time.time()}
@@ -124,6 +123,21 @@ class RunLock:
             pass  # the description is a courtesy (a read-only or full disk must not stop us)
         self._fd, self._pid = fd, os.getpid()
         return self
+
+    def _take(self, fd: int) -> None:
+        """``flock`` ``fd`` or raise :class:`RunFolderBusy` (closing ``fd``) naming the holder;
+        while the holder's description is empty, keep trying for ``DESCRIPTION_WAIT_S``."""
+        deadline = time.monotonic() + DESCRIPTION_WAIT_S
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                holder = _read_info(fd)
+                if holder or time.monotonic() >= deadline:
+                    os.close(fd)
+                    raise RunFolderBusy(_busy_message(self.run_dir, holder), holder) from None
+                time.sleep(0.01)
 
     def release(self) -> None:
         """Give the folder back (closing the lock file releases the ``flock``)."""
@@ -176,4 +190,4 @@ def _busy_message(run_dir: Path, holder: dict[str, Any] | None) -> str:
             f"finish or stop it: the lock goes when that process exits")
 
 
-__all__ = ["LOCK_FILE", "RunFolderBusy", "RunLock"]
+__all__ = ["DESCRIPTION_WAIT_S", "LOCK_FILE", "RunFolderBusy", "RunLock"]
