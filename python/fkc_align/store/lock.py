@@ -17,7 +17,10 @@ Usage::
 The lock is ``fcntl.flock(LOCK_EX)`` on an open file, so the kernel releases it when the
 holder exits for any reason (crash, ``SIGKILL``): there is never a stale lock to delete. The
 file's content (pid, host, command line, purpose, start time) only *describes* the holder for
-the error message; the lock itself is the ``flock``. A folder is taken once: a second
+the error message; the lock itself is the ``flock``. The description is empty for a moment
+after the lock is taken and before it is given back: a refused process that reads it empty
+tries the lock again for up to ``DESCRIPTION_WAIT_S``, so it names the holder or takes a folder
+that has just come free. A folder is taken once: a second
 ``acquire`` in the same process is refused like any other (a caller that owns its folder hands
 its lock on, e.g. ``Runtime(lock=...)`` to :func:`fkc_align.run_active`). A child made by
 ``fork`` shares the open file but never releases it (nor erases the description).
