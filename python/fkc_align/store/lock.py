@@ -168,7 +168,8 @@ class RunLock:
 
     @staticmethod
     def holder(run_dir: str | os.PathLike) -> dict[str, Any] | None:
-        """Who owns ``run_dir`` now: its description, or ``None`` when nobody does."""
+        """Who owns ``run_dir`` now: its description, ``{}`` while the owner has not written
+        one, or ``None`` when nobody owns it."""
         try:
             fd = _open_lock_file(Path(run_dir), os.O_RDONLY)
         except FileNotFoundError:
