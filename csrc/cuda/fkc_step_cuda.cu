@@ -45,6 +45,69 @@ __device__ __forceinline__ float row_sum(float v, float* smem) {
   return v;
 }
 
+// The row's two sums (core/step.h row_term_a/b) and its new x, when d % 4 == 0: group q of the
+// row is elements 4q..4q+3 and global Philox group e_row/4 + q. Thread t of the row takes groups
+// t, t + kRowThreads, ...
+template <typename T, int kRowThreads, bool kRatio>
+__device__ __forceinline__ void walk_row_aligned(const StepRow<T>& row, int64_t d,
+                                                 const PhiloxKey& key, const StepCoefs& c, int t,
+                                                 float& dot_a, float& dot_b) {
+  const int64_t groups = d / 4;
+  for (int64_t q = t; q < groups; q += kRowThreads) {
+    const int64_t d0 = 4 * q;
+    float xv[4], sv[4], gv[4], fv[4], zv[4], ov[4];
+    load4(row.x + d0, xv);
+    load4(row.score + d0, sv);
+    load4(row.reward_grad + d0, gv);
+    if (row.f) {
+      load4(row.f + d0, fv);
+    } else {
+#pragma unroll
+      for (int l = 0; l < 4; ++l) fv[l] = c.f_coef * xv[l];
+    }
+    if (row.noise) {
+      load4(row.noise + d0, zv);
+    } else {
+      normal4(key, row.e0 / 4 + static_cast<uint64_t>(q), zv[0], zv[1], zv[2], zv[3]);
+    }
+#pragma unroll
+    for (int l = 0; l < 4; ++l) {
+      dot_a += row_term_a<kRatio>(gv[l], fv[l]);
+      dot_b += row_term_b<kRatio>(gv[l], sv[l], zv[l]);
+      ov[l] = step_x(xv[l], sv[l], gv[l], fv[l], zv[l], c);
+    }
+    store4(row.x_out + d0, ov);
+  }
+}
+
+// The same for any d > 0: walk the global Philox groups that overlap the row, elementwise inside
+// a group (a group may start in the row before).
+template <typename T, int kRowThreads, bool kRatio>
+__device__ __forceinline__ void walk_row_any(const StepRow<T>& row, int64_t d,
+                                             const PhiloxKey& key, const StepCoefs& c, int t,
+                                             float& dot_a, float& dot_b) {
+  const uint64_t e_row = row.e0;
+  const uint64_t g_first = e_row / 4, g_last = (e_row + d - 1) / 4;
+  for (uint64_t g = g_first + t; g <= g_last; g += kRowThreads) {
+    float z[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    if (!row.noise) normal4(key, g, z[0], z[1], z[2], z[3]);
+#pragma unroll
+    for (int l = 0; l < 4; ++l) {
+      const uint64_t e = 4 * g + l;
+      if (e < e_row || e >= e_row + d) continue;
+      const int64_t j = static_cast<int64_t>(e - e_row);
+      const float xv = static_cast<float>(row.x[j]);
+      const float sv = static_cast<float>(row.score[j]);
+      const float gv = static_cast<float>(row.reward_grad[j]);
+      const float fv = row.f ? static_cast<float>(row.f[j]) : c.f_coef * xv;
+      const float zv = row.noise ? static_cast<float>(row.noise[j]) : z[l];
+      dot_a += row_term_a<kRatio>(gv, fv);
+      dot_b += row_term_b<kRatio>(gv, sv, zv);
+      row.x_out[j] = static_cast<T>(step_x(xv, sv, gv, fv, zv, c));
+    }
+  }
+}
+
 // 4 blocks of 256 threads per SM: at most 64 registers a thread (checked without spills by
 // bench/kernel_resources.py)
 template <typename T, int kRowThreads, bool kAligned, bool kRatio>
@@ -68,57 +131,11 @@ __global__ void __launch_bounds__(kBlock, 4) fkc_step_kernel(const StepArgs<T> a
     if (a.noise == nullptr) {
       key = make_philox_key(static_cast<uint64_t>(a.seeds[0]), static_cast<uint64_t>(a.seeds[1]));
     }
-    const int64_t d = a.d;
-    const auto [xr, sr, gr, fr, nr, outr, e_row] = step_row(a, n);
+    const StepRow<T> row = step_row(a, n);
     if constexpr (kAligned) {
-      // d % 4 == 0: group q of the row is elements 4q..4q+3 and global group e_row/4 + q
-      const int64_t groups = d / 4;
-      for (int64_t q = t; q < groups; q += kRowThreads) {
-        const int64_t d0 = 4 * q;
-        float xv[4], sv[4], gv[4], fv[4], zv[4], ov[4];
-        load4(xr + d0, xv);
-        load4(sr + d0, sv);
-        load4(gr + d0, gv);
-        if (fr) {
-          load4(fr + d0, fv);
-        } else {
-#pragma unroll
-          for (int l = 0; l < 4; ++l) fv[l] = c.f_coef * xv[l];
-        }
-        if (nr) {
-          load4(nr + d0, zv);
-        } else {
-          normal4(key, e_row / 4 + static_cast<uint64_t>(q), zv[0], zv[1], zv[2], zv[3]);
-        }
-#pragma unroll
-        for (int l = 0; l < 4; ++l) {
-          dot_a += row_term_a<kRatio>(gv[l], fv[l]);
-          dot_b += row_term_b<kRatio>(gv[l], sv[l], zv[l]);
-          ov[l] = step_x(xv[l], sv[l], gv[l], fv[l], zv[l], c);
-        }
-        store4(outr + d0, ov);
-      }
-    } else if (d > 0) {
-      // any d: walk the global groups that overlap the row, elementwise inside a group
-      const uint64_t g_first = e_row / 4, g_last = (e_row + d - 1) / 4;
-      for (uint64_t g = g_first + t; g <= g_last; g += kRowThreads) {
-        float z[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-        if (!nr) normal4(key, g, z[0], z[1], z[2], z[3]);
-#pragma unroll
-        for (int l = 0; l < 4; ++l) {
-          const uint64_t e = 4 * g + l;
-          if (e < e_row || e >= e_row + d) continue;
-          const int64_t j = static_cast<int64_t>(e - e_row);
-          const float xv = static_cast<float>(xr[j]);
-          const float sv = static_cast<float>(sr[j]);
-          const float gv = static_cast<float>(gr[j]);
-          const float fv = fr ? static_cast<float>(fr[j]) : c.f_coef * xv;
-          const float zv = nr ? static_cast<float>(nr[j]) : z[l];
-          dot_a += row_term_a<kRatio>(gv, fv);
-          dot_b += row_term_b<kRatio>(gv, sv, zv);
-          outr[j] = static_cast<T>(step_x(xv, sv, gv, fv, zv, c));
-        }
-      }
+      walk_row_aligned<T, kRowThreads, kRatio>(row, a.d, key, c, t, dot_a, dot_b);
+    } else if (a.d > 0) {
+      walk_row_any<T, kRowThreads, kRatio>(row, a.d, key, c, t, dot_a, dot_b);
     }
   }
   dot_a = row_sum<kRowThreads>(dot_a, smem[0]);
