@@ -58,6 +58,71 @@
 namespace fkc {
 namespace blocks {
 
+// Radix select, phase 1 of a pass: histogram of byte `shift` of the keys that match the state's
+// prefix into sh.hist[cur], and the other histogram zeroed for the next pass.
+template <class Ex>
+FKC_BLOCK_FN void radix_count(Ex& ex, Shared& sh, int len, int cur, int shift) {
+  const int nt = ex.num_threads();
+  for (const int t : ex.threads()) {
+    const uint64_t prefix = sh.st[cur].prefix, mask = sh.st[cur].mask;
+    // a run of this thread's keys in one bin is one atomic: with many equal keys (all weights
+    // equal, as at the start of sampling) same-address atomics would serialize the block
+    int run_bin = 0;
+    uint32_t run = 0;
+    for (int p = t; p < len; p += nt) {
+      const uint64_t k = sh.keys[p];
+      if ((k & mask) != prefix) continue;
+      const int bin = static_cast<int>(k >> shift) & 0xff;
+      if (run != 0 && bin != run_bin) {
+        ex.atomic_add_shared(&sh.hist[cur][run_bin], run);
+        run = 0;
+      }
+      run_bin = bin;
+      ++run;
+    }
+    if (run != 0) ex.atomic_add_shared(&sh.hist[cur][run_bin], run);
+    for (int b = t; b < kBins; b += nt) sh.hist[cur ^ 1][b] = 0;  // for the next pass
+  }
+}
+
+// Phase 2: the counts of groups of kBinGroup bins, so that phase 3 sums few terms.
+template <class Ex>
+FKC_BLOCK_FN void radix_group_sums(Ex& ex, Shared& sh, int cur) {
+  const int nt = ex.num_threads();
+  for (const int t : ex.threads()) {
+    for (int g = t; g < kBins / kBinGroup; g += nt) {
+      uint32_t s = 0;
+      for (int j = 0; j < kBinGroup; ++j) s += sh.hist[cur][g * kBinGroup + j];
+      sh.bin_group[g] = s;
+    }
+  }
+}
+
+// Phase 3: the one bin whose cumulative range holds the need-th key writes the next state.
+template <class Ex>
+FKC_BLOCK_FN void radix_next_state(Ex& ex, Shared& sh, int cur, int shift) {
+  const int nt = ex.num_threads();
+  for (const int t : ex.threads()) {
+    for (int b = t; b < kBins; b += nt) {
+      const uint32_t c = sh.hist[cur][b];
+      if (c == 0) continue;
+      const int g = b / kBinGroup;
+      uint32_t excl = 0;
+      for (int j = 0; j < g; ++j) excl += sh.bin_group[j];
+      for (int j = g * kBinGroup; j < b; ++j) excl += sh.hist[cur][j];
+      const uint32_t r = sh.st[cur].need;
+      if (excl < r && r <= excl + c) {
+        RadixState next;
+        next.prefix = sh.st[cur].prefix | (static_cast<uint64_t>(b) << shift);
+        next.mask = sh.st[cur].mask | (uint64_t(0xff) << shift);
+        next.need = r - excl;
+        next.done = (c == r - excl || shift == 0) ? 1u : 0u;
+        sh.st[cur ^ 1] = next;
+      }
+    }
+  }
+}
+
 // Radix select of the `need` smallest of the keys sh.keys[0, len) (ties to the lower position).
 // Returns the index of the final state in sh.st. 1 <= need <= len.
 template <class Ex>
@@ -72,70 +137,21 @@ FKC_BLOCK_FN int radix_select(Ex& ex, Shared& sh, int len, uint32_t need) {
   for (int pass = 0; pass < 8; ++pass) {
     if (sh.st[cur].done) break;  // written before the last sync, rewritten 2 syncs later: uniform
     const int shift = 56 - 8 * pass;
-    for (const int t : ex.threads()) {
-      const uint64_t prefix = sh.st[cur].prefix, mask = sh.st[cur].mask;
-      // a run of this thread's keys in one bin is one atomic: with many equal keys (all weights
-      // equal, as at the start of sampling) same-address atomics would serialize the block
-      int run_bin = 0;
-      uint32_t run = 0;
-      for (int p = t; p < len; p += nt) {
-        const uint64_t k = sh.keys[p];
-        if ((k & mask) != prefix) continue;
-        const int bin = static_cast<int>(k >> shift) & 0xff;
-        if (run != 0 && bin != run_bin) {
-          ex.atomic_add_shared(&sh.hist[cur][run_bin], run);
-          run = 0;
-        }
-        run_bin = bin;
-        ++run;
-      }
-      if (run != 0) ex.atomic_add_shared(&sh.hist[cur][run_bin], run);
-      for (int b = t; b < kBins; b += nt) sh.hist[cur ^ 1][b] = 0;  // for the next pass
-    }
+    radix_count(ex, sh, len, cur, shift);
     ex.sync();
-    for (const int t : ex.threads()) {
-      for (int g = t; g < kBins / kBinGroup; g += nt) {
-        uint32_t s = 0;
-        for (int j = 0; j < kBinGroup; ++j) s += sh.hist[cur][g * kBinGroup + j];
-        sh.bin_group[g] = s;
-      }
-    }
+    radix_group_sums(ex, sh, cur);
     ex.sync();
-    // the one bin whose cumulative range holds the need-th key writes the next state
-    for (const int t : ex.threads()) {
-      for (int b = t; b < kBins; b += nt) {
-        const uint32_t c = sh.hist[cur][b];
-        if (c == 0) continue;
-        const int g = b / kBinGroup;
-        uint32_t excl = 0;
-        for (int j = 0; j < g; ++j) excl += sh.bin_group[j];
-        for (int j = g * kBinGroup; j < b; ++j) excl += sh.hist[cur][j];
-        const uint32_t r = sh.st[cur].need;
-        if (excl < r && r <= excl + c) {
-          RadixState next;
-          next.prefix = sh.st[cur].prefix | (static_cast<uint64_t>(b) << shift);
-          next.mask = sh.st[cur].mask | (uint64_t(0xff) << shift);
-          next.need = r - excl;
-          next.done = (c == r - excl || shift == 0) ? 1u : 0u;
-          sh.st[cur ^ 1] = next;
-        }
-      }
-    }
+    radix_next_state(ex, sh, cur, shift);
     ex.sync();
     cur ^= 1;
   }
   return cur;
 }
 
-// Emits the keys radix_select chose (state sh.st[s]) among sh.keys[0, len) in increasing
-// position order: emit(position, key, slot) with slot = 0, 1, ... An order-preserving
-// compaction: each thread owns a contiguous segment, a block scan of the per-thread counts (two
-// levels: groups of kThreadGroup threads) gives its first slot.
-template <class Ex, class Emit>
-FKC_BLOCK_FN void compact(Ex& ex, Shared& sh, int len, int s, Emit emit) {
-  const int nt = ex.num_threads();
-  const int n_groups = (nt + kThreadGroup - 1) / kThreadGroup;
-  const int per = (len + nt - 1) / nt;
+// Compaction, phase 1: each thread counts the keys of its segment [q0, q1) below and equal to
+// the state's prefix into sh.cnt_lt / sh.cnt_eq.
+template <class Ex>
+FKC_BLOCK_FN void compact_count(Ex& ex, Shared& sh, int len, int s, int per) {
   for (const int t : ex.threads()) {
     const uint64_t prefix = sh.st[s].prefix, mask = sh.st[s].mask;
     const int q0 = t * per < len ? t * per : len, q1 = q0 + per < len ? q0 + per : len;
@@ -156,7 +172,13 @@ FKC_BLOCK_FN void compact(Ex& ex, Shared& sh, int len, int s, Emit emit) {
     sh.cnt_lt[t] = lt;
     sh.cnt_eq[t] = eq;
   }
-  ex.sync();
+}
+
+// Phase 2: the counts of groups of kThreadGroup threads (the first level of the block scan).
+template <class Ex>
+FKC_BLOCK_FN void compact_group_sums(Ex& ex, Shared& sh) {
+  const int nt = ex.num_threads();
+  const int n_groups = (nt + kThreadGroup - 1) / kThreadGroup;
   for (const int t : ex.threads()) {
     for (int g = t; g < n_groups; g += nt) {
       const int end = (g + 1) * kThreadGroup < nt ? (g + 1) * kThreadGroup : nt;
@@ -169,7 +191,11 @@ FKC_BLOCK_FN void compact(Ex& ex, Shared& sh, int len, int s, Emit emit) {
       sh.grp_eq[g] = eq;
     }
   }
-  ex.sync();
+}
+
+// Phase 3: each thread's first slot from the scan, then its segment's chosen keys in order.
+template <class Ex, class Emit>
+FKC_BLOCK_FN void compact_emit(Ex& ex, Shared& sh, int len, int s, int per, Emit& emit) {
   for (const int t : ex.threads()) {
     const uint64_t prefix = sh.st[s].prefix, mask = sh.st[s].mask;
     const uint32_t need = sh.st[s].need;
@@ -200,6 +226,20 @@ FKC_BLOCK_FN void compact(Ex& ex, Shared& sh, int len, int s, Emit emit) {
       }
     }
   }
+}
+
+// Emits the keys radix_select chose (state sh.st[s]) among sh.keys[0, len) in increasing
+// position order: emit(position, key, slot) with slot = 0, 1, ... An order-preserving
+// compaction: each thread owns a contiguous segment, a block scan of the per-thread counts (two
+// levels: groups of kThreadGroup threads) gives its first slot.
+template <class Ex, class Emit>
+FKC_BLOCK_FN void compact(Ex& ex, Shared& sh, int len, int s, Emit emit) {
+  const int per = (len + ex.num_threads() - 1) / ex.num_threads();
+  compact_count(ex, sh, len, s, per);
+  ex.sync();
+  compact_group_sums(ex, sh);
+  ex.sync();
+  compact_emit(ex, sh, len, s, per, emit);
   ex.sync();
 }
 
