@@ -74,6 +74,34 @@ def _update_w(w_ptr, r_ptr, e_ptr, wo_ptr, rows, row_ok, gf, gs, h, lam, dlam, h
 
 
 @triton.jit
+def _load_tile(ptr, rows64, stride, cols, mask):
+    """The (BLOCK_N, BLOCK_D) tile ``ptr[rows64, cols]`` of a row-strided operand, float32, 0
+    where masked."""
+    return tl.load(ptr + rows64[:, None] * stride + cols[None, :], mask=mask,
+                   other=0.0).to(tl.float32)
+
+
+@triton.jit
+def _step_tile(xs, s, gr, fx, z, h, g2, half_lam, g_sqrt_h, RATIO: tl.constexpr):
+    """A tile's x' and the two elementwise products the row sums add up: ∇r·f and ∇r·s (FKC)
+    or ∇r·∇r and ∇r·ξ (RATIO)."""
+    drift = g2 * (s + half_lam * gr) - fx
+    x_new = xs + h * drift + g_sqrt_h * z
+    if RATIO:
+        return x_new, gr * gr, gr * z
+    return x_new, gr * fx, gr * s
+
+
+@triton.jit
+def _store_partial_sums(part_ptr, pid_d, N, rows64, row_ok, gf, gs):
+    """This program's share of the rows' two sums, (n_splits, N, 2) float32, for
+    ``_finish_w_kernel``."""
+    part = part_ptr + (pid_d * N + rows64) * 2
+    tl.store(part, gf, mask=row_ok)
+    tl.store(part + 1, gs, mask=row_ok)
+
+
+@triton.jit
 def _fkc_step_kernel(
     x_ptr, s_ptr, gr_ptr, f_ptr, z_ptr, r_ptr, e_ptr, w_ptr, seeds_ptr, xo_ptr, wo_ptr, part_ptr,
     N, D, stride_x, stride_s, stride_gr, stride_f, stride_z, stride_xo, d_per_program,
@@ -102,36 +130,24 @@ def _fkc_step_kernel(
     for d0 in range(d_start, d_end, BLOCK_D):
         cols = d0 + tl.arange(0, BLOCK_D)
         mask = row_ok[:, None] & (cols < d_end)[None, :]
-        xs = tl.load(x_ptr + rows64[:, None] * stride_x + cols[None, :], mask=mask,
-                     other=0.0).to(tl.float32)
-        s = tl.load(s_ptr + rows64[:, None] * stride_s + cols[None, :], mask=mask,
-                    other=0.0).to(tl.float32)
-        gr = tl.load(gr_ptr + rows64[:, None] * stride_gr + cols[None, :], mask=mask,
-                     other=0.0).to(tl.float32)
+        xs = _load_tile(x_ptr, rows64, stride_x, cols, mask)
+        s = _load_tile(s_ptr, rows64, stride_s, cols, mask)
+        gr = _load_tile(gr_ptr, rows64, stride_gr, cols, mask)
         if HAS_F:
-            fx = tl.load(f_ptr + rows64[:, None] * stride_f + cols[None, :], mask=mask,
-                         other=0.0).to(tl.float32)
+            fx = _load_tile(f_ptr, rows64, stride_f, cols, mask)
         else:
             fx = f_coef * xs
         if HAS_NOISE:
-            z = tl.load(z_ptr + rows64[:, None] * stride_z + cols[None, :], mask=mask,
-                        other=0.0).to(tl.float32)
+            z = _load_tile(z_ptr, rows64, stride_z, cols, mask)
         elif NOISE_BY_GROUP:
             # D % 4 == 0 and d0 % 4 == 0: group of (n, d) is n * D/4 + d/4
             groups = rows64[:, None] * (D // 4) + (d0 // 4 + tl.arange(0, BLOCK_D // 4))[None, :]
             z = normals_interleaved(seed, offset, groups, BLOCK_N, BLOCK_D // 4)
         else:
             z = normals_per_element(seed, offset, rows64[:, None] * D + cols[None, :])
-        drift = g2 * (s + half_lam * gr) - fx
-        x_new = xs + h * drift + g_sqrt_h * z
+        x_new, pa, pb = _step_tile(xs, s, gr, fx, z, h, g2, half_lam, g_sqrt_h, RATIO)
         tl.store(xo_ptr + rows64[:, None] * stride_xo + cols[None, :],
                  x_new.to(xo_ptr.dtype.element_ty), mask=mask)
-        if RATIO:
-            pa = gr * gr
-            pb = gr * z
-        else:
-            pa = gr * fx
-            pb = gr * s
         if MULTI_TILE:
             gf2 += pa
             gs2 += pb
@@ -142,9 +158,7 @@ def _fkc_step_kernel(
         gf = tl.sum(gf2, axis=1)
         gs = tl.sum(gs2, axis=1)
     if SPLIT_D:
-        part = part_ptr + (pid_d * N + rows64) * 2
-        tl.store(part, gf, mask=row_ok)
-        tl.store(part + 1, gs, mask=row_ok)
+        _store_partial_sums(part_ptr, pid_d, N, rows64, row_ok, gf, gs)
     else:
         _update_w(w_ptr, r_ptr, e_ptr, wo_ptr, rows, row_ok, gf, gs, h, lam, dlam, half_g2_lam,
                   ratio_gg, ratio_gz, dw_clip, w_min, w_max, HAS_EXTRA, RATIO)
