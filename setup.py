@@ -35,6 +35,34 @@ def _build_config():
     return module
 
 
+def _make_build_ext(base, info: dict, info_file: str, required: bool):
+    """A BuildExtension subclass that also writes ``info`` (what the library was built for) to
+    ``info_file`` next to the library, so the loader can refuse a stale build instead of
+    crashing on an ABI mismatch; a failed build warns and installs pure Python unless
+    ``required``."""
+
+    class BuildExt(base):
+        def build_extension(self, extension):
+            try:
+                super().build_extension(extension)
+            except Exception as exc:  # ninja failures surface as RuntimeError, not CompileError
+                if required:
+                    raise
+                print(f"fkc-kernels: WARNING: building {extension.name} failed ({exc}); "
+                      "installing pure Python (the loader retries just in time)", file=sys.stderr)
+                return
+            text = json.dumps(info, indent=1) + "\n"
+            outs = [Path(self.get_ext_fullpath(extension.name)).parent / info_file]
+            if self.inplace or getattr(self, "editable_mode", False):
+                # editable installs copy only the library into the source tree: put it there too
+                outs.append(ROOT / "fkc_kernels" / info_file)
+            for out in outs:
+                out.parent.mkdir(parents=True, exist_ok=True)
+                out.write_text(text)
+
+    return BuildExt
+
+
 def _extension_kwargs():
     if os.environ.get("FKC_NO_EXT") == "1":
         return {}
@@ -71,33 +99,11 @@ def _extension_kwargs():
     else:
         ext = CppExtension(cfg.EXT_NAME, cfg.CPU_SOURCES,
                            extra_compile_args={"cxx": cfg.cxx_flags(False)}, **common)
-
-    class BuildExt(BuildExtension):
-        """BuildExtension (ninja, MAX_JOBS) that also records what the library was built for,
-        so the loader can refuse a stale build instead of crashing on an ABI mismatch."""
-
-        def build_extension(self, extension):
-            try:
-                super().build_extension(extension)
-            except Exception as exc:  # ninja failures surface as RuntimeError, not CompileError
-                if required:
-                    raise
-                print(f"fkc-kernels: WARNING: building {extension.name} failed ({exc}); "
-                      "installing pure Python (the loader retries just in time)", file=sys.stderr)
-                return
-            info = {"torch": torch.__version__, "cuda": torch.version.cuda if with_cuda else None,
-                    "python": platform.python_version(), "with_cuda": with_cuda,
-                    "sources": cfg.sources_digest(ROOT)}
-            text = json.dumps(info, indent=1) + "\n"
-            outs = [Path(self.get_ext_fullpath(extension.name)).parent / cfg.BUILD_INFO_FILE]
-            if self.inplace or getattr(self, "editable_mode", False):
-                # editable installs copy only the library into the source tree: put it there too
-                outs.append(ROOT / "fkc_kernels" / cfg.BUILD_INFO_FILE)
-            for out in outs:
-                out.parent.mkdir(parents=True, exist_ok=True)
-                out.write_text(text)
-
-    return {"ext_modules": [ext], "cmdclass": {"build_ext": BuildExt.with_options(use_ninja=True)}}
+    info = {"torch": torch.__version__, "cuda": torch.version.cuda if with_cuda else None,
+            "python": platform.python_version(), "with_cuda": with_cuda,
+            "sources": cfg.sources_digest(ROOT)}
+    build_ext = _make_build_ext(BuildExtension, info, cfg.BUILD_INFO_FILE, required)
+    return {"ext_modules": [ext], "cmdclass": {"build_ext": build_ext.with_options(use_ninja=True)}}
 
 
 setup(**_extension_kwargs())
