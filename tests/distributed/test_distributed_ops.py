@@ -119,6 +119,72 @@ def _caught(fn) -> str:
     return "no error"
 
 
+def _select_cases(fd, res: dict, rank: int, world: int) -> None:
+    for name, sizes, k, n_random, kind in SELECT_CASES[world]:
+        w = global_weights(name, kind, sum(sizes))
+        off = sum(sizes[:rank])
+        gen = torch.Generator().manual_seed(1000 + rank)  # rank 0's draw must win
+        res[f"select/{name}"] = fd.select_particles(w[off:off + sizes[rank]], k, n_random,
+                                                    generator=gen)
+        res[f"select_gen_after/{name}"] = gen.get_state()
+
+
+def _resample_cases(fd, res: dict, rank: int, world: int) -> None:
+    for name, sizes, kind in RESAMPLE_CASES[world]:
+        w = global_weights(name, kind, sum(sizes))
+        off = sum(sizes[:rank])
+        wl = w[off:off + sizes[rank]]
+        gen = torch.Generator().manual_seed(2000 + rank)
+        anc = fd.systematic_resample(wl, generator=gen)
+        res[f"resample/{name}"] = anc
+        res[f"ess/{name}"] = fd.effective_sample_size(wl)
+        # particles: row j of the global block is j * [1, 2, 3] (and a bfloat16 copy)
+        xg = torch.arange(sum(sizes), dtype=torch.float32)[:, None, None] * torch.tensor(
+            [1.0, 2.0, 3.0]).reshape(1, 1, 3)
+        xl = xg[off:off + sizes[rank]]
+        res[f"fetch/{name}"] = fd.fetch_particles(xl, anc)
+        res[f"fetch_bf16/{name}"] = fd.fetch_particles(xl.to(torch.bfloat16), anc)
+        shown = fd.select_particles(wl, 5, 2, generator=gen)
+        res[f"fetch_shown/{name}"] = (shown, fd.fetch_particles(xl, shown))
+
+
+def _error_cases(fd, res: dict, rank: int, world: int) -> None:
+    # errors must reach every rank (none may be left blocked in a collective)
+    n2 = 10 * world
+    wl = torch.randn(10)
+    res["err/k_too_big"] = _caught(lambda: fd.select_particles(wl, n2 + 1, 0))
+    res["err/k_differs"] = _caught(lambda: fd.select_particles(wl, 3 + rank, 0))
+    bad = wl.to(torch.int64) if rank == world - 1 else wl
+    res["err/bad_dtype_one_rank"] = _caught(lambda: fd.select_particles(bad, 3, 1))
+    res["err/resample_all_zero"] = _caught(
+        lambda: fd.systematic_resample(torch.full((4,), -float("inf"))))
+    idx = torch.tensor([0, n2], dtype=torch.int64) if rank == 0 else torch.tensor([1])
+    res["err/fetch_out_of_range"] = _caught(lambda: fd.fetch_particles(wl[:, None], idx))
+    # after all those errors the group still works
+    res["after_errors"] = fd.select_particles(wl, 4, 2)
+
+
+def _module_and_subgroup_cases(fd, dist, res: dict, rank: int, world: int) -> None:
+    # a reward model trained on one rank reaches every rank (here: trained on the last)
+    torch.manual_seed(50 + rank)
+    net = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4))
+    net[1].running_mean.fill_(float(rank))
+    res["module_before"] = {n: t.clone() for n, t in net.state_dict().items()}
+    fd.broadcast_module(net, src=world - 1)
+    res["module_after"] = {n: t.clone() for n, t in net.state_dict().items()}
+    # a subgroup: ranks 0 and world-1 only, group rank 1 = global rank world-1
+    sub = dist.new_group([0, world - 1])
+    if rank in (0, world - 1):
+        w = global_weights("subgroup", "ties", 30)
+        part = w[:11] if rank == 0 else w[11:]
+        res["subgroup_select"] = fd.select_particles(
+            part, 9, 4, generator=torch.Generator().manual_seed(3000 + rank), group=sub)
+        net2 = torch.nn.Linear(2, 2)
+        torch.nn.init.constant_(net2.weight, float(rank))
+        fd.broadcast_module(net2, src=1, group=sub)
+        res["subgroup_module"] = net2.weight.detach().clone()
+
+
 def _ops_worker(rank: int, world: int, store: str, out_dir: str) -> None:
     import torch.distributed as dist
 
@@ -129,60 +195,10 @@ def _ops_worker(rank: int, world: int, store: str, out_dir: str) -> None:
     try:
         dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank,
                                 world_size=world)
-        for name, sizes, k, n_random, kind in SELECT_CASES[world]:
-            w = global_weights(name, kind, sum(sizes))
-            off = sum(sizes[:rank])
-            gen = torch.Generator().manual_seed(1000 + rank)  # rank 0's draw must win
-            res[f"select/{name}"] = fd.select_particles(w[off:off + sizes[rank]], k, n_random,
-                                                        generator=gen)
-            res[f"select_gen_after/{name}"] = gen.get_state()
-        for name, sizes, kind in RESAMPLE_CASES[world]:
-            w = global_weights(name, kind, sum(sizes))
-            off = sum(sizes[:rank])
-            wl = w[off:off + sizes[rank]]
-            gen = torch.Generator().manual_seed(2000 + rank)
-            anc = fd.systematic_resample(wl, generator=gen)
-            res[f"resample/{name}"] = anc
-            res[f"ess/{name}"] = fd.effective_sample_size(wl)
-            # particles: row j of the global block is j * [1, 2, 3] (and a bfloat16 copy)
-            xg = torch.arange(sum(sizes), dtype=torch.float32)[:, None, None] * torch.tensor(
-                [1.0, 2.0, 3.0]).reshape(1, 1, 3)
-            xl = xg[off:off + sizes[rank]]
-            res[f"fetch/{name}"] = fd.fetch_particles(xl, anc)
-            res[f"fetch_bf16/{name}"] = fd.fetch_particles(xl.to(torch.bfloat16), anc)
-            shown = fd.select_particles(wl, 5, 2, generator=gen)
-            res[f"fetch_shown/{name}"] = (shown, fd.fetch_particles(xl, shown))
-        # errors must reach every rank (none may be left blocked in a collective)
-        n2 = 10 * world
-        wl = torch.randn(10)
-        res["err/k_too_big"] = _caught(lambda: fd.select_particles(wl, n2 + 1, 0))
-        res["err/k_differs"] = _caught(lambda: fd.select_particles(wl, 3 + rank, 0))
-        bad = wl.to(torch.int64) if rank == world - 1 else wl
-        res["err/bad_dtype_one_rank"] = _caught(lambda: fd.select_particles(bad, 3, 1))
-        res["err/resample_all_zero"] = _caught(
-            lambda: fd.systematic_resample(torch.full((4,), -float("inf"))))
-        idx = torch.tensor([0, n2], dtype=torch.int64) if rank == 0 else torch.tensor([1])
-        res["err/fetch_out_of_range"] = _caught(lambda: fd.fetch_particles(wl[:, None], idx))
-        # after all those errors the group still works
-        res["after_errors"] = fd.select_particles(wl, 4, 2)
-        # a reward model trained on one rank reaches every rank (here: trained on the last)
-        torch.manual_seed(50 + rank)
-        net = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4))
-        net[1].running_mean.fill_(float(rank))
-        res["module_before"] = {n: t.clone() for n, t in net.state_dict().items()}
-        fd.broadcast_module(net, src=world - 1)
-        res["module_after"] = {n: t.clone() for n, t in net.state_dict().items()}
-        # a subgroup: ranks 0 and world-1 only, group rank 1 = global rank world-1
-        sub = dist.new_group([0, world - 1])
-        if rank in (0, world - 1):
-            w = global_weights("subgroup", "ties", 30)
-            part = w[:11] if rank == 0 else w[11:]
-            res["subgroup_select"] = fd.select_particles(
-                part, 9, 4, generator=torch.Generator().manual_seed(3000 + rank), group=sub)
-            net2 = torch.nn.Linear(2, 2)
-            torch.nn.init.constant_(net2.weight, float(rank))
-            fd.broadcast_module(net2, src=1, group=sub)
-            res["subgroup_module"] = net2.weight.detach().clone()
+        _select_cases(fd, res, rank, world)
+        _resample_cases(fd, res, rank, world)
+        _error_cases(fd, res, rank, world)
+        _module_and_subgroup_cases(fd, dist, res, rank, world)
         # the sampler: same seed on every rank
         score, reward, sched, tilt = gaussian_problem()
         sampler = fd.ShardedFKCSampler(score, reward, sched, tilt, SAMPLER_K, weights="smc",
