@@ -32,7 +32,8 @@ from typing import Any
 # list them before torch is imported (a test checks the two agree)
 BUILTIN_REGISTERED = ("fkc-explore", "greedy", "ucb", "thompson", "fkc-explore-uniform",
                       "fkc-explore-lam0", "fkc-explore-nokeep", "fkc-explore-sample",
-                      "fkc-explore-nodecay", "fkc-explore-farthest", "fkc-explore-noclusters")
+                      "fkc-explore-nodecay", "fkc-explore-farthest", "fkc-explore-noclusters",
+                      "fkc-explore-regions")
 EPS_GREEDY = ("fkc-eps", "fkc")  # the plain ε-greedy rule; "fkc" is its earlier name
 PLANNED_HERE = (*EPS_GREEDY, "random")  # strategies outside the registry
 # the built-in names (a strategy registered later is accepted by RunConfig.resolve too)
@@ -241,8 +242,10 @@ def plan_round(cfg: RunConfig, rnd: int, n_show: int) -> RoundPlan:
     # imported here: the CLI reads STRATEGIES from this module before it imports torch
     from fkc_kernels import epsilon_greedy_split
 
-    if rnd == 0:  # cold start: n_show base samples, all shown
-        return RoundPlan(rnd, n_show, 0, n_show, 0, 0, n_show)
+    if rnd == 0:  # cold start: n_show base samples, or one from each region of n_pool
+        regions = getattr(get_strategy(cfg.strategy), "cold_start", "uniform") == "regions"
+        return RoundPlan(rnd, n_show, 0, n_show, 0, 0,
+                         max(cfg.n_pool, n_show) if regions else n_show)
     if cfg.strategy == "random":
         return RoundPlan(rnd, n_show, 0, n_show, 0, 0, cfg.n_particles)
     strat = get_strategy(cfg.strategy)

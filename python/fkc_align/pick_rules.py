@@ -6,7 +6,8 @@
   weight) and :func:`keep_picks` (one pick near a liked answer, the least served first);
 - exploration: :func:`unexplored_picks` (a typical member of each region nobody has asked
   about yet, :func:`unvisited_regions`) and :func:`explore_picks` (nearest-distance novelty
-  times ensemble uncertainty).
+  times ensemble uncertainty); the cold start: :func:`region_picks` (one typical member of
+  each region of an unguided sample).
 
 Every rule is deterministic given its inputs (the draw takes a generator), so W ranks that see
 the same round pick the same particles.
@@ -198,6 +199,34 @@ def unvisited_regions(features: torch.Tensor, allowed: torch.Tensor, asked: torc
     order = sorted((j for j in range(len(present)) if j not in visited),
                    key=lambda j: (-float(gap[j]), j))
     return [(rows[torch.nonzero(labels == present[j])[:, 0]], cent[j]) for j in order]
+
+
+def region_picks(features: torch.Tensor, m: int) -> list[int]:
+    """``m`` distinct rows of ``features`` ``(n, F)`` spread over the sample: the rows in ``m``
+    k-means regions (:func:`_kmeans`: farthest-point start, so outlying groups get their own
+    region), each region's member nearest its centroid, in region order; where fewer regions
+    are non-empty, the rows farthest from those picked fill up. All ``n`` rows if ``m >= n``.
+
+    The cold start's design: with no answer yet, one question per region of the base model's
+    samples reaches a small or outlying mode that ``m`` uniform draws would mostly miss.
+    """
+    n = len(features)
+    if m >= n:
+        return list(range(n))
+    if m <= 0:
+        return []
+    f = features.float()
+    labels = _kmeans(f, m)
+    present, cent = _centroids(f, labels, m)
+    picks = []
+    for j, centre in zip(present, cent, strict=True):
+        members = torch.nonzero(labels == j)[:, 0]
+        picks.append(int(members[int(torch.argmin(torch.cdist(f[members], centre[None])[:, 0]))]))
+    while len(picks) < m:
+        gap = torch.cdist(f, f[picks]).min(1).values
+        gap[picks] = -1.0
+        picks.append(int(torch.argmax(gap)))
+    return picks
 
 
 def _kmeans(f: torch.Tensor, c: int, iters: int = 10) -> torch.Tensor:

@@ -3,7 +3,9 @@
 Written once against :class:`~fkc_align.particles.Particles`, so the single-process and the
 sharded loop pick the same particles from the same generator state.
 
-- cold start and ``random``: an unguided sample, uniform picks ("cold" / "random");
+- cold start and ``random``: an unguided sample, uniform picks ("cold" / "random"); a
+  strategy with ``cold_start="regions"`` (``fkc-explore-regions``) shows one typical member
+  of each region of an unguided pool instead;
 - ``fkc-eps``: the guided sample (the seed's weights), top by FKC log-weight ("top") plus
   uniform others ("random"), Algorithm 1;
 - every registered strategy (:mod:`fkc_align.strategies`: ``fkc-explore``, ``greedy``,
@@ -25,6 +27,7 @@ from fkc_kernels import LinearTilt
 
 from .config import RoundPlan, RunConfig
 from .particles import Particles
+from .pick_rules import region_picks
 from .strategies import RoundView, get_strategy
 from .tasks import Task
 
@@ -100,6 +103,8 @@ def _pick(particles, task, cfg, plan, model, asked_x, gen, *, backend, device, o
     kw = dict(backend=backend, device=device, on_step=on_step)
     if plan.n_base:  # cold start or random: unguided, uniform picks
         x, w = draw(particles, task, cfg, None, 0.0, plan.n_base, gen, **kw)
+        if plan.round == 0 and plan.n_base > plan.n_show:  # the "regions" cold start
+            return _region_cold_start(particles, task, x, w, plan.n_show)
         idx = particles.pick(w, plan.n_show, plan.n_show, gen)
         label = "cold" if plan.round == 0 else "random"
         return RoundPicks(particles.fetch(x, idx), [label] * plan.n_show,
@@ -119,6 +124,17 @@ def _pick(particles, task, cfg, plan, model, asked_x, gen, *, backend, device, o
     _check_picks(idx, out.labels, len(view.x), plan.n_show)
     return RoundPicks(view.x[idx], list(out.labels),
                       torch.as_tensor(out.score, dtype=torch.float32).reshape(-1).cpu())
+
+
+def _region_cold_start(particles: Particles, task: Task, x: torch.Tensor, w: torch.Tensor,
+                       n_show: int) -> RoundPicks:
+    """Round 0 of a ``cold_start="regions"`` strategy: of the unguided sample (this rank's rows
+    ``x``, ``w``), one typical member of each of ``n_show`` regions (the same on every rank)."""
+    x, w = _gather(particles, x), _gather(particles, w[:, None])[:, 0]
+    feats = task.features if task.features is not None else _flat
+    idx = torch.tensor(region_picks(feats(x).float(), n_show), dtype=torch.int64,
+                       device=x.device)
+    return RoundPicks(x[idx], ["cold"] * n_show, w[idx])
 
 
 def _check_picks(idx: torch.Tensor, labels, n: int, n_show: int) -> None:

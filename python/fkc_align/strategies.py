@@ -118,7 +118,10 @@ class Strategy(Protocol):
 
     Attributes: ``explores`` (split rounds into ε exploitation / exploration), ``pool`` (draw an
     unguided pool), ``weighted`` (exact weights with ESS resampling; False: the guided SDE alone,
-    uniform weights), ``ensemble`` (default number of bootstrap reward networks).
+    uniform weights), ``ensemble`` (default number of bootstrap reward networks). Optional:
+    ``cold_start`` (``"uniform"``, the default: round 0 shows ``k`` unguided samples;
+    ``"regions"``: it draws an unguided sample of ``n_pool`` and shows one typical member of
+    each of its ``k`` regions, :func:`~fkc_align.pick_rules.region_picks`).
     """
 
     explores: bool
@@ -142,6 +145,7 @@ class BaseStrategy:
     pool = True
     weighted = True
     ensemble = 1
+    cold_start = "uniform"
 
     def guidance(self, lam_max: float, spent: float, spread: float) -> float:
         return lam_max
@@ -224,10 +228,17 @@ class FKCExplore(BaseStrategy):
       (:func:`~fkc_align.pick_rules.unexplored_picks`), then by nearest-distance novelty
       times ensemble uncertainty (:func:`~fkc_align.pick_rules.explore_picks`).
 
+    - **Cold start**: ``k`` unguided samples (``cold_start="uniform"``), or (``"regions"``,
+      the ``fkc-explore-regions`` variant) one typical member of each of ``k`` regions of an
+      unguided sample of ``n_pool`` (:func:`~fkc_align.pick_rules.region_picks`): a small or
+      outlying mode is asked about before any model exists, at a cost on small budgets
+      (docs/feedback-benchmark.md).
+
     ``lam = lam_max · (0.75 + 0.25·spent) · clip(1 - spread, 0.25, 1)``: weaker while few
     answers are in and while the bootstrap networks disagree on the base model's samples, where
     the tilt would follow noise. ``use_weights=False`` / ``guided=False`` / ``keep=False`` /
-    ``order="farthest"`` / ``best=False`` / ``decay=False`` / ``clusters=0`` are the ablations.
+    ``order="farthest"`` / ``best=False`` / ``decay=False`` / ``clusters=0`` are the
+    ablations.
     """
 
     explores = True
@@ -237,7 +248,10 @@ class FKCExplore(BaseStrategy):
                  adaptive_lam: bool = True, uncertainty: bool = True, keep: bool = True,
                  best: bool = True, decay: bool = True, eps_max: float = 0.25,
                  keep_share: float = 1.0, order: str = "density", near: int = 4,
-                 clusters: int = 10) -> None:
+                 clusters: int = 10, cold_start: str = "uniform") -> None:
+        if cold_start not in ("regions", "uniform"):
+            raise ValueError(f"cold_start: expected 'regions' or 'uniform', got {cold_start!r}")
+        self.cold_start = cold_start
         self.weighted = use_weights
         self.guided = guided
         self.adaptive_lam = adaptive_lam
@@ -334,6 +348,7 @@ register_strategy("fkc-explore-sample", FKCExplore(best=False))
 register_strategy("fkc-explore-nodecay", FKCExplore(decay=False))
 register_strategy("fkc-explore-farthest", FKCExplore(order="farthest"))
 register_strategy("fkc-explore-noclusters", FKCExplore(clusters=0))
+register_strategy("fkc-explore-regions", FKCExplore(cold_start="regions"))
 
 __all__ = ["UCB", "BaseStrategy", "FKCExplore", "Greedy", "RoundView", "Strategy",
            "StrategyPicks", "Thompson", "draw_by_weight", "explore_picks", "get_strategy",

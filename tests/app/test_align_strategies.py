@@ -11,7 +11,7 @@ from fkc_align import picks, strategies
 from fkc_align.config import RunConfig, plan_round
 from fkc_align.loop import liked_mode_coverage, run_active
 from fkc_align.particles import Particles
-from fkc_align.pick_rules import unvisited_regions
+from fkc_align.pick_rules import region_picks, unvisited_regions
 from fkc_align.strategies import (
     BaseStrategy,
     RoundView,
@@ -415,3 +415,52 @@ def test_the_exploration_share_decays_with_the_budget_spent_and_a_small_budget()
     assert s.n_explore(view(48, 0.75)) == 0  # 8·0.25·0.25 = 0.5, rounded to even
     assert s.n_explore(view(8, 0.25)) == 1  # budget 32: half of 1.5
     assert strategies.FKCExplore(decay=False).n_explore(view(8, 0.25)) == 3
+
+
+def test_region_picks_show_one_typical_member_of_every_mode_the_small_one_included():
+    # modes of 40, 40 and 4 rows (the small one far out): 3 uniform draws miss it most of the
+    # time; region picks show each mode's member nearest its centroid, rows in mode order
+    f, mode = _modes([40, 40, 4], [(0.0, 0.0), (3.0, 0.0), (0.0, 9.0)], spread=0.3)
+    got = region_picks(f, 3)
+    assert sorted(int(mode[i]) for i in got) == [0, 1, 2]  # a mean-shifted pick repeats a mode
+    for i in got:
+        members = torch.nonzero(mode == mode[i])[:, 0]
+        centre = f[members].mean(0)
+        nearest = members[torch.cdist(f[members], centre[None])[:, 0].argmin()]
+        assert i == int(nearest)  # the typical member, not an outlier of its mode
+    assert region_picks(f[:2], 3) == [0, 1] and region_picks(f, 0) == []
+    # fewer distinct rows than picks: k-means leaves regions empty, the farthest rows fill up
+    dup = torch.cat([torch.zeros(6, 2), torch.ones(1, 2)])
+    assert sorted(region_picks(dup, 3)) == sorted(set(region_picks(dup, 3)))
+    assert 6 in region_picks(dup, 2)
+
+
+def test_the_regions_cold_start_shows_one_member_per_region_of_an_unguided_pool(monkeypatch):
+    task = gmm()
+    pool = torch.cat([torch.zeros(5, 2) + 0.01 * torch.arange(5.0)[:, None],
+                      torch.tensor([[6.0, 6.0], [-6.0, 0.0], [0.0, -6.0]])])
+    calls = []
+
+    def fake_draw(particles, task_, cfg, model, lam, n, gen, **kw):
+        calls.append((model, lam, n))
+        return pool.clone(), torch.arange(len(pool), dtype=torch.float32)
+
+    monkeypatch.setattr(picks, "draw", fake_draw)
+    for name, n_base in (("fkc-explore-regions", 8), ("fkc-explore", 3), ("ucb", 3),
+                         ("random", 3), ("fkc-eps", 3)):
+        cfg = RunConfig.resolve(task, budget=12, k=3, n_particles=8, n_steps=2, strategy=name)
+        plan = plan_round(cfg, 0, 3)
+        assert (plan.n_base, plan.n_guided, plan.n_show) == (n_base, 0, 3), name
+    cfg = RunConfig.resolve(task, budget=12, k=3, n_particles=8, n_steps=2,
+                            strategy="fkc-explore-regions")
+    out = picks.pick_round(Particles(), task, cfg, plan_round(cfg, 0, 3), _StubEnsemble(),
+                           torch.zeros(0, 2), torch.Generator().manual_seed(0),
+                           backend="reference", device=torch.device("cpu"))
+    assert calls == [(None, 0.0, 8)]  # unguided, the whole pool
+    assert out.picks == ["cold"] * 3
+    # the three outlying rows are three regions; the five near the origin would be one
+    want = region_picks(pool, 3)
+    assert torch.equal(out.x, pool[want]) and out.score.tolist() == [float(i) for i in want]
+    assert len({tuple(r.tolist()) for r in out.x}) == 3
+    with pytest.raises(ValueError, match="cold_start: expected 'regions' or 'uniform'"):
+        strategies.FKCExplore(cold_start="kmeans")

@@ -17,8 +17,10 @@ import fkc_kernels as fk
 # round robin and the novelty-spread exploitation are exercised
 SETTINGS = dict(budget=10, k=4, n_particles=25, n_steps=8, seed=11,
                 train_options={"max_epochs": 30, "patience": 5})
-# greedy and random are fkc-eps's picks with eps 0 and 1 and the cold start's: not repeated here
-STRATEGIES = {"fkc-eps": {}, "fkc-explore": {"ensemble": 2, "exploit_candidates": 3}}
+# greedy and random are fkc-eps's picks with eps 0 and 1 and the cold start's: not repeated
+# here; fkc-explore-regions: the regions cold start, k-means of the gathered unguided sample
+STRATEGIES = {"fkc-eps": {}, "fkc-explore": {"ensemble": 2, "exploit_candidates": 3},
+              "fkc-explore-regions": {"ensemble": 2}}
 
 
 def _strategies(backend: str) -> dict[str, dict]:
