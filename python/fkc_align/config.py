@@ -225,7 +225,8 @@ class RoundPlan:
         n_guided: particles in the guided sample (0: none is drawn).
         n_pool: particles in the exploration pool (unguided or low-λ; 0: none is drawn).
         n_base: particles in an unguided sample that ``n_explore`` are drawn uniformly from
-            (cold start and ``random``; 0: none).
+            (cold start and ``random``; 0: none); a ``cold_start="regions"`` strategy's round
+            0 draws ``n_pool`` and shows one of each of its ``n_show`` regions.
     """
 
     round: int

@@ -324,6 +324,10 @@ def register_strategy(name: str, strategy: Strategy, *, replace: bool = False) -
     if not isinstance(strategy, Strategy):
         raise TypeError(f"strategy: expected an object with explores, pool, weighted, ensemble, "
                         f"guidance() and pick(), got {type(strategy).__name__}")
+    cold_start = getattr(strategy, "cold_start", "uniform")
+    if cold_start not in ("uniform", "regions"):
+        raise ValueError(f"strategy.cold_start: expected 'uniform' or 'regions', got "
+                         f"{cold_start!r}")
     _REGISTRY[name] = strategy
 
 

@@ -464,3 +464,10 @@ def test_the_regions_cold_start_shows_one_member_per_region_of_an_unguided_pool(
     assert len({tuple(r.tolist()) for r in out.x}) == 3
     with pytest.raises(ValueError, match="cold_start: expected 'regions' or 'uniform'"):
         strategies.FKCExplore(cold_start="kmeans")
+
+    class Mine(BaseStrategy):
+        cold_start = "kmeans"
+
+    with pytest.raises(ValueError, match="strategy.cold_start: expected 'uniform' or 'regions', "
+                                         "got 'kmeans'"):
+        register_strategy("mine-kmeans", Mine())
