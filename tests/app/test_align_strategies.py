@@ -437,6 +437,7 @@ def test_region_picks_show_one_typical_member_of_every_mode_the_small_one_includ
 
 def test_the_regions_cold_start_shows_one_member_per_region_of_an_unguided_pool(monkeypatch):
     task = gmm()
+    # five rows near the origin and three far apart: four regions
     pool = torch.cat([torch.zeros(5, 2) + 0.01 * torch.arange(5.0)[:, None],
                       torch.tensor([[6.0, 6.0], [-6.0, 0.0], [0.0, -6.0]])])
     calls = []
@@ -446,22 +447,24 @@ def test_the_regions_cold_start_shows_one_member_per_region_of_an_unguided_pool(
         return pool.clone(), torch.arange(len(pool), dtype=torch.float32)
 
     monkeypatch.setattr(picks, "draw", fake_draw)
-    for name, n_base in (("fkc-explore-regions", 8), ("fkc-explore", 3), ("ucb", 3),
-                         ("random", 3), ("fkc-eps", 3)):
-        cfg = RunConfig.resolve(task, budget=12, k=3, n_particles=8, n_steps=2, strategy=name)
-        plan = plan_round(cfg, 0, 3)
-        assert (plan.n_base, plan.n_guided, plan.n_show) == (n_base, 0, 3), name
-    cfg = RunConfig.resolve(task, budget=12, k=3, n_particles=8, n_steps=2,
+    for name, n_base in (("fkc-explore-regions", 8), ("fkc-explore", 4), ("ucb", 4),
+                         ("random", 4), ("fkc-eps", 4)):
+        cfg = RunConfig.resolve(task, budget=12, k=4, n_particles=8, n_steps=2, strategy=name)
+        plan = plan_round(cfg, 0, 4)
+        assert (plan.n_base, plan.n_guided, plan.n_show) == (n_base, 0, 4), name
+    cfg = RunConfig.resolve(task, budget=12, k=4, n_particles=8, n_steps=2,
                             strategy="fkc-explore-regions")
-    out = picks.pick_round(Particles(), task, cfg, plan_round(cfg, 0, 3), _StubEnsemble(),
+    out = picks.pick_round(Particles(), task, cfg, plan_round(cfg, 0, 4), _StubEnsemble(),
                            torch.zeros(0, 2), torch.Generator().manual_seed(0),
                            backend="reference", device=torch.device("cpu"))
     assert calls == [(None, 0.0, 8)]  # unguided, the whole pool
-    assert out.picks == ["cold"] * 3
-    # the three outlying rows are three regions; the five near the origin would be one
-    want = region_picks(pool, 3)
-    assert torch.equal(out.x, pool[want]) and out.score.tolist() == [float(i) for i in want]
-    assert len({tuple(r.tolist()) for r in out.x}) == 3
+    assert out.picks == ["cold"] * 4
+    # each far row once and the middle one of the five near the origin (uniform picks would
+    # mostly show rows near the origin)
+    want = [2, 5, 6, 7]
+    assert sorted(region_picks(pool, 4)) == want
+    assert sorted(out.score.long().tolist()) == want
+    assert torch.equal(out.x, pool[out.score.long()])
     with pytest.raises(ValueError, match="cold_start: expected 'regions' or 'uniform'"):
         strategies.FKCExplore(cold_start="kmeans")
 
