@@ -165,8 +165,7 @@ def unexplored_picks(features: torch.Tensor, allowed: torch.Tensor, asked: torch
         return []
     picks: list[int] = []
     for members, centre in unvisited_regions(features, allowed, asked, chosen, clusters)[:m]:
-        d = torch.cdist(features[members].float(), centre[None])[:, 0]
-        i = int(members[int(torch.argmin(d))])
+        i = _typical_member(features, members, centre)
         if i not in chosen:
             picks.append(i)
     return picks
@@ -218,15 +217,17 @@ def region_picks(features: torch.Tensor, m: int) -> list[int]:
     f = features.float()
     labels = _kmeans(f, m)
     present, cent = _centroids(f, labels, m)
-    picks = []
-    for j, centre in zip(present, cent, strict=True):
-        members = torch.nonzero(labels == j)[:, 0]
-        picks.append(int(members[int(torch.argmin(torch.cdist(f[members], centre[None])[:, 0]))]))
-    while len(picks) < m:
-        gap = torch.cdist(f, f[picks]).min(1).values
-        gap[picks] = -1.0
-        picks.append(int(torch.argmax(gap)))
-    return picks
+    picks = [_typical_member(f, torch.nonzero(labels == j)[:, 0], centre)
+             for j, centre in zip(present, cent, strict=True)]
+    everyone = torch.ones(n, dtype=torch.bool, device=f.device)
+    return picks + explore_picks(f, everyone, f[:0], picks, m - len(picks))
+
+
+def _typical_member(features: torch.Tensor, members: torch.Tensor, centre: torch.Tensor) -> int:
+    """The row of ``members`` (int64 indices into ``features`` ``(n, F)``) nearest ``centre``
+    ``(F,)``."""
+    d = torch.cdist(features[members].float(), centre[None])[:, 0]
+    return int(members[int(torch.argmin(d))])
 
 
 def _kmeans(f: torch.Tensor, c: int, iters: int = 10) -> torch.Tensor:
