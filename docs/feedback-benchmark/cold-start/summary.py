@@ -5,15 +5,15 @@
 Design seeds: ``rows-design.jsonl`` here against the uniform cold start's rows in
 ``pick-variants/rows-design-*.jsonl``; held-out seeds: ``rows-heldout.jsonl`` against the
 default's and the rivals' rows in ``heldout*/rows*.jsonl`` (a later file's row wins). Mean ±
-95% t-interval over seeds.
+95% t-interval over seeds (``fkc_align.bench.interval``, the bench's own).
 """
 
 import json
-import math
 from pathlib import Path
 
+from fkc_align.bench import interval
+
 HERE = Path(__file__).parent
-T975 = {15: 2.131, 31: 2.040, 47: 2.012, 63: 1.998}
 
 
 def load(paths, rows=None):
@@ -44,21 +44,15 @@ def held_out_rows():
     return load([HERE / "rows-heldout.jsonl"], rows)
 
 
-def ci(xs):
-    n = len(xs)
-    m = sum(xs) / n
-    if n < 2:
-        return m, float("nan")
-    s = math.sqrt(sum((x - m) ** 2 for x in xs) / (n - 1))
-    return m, T975.get(n - 1, 1.96) * s / math.sqrt(n)
-
-
 def paired(rows, inst, a, b, metric, seeds):
     xs = [rows[(*inst, a, s)][metric] - rows[(*inst, b, s)][metric] for s in seeds
           if (*inst, a, s) in rows and (*inst, b, s) in rows
           and rows[(*inst, a, s)].get(metric) is not None
           and rows[(*inst, b, s)].get(metric) is not None]
-    return (*ci(xs), len(xs)) if xs else None
+    if not xs:
+        return None
+    d = interval(xs)
+    return d["mean"], d["ci95"], d["n"]
 
 
 def report(rows, pairs, seeds):
