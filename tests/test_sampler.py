@@ -306,3 +306,9 @@ def test_exact_weights_step_is_the_smc_increment_in_closed_form(reward_at):
     torch.testing.assert_close(w_got.double(), w_want, rtol=1e-5, atol=1e-4)
     torch.testing.assert_close(sampler.stepper.potential.double(), lam * reward(at),
                                rtol=1e-5, atol=1e-5)
+    # the end: the final potential λ(1)·r(x) at the clean particles replaces the carried one
+    w_end = w_got.clone()
+    sampler.stepper.finish_(x_got, w_end)
+    w_end_want = w_got.double() + sampler.tilt.lam(1.0) * reward(x_got.double()) - lam * reward(at)
+    torch.testing.assert_close(w_end.double(), w_end_want, rtol=1e-5, atol=1e-4)
+    assert sampler.stepper.potential is None

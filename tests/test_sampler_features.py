@@ -183,3 +183,27 @@ def test_cfg_weight_corrects_classifier_free_guidance_to_the_product():
     assert abs(m - 8 / 7) < 0.03 and abs(v - 1 / 7) < 0.02, results
     # plain CFG misses the product's mean by far more than the tolerance (1.25 here)
     assert abs(results["plain"][0] - 8 / 7) > 0.08, results
+
+
+@pytest.mark.parametrize("g", [0.7, 1.3])
+def test_a_per_element_std_equal_everywhere_is_the_scalar_ratio_step(g):
+    """The exact-weight move with ``g`` as a tensor (DDPM's learned variances take this path)
+    gives the scalar path's particles and log-ratio increment when every element's std is
+    ``g``: ``Δw = −(h·g²·λ²/8)·‖∇r‖² − (g·√h·λ/2)·⟨∇r, ξ⟩``."""
+    from fkc_kernels.stepper import Move, _ratio_step_
+
+    gen = torch.Generator().manual_seed(4)
+    x, score, grad, xi = (torch.randn(6, 5, generator=gen) for _ in range(4))
+    extra = torch.randn(6, generator=gen)
+    out = []
+    for g_of in (g, torch.full_like(x, g)):
+        xs, w = x.clone(), torch.zeros(6)
+        _ratio_step_(Move(xs, score, 0.05, g_of, 0.3), w, grad, 1.7, extra, xi, None,
+                     "reference")
+        out.append((xs, w))
+    torch.testing.assert_close(out[1][0], out[0][0], rtol=1e-6, atol=1e-6)
+    torch.testing.assert_close(out[1][1], out[0][1], rtol=1e-5, atol=1e-6)
+    lam, h = 1.7, 0.05
+    want = -(h * g * g * lam * lam / 8) * (grad * grad).sum(1) \
+        - (g * h ** 0.5 * lam / 2) * (grad * xi).sum(1) + extra
+    torch.testing.assert_close(out[0][1], want, rtol=1e-5, atol=1e-5)

@@ -78,6 +78,12 @@ def test_tilted_balance_is_even_for_an_even_user_and_drops_for_a_favoured_class(
     favoured = digits_liked((0, 4, 7))
     favoured.oracle = lambda x: task.oracle(x) + 2.0 * (task.liked_mode(x) == 0).float()
     assert bench.tilted_balance(favoured, 4.0) < 0.5 * bench.tilted_balance(task, 4.0)
+    # the tilt is on the z-scored reward (what the networks predict): the oracle's units and
+    # offset do not change it
+    rescaled = digits_liked((0, 4, 7))
+    rescaled.oracle = lambda x: 10.0 * favoured.oracle(x) - 3.0
+    assert bench.tilted_balance(rescaled, 4.0) == pytest.approx(
+        bench.tilted_balance(favoured, 4.0), rel=1e-6)
 
 
 def test_off_manifold_measure_trusts_the_data_not_the_oracle():

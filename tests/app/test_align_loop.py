@@ -191,6 +191,14 @@ def test_ensemble_of_one_is_the_single_model_and_members_are_evaluated_together(
     looped = torch.stack([m.predict(x) for m in four.members])
     torch.testing.assert_close(four.predict_members(x), looped, rtol=1e-4, atol=1e-4)
     assert looped.std(0).mean() > 1e-3  # bootstrap members disagree
+    # the guidance is the mean in the answers' standard deviations
+    assert float(four.r_mean) == pytest.approx(float(r.mean()), abs=1e-6)
+    assert float(four.r_std) == pytest.approx(float(r.std()), rel=1e-6)
+    # members that start alike still disagree: each trains on its own bootstrap resample
+    twins = RewardEnsemble([make_reward_model((1, 8, 8), seed=3) for _ in range(4)])
+    train_ensemble(twins, x, r, seed=5, max_epochs=30)
+    members = twins.predict_members(x)
+    assert all(not torch.allclose(members[0], members[j]) for j in (1, 2, 3))
     torch.testing.assert_close(four(x), (looped.mean(0) - four.r_mean) / four.r_std,
                                rtol=1e-4, atol=1e-4)
 
@@ -210,3 +218,23 @@ def test_a_failed_run_gives_its_folder_back_at_once(tmp_path):
                    oracle=ClosedPage(), progress=False)
     assert failure.value is not None
     assert RunLock.holder(out) is None
+
+
+def test_each_round_retrains_on_every_answer_so_far(task, monkeypatch):
+    from fkc_align import loop
+
+    seen = []
+
+    def recording(model, x, r, **kw):
+        seen.append((len(x), [float(v) for v in r]))
+        return real(model, x, r, **kw)
+
+    real = loop.train_ensemble
+    monkeypatch.setattr(loop, "train_ensemble", recording)
+    oracle = CountingOracle(task.oracle)
+    run_active(task, budget=12, k=4, seed=0, oracle=oracle, **TINY)
+    answers = [float(v) for v in task.oracle(torch.stack(oracle.asked))]
+    # after round j the model sees the 4·(j + 1) answers of rounds 0..j, not the last 4
+    assert [n for n, _ in seen] == [4, 8, 12][:len(seen)] and len(seen) >= 2
+    for n, r in seen:
+        assert sorted(r) == pytest.approx(sorted(answers[:n]))

@@ -11,130 +11,14 @@ from fkc_align import picks, strategies
 from fkc_align.config import RunConfig, plan_round
 from fkc_align.loop import liked_mode_coverage, run_active
 from fkc_align.particles import Particles
-from fkc_align.pick_rules import region_picks, unvisited_regions
+from fkc_align.pick_rules import region_picks
 from fkc_align.strategies import (
     BaseStrategy,
     RoundView,
     StrategyPicks,
-    draw_by_weight,
-    explore_picks,
     register_strategy,
-    unexplored_picks,
 )
 from fkc_align.tasks import gmm
-
-
-def _modes(counts, centres, spread=0.05, seed=0):
-    gen = torch.Generator().manual_seed(seed)
-    f = torch.cat([torch.tensor(c) + spread * torch.randn(n, 2, generator=gen)
-                   for n, c in zip(counts, centres, strict=True)])
-    mode = torch.cat([torch.full((n,), j) for j, n in enumerate(counts)])
-    return f, mode
-
-
-@pytest.mark.parametrize("seed", range(8))
-def test_draw_by_weight_gives_each_mode_its_share_of_the_weight(seed):
-    # three separated modes, 30 particles each but masses 1/2, 1/4, 1/4: 8 picks are 4, 2, 2
-    # whatever the uniform (systematic resampling over the mode-contiguous layout); a draw by
-    # particle count (uniform weights) would give about 3, 3, 2, and top-by-weight all from one
-    f, mode = _modes([30, 30, 30], [(0.0, 0.0), (5.0, 0.0), (0.0, 5.0)], seed=seed)
-    gen = torch.Generator().manual_seed(seed)
-    raw = torch.rand(90, generator=gen) + 0.5  # unequal weights inside each mode
-    mass = torch.tensor([0.5, 0.25, 0.25])
-    w = raw / torch.stack([raw[mode == j].sum() for j in range(3)])[mode] * mass[mode]
-    got = draw_by_weight(f, torch.log(w), 8, torch.Generator().manual_seed(100 + seed))
-    assert len(set(got)) == 8
-    assert torch.bincount(mode[got], minlength=3).tolist() == [4, 2, 2]
-
-
-def test_draw_by_weight_follows_weights_not_particle_counts():
-    # mode 0 has 10 particles but 3/4 of the weight, mode 1 has 50 particles and 1/4
-    f, mode = _modes([10, 50], [(0.0, 0.0), (4.0, 4.0)])
-    w = torch.where(mode == 0, 0.75 / 10, 0.25 / 50)
-    for s in range(5):
-        got = draw_by_weight(f, torch.log(w), 8, torch.Generator().manual_seed(s))
-        assert torch.bincount(mode[got], minlength=2).tolist() == [6, 2]
-
-
-def test_a_particle_drawn_twice_is_replaced_by_another_of_its_mode():
-    # one heavy particle holds 0.9 of mode 0's weight: systematic resampling draws it several
-    # times; the replacements stay in mode 0 and all picks are distinct
-    f, mode = _modes([12, 12], [(0.0, 0.0), (6.0, 0.0)])
-    w = torch.full((24,), 0.5 / 12)
-    w[:12] = 0.1 * 0.5 / 11
-    w[3] = 0.9 * 0.5
-    got = draw_by_weight(f, torch.log(w), 6, torch.Generator().manual_seed(0))
-    assert len(set(got)) == 6 and 3 in got
-    assert torch.bincount(mode[got], minlength=2).tolist() == [3, 3]
-
-
-def test_exploration_takes_the_nearest_distance_not_the_mean_distance():
-    asked = torch.tensor([[0.0, 0.0], [10.0, 0.0]])
-    # A (5, 0): nearest 5, mean 5; B (0, 3): nearest 3, mean 6.7. Novelty is the nearest
-    # distance: A first. A mean-distance novelty picks B.
-    feats = torch.tensor([[5.0, 0.0], [0.0, 3.0], [9.0, 0.5]])
-    allowed = torch.tensor([True, True, True])
-    assert explore_picks(feats, allowed, asked, [], 1) == [0]
-    # then B (3 from the asked (0, 0)) rather than (9, 0.5) (1.1 from (10, 0)); rows chosen
-    # before count as asked, and rows not allowed are never taken
-    assert explore_picks(feats, allowed, asked, [], 2) == [0, 1]
-    assert explore_picks(feats, torch.tensor([False, True, True]), asked, [], 3) == [1, 2]
-    # an ensemble that disagrees about B lifts it above A: 3·(1 + 2/0.7) > 5·(1 + 0.1/0.7)
-    std = torch.tensor([0.1, 2.0, 0.0])
-    assert explore_picks(feats, allowed, asked, [], 1, std) == [1]
-
-
-def _rings(centres, spread=0.3):
-    """A centre point and a ring of 7 around it per mode: the centre is its mode's most typical
-    member (nearest the mode's mean)."""
-    ring = torch.stack([torch.cos(torch.arange(7) * 2 * math.pi / 7),
-                        torch.sin(torch.arange(7) * 2 * math.pi / 7)], 1) * spread
-    return torch.cat([torch.cat([torch.zeros(1, 2), ring]) + torch.tensor(c) for c in centres])
-
-
-def test_unexplored_picks_show_the_typical_member_of_each_unvisited_mode_farthest_first():
-    # modes A (0, 0), B (4, 0), C (0, 12), D (6, 6); asked: near A; chosen: a B row. C is
-    # farther from A and B than D is, so C's centre (row 16) comes first, then D's (row 24);
-    # A and B are visited and get nothing however many picks are asked for
-    f = _rings([(0.0, 0.0), (4.0, 0.0), (0.0, 12.0), (6.0, 6.0)])
-    allowed = torch.ones(len(f), dtype=torch.bool)
-    asked = torch.tensor([[0.2, 0.1]])
-    assert unexplored_picks(f, allowed, asked, [9], 1, clusters=4) == [16]
-    assert unexplored_picks(f, allowed, asked, [9], 5, clusters=4) == [16, 24]
-    # a visited mode is one an asked or chosen row falls in: nothing chosen, B is unvisited
-    assert 8 in unexplored_picks(f, allowed, asked, [], 5, clusters=4)
-    # only allowed rows are clustered and shown: with C not allowed, D alone is left
-    allowed[16:24] = False
-    assert unexplored_picks(f, allowed, asked, [9], 5, clusters=3) == [24]
-    # novelty alone goes to the farthest single row instead, a ring point of C, not its centre
-    assert explore_picks(f, torch.ones(len(f), dtype=torch.bool), torch.cat([asked, f[9:10]]),
-                         [], 1) != [16]
-
-
-def test_unvisited_regions_are_whole_modes_farthest_first_with_their_centroids():
-    # the same four modes: C (rows 16-23) then D (rows 24-31), each with its own members and
-    # the mean of them as centroid; a region that lost rows to `allowed` lists only the rest
-    f = _rings([(0.0, 0.0), (4.0, 0.0), (0.0, 12.0), (6.0, 6.0)])
-    allowed = torch.ones(len(f), dtype=torch.bool)
-    asked = torch.tensor([[0.2, 0.1]])
-    regions = unvisited_regions(f, allowed, asked, [9], clusters=4)
-    assert [m.tolist() for m, _ in regions] == [list(range(16, 24)), list(range(24, 32))]
-    torch.testing.assert_close(regions[0][1], f[16:24].mean(0))
-    allowed[[17, 18]] = False
-    (c_rows, _), _ = unvisited_regions(f, allowed, asked, [9], clusters=4)
-    assert c_rows.tolist() == [16] + list(range(19, 24))
-    # nothing asked or chosen yet: no region counts as unvisited
-    assert unvisited_regions(f, allowed, asked[:0], [], clusters=4) == []
-
-
-def test_explore_picks_never_repeat_a_chosen_row():
-    # every allowed row sits on an asked row (novelty 0 everywhere), so the argmax would be the
-    # first allowed row, 0, which another rule chose already: it must go to 1, then 2, then none
-    feats = torch.zeros(3, 2)
-    allowed = torch.ones(3, dtype=torch.bool)
-    asked = torch.zeros(1, 2)
-    assert explore_picks(feats, allowed, asked, [0], 2) == [1, 2]
-    assert explore_picks(feats, allowed, asked, [0, 1], 2) == [2]
 
 
 def _view(members, *, n_exploit=0, n_explore=0, in_pool=None, log_w=None, seed=0):
@@ -170,6 +54,8 @@ def test_ensemble_picks_use_every_member():
     ucb = strategies.UCB(beta=1.0).pick(_view(members, n_exploit=2))
     # mean + std: particle 0 is 5 + 7.07, particle 8 is 6 + 0
     assert ucb.index.tolist() == [0, 4]
+    # its score is the members' mean plus one standard deviation (not a variance)
+    torch.testing.assert_close(ucb.score, (members.mean(0) + members.std(0))[[0, 4]])
 
 
 def test_fkc_explore_exploits_by_weight_and_explores_the_pool():
@@ -209,12 +95,13 @@ def test_adaptive_lam_grows_with_the_budget_and_shrinks_with_the_spread():
 
 
 class _StubEnsemble(torch.nn.Module):
-    """Two members: member j predicts ``(-1)^j · x[:, 0]`` plus ``x[:, 1]``."""
+    """Two members: member j predicts ``(-1)^j · x[:, 0]`` plus ``x[:, 1]``; the answers'
+    standard deviation is 10 (the spread is read in those units)."""
 
     def __init__(self):
         super().__init__()
         self.members = [None, None]
-        self.register_buffer("r_std", torch.ones(()))
+        self.register_buffer("r_std", torch.tensor(10.0))
         self.lin = torch.nn.Linear(1, 1)
 
     def forward(self, x):
@@ -261,9 +148,12 @@ def test_round_wiring_with_a_stub_model_a_fixed_pool_and_a_fixed_asked_set(monke
                            device=torch.device("cpu"))
     assert out.picks == ["top", "top", "explore"]
     assert calls[0][2:] == ("seed", None) and calls[1][2:] == ("smc", "ess")  # pool first
-    # spent 1/12 of the budget, the stub's spread over the pool: lam = 8·(0.75 + 0.25/12)·0.25
-    spread = float(_StubEnsemble().predict_members(pool).std(0).mean())
-    assert spread > 1.0 and calls[1][0] == pytest.approx(cfg.lam_max * (0.75 + 0.25 / 12) * 0.25)
+    assert calls[0][0] == cfg.explore_lam == 0.0  # the pool is the base model's
+    # spent 1/12 of the budget, the stub's spread over the pool in answer standard deviations
+    # (3.3 in the oracle's units, 0.33 in z): lam = 8·(0.75 + 0.25/12)·(1 - 0.33)
+    spread = float(_StubEnsemble().predict_members(pool).std(0).mean()) / 10.0
+    assert 0.3 < spread < 0.4
+    assert calls[1][0] == pytest.approx(cfg.lam_max * (0.75 + 0.25 / 12) * (1.0 - spread))
     # the explore pick is the pool's (7, 0) (nearest distance to the asked set and the two
     # exploit picks times the uncertainty); the exploit picks come from the guided rows
     assert torch.equal(out.x[2], pool[1])
@@ -342,66 +232,6 @@ def test_the_cli_lists_the_registry_built_ins_without_importing_it():
     assert set(config.QUICK_STRATEGIES) <= set(config.BENCH_STRATEGIES)
 
 
-def test_draw_by_weight_with_a_score_shows_each_drawn_clusters_best():
-    # three modes of equal mass, 3 picks: one per mode (3 clusters); inside each the best
-    # scored row (score = -row index: the mode's first row), where a plain draw takes any
-    f, mode = _modes([30, 30, 30], [(0.0, 0.0), (5.0, 0.0), (0.0, 5.0)])
-    log_w = torch.full((90,), -math.log(90.0))
-    score = -torch.arange(90.0)
-    for s in range(4):
-        got = draw_by_weight(f, log_w, 3, torch.Generator().manual_seed(s), score=score)
-        assert sorted(got) == [0, 30, 60]
-    plain = [draw_by_weight(f, log_w, 3, torch.Generator().manual_seed(s)) for s in range(4)]
-    assert any(sorted(p) != [0, 30, 60] for p in plain)
-
-
-def test_keep_picks_return_to_the_liked_answer_the_draw_left_uncovered():
-    # modes A (0, 0), B (5, 0), C (0, 5), 4 rows each; liked answers in A and C; the weighted
-    # draw took two rows of A, so the kept pick is the row nearest the C answer (row 9, not
-    # the A answer's nearest nor a B row); a second kept pick goes back to A's answer
-    f, mode = _modes([4, 4, 4], [(0.0, 0.0), (5.0, 0.0), (0.0, 5.0)], spread=0.3)
-    anchors = torch.tensor([[0.1, 0.1], [f[9, 0] + 0.01, f[9, 1]]])
-    for order in ("density", "farthest"):
-        assert strategies.keep_picks(f, anchors, [0, 1], 1, order=order) == [9]
-        assert strategies.keep_picks(f, anchors[:0], [0], 2, order=order) == []
-    # farthest: the second pick goes back to A's answer, now the farthest from every pick
-    two = strategies.keep_picks(f, anchors, [0, 1], 2, order="farthest")
-    assert two[0] == 9 and mode[two[1]] == 0 and two[1] not in (0, 1)
-    # density: A already has two picks beside its answer, C one: C again
-    two = strategies.keep_picks(f, anchors, [0, 1], 2)
-    assert two[0] == 9 and mode[two[1]] == 2
-    with pytest.raises(ValueError, match="order: expected 'density' or 'farthest', got 'x'"):
-        strategies.keep_picks(f, anchors, [0], 1, order="x")
-
-
-def test_density_kept_picks_serve_the_liked_mode_with_fewer_answers():
-    # mode A has five liked answers spread over it, mode C one. Farthest-point order gives C
-    # one pick of four (the rest go to A's outlying answers); the density order gives C picks
-    # until its answers and picks are as dense as A's: three of four
-    f, mode = _modes([8, 8], [(0.0, 0.0), (0.0, 6.0)], spread=0.6, seed=3)
-    anchors = torch.cat([f[:5] + 0.01, f[8:9] + 0.01])
-    dens = strategies.keep_picks(f, anchors, [], 4)
-    far = strategies.keep_picks(f, anchors, [], 4, order="farthest")
-    assert len(set(dens)) == 4 and len(set(far)) == 4
-    assert int((mode[dens] == 1).sum()) == 3
-    assert int((mode[far] == 1).sum()) == 1
-
-
-def test_liked_answers_are_the_top_quarter_of_the_range_and_likely_liked_rows_follow():
-    r = torch.tensor([-8.0, -4.0, -0.2, -1.0, -2.0])
-    assert strategies.liked_threshold(r) == pytest.approx(-0.2 - 0.25 * 7.8)
-    feats = torch.arange(10.0).reshape(5, 2)
-    assert torch.equal(strategies.liked_answers(feats, r), feats[[2, 3, 4]])
-    assert len(strategies.liked_answers(feats, torch.zeros(5))) == 0  # nothing stands out
-    # strong: the upper half of the liked answers (at least their median, -1.0)
-    assert torch.equal(strategies.liked_answers(feats, r, strong=True), feats[[2, 3]])
-    rows = torch.arange(6)
-    mean = torch.tensor([-5.0, -0.1, -3.0, -0.5, -1.5, -6.0])
-    # as good as the median liked answer (-1.0): rows 1, 3; asked for 4, the 4 best predicted
-    assert strategies.likely_liked(rows, mean, r, 2).tolist() == [1, 3]
-    assert strategies.likely_liked(rows, mean, r, 4).tolist() == [1, 2, 3, 4]
-
-
 def test_the_exploration_share_decays_with_the_budget_spent_and_a_small_budget():
     def view(n_asked, spent):
         return RoundView(round=1, n_show=8, n_exploit=5, n_explore=3, x=torch.zeros(1, 2),
@@ -415,24 +245,6 @@ def test_the_exploration_share_decays_with_the_budget_spent_and_a_small_budget()
     assert s.n_explore(view(48, 0.75)) == 0  # 8·0.25·0.25 = 0.5, rounded to even
     assert s.n_explore(view(8, 0.25)) == 1  # budget 32: half of 1.5
     assert strategies.FKCExplore(decay=False).n_explore(view(8, 0.25)) == 3
-
-
-def test_region_picks_show_one_typical_member_of_every_mode_the_small_one_included():
-    # modes of 40, 40 and 4 rows (the small one far out): 3 uniform draws miss it most of the
-    # time; region picks show each mode's member nearest its centroid, rows in mode order
-    f, mode = _modes([40, 40, 4], [(0.0, 0.0), (3.0, 0.0), (0.0, 9.0)], spread=0.3)
-    got = region_picks(f, 3)
-    assert sorted(int(mode[i]) for i in got) == [0, 1, 2]  # a mean-shifted pick repeats a mode
-    for i in got:
-        members = torch.nonzero(mode == mode[i])[:, 0]
-        centre = f[members].mean(0)
-        nearest = members[torch.cdist(f[members], centre[None])[:, 0].argmin()]
-        assert i == int(nearest)  # the typical member, not an outlier of its mode
-    assert region_picks(f[:2], 3) == [0, 1] and region_picks(f, 0) == []
-    # fewer distinct rows than picks: k-means leaves regions empty, the farthest rows fill up
-    dup = torch.cat([torch.zeros(6, 2), torch.ones(1, 2)])
-    assert sorted(region_picks(dup, 3)) == sorted(set(region_picks(dup, 3)))
-    assert 6 in region_picks(dup, 2)
 
 
 def test_the_regions_cold_start_shows_one_member_per_region_of_an_unguided_pool(monkeypatch):
@@ -474,3 +286,79 @@ def test_the_regions_cold_start_shows_one_member_per_region_of_an_unguided_pool(
     with pytest.raises(ValueError, match="strategy.cold_start: expected 'uniform' or 'regions', "
                                          "got 'kmeans'"):
         register_strategy("mine-kmeans", Mine())
+
+
+def test_the_draw_is_truncated_to_the_particles_predicted_liked():
+    # guided: mode A (rows 0-5) predicted 1.0, mode B (rows 6-11) predicted -5 but holding 3/4
+    # of the weight; answers 1.0, 0.9 (liked, median 0.95), -5, -4. The draw is over A alone
+    # (the rows predicted at least the median liked answer): all three picks from A, where an
+    # untruncated draw by weight gives B two or three of them
+    x = torch.cat([0.01 * torch.arange(6.0)[:, None].repeat(1, 2),
+                   5.0 + 0.01 * torch.arange(6.0)[:, None].repeat(1, 2)])
+    pred = torch.cat([torch.ones(6), torch.full((6,), -5.0)])
+    log_w = torch.log(torch.cat([torch.full((6,), 0.25 / 6), torch.full((6,), 0.75 / 6)]))
+    asked = torch.full((4, 2), 20.0)
+    for seed in range(4):
+        view = RoundView(round=2, n_show=3, n_exploit=3, n_explore=0, x=x, log_w=log_w,
+                         in_pool=torch.zeros(12, dtype=torch.bool), features=x,
+                         members=torch.stack([pred, pred]), asked_x=asked, asked_features=asked,
+                         asked_r=torch.tensor([1.0, 0.9, -5.0, -4.0]), lam=1.0, spent=0.5,
+                         spread=0.0, generator=torch.Generator().manual_seed(seed))
+        out = strategies.FKCExplore(keep=False, decay=False).pick(view)
+        assert sorted(out.index.tolist())[-1] < 6, out.index.tolist()
+
+
+class _Capture(BaseStrategy):
+    """Shows the first rows and keeps every round it saw."""
+
+    def __init__(self, weighted: bool) -> None:
+        self.weighted = weighted
+        self.views: list[RoundView] = []
+
+    def pick(self, view):
+        self.views.append(view)
+        idx = torch.arange(view.n_show)
+        return StrategyPicks(idx, ["top"] * view.n_show, view.mean[idx])
+
+
+def test_the_round_view_holds_normalised_weights_uniform_ones_unweighted_none_on_the_pool(
+        monkeypatch):
+    task = gmm()
+    guided = torch.tensor([[0.0, float(i)] for i in range(6)])
+    raw = torch.arange(6.0)  # the sampler's log-weights, not normalised
+    pool = torch.tensor([[0.0, 0.5], [7.0, 0.0], [0.0, -6.0]])
+    calls = []
+
+    def fake_draw(particles, task_, cfg, model, lam, n, gen, **kw):
+        calls.append(kw.get("resample"))
+        if "weights" in kw:
+            return guided.clone(), raw.clone()
+        return pool.clone(), torch.zeros(len(pool))
+
+    monkeypatch.setattr(picks, "draw", fake_draw)
+    for weighted in (True, False):
+        strat = _Capture(weighted)
+        register_strategy("capture-test", strat, replace=True)
+        cfg = RunConfig.resolve(task, budget=12, k=3, n_particles=6, n_steps=2,
+                                strategy="capture-test")
+        calls.clear()
+        picks.pick_round(Particles(), task, cfg, plan_round(cfg, 1, 3), _StubEnsemble(),
+                         torch.zeros(1, 2), torch.Generator().manual_seed(0),
+                         backend="reference", device=torch.device("cpu"))
+        (view,) = strat.views
+        assert calls == [None, "ess" if weighted else None]  # the pool, then the guided set
+        assert view.in_pool.tolist() == [False] * 6 + [True] * 3
+        assert torch.equal(view.log_w[6:], torch.full((3,), -math.inf))
+        want = raw - torch.logsumexp(raw, 0) if weighted else torch.full((6,), -math.log(6.0))
+        torch.testing.assert_close(view.log_w[:6], want)
+
+
+def test_rounds_of_random_after_the_cold_start_are_labelled_random(monkeypatch):
+    pool = torch.arange(8.0)[:, None].repeat(1, 2)
+    monkeypatch.setattr(picks, "draw", lambda *a, **kw: (pool.clone(), torch.zeros(8)))
+    cfg = RunConfig.resolve(gmm(), budget=12, k=3, n_particles=8, n_steps=2, strategy="random")
+    for rnd, label in ((0, "cold"), (1, "random"), (3, "random")):
+        out = picks.pick_round(Particles(), gmm(), cfg, plan_round(cfg, rnd, 3), _StubEnsemble(),
+                               torch.zeros(3 * rnd, 2), torch.Generator().manual_seed(rnd),
+                               backend="reference", device=torch.device("cpu"))
+        assert out.picks == [label] * 3
