@@ -309,4 +309,41 @@ APP_MUTANTS = [
            "n_top, n_random = epsilon_greedy_split(0,", APP, "the ε split never decays"),
 ]
 
-SUITES = {"kernels": KERNEL_MUTANTS, "app": APP_MUTANTS}
+JSONL = "python/fkc_align/store/jsonl.py"
+DURABLE = "python/fkc_align/store/durable_io.py"
+RECORDS = "python/fkc_align/store/records.py"
+# the store's own tests and the loop's kill-and-resume test
+STORE = ("tests/app/test_align_feedback.py", "tests/app/test_align_concurrency.py",
+         "tests/app/test_align_loop.py::"
+         "test_resume_after_a_kill_loses_nothing_and_asks_nothing_twice")
+
+STORE_MUTANTS = [
+    Mutant(JSONL, "            self._read_new(fd, exclusive=True)\n            rec = build()",
+           "            rec = build()", STORE,
+           "an append does not first read what other processes appended"),
+    Mutant(JSONL, "            if prev is not None:", "            if False:", STORE,
+           "a second answer to a query is written"),
+    Mutant(JSONL, "                _truncate_quietly(fd, start)  # never leave a partial line",
+           "                pass  # never leave a partial line", STORE,
+           "a failed append leaves its partial line behind"),
+    Mutant(DURABLE, "        view = view[n:]", "        break", STORE,
+           "a short os.write drops the rest of the line"),
+    Mutant(DURABLE, "            fcntl.flock(fd, kind | fcntl.LOCK_NB)", "            pass", STORE,
+           "no file lock"),
+    Mutant(JSONL, "            self._offset += nl + 1 - pos",
+           "            self._offset += nl - pos", STORE, "the read offset drifts a byte a line"),
+    Mutant(JSONL, "            os.ftruncate(fd, self._offset)", "            pass", STORE,
+           "a dead writer's cut-short line is copied aside but left in the file"),
+    Mutant(JSONL, "        if size < self._offset:", "        if False:", STORE,
+           "a file that shrank is not reported"),
+    Mutant(RECORDS, "            if qid in self._answers:", "            if False:", STORE,
+           "on reading, a second answer line replaces the first"),
+    Mutant(RECORDS, "    if not math.isfinite(value):", "    if False:", STORE,
+           "a NaN or infinite reward is accepted"),
+    Mutant(RECORDS, "return [self._queries[i] for i in ids if i not in self._answers]",
+           "return [self._queries[i] for i in ids]", STORE, "answered queries are pending again"),
+    Mutant(JSONL, "            if self._torn_reported_at != self._offset:", "            if True:",
+           STORE, "the same cut-short line is warned about at every read"),
+]
+
+SUITES = {"kernels": KERNEL_MUTANTS, "app": APP_MUTANTS, "store": STORE_MUTANTS}

@@ -285,3 +285,32 @@ def test_store_oracle_says_what_it_waits_for(tmp_path):
     with pytest.raises(TimeoutError):
         oracle.ask(store, qs)
     assert notes and f"1 of 4 answers in {tmp_path / 'feedback.jsonl'}: {qs[3].id}" in notes[0]
+
+
+def test_a_cut_short_line_is_warned_about_once_however_often_a_reader_looks(tmp_path):
+    # a reader (no lock held) sees a writer's unfinished line: one warning, not one a refresh
+    store, _, _ = _store_with_answers(tmp_path)
+    path = tmp_path / "feedback.jsonl"
+    reader = FeedbackStore.open(tmp_path)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        with open(path, "ab") as f:
+            f.write(b'{"type": "answ')
+        for _ in range(3):
+            reader.refresh()
+    tails = [w for w in seen if issubclass(w.category, FeedbackTailWarning)]
+    assert len(tails) == 1 and "line 6" in str(tails[0].message)
+    assert len(reader.records()) == 3
+
+
+def test_a_file_rewritten_shorter_under_a_reader_is_refused_by_name(tmp_path):
+    from fkc_align.store import FeedbackCorruptError
+
+    store, _, _ = _store_with_answers(tmp_path)
+    path = tmp_path / "feedback.jsonl"
+    data = path.read_bytes()
+    last_start = data.rstrip(b"\n").rfind(b"\n") + 1
+    path.write_bytes(data[:last_start])  # someone removed the last answer line
+    with pytest.raises(FeedbackCorruptError, match="the file shrank to .* below the .* already "
+                                                   "read"):
+        store.refresh()
