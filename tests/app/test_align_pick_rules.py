@@ -289,9 +289,9 @@ def test_one_weighted_draw_picks_each_particle_as_often_as_its_weight():
 
 
 def test_a_repeated_draw_is_replaced_by_the_heaviest_unused_particle_of_its_cluster():
-    # three separated modes, one pick each by weight... except mode 0 holds 0.99 of it, most
-    # of that on row 0: the draws land on row 0 three times and the repeats go to the next
-    # heaviest rows of mode 0 (2, then 3), not its lightest (4, 1)
+    # three separated modes and three picks, but mode 0 holds 0.99 of the weight and row 0
+    # alone 0.90: two or three of the draws land on row 0, and each repeat goes to the heaviest
+    # unused row of mode 0 (2, then 3), not its lightest (4, then 1)
     f, mode = _modes([5, 5, 5], [(0.0, 0.0), (6.0, 0.0), (0.0, 6.0)])
     w = torch.cat([torch.tensor([0.90, 0.01, 0.05, 0.025, 0.005]), torch.full((10,), 0.001)])
     for s in range(4):
