@@ -32,6 +32,7 @@ SELECT = ("tests/ops/test_select_particles.py", "-k", "reference or epsilon")
 RESAMPLE = ("tests/ops/test_systematic_resample.py", "-k", "reference or effective or u0")
 BAD = ("tests/ops/test_bad_input.py",)
 DIST = ("tests/distributed/test_distributed_ops.py",)
+SAME_QUESTIONS = ("tests/distributed/test_distributed_same_questions.py",)
 # node ids, not -k: a -k expression would deselect the tests it is added to
 TILT = ("tests/integrations/test_diffusers_tilt.py::"
         "test_default_options_give_the_exact_tilt_of_the_schedulers_own_output",)
@@ -137,6 +138,14 @@ KERNEL_MUTANTS = [
            "return scale * e.sum(1), scale[:, None] * (e[:, :, None] * pull).sum(1)",
            "return scale * e.sum(1), (e[:, :, None] * pull).sum(1)", GMM,
            "bump reward (log=False): the gradient not rescaled"),
+    Mutant("fkc_kernels/distributed/sampler.py",
+           "z = noise_normals(seeds, n_local * d, start=offset * d, backend=backend)",
+           "z = noise_normals(seeds, n_local * d, start=0, backend=backend)", SAME_QUESTIONS,
+           "every rank draws the first shard's noise"),
+    Mutant("fkc_kernels/distributed/sampler.py",
+           "z = noise_normals(seeds, n_local * d, start=offset * d, backend=backend)",
+           'z = noise_normals(seeds, n_local * d, start=offset * d, backend="reference")',
+           SAME_QUESTIONS, "the ranks draw the reference's noise, not the step backend's bits"),
 ]
 
 
