@@ -1,6 +1,7 @@
-"""The pick strategies: the draw from the FKC weights, the exploration rule, the ensemble picks,
-the round's wiring (a stub model, a fixed pool and a fixed asked set), the coverage window and
-the registry. Each test fails on a specific wrong pick (named in its comment)."""
+"""The pick strategies (their rules alone: test_align_pick_rules.py): the default's exploitation
+by weight and truncation, the ensemble picks, the round's wiring (a stub model, a fixed pool and
+a fixed asked set; the round view's weights; the labels), the coverage window and the registry.
+Each test fails on a specific wrong pick (named in its comment)."""
 
 import math
 
