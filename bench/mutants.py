@@ -33,6 +33,10 @@ RESAMPLE = ("tests/ops/test_systematic_resample.py", "-k", "reference or effecti
 BAD = ("tests/ops/test_bad_input.py",)
 DIST = ("tests/distributed/test_distributed_ops.py",)
 SAME_QUESTIONS = ("tests/distributed/test_distributed_same_questions.py",)
+DIFFUSERS = ("tests/integrations/test_diffusers_tilt.py",
+             "tests/integrations/test_diffusers_scheduler.py")
+PROPOSALS = "fkc_kernels/diffusers/proposals.py"
+SCORE = "fkc_kernels/diffusers/score.py"
 # node ids, not -k: a -k expression would deselect the tests it is added to
 TILT = ("tests/integrations/test_diffusers_tilt.py::"
         "test_default_options_give_the_exact_tilt_of_the_schedulers_own_output",)
@@ -146,6 +150,42 @@ KERNEL_MUTANTS = [
            "z = noise_normals(seeds, n_local * d, start=offset * d, backend=backend)",
            'z = noise_normals(seeds, n_local * d, start=offset * d, backend="reference")',
            SAME_QUESTIONS, "the ranks draw the reference's noise, not the step backend's bits"),
+    Mutant(PROPOSALS, "+ (math.sqrt(cur_a) * (1 - a_p) / (1 - a_t)) * x",
+           "+ (cur_a * (1 - a_p) / (1 - a_t)) * x", DIFFUSERS,
+           "DDPM proposal: the posterior mean's x coefficient without its square root"),
+    Mutant(PROPOSALS, 'std = v if vt == "fixed_small_log" else',
+           'std = v ** 0.5 if vt == "fixed_small_log" else', DIFFUSERS,
+           "DDPM proposal: fixed_small_log's std square-rooted again"),
+    Mutant(PROPOSALS, "var = eta * eta * float(src._get_variance(t, prev_t))",
+           "var = eta * float(src._get_variance(t, prev_t))", DIFFUSERS,
+           "DDIM proposal: the variance scaled by eta, not eta²"),
+    Mutant(PROPOSALS, "return a_t ** 0.5 * out + (1 - a_t) ** 0.5 * x",
+           "return a_t ** 0.5 * out - (1 - a_t) ** 0.5 * x", DIFFUSERS,
+           "DDIM proposal: the noise of a v-prediction with the wrong sign"),
+    Mutant(PROPOSALS, "up = (s_to ** 2 * (s_from ** 2 - s_to ** 2) / s_from ** 2) ** 0.5",
+           "up = s_to ** 2 * (s_from ** 2 - s_to ** 2) / s_from ** 2", DIFFUSERS,
+           "Euler ancestral proposal: a variance where the std belongs"),
+    Mutant(PROPOSALS,
+           "var = (s_p / c.sigma) ** 2 * (c.sigma ** 2 - (c.alpha / a_p) ** 2 * s_p ** 2)",
+           "var = c.sigma ** 2 - (c.alpha / a_p) ** 2 * s_p ** 2", DIFFUSERS,
+           "posterior proposal: the forward step's variance, not the posterior's"),
+    Mutant(PROPOSALS, "mean = a_p ** 0.5 * x0 + max(1 - a_p - var, 0.0) ** 0.5 * eps",
+           "mean = a_p ** 0.5 * x0 + max(1 - a_p, 0.0) ** 0.5 * eps", DIFFUSERS,
+           "DDIM proposal: the mean's noise direction ignores the variance added"),
+    Mutant(SCORE, "outs.append(u + self.guidance_scale * (c - u))",
+           "outs.append(c + self.guidance_scale * (c - u))", DIFFUSERS,
+           "classifier-free guidance pushed from the conditional output"),
+    Mutant(SCORE, "return 1.0 / norm, sd * sd / (norm * norm), sign * sig * sd / norm",
+           "return 1.0 / norm, sd / norm, sign * sig * sd / norm", DIFFUSERS,
+           "EDM preconditioning: c_skip without its square"),
+    Mutant(SCORE, "v_slope = alpha / ((alpha * alpha + sigma * sigma) * sigma)",
+           "v_slope = alpha / sigma", DIFFUSERS,
+           "the CFG gap's score slope for a v-prediction"),
+    Mutant("fkc_kernels/guidance.py",
+           "return (0.5 * h * g * g * w * (w - 1.0)) * sq_gap.float()",
+           "return (0.5 * h * g * g * w * w) * sq_gap.float()",
+           (*DIFFUSERS, "tests/test_sampler_features.py"),
+           "the CFG weight term w² instead of w(w - 1)"),
 ]
 
 

@@ -9,7 +9,7 @@ records whether they failed (the mutant is *killed*) or passed (it *survived*). 
 only, so no rebuild: the C++ extension is switched off (``FKC_DISABLE_EXT=1``), which makes
 ``"auto"`` run the reference, the harder case for catching reference bugs.
 
-    python bench/mutation_test.py               # every kernel mutant (about 6 minutes)
+    python bench/mutation_test.py               # every kernel mutant (about 7 minutes)
     python bench/mutation_test.py --suite app   # the loop's mutants (about 9 minutes)
     python bench/mutation_test.py --suite store # the feedback store's (about 2 minutes)
     python bench/mutation_test.py --baseline    # first check that the unmutated tests pass

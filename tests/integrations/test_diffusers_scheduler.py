@@ -17,7 +17,7 @@ from fkc_kernels.diffusers import (  # noqa: E402
     decoded_reward,
     schedule_from_scheduler,
 )
-from fkc_kernels.schedules import x0_from_score  # noqa: E402
+from fkc_kernels.schedules import VESchedule, x0_from_score  # noqa: E402
 
 # tiny models: one intra-op thread (tests/conftest.py)
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -105,6 +105,29 @@ def test_unet_score_cfg_combines_and_reports_the_gap():
     torch.testing.assert_close(s, torch.full_like(x, -6.0 / sigma))
     assert calls == [4, 2]  # [uncond; cond] for 2 particles, then for 1
     torch.testing.assert_close(score.last_cfg_gap, torch.full((3,), 4 * 4.0 / sigma**2))
+
+
+@pytest.mark.parametrize("prediction_type", ["epsilon", "v_prediction", "sample"])
+@pytest.mark.parametrize("kind", ["vp", "ve"])
+def test_the_cfg_gap_is_the_squared_distance_of_the_two_scores(prediction_type, kind):
+    # the gap FKC's CFG weight reads, ||s_c - s_u||², against the two scores computed from the
+    # conditional and unconditional outputs one at a time, for every prediction type; a VE
+    # schedule too, where α² + σ² ≠ 1 (a v-prediction's slope differs from α/σ there)
+    def fake_unet(x, t, encoder_hidden_states):  # each row reads its own conditioning
+        return torch.sin(x + encoder_hidden_states.mean((1, 2))[:, None, None, None])
+
+    schedule = (schedule_from_scheduler(diffusers.DDPMScheduler()) if kind == "vp"
+                else VESchedule(0.02, 5.0))
+    kw = dict(prediction_type=prediction_type, timestep_fn=lambda tau: 1000.0 * tau)
+    cond, uncond = torch.full((1, 2, 3), 0.7), torch.zeros(1, 2, 3)
+    x, tau = torch.randn(3, 1, 2, 2, generator=torch.Generator().manual_seed(0)), 0.4
+    cfg = UNetScore(fake_unet, schedule, encoder_hidden_states=cond,
+                    negative_encoder_hidden_states=uncond, guidance_scale=2.5, **kw)
+    cfg(x, tau)
+    s_c, s_u = (UNetScore(fake_unet, schedule, encoder_hidden_states=e, **kw)(x, tau)
+                for e in (cond, uncond))
+    torch.testing.assert_close(cfg.last_cfg_gap, ((s_c - s_u) ** 2).flatten(1).sum(1),
+                               rtol=1e-5, atol=1e-6)
 
 
 # ------------------------------------------------------------------ the step

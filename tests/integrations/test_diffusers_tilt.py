@@ -85,10 +85,13 @@ def test_lambda_zero_is_ddpms_own_step(variance_type, channels):
     _trajectories(make(), fkc, 10, channels)
 
 
-def test_lambda_zero_is_ddims_own_step_with_eta_one():
-    make = lambda: diffusers.DDIMScheduler(**SD)  # noqa: E731
+@pytest.mark.parametrize("prediction_type", ["epsilon", "v_prediction", "sample"])
+@pytest.mark.parametrize("eta", [1.0, 0.5])
+def test_lambda_zero_is_ddims_own_step_at_its_eta(prediction_type, eta):
+    # the noise estimate of every prediction type, and a variance of eta² times DDIM's
+    make = lambda: diffusers.DDIMScheduler(prediction_type=prediction_type, **SD)  # noqa: E731
     fkc = FKCScheduler.from_scheduler(make(), lambda x: x.flatten(1).sum(1), lam_max=0.0)
-    _trajectories(make(), fkc, 10, eta=1.0)
+    _trajectories(make(), fkc, 10, eta=eta)
 
 
 def test_lambda_zero_is_euler_ancestrals_own_step():
