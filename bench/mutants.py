@@ -395,4 +395,24 @@ STORE_MUTANTS = [
            STORE, "the same cut-short line is warned about at every read"),
 ]
 
-SUITES = {"kernels": KERNEL_MUTANTS, "app": APP_MUTANTS, "store": STORE_MUTANTS}
+SESSION = "python/fkc_align/serve/session.py"
+SERVE = ("tests/app/test_serve_api.py", "tests/app/test_serve_race.py")
+# "answers to another round's images accepted" (no `wrong` check) is left out: the loop never
+# has two rounds pending, so the check cannot fire on a store the loop wrote
+
+SERVE_MUTANTS = [
+    Mutant(SESSION, "return float(rating - NEUTRAL_RATING)", "return float(rating)", SERVE,
+           "a rating stored as its stars, not stars - 3"),
+    Mutant(SESSION, 'if len(answers) > int(store.settings["k"]):',
+           'if len(answers) >= int(store.settings["k"]):', SERVE, "a full round's answers refused"),
+    Mutant(SESSION, "if fresh and rnd != current:", "if False:", SERVE,
+           "a stale page's answers saved whatever round is waiting"),
+    Mutant(SESSION, "                    taken.append(a)\n                    continue",
+           "                    continue", SERVE,
+           "an answer another process saved first is dropped without telling the page"),
+    Mutant(SESSION, "taken = [a for a in answers if store.answer_of(a.id) is not None]",
+           "taken = []", SERVE, "a rating of an answered image is ignored without a word"),
+]
+
+SUITES = {"kernels": KERNEL_MUTANTS, "app": APP_MUTANTS, "store": STORE_MUTANTS,
+          "serve": SERVE_MUTANTS}

@@ -2,16 +2,18 @@
 
 Each mutant (bench/mutants.py) is one textual edit of one file (a sign, a square, a comparison, a
 dropped check): ``--suite kernels`` edits the kernel package (fkc_kernels/), ``--suite app`` the
-active loop's picks and the benchmark's measures, ``--suite store`` the feedback store
-(python/fkc_align/). For each, this script copies the repository to a temporary folder, applies
-the edit there (the working tree is never touched), runs the tests that should catch it, and
-records whether they failed (the mutant is *killed*) or passed (it *survived*). Python paths
-only, so no rebuild: the C++ extension is switched off (``FKC_DISABLE_EXT=1``), which makes
-``"auto"`` run the reference, the harder case for catching reference bugs.
+active loop's picks and the benchmark's measures, ``--suite store`` the feedback store,
+``--suite serve`` the rating page's submissions (python/fkc_align/). For each, this script
+copies the repository to a temporary folder, applies the edit there (the working tree is never
+touched), runs the tests that should catch it, and records whether they failed (the mutant is
+*killed*) or passed (it *survived*). Python paths only, so no rebuild: the C++ extension is
+switched off (``FKC_DISABLE_EXT=1``), which makes ``"auto"`` run the reference, the harder case
+for catching reference bugs.
 
     python bench/mutation_test.py               # every kernel mutant (about 7 minutes)
     python bench/mutation_test.py --suite app   # the loop's mutants (about 9 minutes)
     python bench/mutation_test.py --suite store # the feedback store's (about 2 minutes)
+    python bench/mutation_test.py --suite serve # the rating page's (about 1 minute)
     python bench/mutation_test.py --baseline    # first check that the unmutated tests pass
     python bench/mutation_test.py --only 3 7    # some of them
     python bench/mutation_test.py --check       # only check that every edit of every suite applies
