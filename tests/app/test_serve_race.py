@@ -8,28 +8,17 @@ import pytest
 pytest.importorskip("fastapi", reason="fkc-align serve needs the [serve] extra")
 pytest.importorskip("uvicorn", reason="fkc-align serve needs the [serve] extra")
 
-# pytest puts this folder on the path (rootdir-relative "prepend" imports)
-from test_serve_api import (  # noqa: E402
-    OPTIONS,
-    TOKEN,
-    _submit,
-    answers_in_file,
-    waiting_round,
-)
+# pytest puts this folder on the path (rootdir-relative "prepend" imports); the page and its
+# client helpers are test_serve_api's, its `served` fixture included
+from test_serve_api import _submit, answers_in_file, served, waiting_round  # noqa: E402, F401
 
-from fkc_align import FeedbackStore, tasks  # noqa: E402
-from fkc_align.serve import BackgroundServer, ServeSession, rating_to_reward  # noqa: E402
+from fkc_align import FeedbackStore  # noqa: E402
+from fkc_align.serve import rating_to_reward  # noqa: E402
 
 
-@pytest.fixture
-def page(tmp_path):
-    session = ServeSession(tasks.gmm(), tmp_path / "run", run_options=OPTIONS, poll_s=0.02)
-    with BackgroundServer(session, token=TOKEN) as url:
-        yield url.split("/?token=")[0], tmp_path / "run"
-
-
-def test_an_answer_saved_by_another_writer_in_between_is_named_not_dropped(page, monkeypatch):
-    base, run_dir = page
+def test_an_answer_saved_by_another_writer_in_between_is_named_not_dropped(
+        served, monkeypatch):  # noqa: F811 (the imported fixture)
+    base, run_dir = served
     waiting_round(base, 0)
     original = FeedbackStore.answer
     raced = []
