@@ -223,13 +223,12 @@ def test_a_failed_run_gives_its_folder_back_at_once(tmp_path):
 def test_each_round_retrains_on_every_answer_so_far(task, monkeypatch):
     from fkc_align import loop
 
-    seen = []
+    seen, real = [], loop.train_ensemble
 
     def recording(model, x, r, **kw):
         seen.append((len(x), [float(v) for v in r]))
         return real(model, x, r, **kw)
 
-    real = loop.train_ensemble
     monkeypatch.setattr(loop, "train_ensemble", recording)
     oracle = CountingOracle(task.oracle)
     run_active(task, budget=12, k=4, seed=0, oracle=oracle, **TINY)
