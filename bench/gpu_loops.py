@@ -162,6 +162,59 @@ def triton_tile_sweep(rows, dev: torch.device, n: int, d: int, n_steps: int, ben
             triton_backend._gmm_loop = default
 
 
+# (mixture components, reward bumps) of the component sweep: the bench's model (8, 2) first
+COMPONENT_CASES = [(8, 2), (1, 1), (2, 1), (4, 1), (8, 1), (16, 1), (16, 4)]
+
+
+def component_sweep(rows, backends: list[str], dev: torch.device, n: int, d: int, n_steps: int,
+                    bench_ms, cases=COMPONENT_CASES) -> None:
+    """Rows ``backend, components, bumps, ms per loop, us per step``: the one-launch loop
+    (``gmm_loop_``) on the bench's model with its first ``components`` modes (of 16) and
+    reward bumps on its first ``bumps`` modes, in one CUDA graph (eagerly off CUDA); then a
+    least-squares line through the points against components + bumps. A row walks its
+    components and bumps one after another, so the slope is one component's latency a step and
+    the intercept the rest (noise, move, weight, tables)."""
+    sched, tilt = fk.VPSchedule(), fk.LinearTilt(4.0)
+    means = mixture_model(d, dev, n_modes=16)[0].means
+    x0 = torch.randn(n, d, generator=torch.Generator().manual_seed(0)).to(dev)
+    x, w = x0.clone(), torch.zeros(n, device=dev)
+    seeds = fk.draw_philox_seeds(None, dev, n_steps=n_steps)
+    for name in backends:
+        points = []
+        for n_mix, n_bumps in cases:
+            mix = fk.gaussian_mixture(means[:n_mix], 0.15**2)
+            bumps = fk.gaussian_bumps(means[:n_bumps], 0.5**2)
+
+            def loop(mix=mix, bumps=bumps, name=name) -> None:
+                x.copy_(x0)
+                w.zero_()
+                fk.gmm_loop_(x, w, mix, bumps, sched, tilt, n_steps, seeds=seeds, backend=name)
+
+            try:
+                loop()  # compile
+                ms = (_graph_ms(loop, bench_ms) if dev.type == "cuda"
+                      else bench_ms(loop, dev, reps=2))
+            except Exception as exc:
+                rows.append([name, str(n_mix), str(n_bumps), f"error: {exc}", ""])
+                continue
+            us = 1e3 * ms / n_steps
+            points.append((n_mix + n_bumps, us))
+            rows.append([name, str(n_mix), str(n_bumps), f"{ms:.3f}", f"{us:.2f}"])
+        if len(points) >= 2:
+            slope, intercept = _line(points)
+            rows.append([name, "fit", "", f"{slope:.3f} us a component a step",
+                         f"{intercept:.2f} us at 0"])
+
+
+def _line(points: list[tuple[float, float]]) -> tuple[float, float]:
+    """Least-squares slope and intercept of y on x."""
+    xs = torch.tensor([p[0] for p in points], dtype=torch.float64)
+    ys = torch.tensor([p[1] for p in points], dtype=torch.float64)
+    xm, ym = xs.mean(), ys.mean()
+    slope = ((xs - xm) * (ys - ym)).sum() / ((xs - xm) ** 2).sum().clamp_min(1e-12)
+    return float(slope), float(ym - slope * xm)
+
+
 def mixture_agreement(dev: torch.device, n: int, d: int, backend: str) -> tuple[float, float]:
     """Max |x'| and |w'| difference of one fused mixture step against the reference at the
     loop's model and shape (explicit noise, VP step at tau = 0.5)."""

@@ -40,6 +40,9 @@ def test_gpu_check_dry_run(tmp_path):
     assert "| triton | step, in-kernel noise |" in report
     for loop in ("one-kernel", "two-kernel", "one-launch"):  # the mixture loop, every way
         assert f"| triton | {loop} | eager |" in report
+    # the mixture loop's component sweep: the bench's model, a smaller one, and the fitted line
+    assert "| triton | 8 | 2 |" in report and "| triton | 1 | 1 |" in report
+    assert "| triton | fit |" in report
 
 
 def test_bench_step_collects():
