@@ -2,7 +2,8 @@
 
     python docs/feedback-benchmark/cold-start/summary.py
 
-Design seeds: ``rows-design.jsonl`` here against the uniform cold start's rows in
+Design seeds: ``rows-design.jsonl`` (and ``rows-small-budget-b48-b64.jsonl``, the small-budget
+task at budgets 48 and 64, ``budgets.py``) here against the uniform cold start's rows in
 ``pick-variants/rows-design-*.jsonl``; held-out seeds: ``rows-heldout.jsonl`` against the
 default's and the rivals' rows in ``heldout*/rows*.jsonl`` (a later file's row wins). Mean ±
 95% t-interval over seeds (``fkc_align.bench.interval``, the bench's own).
@@ -74,7 +75,7 @@ def report(rows, pairs, seeds):
 def main():
     pv = HERE.parent / "pick-variants"
     design = load([pv / "rows-design-200-215.jsonl", pv / "rows-design-216-247.jsonl"])
-    load([HERE / "rows-design.jsonl"], design)
+    load([HERE / "rows-design.jsonl", HERE / "rows-small-budget-b48-b64.jsonl"], design)
     print("== design seeds 200-247")
     report(design, [("fkc-explore-regions", "fkc-explore"), ("fkc-explore@rrand", "fkc-explore"),
                     ("ucb@regions", "ucb"), ("ucb@regions", "fkc-explore-regions"),
