@@ -162,7 +162,7 @@ def triton_tile_sweep(rows, dev: torch.device, n: int, d: int, n_steps: int, ben
             triton_backend._gmm_loop = default
 
 
-# (mixture components, reward bumps) of the component sweep: the bench's model (8, 2) first
+# (mixture components, reward bumps) of the component sweep: the bench model's sizes (8, 2) first
 COMPONENT_CASES = [(8, 2), (1, 1), (2, 1), (4, 1), (8, 1), (16, 1), (16, 4)]
 
 
