@@ -128,6 +128,32 @@ def mixture_loops(dev: torch.device, n: int, d: int, n_steps: int,
 TRITON_TILES = [(None, 4), (8, 4), (4, 4), (4, 2), (2, 2), (2, 1), (1, 1)]
 
 
+def _one_launch(dev: torch.device, n: int, d: int, n_steps: int):
+    """``make(mix, bumps, backend)`` -> a loop of ``gmm_loop_`` (all K steps, VP, LinearTilt(4))
+    over ``(n, d)`` particles, from the same start and seeds each call: what the sweeps time."""
+    sched, tilt = fk.VPSchedule(), fk.LinearTilt(4.0)
+    x0 = torch.randn(n, d, generator=torch.Generator().manual_seed(0)).to(dev)
+    x, w = x0.clone(), torch.zeros(n, device=dev)
+    seeds = fk.draw_philox_seeds(None, dev, n_steps=n_steps)
+
+    def make(mix, bumps, backend: str) -> Callable[[], None]:
+        def loop() -> None:
+            x.copy_(x0)
+            w.zero_()
+            fk.gmm_loop_(x, w, mix, bumps, sched, tilt, n_steps, seeds=seeds, backend=backend)
+
+        return loop
+
+    return make
+
+
+def _sweep_ms(loop: Callable[[], None], dev: torch.device, bench_ms) -> float:
+    """Milliseconds of ``loop`` after a first call (which compiles): in one CUDA graph, else
+    eagerly (twice)."""
+    loop()
+    return _graph_ms(loop, bench_ms) if dev.type == "cuda" else bench_ms(loop, dev, reps=2)
+
+
 def triton_tile_sweep(rows, dev: torch.device, n: int, d: int, n_steps: int, bench_ms,
                       tiles=TRITON_TILES) -> None:
     """Rows ``rows a program, warps, ms per loop, us per step``: ``gmm_loop_`` on the Triton
@@ -135,26 +161,14 @@ def triton_tile_sweep(rows, dev: torch.device, n: int, d: int, n_steps: int, ben
     graph (eagerly off CUDA)."""
     import fkc_kernels.triton as triton_backend
 
-    sched, tilt = fk.VPSchedule(), fk.LinearTilt(4.0)
-    mix, bumps = mixture_model(d, dev)
-    x0 = torch.randn(n, d, generator=torch.Generator().manual_seed(0)).to(dev)
-    x, w = x0.clone(), torch.zeros(n, device=dev)
-    seeds = fk.draw_philox_seeds(None, dev, n_steps=n_steps)
+    loop = _one_launch(dev, n, d, n_steps)(*mixture_model(d, dev), "triton")
     default = triton_backend._gmm_loop
-
-    def loop() -> None:
-        x.copy_(x0)
-        w.zero_()
-        fk.gmm_loop_(x, w, mix, bumps, sched, tilt, n_steps, seeds=seeds, backend="triton")
-
     for block_n, warps in tiles:
         triton_backend._gmm_loop = (lambda *args, b=block_n, nw=warps, **kw:
                                     default(*args, block_n=b, num_warps=nw, **kw))
         label = "default (a 1024-element tile)" if block_n is None else str(block_n)
         try:
-            loop()  # compile this tile
-            ms = (_graph_ms(loop, bench_ms) if dev.type == "cuda"
-                  else bench_ms(loop, dev, reps=2))
+            ms = _sweep_ms(loop, dev, bench_ms)  # compiles this tile first
             rows.append([label, str(warps), f"{ms:.3f}", f"{1e3 * ms / n_steps:.1f}"])
         except Exception as exc:
             rows.append([label, str(warps), f"error: {exc}", ""])
@@ -174,26 +188,15 @@ def component_sweep(rows, backends: list[str], dev: torch.device, n: int, d: int
     least-squares line through the points against components + bumps. A row walks its
     components and bumps one after another, so the slope is one component's latency a step and
     the intercept the rest (noise, move, weight, tables)."""
-    sched, tilt = fk.VPSchedule(), fk.LinearTilt(4.0)
     means = mixture_model(d, dev, n_modes=16)[0].means
-    x0 = torch.randn(n, d, generator=torch.Generator().manual_seed(0)).to(dev)
-    x, w = x0.clone(), torch.zeros(n, device=dev)
-    seeds = fk.draw_philox_seeds(None, dev, n_steps=n_steps)
+    make = _one_launch(dev, n, d, n_steps)
     for name in backends:
         points = []
         for n_mix, n_bumps in cases:
             mix = fk.gaussian_mixture(means[:n_mix], 0.15**2)
             bumps = fk.gaussian_bumps(means[:n_bumps], 0.5**2)
-
-            def loop(mix=mix, bumps=bumps, name=name) -> None:
-                x.copy_(x0)
-                w.zero_()
-                fk.gmm_loop_(x, w, mix, bumps, sched, tilt, n_steps, seeds=seeds, backend=name)
-
             try:
-                loop()  # compile
-                ms = (_graph_ms(loop, bench_ms) if dev.type == "cuda"
-                      else bench_ms(loop, dev, reps=2))
+                ms = _sweep_ms(make(mix, bumps, name), dev, bench_ms)
             except Exception as exc:
                 rows.append([name, str(n_mix), str(n_bumps), f"error: {exc}", ""])
                 continue
