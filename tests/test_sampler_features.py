@@ -195,15 +195,14 @@ def test_a_per_element_std_equal_everywhere_is_the_scalar_ratio_step(g):
     gen = torch.Generator().manual_seed(4)
     x, score, grad, xi = (torch.randn(6, 5, generator=gen) for _ in range(4))
     extra = torch.randn(6, generator=gen)
+    lam, h = 1.7, 0.05
     out = []
     for g_of in (g, torch.full_like(x, g)):
         xs, w = x.clone(), torch.zeros(6)
-        _ratio_step_(Move(xs, score, 0.05, g_of, 0.3), w, grad, 1.7, extra, xi, None,
-                     "reference")
+        _ratio_step_(Move(xs, score, h, g_of, 0.3), w, grad, lam, extra, xi, None, "reference")
         out.append((xs, w))
     torch.testing.assert_close(out[1][0], out[0][0], rtol=1e-6, atol=1e-6)
     torch.testing.assert_close(out[1][1], out[0][1], rtol=1e-5, atol=1e-6)
-    lam, h = 1.7, 0.05
     want = -(h * g * g * lam * lam / 8) * (grad * grad).sum(1) \
         - (g * h ** 0.5 * lam / 2) * (grad * xi).sum(1) + extra
     torch.testing.assert_close(out[0][1], want, rtol=1e-5, atol=1e-5)
