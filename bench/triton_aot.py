@@ -35,7 +35,7 @@ import torch  # noqa: E402
 KERNELS = {
     "fkc_step": ["_fkc_step_kernel", "_finish_w_kernel"],
     "gmm_step": ["_gmm_step_kernel"],
-    "gmm_loop": ["_gmm_loop_kernel"],
+    "gmm_loop": ["_gmm_tables_kernel", "_gmm_loop_kernel"],
     "select_particles": ["_select_kernel"],
     "systematic_resample": ["_block_max_kernel", "_block_cumsum_kernel", "_normalize_kernel",
                             "_search_kernel"],

@@ -1,6 +1,7 @@
 """Public K-step mixture loop (docs/design.md, "The mixture loop in one kernel"): ``gmm_loop_``
 runs K steps of :func:`gmm_step_` in place, in one kernel launch on backends that have a loop
-kernel and one launch a step elsewhere, with the same bits either way.
+kernel (Triton: two, the steps' component tables first) and one launch a step elsewhere, with
+the same bits either way.
 
 A loop kernel reads step i's coefficients from row i of a float32 ``(K, 16)`` device table
 (``fkc_kernels.ops._gmm_args.KERNEL_SCALARS``). Tables are kept in a small cache keyed by their

@@ -107,7 +107,8 @@ class TritonBackend:
 
     def gmm_loop(self, tensors: GmmTensors, coefs: torch.Tensor, seeds: torch.Tensor,
                  ratio: bool, log_reward: bool) -> None:
-        """K mixture steps in one launch (fkc_kernels/triton/gmm_loop.py), eager only."""
+        """K mixture steps in one launch after one for their component tables
+        (fkc_kernels/triton/gmm_loop.py), eager only."""
         _gmm_loop(tensors, coefs, seeds, ratio=ratio, log_reward=log_reward)
 
 

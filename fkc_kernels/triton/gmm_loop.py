@@ -1,11 +1,16 @@
-"""The K-step mixture loop in Triton: one launch for all K steps (docs/design.md, "The mixture
-loop in one kernel").
+"""The K-step mixture loop in Triton: one launch for all K steps, after one that makes their
+component tables (docs/design.md, "The mixture loop in one kernel").
 
 Rows do not meet within a loop without resampling: a row's next step needs only its own x and
 w. So each program loads its ``BLOCK_N`` rows once, runs all K steps on them in registers (the
 mixture step's own device functions, :mod:`fkc_kernels.triton.gmm_step`, with step i's
 coefficients and seeds read from row i of two device tables) and stores x and w once. Each step
 rounds x to its dtype as a store would, so the loop has the bits of K launches of the step.
+
+What a step's components need that does not depend on the row (the diffused centres, ``1/V``
+and ``log V``, one division and one log an element) is made once for all K steps by a small
+kernel before the loop (:func:`_gmm_tables_kernel`, with the step's own
+:func:`~fkc_kernels.triton.gmm_step.component`), instead of once a step in every program.
 """
 
 from __future__ import annotations
@@ -17,15 +22,49 @@ import triton.language as tl
 from ..ops._gmm_args import KERNEL_SCALARS, GmmTensors
 from ._host import cdiv
 from .fkc_step import new_w
-from .gmm_step import FP_FUSION, move, score_and_reward, step_noise, tile
+from .gmm_step import FP_FUSION, component, move, score_and_reward, step_noise, tile
 
 N_COEFS = len(KERNEL_SCALARS)
+# floats of component tables a launch pair may use (64 MiB): longer loops run in chunks of steps
+# (x and w stored between them, as the steps' own loads and stores would), so memory does not
+# grow with K and every offset into the tables fits an int32
+TABLE_FLOATS = 1 << 24
+
+
+@triton.jit
+def _store_components(tab_ptr, c_ptr, v_ptr, n_comp, D, alpha, alpha2, sigma2, cols,
+                      DIFFUSED: tl.constexpr):
+    """``[centres; 1/V; log V]`` of the ``n_comp`` components, each ``(n_comp, D)``, at
+    ``tab_ptr``."""
+    col_ok = cols < D
+    for j in range(0, n_comp):
+        c, inv, log_v = component(c_ptr, v_ptr, j, D, alpha, alpha2, sigma2, cols, DIFFUSED)
+        at = tab_ptr + j * D + cols
+        tl.store(at, c, mask=col_ok)
+        tl.store(at + n_comp * D, inv, mask=col_ok)
+        tl.store(at + 2 * n_comp * D, log_v, mask=col_ok)
+
+
+@triton.jit
+def _gmm_tables_kernel(tab_ptr, coef_ptr, mu_ptr, var_ptr, rc_ptr, rv_ptr, n_mix, n_bumps, D,
+                       n_steps, N_COEFS: tl.constexpr, BLOCK_D: tl.constexpr):
+    """Program ``i < K``: step i's mixture table at ``tab_ptr + i·3·M·D``; program ``K``: the
+    bumps' table after the K mixture tables."""
+    i = tl.program_id(0)
+    cols = tl.arange(0, BLOCK_D)
+    if i < n_steps:
+        k = coef_ptr + i * N_COEFS
+        _store_components(tab_ptr + i * 3 * n_mix * D, mu_ptr, var_ptr, n_mix, D, tl.load(k),
+                          tl.load(k + 1), tl.load(k + 2), cols, True)
+    else:
+        _store_components(tab_ptr + n_steps * 3 * n_mix * D, rc_ptr, rv_ptr, n_bumps, D, 1.0,
+                          1.0, 0.0, cols, False)
 
 
 @triton.jit
 def _gmm_loop_kernel(
-    x_ptr, w_ptr, coef_ptr, seeds_ptr, mu_ptr, var_ptr, lw_ptr, rc_ptr, rv_ptr, rk_ptr, n_mix,
-    n_bumps, N, D, stride_x, n_steps,
+    x_ptr, w_ptr, coef_ptr, seeds_ptr, tab_ptr, lw_ptr, rk_ptr, n_mix, n_bumps, N, D, stride_x,
+    n_steps,
     N_COEFS: tl.constexpr, NOISE_BY_GROUP: tl.constexpr, RATIO: tl.constexpr,
     LOG_REWARD: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr,
 ):
@@ -37,16 +76,19 @@ def _gmm_loop_kernel(
     x_at = x_ptr + rows64[:, None] * stride_x + cols[None, :]
     xs = tl.load(x_at, mask=mask, other=0.0).to(tl.float32)
     w = tl.load(w_ptr + rows, mask=row_ok, other=0.0)
+    bump_tab = tab_ptr + n_steps * 3 * n_mix * D
     for i in range(0, n_steps):
-        # step i's KERNEL_SCALARS, in the table's column order
+        # step i's KERNEL_SCALARS, in the table's column order (alpha, alpha2 and sigma2 are
+        # in the component tables already)
         k = coef_ptr + i * N_COEFS
-        alpha, alpha2, sigma2, h = tl.load(k), tl.load(k + 1), tl.load(k + 2), tl.load(k + 3)
+        h = tl.load(k + 3)
         g2, half_lam, g_sqrt_h = tl.load(k + 4), tl.load(k + 5), tl.load(k + 6)
         f_coef, dlam, lam = tl.load(k + 7), tl.load(k + 8), tl.load(k + 9)
         half_g2_lam, dw_clip, w_min = tl.load(k + 10), tl.load(k + 11), tl.load(k + 12)
         w_max, ratio_gg, ratio_gz = tl.load(k + 13), tl.load(k + 14), tl.load(k + 15)
-        s, r, gr = score_and_reward(xs, mask, mu_ptr, var_ptr, lw_ptr, rc_ptr, rv_ptr, rk_ptr,
-                                    n_mix, n_bumps, D, alpha, alpha2, sigma2, cols, LOG_REWARD,
+        s, r, gr = score_and_reward(xs, tab_ptr, tab_ptr, lw_ptr, tab_ptr, tab_ptr, rk_ptr,
+                                    n_mix, n_bumps, D, 1.0, 1.0, 0.0, cols,
+                                    tab_ptr + i * 3 * n_mix * D, bump_tab, LOG_REWARD, True,
                                     BLOCK_N, BLOCK_D)
         z = step_noise(seeds_ptr + 2 * i, rows64, cols, D, NOISE_BY_GROUP, BLOCK_N, BLOCK_D)
         x_new, ga, gb = move(xs, s, gr, z, mask, g2, half_lam, g_sqrt_h, f_coef, h, RATIO)
@@ -61,7 +103,8 @@ def _gmm_loop_kernel(
 
 def gmm_loop(t: GmmTensors, coefs: torch.Tensor, seeds: torch.Tensor, *, ratio: bool,
              log_reward: bool, block_n: int | None = None, num_warps: int = 4) -> None:
-    """Run K mixture steps in place in one launch.
+    """Run K mixture steps in place: one launch for the K steps' component tables, one for the
+    steps.
 
     ``t.x`` ``(N, D)`` contiguous (float32/float16/bfloat16, ``D <= MAX_D`` of the step) and
     ``t.w`` float32 ``(N,)`` contiguous are updated (``x_out``/``w_out`` alias them; ``noise`` and
@@ -72,11 +115,19 @@ def gmm_loop(t: GmmTensors, coefs: torch.Tensor, seeds: torch.Tensor, *, ratio: 
     n, d = t.x.shape
     if n == 0:
         return
+    n_steps, n_mix, n_bumps = coefs.shape[0], t.means.shape[0], t.centers.shape[0]
+    chunk = max(1, min(n_steps, (TABLE_FLOATS // (3 * d) - n_bumps) // max(1, n_mix)))
+    tables = torch.empty(3 * (chunk * n_mix + n_bumps) * d, dtype=torch.float32,
+                         device=t.x.device)
     block_n, block_d = tile(n, d, block_n)
-    _gmm_loop_kernel[(cdiv(n, block_n),)](
-        t.x, t.w, coefs, seeds, t.means, t.variances, t.log_weights, t.centers,
-        t.reward_variances, t.log_coefs, t.means.shape[0], t.centers.shape[0], n, d,
-        t.x.stride(0), coefs.shape[0], N_COEFS=N_COEFS, NOISE_BY_GROUP=d % 4 == 0, RATIO=ratio,
-        LOG_REWARD=log_reward, BLOCK_N=block_n, BLOCK_D=block_d, num_warps=num_warps,
-        enable_fp_fusion=FP_FUSION,
-    )
+    for first in range(0, n_steps, chunk):
+        k = min(chunk, n_steps - first)
+        _gmm_tables_kernel[(k + 1,)](
+            tables, coefs[first:], t.means, t.variances, t.centers, t.reward_variances, n_mix,
+            n_bumps, d, k, N_COEFS=N_COEFS, BLOCK_D=block_d, num_warps=1,
+            enable_fp_fusion=FP_FUSION)
+        _gmm_loop_kernel[(cdiv(n, block_n),)](
+            t.x, t.w, coefs[first:], seeds[first:], tables, t.log_weights, t.log_coefs, n_mix,
+            n_bumps, n, d, t.x.stride(0), k, N_COEFS=N_COEFS, NOISE_BY_GROUP=d % 4 == 0,
+            RATIO=ratio, LOG_REWARD=log_reward, BLOCK_N=block_n, BLOCK_D=block_d,
+            num_warps=num_warps, enable_fp_fusion=FP_FUSION)

@@ -28,29 +28,55 @@ FP_FUSION = False
 
 
 @triton.jit
-def _online_mixture(xs, mask, c_ptr, v_ptr, lw_ptr, n_comp, D, alpha, alpha2, sigma2, cols,
-                    DIFFUSED: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr):
+def component(c_ptr, v_ptr, j, D, alpha, alpha2, sigma2, cols, DIFFUSED: tl.constexpr):
+    """Component ``j``'s centre, ``1/V`` and ``log V`` over the columns (``log V`` 0 past ``D``).
+
+    With ``DIFFUSED`` the centre is ``α·c`` and ``V = α²v + σ²`` (the diffused mixture), else
+    ``c`` and ``V = v`` (the reward's bumps, whose ``log V`` nobody reads). The K-step loop's
+    tables (gmm_loop.py) are this function's values, so the loop has the step's bits.
+    """
+    col_ok = cols < D
+    c = tl.load(c_ptr + j * D + cols, mask=col_ok, other=0.0)
+    v = tl.load(v_ptr + j * D + cols, mask=col_ok, other=1.0)
+    if DIFFUSED:
+        c = alpha * c
+        v = alpha2 * v + sigma2
+    return c, 1.0 / v, tl.where(col_ok, tl.log(v), 0.0)
+
+
+@triton.jit
+def _online_mixture(xs, c_ptr, v_ptr, lw_ptr, n_comp, D, alpha, alpha2, sigma2, cols,
+                    tab_ptr, DIFFUSED: tl.constexpr, FROM_TABLE: tl.constexpr,
+                    BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr):
     """Running ``(max, sum, Σ e^{b_j − max} (c_j − x)/V_j)`` over the components ``j``.
 
-    ``b_j = lw_j − ½ Σ_d (x_d − c_jd)²/V_jd``; with ``DIFFUSED`` the centres are ``α·c`` and
-    ``V = α²v + σ²`` and ``b_j`` carries ``−½ Σ_d log V_jd`` (the diffused mixture's score),
-    else ``V = v`` (the reward's bumps).
+    ``b_j = lw_j − ½ Σ_d ((x_d − c_jd)²/V_jd + log V_jd)``, the ``log V`` term only with
+    ``DIFFUSED`` (:func:`component`). It is summed with the row's squares, so a component costs
+    one row reduction and no reduction across warps. ``FROM_TABLE``: the centres, ``1/V`` and
+    ``log V`` are read from ``tab_ptr`` (``[centres; 1/V; log V]``, each ``(n_comp, D)``), not
+    computed from ``c_ptr``/``v_ptr``; the loop's tables, made once for all K steps.
     """
     col_ok = cols < D
     run_max = tl.full([BLOCK_N], float("-inf"), dtype=tl.float32)
     run_sum = tl.zeros([BLOCK_N], dtype=tl.float32)
     acc = tl.zeros([BLOCK_N, BLOCK_D], dtype=tl.float32)
     for j in range(0, n_comp):
-        c = tl.load(c_ptr + j * D + cols, mask=col_ok, other=0.0)
-        v = tl.load(v_ptr + j * D + cols, mask=col_ok, other=1.0)
-        lw = tl.load(lw_ptr + j)
+        if FROM_TABLE:
+            at = tab_ptr + j * D + cols
+            c = tl.load(at, mask=col_ok, other=0.0)
+            inv = tl.load(at + n_comp * D, mask=col_ok, other=1.0)
+            log_v = tl.load(at + 2 * n_comp * D, mask=col_ok, other=0.0)
+        else:
+            c, inv, log_v = component(c_ptr, v_ptr, j, D, alpha, alpha2, sigma2, cols,
+                                      DIFFUSED)
+        # 0 past D without a select: c and x are both 0 there (a dead row's values are never
+        # stored, and no sum runs across rows)
+        diff = c[None, :] - xs
+        pull = diff * inv[None, :]
+        sq = diff * pull
         if DIFFUSED:
-            c = alpha * c
-            v = alpha2 * v + sigma2
-            lw = lw - 0.5 * tl.sum(tl.where(col_ok, tl.log(v), 0.0), axis=0)
-        diff = tl.where(mask, c[None, :] - xs, 0.0)
-        pull = diff / v[None, :]
-        logit = lw - 0.5 * tl.sum(diff * pull, axis=1)
+            sq = sq + log_v[None, :]
+        logit = tl.load(lw_ptr + j) - 0.5 * tl.sum(sq, axis=1)
         new_max = tl.maximum(run_max, logit)
         # a row whose logits are all -inf keeps max -inf: exp(-inf - -inf) would be NaN
         safe = tl.where(new_max == float("-inf"), 0.0, new_max)
@@ -63,15 +89,18 @@ def _online_mixture(xs, mask, c_ptr, v_ptr, lw_ptr, n_comp, D, alpha, alpha2, si
 
 
 @triton.jit
-def score_and_reward(xs, mask, mu_ptr, var_ptr, lw_ptr, rc_ptr, rv_ptr, rk_ptr, n_mix, n_bumps,
-                     D, alpha, alpha2, sigma2, cols, LOG_REWARD: tl.constexpr,
-                     BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr):
-    """The rows' mixture score ``s``, reward ``r`` and ``∇r`` at ``xs`` (zeros outside ``mask``)."""
-    _m, s_sum, s_acc = _online_mixture(xs, mask, mu_ptr, var_ptr, lw_ptr, n_mix, D, alpha,
-                                       alpha2, sigma2, cols, True, BLOCK_N, BLOCK_D)
+def score_and_reward(xs, mu_ptr, var_ptr, lw_ptr, rc_ptr, rv_ptr, rk_ptr, n_mix, n_bumps,
+                     D, alpha, alpha2, sigma2, cols, mix_tab, bump_tab, LOG_REWARD: tl.constexpr,
+                     FROM_TABLE: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr):
+    """The rows' mixture score ``s``, reward ``r`` and ``∇r`` at ``xs`` (0 past ``D``);
+    ``FROM_TABLE``: the components from the loop's tables ``mix_tab``, ``bump_tab``."""
+    _m, s_sum, s_acc = _online_mixture(xs, mu_ptr, var_ptr, lw_ptr, n_mix, D, alpha,
+                                       alpha2, sigma2, cols, mix_tab, True, FROM_TABLE, BLOCK_N,
+                                       BLOCK_D)
     s = s_acc / s_sum[:, None]
-    r_max, r_sum, r_acc = _online_mixture(xs, mask, rc_ptr, rv_ptr, rk_ptr, n_bumps, D, alpha,
-                                          alpha2, sigma2, cols, False, BLOCK_N, BLOCK_D)
+    r_max, r_sum, r_acc = _online_mixture(xs, rc_ptr, rv_ptr, rk_ptr, n_bumps, D, alpha,
+                                          alpha2, sigma2, cols, bump_tab, False, FROM_TABLE,
+                                          BLOCK_N, BLOCK_D)
     if LOG_REWARD:
         r = r_max + tl.log(r_sum)
         gr = r_acc / r_sum[:, None]
@@ -128,9 +157,9 @@ def _gmm_step_kernel(
     mask = row_ok[:, None] & (cols < D)[None, :]
     xs = tl.load(x_ptr + rows64[:, None] * stride_x + cols[None, :], mask=mask,
                  other=0.0).to(tl.float32)
-    s, r, gr = score_and_reward(xs, mask, mu_ptr, var_ptr, lw_ptr, rc_ptr, rv_ptr, rk_ptr, n_mix,
-                                n_bumps, D, alpha, alpha2, sigma2, cols, LOG_REWARD, BLOCK_N,
-                                BLOCK_D)
+    s, r, gr = score_and_reward(xs, mu_ptr, var_ptr, lw_ptr, rc_ptr, rv_ptr, rk_ptr, n_mix,
+                                n_bumps, D, alpha, alpha2, sigma2, cols, mu_ptr, mu_ptr,
+                                LOG_REWARD, False, BLOCK_N, BLOCK_D)
     if HAS_NOISE:
         z = tl.load(z_ptr + rows64[:, None] * stride_z + cols[None, :], mask=mask,
                     other=0.0).to(tl.float32)

@@ -235,3 +235,36 @@ def test_cpu_loop_planned_in_chunks_is_its_steps(backend):
     want_x, want_w = _steps_one_by_one(x, w, mix, bumps, sched, tilt, 30, seeds, backend)
     fk.gmm_loop_(x, w, mix, bumps, sched, tilt, 30, seeds=seeds, backend=backend)
     assert torch.equal(x, want_x) and torch.equal(w, want_w)
+
+
+def test_triton_loop_in_chunks_of_steps_is_its_steps(backend, monkeypatch):
+    """The Triton loop makes its component tables for at most ``TABLE_FLOATS`` floats at a time
+    (here 2 steps of the 5-component model): 5 steps run as chunks of 2, 2 and 1, with the bits
+    of the 5 steps."""
+    if str(backend) != "triton":
+        pytest.skip("the Triton loop's table budget")
+    from fkc_kernels.triton import gmm_loop as triton_loop
+
+    mix, bumps = make_model(8, backend.device)
+    monkeypatch.setattr(triton_loop, "TABLE_FLOATS", 3 * 8 * (2 * 5 + 2))
+    launches = []
+    tables_kernel = triton_loop._gmm_tables_kernel
+    monkeypatch.setattr(triton_loop, "_gmm_tables_kernel", _Recording(tables_kernel, launches))
+    x, w = 1.5 * torch.randn(6, 8), torch.rand(6)
+    seeds = _seeds(5, backend.device)
+    sched, tilt = fk.VPSchedule(), fk.LinearTilt(2.0)
+    want_x, want_w = _steps_one_by_one(x, w, mix, bumps, sched, tilt, 5, seeds, backend)
+    fk.gmm_loop_(x, w, mix, bumps, sched, tilt, 5, seeds=seeds, backend=backend)
+    assert launches == [(3,), (3,), (2,)]  # a chunk's steps and the bumps, one program each
+    assert torch.equal(x, want_x) and torch.equal(w, want_w)
+
+
+class _Recording:
+    """Stands in for a ``@triton.jit`` kernel: records each launch's grid and launches it."""
+
+    def __init__(self, kernel, grids: list):
+        self.kernel, self.grids = kernel, grids
+
+    def __getitem__(self, grid):
+        self.grids.append(grid)
+        return self.kernel[grid]
