@@ -45,6 +45,35 @@ def component(c_ptr, v_ptr, j, D, alpha, alpha2, sigma2, cols, DIFFUSED: tl.cons
 
 
 @triton.jit
+def _logit_and_pull(xs, c_ptr, v_ptr, lw_ptr, j, n_comp, D, alpha, alpha2, sigma2, cols,
+                    tab_ptr, DIFFUSED: tl.constexpr, FROM_TABLE: tl.constexpr):
+    """Component ``j``'s logit ``b_j`` of each row and its pull ``(c_j − x)/V_j`` (0 past ``D``:
+    ``c`` and ``x`` are both 0 there, and a dead row's values are never stored)."""
+    if FROM_TABLE:
+        col_ok = cols < D
+        at = tab_ptr + j * D + cols
+        c = tl.load(at, mask=col_ok, other=0.0)
+        inv = tl.load(at + n_comp * D, mask=col_ok, other=1.0)
+        log_v = tl.load(at + 2 * n_comp * D, mask=col_ok, other=0.0)
+    else:
+        c, inv, log_v = component(c_ptr, v_ptr, j, D, alpha, alpha2, sigma2, cols, DIFFUSED)
+    diff = c[None, :] - xs
+    pull = diff * inv[None, :]
+    sq = diff * pull
+    if DIFFUSED:
+        sq = sq + log_v[None, :]
+    return tl.load(lw_ptr + j) - 0.5 * tl.sum(sq, axis=1), pull
+
+
+@triton.jit
+def _safe_max(run_max, logit):
+    """The new running maximum and what to subtract before ``exp``: a row whose logits are all
+    ``-inf`` keeps its maximum at ``-inf`` and subtracts 0 (``exp(-inf - -inf)`` is NaN)."""
+    new_max = tl.maximum(run_max, logit)
+    return new_max, tl.where(new_max == float("-inf"), 0.0, new_max)
+
+
+@triton.jit
 def _online_mixture(xs, c_ptr, v_ptr, lw_ptr, n_comp, D, alpha, alpha2, sigma2, cols,
                     tab_ptr, DIFFUSED: tl.constexpr, FROM_TABLE: tl.constexpr,
                     BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr):
@@ -52,38 +81,35 @@ def _online_mixture(xs, c_ptr, v_ptr, lw_ptr, n_comp, D, alpha, alpha2, sigma2, 
 
     ``b_j = lw_j − ½ Σ_d ((x_d − c_jd)²/V_jd + log V_jd)``, the ``log V`` term only with
     ``DIFFUSED`` (:func:`component`). It is summed with the row's squares, so a component costs
-    one row reduction and no reduction across warps. ``FROM_TABLE``: the centres, ``1/V`` and
-    ``log V`` are read from ``tab_ptr`` (``[centres; 1/V; log V]``, each ``(n_comp, D)``), not
-    computed from ``c_ptr``/``v_ptr``; the loop's tables, made once for all K steps.
+    one row sum and no sum across warps. The components go two at a time, one rescale a pair:
+    their two row sums are independent, so a warp overlaps their latencies (an odd count ends
+    with one alone). ``FROM_TABLE``: the centres, ``1/V`` and ``log V`` are read from
+    ``tab_ptr`` (``[centres; 1/V; log V]``, each ``(n_comp, D)``), the loop's tables made once
+    for all K steps, not computed from ``c_ptr``/``v_ptr``.
     """
-    col_ok = cols < D
     run_max = tl.full([BLOCK_N], float("-inf"), dtype=tl.float32)
     run_sum = tl.zeros([BLOCK_N], dtype=tl.float32)
     acc = tl.zeros([BLOCK_N, BLOCK_D], dtype=tl.float32)
-    for j in range(0, n_comp):
-        if FROM_TABLE:
-            at = tab_ptr + j * D + cols
-            c = tl.load(at, mask=col_ok, other=0.0)
-            inv = tl.load(at + n_comp * D, mask=col_ok, other=1.0)
-            log_v = tl.load(at + 2 * n_comp * D, mask=col_ok, other=0.0)
-        else:
-            c, inv, log_v = component(c_ptr, v_ptr, j, D, alpha, alpha2, sigma2, cols,
-                                      DIFFUSED)
-        # 0 past D without a select: c and x are both 0 there (a dead row's values are never
-        # stored, and no sum runs across rows)
-        diff = c[None, :] - xs
-        pull = diff * inv[None, :]
-        sq = diff * pull
-        if DIFFUSED:
-            sq = sq + log_v[None, :]
-        logit = tl.load(lw_ptr + j) - 0.5 * tl.sum(sq, axis=1)
-        new_max = tl.maximum(run_max, logit)
-        # a row whose logits are all -inf keeps max -inf: exp(-inf - -inf) would be NaN
-        safe = tl.where(new_max == float("-inf"), 0.0, new_max)
+    for j in range(0, n_comp - 1, 2):
+        la, pull_a = _logit_and_pull(xs, c_ptr, v_ptr, lw_ptr, j, n_comp, D, alpha, alpha2,
+                                     sigma2, cols, tab_ptr, DIFFUSED, FROM_TABLE)
+        lb, pull_b = _logit_and_pull(xs, c_ptr, v_ptr, lw_ptr, j + 1, n_comp, D, alpha, alpha2,
+                                     sigma2, cols, tab_ptr, DIFFUSED, FROM_TABLE)
+        new_max, safe = _safe_max(run_max, tl.maximum(la, lb))
         rescale = tl.exp(run_max - safe)
-        p = tl.exp(logit - safe)
-        run_sum = run_sum * rescale + p
-        acc = acc * rescale[:, None] + p[:, None] * pull
+        pa = tl.exp(la - safe)
+        pb = tl.exp(lb - safe)
+        run_sum = run_sum * rescale + (pa + pb)
+        acc = acc * rescale[:, None] + (pa[:, None] * pull_a + pb[:, None] * pull_b)
+        run_max = new_max
+    if n_comp % 2 == 1:
+        la, pull_a = _logit_and_pull(xs, c_ptr, v_ptr, lw_ptr, n_comp - 1, n_comp, D, alpha,
+                                     alpha2, sigma2, cols, tab_ptr, DIFFUSED, FROM_TABLE)
+        new_max, safe = _safe_max(run_max, la)
+        rescale = tl.exp(run_max - safe)
+        pa = tl.exp(la - safe)
+        run_sum = run_sum * rescale + pa
+        acc = acc * rescale[:, None] + pa[:, None] * pull_a
         run_max = new_max
     return run_max, run_sum, acc
 

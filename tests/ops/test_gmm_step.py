@@ -57,6 +57,15 @@ def make_particles(n: int, d: int, dtype=torch.float32, device="cpu"):
         0.05 * torch.randn(n, device=device)
 
 
+def _assert_step_is_the_reference(backend, x, w, z, mix, bumps):
+    """The backend's step at COEFS with explicit noise ``z`` against the reference's, float32."""
+    x_new, w_new = fk.gmm_step(x, w, mix, bumps, noise=z, backend=backend, **COEFS)
+    x_ref, w_ref = reference.gmm_step(x, w, mix, bumps, z, **COEFS)
+    rtol, atol = GMM_X_TOL[backend][torch.float32]
+    torch.testing.assert_close(x_new, x_ref, rtol=rtol, atol=atol)
+    torch.testing.assert_close(w_new, w_ref, **gmm_w_tol(backend, x.shape[1]))
+
+
 # ------------------------------------------------------------------ the reference's definition
 
 
@@ -117,6 +126,23 @@ def test_matches_reference_explicit_noise(backend, n, d, increment, log):
     rtol, atol = GMM_X_TOL[backend][torch.float32]
     torch.testing.assert_close(x_new, x_ref, rtol=rtol, atol=atol)
     torch.testing.assert_close(w_new, w_ref, **gmm_w_tol(backend, d))
+
+
+@pytest.mark.parametrize("n_mix,n_bumps", [(1, 1), (2, 3), (4, 2), (3, 4)])
+@pytest.mark.parametrize("log", [True, False])
+def test_every_component_count(backend, n_mix, n_bumps, log):
+    """Kernels that walk the components two at a time (Triton) meet every parity: one alone,
+    pairs only, pairs and one more, for the mixture and the bumps."""
+    gen = torch.Generator().manual_seed(10 * n_mix + n_bumps)
+    d = 8
+    mix = fk.gaussian_mixture((2.0 * torch.randn(n_mix, d, generator=gen)).to(backend.device),
+                              (0.05 + torch.rand(n_mix, d, generator=gen)).to(backend.device),
+                              torch.arange(1.0, n_mix + 1))
+    bumps = fk.gaussian_bumps(torch.randn(n_bumps, d, generator=gen).to(backend.device),
+                              0.25 + torch.rand(n_bumps, generator=gen),
+                              torch.linspace(0.2, 1.0, n_bumps), log=log)
+    x, w, z, _ = make_particles(7, d, device=backend.device)
+    _assert_step_is_the_reference(backend, x, w, z, mix, bumps)
 
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
@@ -184,11 +210,7 @@ def test_long_rows(backend):
     d = 1030
     mix, bumps = make_model(d, backend.device)
     x, w, z, _ = make_particles(2, d, device=backend.device)
-    x_new, w_new = fk.gmm_step(x, w, mix, bumps, noise=z, backend=backend, **COEFS)
-    x_ref, w_ref = reference.gmm_step(x, w, mix, bumps, z, **COEFS)
-    rtol, atol = GMM_X_TOL[backend][torch.float32]
-    torch.testing.assert_close(x_new, x_ref, rtol=rtol, atol=atol)
-    torch.testing.assert_close(w_new, w_ref, **gmm_w_tol(backend, d))
+    _assert_step_is_the_reference(backend, x, w, z, mix, bumps)
 
 
 def test_many_components(backend):
@@ -199,11 +221,7 @@ def test_many_components(backend):
                               torch.rand(300, generator=gen) + 0.1)
     bumps = fk.gaussian_bumps(torch.randn(2, 16, generator=gen).to(backend.device), 0.5)
     x, w, z, _ = make_particles(4, 16, device=backend.device)
-    x_new, w_new = fk.gmm_step(x, w, mix, bumps, noise=z, backend=backend, **COEFS)
-    x_ref, w_ref = reference.gmm_step(x, w, mix, bumps, z, **COEFS)
-    rtol, atol = GMM_X_TOL[backend][torch.float32]
-    torch.testing.assert_close(x_new, x_ref, rtol=rtol, atol=atol)
-    torch.testing.assert_close(w_new, w_ref, **gmm_w_tol(backend, 16))
+    _assert_step_is_the_reference(backend, x, w, z, mix, bumps)
 
 
 def test_in_place_and_loop(backend):
