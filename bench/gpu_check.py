@@ -21,8 +21,9 @@ cut loses least):
   6. gmmloop: the K=100 mixture loop at (4096, 64), the two-kernel loop (compiled mixture score
      and bump reward, then fkc_step_) against gmm_loop_ (one kernel a step), eager and in one
      CUDA graph, after a one-step check against the reference (bench/gpu_loops.py); then
-     Triton's loop tile, and the one-launch loop against the number of mixture components and
-     reward bumps (the slope: one component's latency a step).
+     Triton's loop tile, Triton's loop with its component tables and pairs switched off, and
+     the one-launch loop against the number of mixture components and reward bumps (the slope:
+     one component's latency a step).
   7. step: fused step timing: median time, GB/s over the bytes a fused step must move (read x,
      s, ∇r; write x; plus 12 bytes a particle) and the ratio to the device copy of the same
      bytes (eager rows against the eager copy, graph rows against the copy in a graph), next to
@@ -365,6 +366,10 @@ class Check:
             sweep = StreamTable(["rows a program", "warps", "ms per loop", "us per step"])
             tiles = gpu_loops.TRITON_TILES[:2] if DRY else gpu_loops.TRITON_TILES
             gpu_loops.triton_tile_sweep(sweep, self.device, n, d, n_steps, bench_ms, tiles)
+            emit("\nTriton's one-launch loop with its component tables and its pairs of "
+                 "components switched off, in one graph:")
+            variants = StreamTable(["component tables", "pairs", "ms per loop", "us per step"])
+            gpu_loops.triton_variant_sweep(variants, self.device, n, d, n_steps, bench_ms)
         emit("\nThe one-launch loop against the model's size (components of the mixture, bumps "
              "of the reward), in one graph; the fit's slope is one component's latency a step:")
         comp = StreamTable(["backend", "components", "bumps", "ms per loop", "us per step"])

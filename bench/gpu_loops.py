@@ -176,6 +176,33 @@ def triton_tile_sweep(rows, dev: torch.device, n: int, d: int, n_steps: int, ben
             triton_backend._gmm_loop = default
 
 
+
+# (component tables, components in pairs) of the Triton loop kernel, the default first
+TRITON_VARIANTS = [(True, True), (True, False), (False, True), (False, False)]
+
+
+def triton_variant_sweep(rows, dev: torch.device, n: int, d: int, n_steps: int, bench_ms,
+                         variants=TRITON_VARIANTS) -> None:
+    """Rows ``component tables, pairs, ms per loop, us per step``: ``gmm_loop_`` on the Triton
+    backend with its component tables (``triton.gmm_loop.TABLES``) and its components in pairs
+    (``triton.gmm_step.PAIRS``) switched on and off, in one CUDA graph (eagerly off CUDA): what
+    each buys, measured in the same run."""
+    from fkc_kernels.triton import gmm_loop as loop_module
+    from fkc_kernels.triton import gmm_step as step_module
+
+    loop = _one_launch(dev, n, d, n_steps)(*mixture_model(d, dev), "triton")
+    saved = loop_module.TABLES, step_module.PAIRS
+    for tables, pairs in variants:
+        loop_module.TABLES, step_module.PAIRS = tables, pairs
+        label = ["yes" if tables else "no", "yes" if pairs else "no"]
+        try:
+            ms = _sweep_ms(loop, dev, bench_ms)  # compiles this variant first
+            rows.append([*label, f"{ms:.3f}", f"{1e3 * ms / n_steps:.1f}"])
+        except Exception as exc:
+            rows.append([*label, f"error: {exc}", ""])
+        finally:
+            loop_module.TABLES, step_module.PAIRS = saved
+
 # (mixture components, reward bumps) of the component sweep: the bench model's sizes (8, 2) first
 COMPONENT_CASES = [(8, 2), (1, 1), (2, 1), (4, 1), (8, 1), (16, 1), (16, 4)]
 

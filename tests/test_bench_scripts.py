@@ -43,6 +43,8 @@ def test_gpu_check_dry_run(tmp_path):
     # the mixture loop's component sweep: the bench's model, a smaller one, and the fitted line
     assert "| triton | 8 | 2 |" in report and "| triton | 1 | 1 |" in report
     assert "| triton | fit |" in report
+    # the Triton loop's variants: tables and pairs on, and both off
+    assert "| yes | yes |" in report and "| no | no |" in report
 
 
 def test_bench_step_collects():

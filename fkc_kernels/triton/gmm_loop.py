@@ -20,6 +20,7 @@ import triton
 import triton.language as tl
 
 from ..ops._gmm_args import KERNEL_SCALARS, GmmTensors
+from . import gmm_step
 from ._host import cdiv
 from .fkc_step import new_w
 from .gmm_step import FP_FUSION, component, move, score_and_reward, step_noise, tile
@@ -29,6 +30,10 @@ N_COEFS = len(KERNEL_SCALARS)
 # (x and w stored between them, as the steps' own loads and stores would), so memory does not
 # grow with K and every offset into the tables fits an int32
 TABLE_FLOATS = 1 << 24
+# The loop reads its components from tables made before it (True), or computes them in every
+# program each step as the one-step kernel does (False: no table launch). Read at launch;
+# bench/gpu_loops.py times both on a GPU.
+TABLES = True
 
 
 @triton.jit
@@ -63,10 +68,11 @@ def _gmm_tables_kernel(tab_ptr, coef_ptr, mu_ptr, var_ptr, rc_ptr, rv_ptr, n_mix
 
 @triton.jit
 def _gmm_loop_kernel(
-    x_ptr, w_ptr, coef_ptr, seeds_ptr, tab_ptr, lw_ptr, rk_ptr, n_mix, n_bumps, N, D, stride_x,
-    n_steps,
+    x_ptr, w_ptr, coef_ptr, seeds_ptr, tab_ptr, mu_ptr, var_ptr, lw_ptr, rc_ptr, rv_ptr, rk_ptr,
+    n_mix, n_bumps, N, D, stride_x, n_steps,
     N_COEFS: tl.constexpr, NOISE_BY_GROUP: tl.constexpr, RATIO: tl.constexpr,
-    LOG_REWARD: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr,
+    LOG_REWARD: tl.constexpr, FROM_TABLE: tl.constexpr, PAIRS: tl.constexpr,
+    BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr,
 ):
     rows = tl.program_id(0) * BLOCK_N + tl.arange(0, BLOCK_N)
     row_ok = rows < N
@@ -78,18 +84,18 @@ def _gmm_loop_kernel(
     w = tl.load(w_ptr + rows, mask=row_ok, other=0.0)
     bump_tab = tab_ptr + n_steps * 3 * n_mix * D
     for i in range(0, n_steps):
-        # step i's KERNEL_SCALARS, in the table's column order (alpha, alpha2 and sigma2 are
-        # in the component tables already)
+        # step i's KERNEL_SCALARS, in the table's column order (with FROM_TABLE, alpha, alpha2
+        # and sigma2 are in the component tables already, and unused here)
         k = coef_ptr + i * N_COEFS
-        h = tl.load(k + 3)
+        alpha, alpha2, sigma2, h = tl.load(k), tl.load(k + 1), tl.load(k + 2), tl.load(k + 3)
         g2, half_lam, g_sqrt_h = tl.load(k + 4), tl.load(k + 5), tl.load(k + 6)
         f_coef, dlam, lam = tl.load(k + 7), tl.load(k + 8), tl.load(k + 9)
         half_g2_lam, dw_clip, w_min = tl.load(k + 10), tl.load(k + 11), tl.load(k + 12)
         w_max, ratio_gg, ratio_gz = tl.load(k + 13), tl.load(k + 14), tl.load(k + 15)
-        s, r, gr = score_and_reward(xs, tab_ptr, tab_ptr, lw_ptr, tab_ptr, tab_ptr, rk_ptr,
-                                    n_mix, n_bumps, D, 1.0, 1.0, 0.0, cols,
-                                    tab_ptr + i * 3 * n_mix * D, bump_tab, LOG_REWARD, True,
-                                    BLOCK_N, BLOCK_D)
+        s, r, gr = score_and_reward(xs, mu_ptr, var_ptr, lw_ptr, rc_ptr, rv_ptr, rk_ptr, n_mix,
+                                    n_bumps, D, alpha, alpha2, sigma2, cols,
+                                    tab_ptr + i * 3 * n_mix * D, bump_tab, LOG_REWARD,
+                                    FROM_TABLE, PAIRS, BLOCK_N, BLOCK_D)
         z = step_noise(seeds_ptr + 2 * i, rows64, cols, D, NOISE_BY_GROUP, BLOCK_N, BLOCK_D)
         x_new, ga, gb = move(xs, s, gr, z, mask, g2, half_lam, g_sqrt_h, f_coef, h, RATIO)
         w = new_w(w, r, w, ga, gb, h, lam, dlam, half_g2_lam, ratio_gg, ratio_gz, dw_clip, w_min,
@@ -116,18 +122,23 @@ def gmm_loop(t: GmmTensors, coefs: torch.Tensor, seeds: torch.Tensor, *, ratio: 
     if n == 0:
         return
     n_steps, n_mix, n_bumps = coefs.shape[0], t.means.shape[0], t.centers.shape[0]
-    chunk = max(1, min(n_steps, (TABLE_FLOATS // (3 * d) - n_bumps) // max(1, n_mix)))
-    tables = torch.empty(3 * (chunk * n_mix + n_bumps) * d, dtype=torch.float32,
-                         device=t.x.device)
     block_n, block_d = tile(n, d, block_n)
+    if TABLES:
+        chunk = max(1, min(n_steps, (TABLE_FLOATS // (3 * d) - n_bumps) // max(1, n_mix)))
+        tables = torch.empty(3 * (chunk * n_mix + n_bumps) * d, dtype=torch.float32,
+                             device=t.x.device)
+    else:
+        chunk, tables = n_steps, t.means  # the kernel reads no table
     for first in range(0, n_steps, chunk):
         k = min(chunk, n_steps - first)
-        _gmm_tables_kernel[(k + 1,)](
-            tables, coefs[first:], t.means, t.variances, t.centers, t.reward_variances, n_mix,
-            n_bumps, d, k, N_COEFS=N_COEFS, BLOCK_D=block_d, num_warps=1,
-            enable_fp_fusion=FP_FUSION)
+        if TABLES:
+            _gmm_tables_kernel[(k + 1,)](
+                tables, coefs[first:], t.means, t.variances, t.centers, t.reward_variances,
+                n_mix, n_bumps, d, k, N_COEFS=N_COEFS, BLOCK_D=block_d, num_warps=1,
+                enable_fp_fusion=FP_FUSION)
         _gmm_loop_kernel[(cdiv(n, block_n),)](
-            t.x, t.w, coefs[first:], seeds[first:], tables, t.log_weights, t.log_coefs, n_mix,
-            n_bumps, n, d, t.x.stride(0), k, N_COEFS=N_COEFS, NOISE_BY_GROUP=d % 4 == 0,
-            RATIO=ratio, LOG_REWARD=log_reward, BLOCK_N=block_n, BLOCK_D=block_d,
+            t.x, t.w, coefs[first:], seeds[first:], tables, t.means, t.variances, t.log_weights,
+            t.centers, t.reward_variances, t.log_coefs, n_mix, n_bumps, n, d, t.x.stride(0), k,
+            N_COEFS=N_COEFS, NOISE_BY_GROUP=d % 4 == 0, RATIO=ratio, LOG_REWARD=log_reward,
+            FROM_TABLE=TABLES, PAIRS=gmm_step.PAIRS, BLOCK_N=block_n, BLOCK_D=block_d,
             num_warps=num_warps, enable_fp_fusion=FP_FUSION)

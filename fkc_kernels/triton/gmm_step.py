@@ -25,6 +25,10 @@ _TILE = 1024
 # gmm_loop.py), so with fusion on the loop would not have the bits of K steps. Every product
 # rounded once, as the float32 reference rounds it.
 FP_FUSION = False
+# Components two at a time (one rescale a pair, two independent row sums a warp overlaps) or one
+# at a time. Read at launch by the step and the loop alike (the order of the sums differs, and
+# the loop must have the step's bits); bench/gpu_loops.py times both on a GPU.
+PAIRS = True
 
 
 @triton.jit
@@ -76,21 +80,24 @@ def _safe_max(run_max, logit):
 @triton.jit
 def _online_mixture(xs, c_ptr, v_ptr, lw_ptr, n_comp, D, alpha, alpha2, sigma2, cols,
                     tab_ptr, DIFFUSED: tl.constexpr, FROM_TABLE: tl.constexpr,
-                    BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr):
+                    PAIRS: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr):
     """Running ``(max, sum, Σ e^{b_j − max} (c_j − x)/V_j)`` over the components ``j``.
 
     ``b_j = lw_j − ½ Σ_d ((x_d − c_jd)²/V_jd + log V_jd)``, the ``log V`` term only with
     ``DIFFUSED`` (:func:`component`). It is summed with the row's squares, so a component costs
-    one row sum and no sum across warps. The components go two at a time, one rescale a pair:
-    their two row sums are independent, so a warp overlaps their latencies (an odd count ends
-    with one alone). ``FROM_TABLE``: the centres, ``1/V`` and ``log V`` are read from
+    one row sum and no sum across warps. With ``PAIRS`` the components go two at a time, one
+    rescale a pair: their two row sums are independent, so a warp overlaps their latencies (an
+    odd count ends with one alone). ``FROM_TABLE``: the centres, ``1/V`` and ``log V`` are read from
     ``tab_ptr`` (``[centres; 1/V; log V]``, each ``(n_comp, D)``), the loop's tables made once
     for all K steps, not computed from ``c_ptr``/``v_ptr``.
     """
     run_max = tl.full([BLOCK_N], float("-inf"), dtype=tl.float32)
     run_sum = tl.zeros([BLOCK_N], dtype=tl.float32)
     acc = tl.zeros([BLOCK_N, BLOCK_D], dtype=tl.float32)
-    for j in range(0, n_comp - 1, 2):
+    n_paired = 0
+    if PAIRS:
+        n_paired = n_comp - n_comp % 2
+    for j in range(0, n_paired, 2):
         la, pull_a = _logit_and_pull(xs, c_ptr, v_ptr, lw_ptr, j, n_comp, D, alpha, alpha2,
                                      sigma2, cols, tab_ptr, DIFFUSED, FROM_TABLE)
         lb, pull_b = _logit_and_pull(xs, c_ptr, v_ptr, lw_ptr, j + 1, n_comp, D, alpha, alpha2,
@@ -102,9 +109,9 @@ def _online_mixture(xs, c_ptr, v_ptr, lw_ptr, n_comp, D, alpha, alpha2, sigma2, 
         run_sum = run_sum * rescale + (pa + pb)
         acc = acc * rescale[:, None] + (pa[:, None] * pull_a + pb[:, None] * pull_b)
         run_max = new_max
-    if n_comp % 2 == 1:
-        la, pull_a = _logit_and_pull(xs, c_ptr, v_ptr, lw_ptr, n_comp - 1, n_comp, D, alpha,
-                                     alpha2, sigma2, cols, tab_ptr, DIFFUSED, FROM_TABLE)
+    for j in range(n_paired, n_comp):
+        la, pull_a = _logit_and_pull(xs, c_ptr, v_ptr, lw_ptr, j, n_comp, D, alpha, alpha2,
+                                     sigma2, cols, tab_ptr, DIFFUSED, FROM_TABLE)
         new_max, safe = _safe_max(run_max, la)
         rescale = tl.exp(run_max - safe)
         pa = tl.exp(la - safe)
@@ -117,16 +124,17 @@ def _online_mixture(xs, c_ptr, v_ptr, lw_ptr, n_comp, D, alpha, alpha2, sigma2, 
 @triton.jit
 def score_and_reward(xs, mu_ptr, var_ptr, lw_ptr, rc_ptr, rv_ptr, rk_ptr, n_mix, n_bumps,
                      D, alpha, alpha2, sigma2, cols, mix_tab, bump_tab, LOG_REWARD: tl.constexpr,
-                     FROM_TABLE: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr):
+                     FROM_TABLE: tl.constexpr, PAIRS: tl.constexpr, BLOCK_N: tl.constexpr,
+                     BLOCK_D: tl.constexpr):
     """The rows' mixture score ``s``, reward ``r`` and ``∇r`` at ``xs`` (0 past ``D``);
     ``FROM_TABLE``: the components from the loop's tables ``mix_tab``, ``bump_tab``."""
     _m, s_sum, s_acc = _online_mixture(xs, mu_ptr, var_ptr, lw_ptr, n_mix, D, alpha,
-                                       alpha2, sigma2, cols, mix_tab, True, FROM_TABLE, BLOCK_N,
-                                       BLOCK_D)
+                                       alpha2, sigma2, cols, mix_tab, True, FROM_TABLE, PAIRS,
+                                       BLOCK_N, BLOCK_D)
     s = s_acc / s_sum[:, None]
     r_max, r_sum, r_acc = _online_mixture(xs, rc_ptr, rv_ptr, rk_ptr, n_bumps, D, alpha,
                                           alpha2, sigma2, cols, bump_tab, False, FROM_TABLE,
-                                          BLOCK_N, BLOCK_D)
+                                          PAIRS, BLOCK_N, BLOCK_D)
     if LOG_REWARD:
         r = r_max + tl.log(r_sum)
         gr = r_acc / r_sum[:, None]
@@ -174,7 +182,8 @@ def _gmm_step_kernel(
     alpha, alpha2, sigma2, h, g2, half_lam, g_sqrt_h, f_coef, dlam, lam, half_g2_lam, dw_clip,
     w_min, w_max, ratio_gg, ratio_gz,
     HAS_NOISE: tl.constexpr, HAS_EXTRA: tl.constexpr, NOISE_BY_GROUP: tl.constexpr,
-    RATIO: tl.constexpr, LOG_REWARD: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr,
+    RATIO: tl.constexpr, LOG_REWARD: tl.constexpr, PAIRS: tl.constexpr, BLOCK_N: tl.constexpr,
+    BLOCK_D: tl.constexpr,
 ):
     rows = tl.program_id(0) * BLOCK_N + tl.arange(0, BLOCK_N)
     row_ok = rows < N
@@ -185,7 +194,7 @@ def _gmm_step_kernel(
                  other=0.0).to(tl.float32)
     s, r, gr = score_and_reward(xs, mu_ptr, var_ptr, lw_ptr, rc_ptr, rv_ptr, rk_ptr, n_mix,
                                 n_bumps, D, alpha, alpha2, sigma2, cols, mu_ptr, mu_ptr,
-                                LOG_REWARD, False, BLOCK_N, BLOCK_D)
+                                LOG_REWARD, False, PAIRS, BLOCK_N, BLOCK_D)
     if HAS_NOISE:
         z = tl.load(z_ptr + rows64[:, None] * stride_z + cols[None, :], mask=mask,
                     other=0.0).to(tl.float32)
@@ -226,7 +235,8 @@ def launch(t: GmmTensors, c: GmmScalars, *, block_n: int | None = None,
         0 if t.noise is None else t.noise.stride(0), t.x_out.stride(0), *kernel_scalars(c),
         HAS_NOISE=t.noise is not None, HAS_EXTRA=t.extra_dw is not None,
         NOISE_BY_GROUP=d % 4 == 0, RATIO=c.increment == "ratio", LOG_REWARD=c.log_reward,
-        BLOCK_N=block_n, BLOCK_D=block_d, num_warps=num_warps, enable_fp_fusion=FP_FUSION,
+        PAIRS=PAIRS, BLOCK_N=block_n, BLOCK_D=block_d, num_warps=num_warps,
+        enable_fp_fusion=FP_FUSION,
     )
 
 

@@ -12,7 +12,7 @@ import math
 
 import pytest
 import torch
-from test_gmm_step import make_model
+from test_gmm_step import _assert_step_is_the_reference, make_model, make_particles
 
 import fkc_kernels as fk
 from fkc_kernels.ops import gmm_loop as loop_module
@@ -258,6 +258,33 @@ def test_triton_loop_in_chunks_of_steps_is_its_steps(backend, monkeypatch):
     assert launches == [(3,), (3,), (2,)]  # a chunk's steps and the bumps, one program each
     assert torch.equal(x, want_x) and torch.equal(w, want_w)
 
+
+
+@pytest.mark.parametrize("tables", [True, False])
+@pytest.mark.parametrize("pairs", [True, False])
+def test_triton_variants_keep_the_steps_bits(backend, monkeypatch, tables, pairs):
+    """bench/gpu_loops.py times the Triton loop with its component tables (``TABLES``) and its
+    components in pairs (``PAIRS``) switched off; every variant is the reference's step and
+    its loop has the bits of its steps (an odd mixture and an even reward: pairs and a tail)."""
+    if str(backend) != "triton":
+        pytest.skip("the Triton kernels' switches")
+    from fkc_kernels.triton import gmm_loop as triton_loop
+    from fkc_kernels.triton import gmm_step as triton_step
+
+    monkeypatch.setattr(triton_loop, "TABLES", tables)
+    monkeypatch.setattr(triton_step, "PAIRS", pairs)
+    mix, bumps = make_model(8, backend.device)
+    x, w, z, _ = make_particles(6, 8, device=backend.device)
+    _assert_step_is_the_reference(backend, x, w, z, mix, bumps)
+    launches = []
+    monkeypatch.setattr(triton_loop, "_gmm_tables_kernel",
+                        _Recording(triton_loop._gmm_tables_kernel, launches))
+    seeds = _seeds(3, backend.device)
+    sched, tilt = fk.VPSchedule(), fk.LinearTilt(2.0)
+    want_x, want_w = _steps_one_by_one(x, w, mix, bumps, sched, tilt, 3, seeds, backend)
+    fk.gmm_loop_(x, w, mix, bumps, sched, tilt, 3, seeds=seeds, backend=backend)
+    assert torch.equal(x, want_x) and torch.equal(w, want_w)
+    assert launches == ([(4,)] if tables else [])
 
 class _Recording:
     """Stands in for a ``@triton.jit`` kernel: records each launch's grid and launches it."""
