@@ -176,7 +176,6 @@ def triton_tile_sweep(rows, dev: torch.device, n: int, d: int, n_steps: int, ben
             triton_backend._gmm_loop = default
 
 
-
 # (component tables, components in pairs) of the Triton loop kernel, the default first
 TRITON_VARIANTS = [(True, True), (True, False), (False, True), (False, False)]
 
@@ -202,6 +201,7 @@ def triton_variant_sweep(rows, dev: torch.device, n: int, d: int, n_steps: int, 
             rows.append([*label, f"error: {exc}", ""])
         finally:
             loop_module.TABLES, step_module.PAIRS = saved
+
 
 # (mixture components, reward bumps) of the component sweep: the bench model's sizes (8, 2) first
 COMPONENT_CASES = [(8, 2), (1, 1), (2, 1), (4, 1), (8, 1), (16, 1), (16, 4)]

@@ -250,14 +250,13 @@ def test_triton_loop_in_chunks_of_steps_is_its_steps(backend, monkeypatch):
     launches = []
     tables_kernel = triton_loop._gmm_tables_kernel
     monkeypatch.setattr(triton_loop, "_gmm_tables_kernel", _Recording(tables_kernel, launches))
-    x, w = 1.5 * torch.randn(6, 8), torch.rand(6)
+    x, w, _, _ = make_particles(6, 8, device=backend.device)
     seeds = _seeds(5, backend.device)
     sched, tilt = fk.VPSchedule(), fk.LinearTilt(2.0)
     want_x, want_w = _steps_one_by_one(x, w, mix, bumps, sched, tilt, 5, seeds, backend)
     fk.gmm_loop_(x, w, mix, bumps, sched, tilt, 5, seeds=seeds, backend=backend)
     assert launches == [(3,), (3,), (2,)]  # a chunk's steps and the bumps, one program each
     assert torch.equal(x, want_x) and torch.equal(w, want_w)
-
 
 
 @pytest.mark.parametrize("tables", [True, False])
@@ -285,6 +284,7 @@ def test_triton_variants_keep_the_steps_bits(backend, monkeypatch, tables, pairs
     fk.gmm_loop_(x, w, mix, bumps, sched, tilt, 3, seeds=seeds, backend=backend)
     assert torch.equal(x, want_x) and torch.equal(w, want_w)
     assert launches == ([(4,)] if tables else [])
+
 
 class _Recording:
     """Stands in for a ``@triton.jit`` kernel: records each launch's grid and launches it."""
