@@ -61,7 +61,7 @@ def summarise(out_dir: str, files: list[str]) -> None:
     scs = [sized(s) for s in bench.scenarios(**instance()) if s.name in names]
     order = [s for s in ("fkc-explore", "fkc-explore-uniform", "fkc-explore-lam0",
                          "fkc-explore-noclusters", "fkc-explore-nokeep", "fkc-explore-farthest",
-                         "fkc-explore-sample", "fkc-explore-nodecay",
+                         "fkc-explore-sample", "fkc-explore-nodecay", "fkc-explore-regions",
                          "greedy", "ucb", "thompson", "random")
              if any(r["strategy"] == s for r in rows)]
     seeds = sorted({r["seed"] for r in rows})
