@@ -1,0 +1,54 @@
+"""Two other strong-answer rules for the saturated-reward miss (docs/feedback-benchmark.md, "A
+third instance"): the default with its kept picks' anchors chosen by
+
+- ``mid``: at or above ``min(median liked answer, the middle of the liked band)`` (rows
+  ``strong-mid``, four held-out seeds);
+- ``distinct``: at or above the median of the liked answers' *distinct* values, so that answers
+  tied at the reward's cap count once; without ties it is the default's rule (rows
+  ``distinct-median``, design seeds).
+
+One JSON row per run.
+
+    python docs/feedback-benchmark/heldout-third/strong_rules.py RULE SCENARIO LIKED SEEDS
+"""
+
+import json
+import sys
+
+import torch
+
+from fkc_align import bench
+from fkc_align import pick_rules as R
+from fkc_align import strategies as S
+
+NAMES = {"mid": "strong-mid", "distinct": "distinct-median"}
+
+
+def strong_threshold(rule: str, answers: torch.Tensor) -> float | None:
+    tau = R.liked_threshold(answers)
+    if tau is None:
+        return None
+    if rule == "mid":
+        return min(R.median_liked(answers), 0.5 * (tau + float(answers.max())))
+    return float(torch.unique(answers[answers >= tau]).median())
+
+
+def main(argv: list[str]) -> None:
+    torch.set_num_threads(1)  # as the bench's workers
+    rule, name, liked, seeds = argv[0], argv[1], tuple(int(c) for c in argv[2].split(",")), argv[3]
+
+    def liked_answers(features, answers, strong=False):
+        tau = strong_threshold(rule, answers) if strong else R.liked_threshold(answers)
+        return features[:0] if tau is None else features[answers.to(features.device) >= tau]
+
+    S.liked_answers = liked_answers  # the name the default's pick() reads
+    kw = {"multimodal-3": {"liked3": liked}, "multimodal": {"liked": liked}}.get(name, {})
+    sc = next(s for s in bench.scenarios(**kw) if s.name == name)
+    a, b = (int(s) for s in seeds.split("-"))
+    for seed in range(a, b + 1):
+        row = bench.run_one(sc, "fkc-explore", {"strategy": "fkc-explore"}, seed)
+        print(json.dumps({**row, "strategy": NAMES[rule], "liked": list(liked)}), flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
