@@ -5,7 +5,10 @@ third instance"): the default with its kept picks' anchors chosen by
   ``strong-mid``, four held-out seeds);
 - ``distinct``: at or above the median of the liked answers' *distinct* values, so that answers
   tied at the reward's cap count once; without ties it is the default's rule (rows
-  ``distinct-median``, design seeds).
+  ``distinct-median``, design seeds);
+- ``isolated``: the default's strong answers, plus each liked answer in the upper half of the
+  liked band that lies farther than the anchors' kernel width from every strong answer (a
+  liked mode the cap-tied answers do not cover; rows ``isolated``, design seeds).
 
 One JSON row per run.
 
@@ -21,7 +24,7 @@ from fkc_align import bench
 from fkc_align import pick_rules as R
 from fkc_align import strategies as S
 
-NAMES = {"mid": "strong-mid", "distinct": "distinct-median"}
+NAMES = {"mid": "strong-mid", "distinct": "distinct-median", "isolated": "isolated"}
 
 
 def strong_threshold(rule: str, answers: torch.Tensor) -> float | None:
@@ -33,11 +36,25 @@ def strong_threshold(rule: str, answers: torch.Tensor) -> float | None:
     return float(torch.unique(answers[answers >= tau]).median())
 
 
+def isolated_anchors(features: torch.Tensor, answers: torch.Tensor) -> torch.Tensor:
+    """The strong liked answers plus the upper-band liked answers far from all of them."""
+    strong = R.liked_answers(features, answers, strong=True)
+    mid = strong_threshold("mid", answers)
+    if mid is None or len(strong) < 2:
+        return strong
+    rest = features[(answers.to(features.device) >= mid)
+                    & (answers.to(features.device) < R.median_liked(answers))]
+    far = torch.cdist(rest, strong).min(1).values > R._bandwidth(strong)
+    return torch.cat([strong, rest[far]])
+
+
 def main(argv: list[str]) -> None:
     torch.set_num_threads(1)  # as the bench's workers
     rule, name, liked, seeds = argv[0], argv[1], tuple(int(c) for c in argv[2].split(",")), argv[3]
 
     def liked_answers(features, answers, strong=False):
+        if rule == "isolated" and strong:
+            return isolated_anchors(features, answers)
         tau = strong_threshold(rule, answers) if strong else R.liked_threshold(answers)
         return features[:0] if tau is None else features[answers.to(features.device) >= tau]
 
