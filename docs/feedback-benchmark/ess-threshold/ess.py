@@ -10,32 +10,26 @@ named ``fkc-explore@essESS``. ``LIKED``: the liked classes (``3,8`` for the mixt
 where it is unused), ``SEEDS`` ``A-B``.
 """
 
-import json
 import sys
+from pathlib import Path
 
-import torch
-
-from fkc_align import bench
 from fkc_align.particles import Particles
+
+sys.path.insert(0, str(Path(__file__).parent.parent))
+
+from design_rows import print_rows  # noqa: E402
 
 
 def main(argv: list[str]) -> None:
-    torch.set_num_threads(1)  # as the bench's workers
     ess, name, liked, seeds = float(argv[0]), argv[1], argv[2], argv[3]
-    liked = tuple(int(c) for c in liked.split(","))
     make = Particles.make_sampler
 
     def make_sampler(self, *args, **kwargs):
         return make(self, *args, ess_threshold=ess, **kwargs)
 
     Particles.make_sampler = make_sampler
-    kw = {"liked3": liked} if name == "multimodal-3" else {"liked": liked}
-    sc = next(s for s in bench.scenarios(**kw) if s.name == name)
-    a, b = (int(s) for s in seeds.split("-"))
-    for seed in range(a, b + 1):
-        row = bench.run_one(sc, "fkc-explore", {"strategy": "fkc-explore"}, seed)
-        row["strategy"] = f"fkc-explore@ess{ess:g}"
-        print(json.dumps({**row, "liked": list(liked), "ess_threshold": ess}), flush=True)
+    print_rows(name, tuple(int(c) for c in liked.split(",")), seeds, "fkc-explore",
+               f"fkc-explore@ess{ess:g}", ess_threshold=ess)
 
 
 if __name__ == "__main__":

@@ -1,10 +1,10 @@
 #!/bin/bash
 # The ESS-threshold experiment's rows (ess.py): thresholds 0.2 and 0.05 side by side (one
-# process each), design seeds 200-215 (held-out 300-315 with SEEDS=300-315 OUT=rows-heldout.jsonl),
-# every scenario but the UNet on both instances. Run from the repository root.
+# process each), design seeds 200-215, every scenario but the UNet on both instances. Run from
+# the repository root.
 here=docs/feedback-benchmark/ess-threshold
-seeds=${SEEDS:-200-215}
-out=$here/${OUT:-rows-design.jsonl}
+seeds=200-215
+out=$here/rows-design.jsonl
 one() {
   for spec in "multimodal 3,8" "multimodal-3 0,4,7" "multimodal 2,5" "multimodal-3 1,4,9" \
               "rare-mode 3,8" "rare-between 3,8" "small-budget 3,8"; do

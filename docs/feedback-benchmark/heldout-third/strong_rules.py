@@ -15,14 +15,17 @@ One JSON row per run.
     python docs/feedback-benchmark/heldout-third/strong_rules.py RULE SCENARIO LIKED SEEDS
 """
 
-import json
 import sys
+from pathlib import Path
 
 import torch
 
-from fkc_align import bench
 from fkc_align import pick_rules as R
 from fkc_align import strategies as S
+
+sys.path.insert(0, str(Path(__file__).parent.parent))
+
+from design_rows import print_rows  # noqa: E402
 
 NAMES = {"mid": "strong-mid", "distinct": "distinct-median", "isolated": "isolated"}
 
@@ -49,8 +52,7 @@ def isolated_anchors(features: torch.Tensor, answers: torch.Tensor) -> torch.Ten
 
 
 def main(argv: list[str]) -> None:
-    torch.set_num_threads(1)  # as the bench's workers
-    rule, name, liked, seeds = argv[0], argv[1], tuple(int(c) for c in argv[2].split(",")), argv[3]
+    rule = argv[0]
 
     def liked_answers(features, answers, strong=False):
         if rule == "isolated" and strong:
@@ -59,12 +61,8 @@ def main(argv: list[str]) -> None:
         return features[:0] if tau is None else features[answers.to(features.device) >= tau]
 
     S.liked_answers = liked_answers  # the name the default's pick() reads
-    kw = {"multimodal-3": {"liked3": liked}, "multimodal": {"liked": liked}}.get(name, {})
-    sc = next(s for s in bench.scenarios(**kw) if s.name == name)
-    a, b = (int(s) for s in seeds.split("-"))
-    for seed in range(a, b + 1):
-        row = bench.run_one(sc, "fkc-explore", {"strategy": "fkc-explore"}, seed)
-        print(json.dumps({**row, "strategy": NAMES[rule], "liked": list(liked)}), flush=True)
+    print_rows(argv[1], tuple(int(c) for c in argv[2].split(",")), argv[3], "fkc-explore",
+               NAMES[rule])
 
 
 if __name__ == "__main__":

@@ -8,14 +8,17 @@ strategy ``unanchored``.
     python docs/feedback-benchmark/heldout-third/unanchored.py SCENARIO LIKED SEEDS
 """
 
-import json
 import sys
+from pathlib import Path
 
 import torch
 
-from fkc_align import bench
 from fkc_align import pick_rules as R
 from fkc_align import strategies as S
+
+sys.path.insert(0, str(Path(__file__).parent.parent))
+
+from design_rows import print_rows  # noqa: E402
 
 
 class Unanchored(S.FKCExplore):
@@ -44,15 +47,8 @@ class Unanchored(S.FKCExplore):
 
 
 def main(argv: list[str]) -> None:
-    torch.set_num_threads(1)  # as the bench's workers
     S.register_strategy("unanchored", Unanchored(), replace=True)
-    name, liked, seeds = argv[0], tuple(int(c) for c in argv[1].split(",")), argv[2]
-    kw = {"multimodal-3": {"liked3": liked}, "multimodal": {"liked": liked}}.get(name, {})
-    sc = next(s for s in bench.scenarios(**kw) if s.name == name)
-    a, b = (int(s) for s in seeds.split("-"))
-    for seed in range(a, b + 1):
-        row = bench.run_one(sc, "unanchored", {"strategy": "unanchored"}, seed)
-        print(json.dumps({**row, "liked": list(liked)}), flush=True)
+    print_rows(argv[0], tuple(int(c) for c in argv[1].split(",")), argv[2], "unanchored")
 
 
 if __name__ == "__main__":

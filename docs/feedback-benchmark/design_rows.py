@@ -1,0 +1,101 @@
+"""Paired differences of experiment variants against the default on the design seeds: the
+shared part of the experiments' ``summary.py`` scripts (ess-threshold/, heldout-third/).
+
+Rows are keyed ``(scenario, liked, strategy, seed)``; a row's instance is its ``liked`` field
+or, for rows without one, the folder's instance (``liked_of``); the mixture and small-budget
+scenarios have none. Variant − baseline, mean ± 95% t-interval (``fkc_align.bench.interval``,
+the bench's own); bold where the interval excludes 0.
+"""
+
+import json
+from pathlib import Path
+
+from fkc_align.bench import interval
+
+BENCH = Path(__file__).parent
+DIGITS = ("hit_rate", "coverage", "balance", "distinct_nearest", "eval_hit_rate")
+OTHER = ("hit_rate", "found", "first_hit", "eval_hit_rate")
+FIRST = {"multimodal": (3, 8), "multimodal-3": (0, 4, 7)}
+
+
+def load(path: Path, rows: dict, liked_of: dict | None = None,
+         rename: dict | None = None) -> dict:
+    """Add the rows of ``path`` to ``rows``; ``rename`` maps strategy names (e.g. a variant
+    that is the default itself to ``fkc-explore``)."""
+    for line in open(path):
+        r = json.loads(line)
+        if "seed" not in r:
+            continue
+        if r["scenario"].startswith("multimodal"):
+            liked = tuple(r["liked"]) if "liked" in r else liked_of[r["scenario"]]
+        else:
+            liked = ()
+        strategy = (rename or {}).get(r["strategy"], r["strategy"])
+        rows[(r["scenario"], liked, strategy, r["seed"])] = r
+    return rows
+
+
+def design_defaults() -> dict:
+    """The default's rows on design seeds 200-215: the four digits instances and the rare
+    modes (pick-variants/), the small budget (cold-start/)."""
+    rows: dict = {}
+    load(BENCH / "pick-variants" / "rows-design-200-215.jsonl", rows)
+    return load(BENCH / "cold-start" / "rows-design.jsonl", rows, FIRST)
+
+
+def fmt(d: dict) -> str:
+    s = f"{d['mean']:+.3f} ± {d['ci95']:.3f}"
+    return f"**{s}**" if d["ci95"] is not None and abs(d["mean"]) > d["ci95"] else s
+
+
+def report(rows: dict, title: str, variants: list[str], pooled: bool = False) -> None:
+    """Per instance and variant, each metric's paired difference against ``fkc-explore``;
+    ``pooled``: then each digits metric over every digits instance's runs."""
+    print(f"== {title}")
+    pool: dict = {}
+    for inst in sorted({(k[0], k[1]) for k in rows if k[2] in variants}):
+        digits = inst[0].startswith("multimodal")
+        for v in variants:
+            seeds = [k[3] for k in rows if (k[0], k[1], k[2]) == (*inst, v)
+                     and (*inst, "fkc-explore", k[3]) in rows]
+            cells = []
+            for m in DIGITS if digits else OTHER:
+                d = [rows[(*inst, v, s)][m] - rows[(*inst, "fkc-explore", s)][m] for s in seeds
+                     if rows[(*inst, v, s)][m] is not None
+                     and rows[(*inst, "fkc-explore", s)][m] is not None]
+                if len(d) > 1:
+                    cells.append(f"{m} {fmt(interval(d))}")
+                if digits:
+                    pool.setdefault((v, m), []).extend(d)
+            if seeds:
+                print(f"{inst[0]} {list(inst[1])} {v} ({len(seeds)} seeds): " + "; ".join(cells))
+    if pooled:
+        for (v, m), d in pool.items():
+            print(f"digits pooled {v} {m} ({len(d)} runs): {fmt(interval(d))}")
+
+
+def scenario(name: str, liked: tuple[int, ...]):
+    """The bench's scenario ``name`` of the instance with ``liked`` classes (two for
+    ``multimodal``, three for ``multimodal-3``; unused by the other scenarios)."""
+    from fkc_align import bench
+
+    kw = {"multimodal-3": {"liked3": liked}, "multimodal": {"liked": liked}}.get(name, {})
+    return next(s for s in bench.scenarios(**kw) if s.name == name)
+
+
+def print_rows(name: str, liked: tuple[int, ...], seeds: str, strategy: str,
+               label: str | None = None, **extra) -> None:
+    """Run ``strategy`` on scenario ``name`` for seeds ``A-B`` (one thread, as the bench's
+    workers) and print one JSON row per run, named ``label`` and carrying ``liked`` and
+    ``extra``."""
+    import torch
+
+    from fkc_align import bench
+
+    torch.set_num_threads(1)
+    sc = scenario(name, liked)
+    a, b = (int(s) for s in seeds.split("-"))
+    for seed in range(a, b + 1):
+        row = bench.run_one(sc, strategy, {"strategy": strategy}, seed)
+        row["strategy"] = label or strategy
+        print(json.dumps({**row, "liked": list(liked), **extra}), flush=True)
