@@ -1,0 +1,39 @@
+"""Paired differences of the region-balanced kept picks against the default on the design
+seeds 200-215 (every digits instance, the rare modes, the small budget, then each digits metric
+pooled), as ``heldout-third/summary.py`` prints the quick fixes'; then ``regions-keep-rr`` on
+0s, 8s and 9s' held-out seeds 316-347 against the default's rows there
+(``heldout-third/rows-seeds-316-347.jsonl``).
+
+    python docs/feedback-benchmark/mode-balance/summary.py
+"""
+
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).parent
+sys.path.insert(0, str(HERE.parent))
+
+from design_rows import design_defaults, load, report  # noqa: E402
+
+
+def main() -> None:
+    rows = design_defaults()
+    load(HERE.parent / "heldout-third" / "rows-keep-share-design.jsonl", rows,
+         rename={"keep1": "fkc-explore"})
+    for name in sorted(HERE.glob("rows-*-design.jsonl")):
+        load(name, rows)
+    variants = sorted({k[2] for k in rows} - {"fkc-explore"}
+                      & {"regions-keep", "regions-keep-rr", "regions-keep-least1",
+                         "regions-keep-rr-merge"})
+    for v in variants:
+        report(rows, f"design seeds 200-215: {v}", [v], pooled=True)
+    held: dict = {}
+    load(HERE.parent / "heldout-third" / "rows-seeds-316-347.jsonl", held,
+         {"multimodal": (0, 6), "multimodal-3": (0, 8, 9)})
+    load(HERE / "rows-regions-keep-rr-heldout-316-347.jsonl", held)
+    held = {k: r for k, r in held.items() if k[0] == "multimodal-3"}
+    report(held, "held-out seeds 316-347: regions-keep-rr", ["regions-keep-rr"])
+
+
+if __name__ == "__main__":
+    main()
