@@ -16,7 +16,10 @@ default's density rule (strategy ``regions-keep-least1``). ``rr-merge``: as ``rr
 anchored regions whose centroids lie closer than the anchors' kernel width counted as one
 (strategy ``regions-keep-rr-merge``), since the pool's regions split a wide class.
 
-    python docs/feedback-benchmark/mode-balance/variant.py [rr|least1|rr-merge] SCENARIO LIKED SEEDS
+``region-draw``: one kept pick per anchored region (its strong answer nearest the region's
+centroid), and the tilted draw makes every other exploitation pick (strategy ``region-draw``).
+
+    python docs/feedback-benchmark/mode-balance/variant.py [MODE] SCENARIO LIKED SEEDS
 """
 
 import sys
@@ -94,6 +97,38 @@ def region_keep_picks(view, anchors, chosen, m, clusters=10, near=4, round_robin
     return picks
 
 
+def one_per_region(view, anchors, clusters=10):
+    """Of the strong liked answers ``anchors`` ``(l, F)``, one per pool region (the one nearest
+    the region's centroid), in region order."""
+    rows = torch.nonzero(view.in_pool)[:, 0]
+    c = min(clusters, len(rows) // 4)
+    if c < 2 or len(anchors) < 2:
+        return anchors
+    labels = R._kmeans(view.features[rows], c)
+    _, cent = R._centroids(view.features[rows], labels, c)
+    d = torch.cdist(anchors, cent)
+    a_reg = d.argmin(1)
+    keep = [int(torch.nonzero(a_reg == r)[:, 0][d[a_reg == r, r].argmin()])
+            for r in torch.unique(a_reg).tolist()]
+    return anchors[keep]
+
+
+class RegionDraw(S.FKCExplore):
+    """The default with one kept pick per anchored pool region; the tilted draw makes the
+    other exploitation picks."""
+
+    def pick(self, view):
+        def thinned(features, answers, strong=False):
+            out = R.liked_answers(features, answers, strong)
+            return one_per_region(view, out, self.clusters) if strong else out
+
+        default, S.liked_answers = S.liked_answers, thinned  # the name the default's pick() calls
+        try:
+            return super().pick(view)
+        finally:
+            S.liked_answers = default
+
+
 class RegionKeep(S.FKCExplore):
     """The default with its kept picks balanced over the pool's regions."""
 
@@ -119,6 +154,10 @@ class RegionKeep(S.FKCExplore):
 
 
 def main(argv: list[str]) -> None:
+    if argv[0] == "region-draw":
+        S.register_strategy("region-draw", RegionDraw(), replace=True)
+        print_rows(argv[1], tuple(int(c) for c in argv[2].split(",")), argv[3], "region-draw")
+        return
     mode = argv[0] if argv[0] in ("rr", "least1", "rr-merge") else ""
     name = f"regions-keep-{mode}" if mode else "regions-keep"
     strategy = RegionKeep(mode.startswith("rr"), mode == "least1", mode == "rr-merge")
