@@ -1,15 +1,17 @@
 #!/bin/bash
-# The region-balanced kept picks and the region draw (variant.py) on design seeds 200-215 over every instance they
+# The seven kept-pick rules (variant.py) on design seeds 200-215 over every instance they
 # were measured on, two processes at a time, then -rr on 0s, 8s and 9s' held-out seeds 316-347.
 # Run from the repository root; then `python docs/feedback-benchmark/mode-balance/summary.py`.
-# The probes: starve.py 0,8,9 200-215; mean_shift.py 0,8,9 212 and 3,8 207 at 0.2,0.3,0.35,0.4.
+# The probes: starve.py 0,8,9 200-215; mean_shift.py 0,8,9 212 and 3,8 207 at 0.2,0.3,0.35,0.4;
+# sampler_balance.py LIKED 64 0-31 (0,8,9 3,8 0,4,7 1,4,9) and LIKED 256 0-31.
 set -e
 export FULL=1
 here=docs/feedback-benchmark/mode-balance
 combos="multimodal:3,8 multimodal:2,5 multimodal:0,6 multimodal-3:0,4,7 multimodal-3:1,4,9
 multimodal-3:0,8,9 rare-mode:3,8 rare-between:3,8 small-budget:3,8"
 for variant in :regions-keep rr:regions-keep-rr least1:regions-keep-least1 \
-    rr-merge:regions-keep-rr-merge region-draw:region-draw; do
+    rr-merge:regions-keep-rr-merge region-draw:region-draw base-ratio:base-ratio \
+    teach-draw:teach-draw; do
   arg=${variant%%:*} name=${variant##*:}
   out=$here/rows-$name-design.jsonl
   for c in $combos; do for half in 200-207 208-215; do echo "${c%%:*} ${c##*:} $half"; done

@@ -24,7 +24,7 @@ def main() -> None:
         load(name, rows)
     variants = sorted({k[2] for k in rows} - {"fkc-explore"}
                       & {"regions-keep", "regions-keep-rr", "regions-keep-least1",
-                         "regions-keep-rr-merge", "region-draw"})
+                         "regions-keep-rr-merge", "region-draw", "base-ratio", "teach-draw"})
     for v in variants:
         report(rows, f"design seeds 200-215: {v}", [v], pooled=True)
     held: dict = {}

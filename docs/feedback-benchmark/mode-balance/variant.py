@@ -1,23 +1,28 @@
-"""Kept picks balanced over the base model's regions, not over the liked answers' density
-(docs/feedback-benchmark.md, "Kept picks by region").
+"""Seven kept-pick rules measured against the default's density order
+(docs/feedback-benchmark.md, "Kept picks by region"). One JSON row per run.
 
 The default serves the strong liked answer where liked answers and picks are least dense. A
 liked class whose answers are spread wide in feature space (8s) then holds more low-density
 answers than a compact one (9s), gets more picks, and so more answers: the wide class wins by
-feedback. Here the unguided pool is split into the regions the region exploration uses (k-means,
-``clusters`` of them), every strong liked answer is assigned to its nearest region, and each
-kept pick goes to the anchored region asked about least so far (asked particles and this
-round's picks, counted by nearest region); inside it, the default's density rule picks the
-anchor. One JSON row per run, strategy ``regions-keep``. With ``rr`` first, each round's kept
-picks go first one to each anchored region, the least asked first, and only then to the least
-asked (strategy ``regions-keep-rr``): no liked region goes a round without a pick. With
-``least1``, one kept pick goes to the least asked anchored region and the others follow the
-default's density rule (strategy ``regions-keep-least1``). ``rr-merge``: as ``rr``, with
-anchored regions whose centroids lie closer than the anchors' kernel width counted as one
-(strategy ``regions-keep-rr-merge``), since the pool's regions split a wide class.
+feedback. The rules, by ``MODE`` (strategy name in brackets):
 
-``region-draw``: one kept pick per anchored region (its strong answer nearest the region's
-centroid), and the tilted draw makes every other exploitation pick (strategy ``region-draw``).
+- none (``regions-keep``): the unguided pool is split into the regions the region exploration
+  uses (k-means, ``clusters`` of them), each strong liked answer belongs to its nearest region,
+  and each kept pick goes to the anchored region asked about least so far (asked particles and
+  this round's picks, counted by nearest region); inside it the default's density rule picks
+  the anchor;
+- ``rr`` (``regions-keep-rr``): first one kept pick for each anchored region, the least asked
+  first, then to the least asked: no liked region goes a round without a pick;
+- ``least1`` (``regions-keep-least1``): one kept pick for the least asked anchored region, the
+  others by the default's density rule;
+- ``rr-merge`` (``regions-keep-rr-merge``): as ``rr``, anchored regions whose centroids lie
+  closer than the anchors' kernel width counted as one (the pool's regions split a wide class);
+- ``region-draw``: one kept pick per anchored region (its strong answer nearest the region's
+  centroid); the tilted draw makes every other exploitation pick;
+- ``base-ratio``: the density rule with each anchor's density divided by the base model's
+  there (the pool's kernel density plus one pseudo-count);
+- ``teach-draw``: kept picks only for the anchors the reward model has not learned; the tilted
+  draw makes every other exploitation pick.
 
     python docs/feedback-benchmark/mode-balance/variant.py [MODE] SCENARIO LIKED SEEDS
 """
@@ -113,6 +118,77 @@ def one_per_region(view, anchors, clusters=10):
     return anchors[keep]
 
 
+def base_ratio_picks(view, anchors, chosen, m, near=4):
+    """``m`` kept picks, each for the strong liked answer where the liked answers and the picks
+    so far are least dense *relative to the base model's mass there* (the unguided pool's
+    kernel density, plus one pseudo-count): a wide class whose answers spread over a large area
+    also has its base mass spread over it, so each class is served in proportion to its base
+    mass, the tilted target's own proportions under a reward equal on every liked class."""
+    f = view.features
+    picks: list[int] = []
+    if m <= 0 or not len(anchors):
+        return picks
+    pool = f[view.in_pool]
+    h = R._bandwidth(anchors)
+    crowd = R._kernel(anchors, torch.cat([anchors, f[chosen]]), h).sum(1)
+    base = (R._kernel(anchors, pool, h).sum(1) + 1.0) / (len(pool) + 1.0)
+    taken = torch.zeros(len(f), dtype=torch.bool)
+    taken[chosen] = True
+    for _ in range(min(m, int((~taken).sum()))):
+        a = int(torch.argmin(crowd / base))
+        d = torch.cdist(f, anchors[a:a + 1])[:, 0].masked_fill(taken, float("inf"))
+        close = torch.argsort(d, stable=True)[:min(near, int((~taken).sum()))]
+        i = int(close[torch.argmax(view.mean[close])])
+        picks.append(i)
+        taken[i] = True
+        crowd = crowd + R._kernel(anchors, f[i:i + 1], h)[:, 0]
+    return picks
+
+
+class BaseRatio(S.FKCExplore):
+    """The default with its kept picks' density taken relative to the base model's mass."""
+
+    def pick(self, view):
+        def by_ratio(features, anchors, chosen, m, score=None, near=4, order="density"):
+            return base_ratio_picks(view, anchors, chosen, m, near)
+
+        default, S.keep_picks = S.keep_picks, by_ratio  # the name the default's pick() calls
+        try:
+            return super().pick(view)
+        finally:
+            S.keep_picks = default
+
+
+def under_learned(view, anchors, strong, near=4):
+    """The anchors ``(l, F)`` whose region the reward model does not yet rate as liked: among
+    the ``near`` candidates nearest each, none is predicted at least ``strong`` (the median
+    liked answer) even at its ensemble mean plus one std."""
+    if not len(anchors):
+        return anchors
+    d = torch.cdist(anchors, view.features)
+    close = torch.argsort(d, dim=1, stable=True)[:, :near]
+    optimistic = (view.mean + view.std)[close].max(1).values
+    return anchors[optimistic < strong]
+
+
+class TeachDraw(S.FKCExplore):
+    """The default with kept picks only for the anchors the reward model has not learned; the
+    tilted draw makes every other exploitation pick."""
+
+    def pick(self, view):
+        def unlearned(features, answers, strong=False):
+            out = R.liked_answers(features, answers, strong)
+            if not strong or not len(out):
+                return out
+            return under_learned(view, out, R.median_liked(answers), self.near)
+
+        default, S.liked_answers = S.liked_answers, unlearned  # read by the default's pick()
+        try:
+            return super().pick(view)
+        finally:
+            S.liked_answers = default
+
+
 class RegionDraw(S.FKCExplore):
     """The default with one kept pick per anchored pool region; the tilted draw makes the
     other exploitation picks."""
@@ -154,14 +230,13 @@ class RegionKeep(S.FKCExplore):
 
 
 def main(argv: list[str]) -> None:
-    if argv[0] == "region-draw":
-        S.register_strategy("region-draw", RegionDraw(), replace=True)
-        print_rows(argv[1], tuple(int(c) for c in argv[2].split(",")), argv[3], "region-draw")
-        return
-    mode = argv[0] if argv[0] in ("rr", "least1", "rr-merge") else ""
-    name = f"regions-keep-{mode}" if mode else "regions-keep"
-    strategy = RegionKeep(mode.startswith("rr"), mode == "least1", mode == "rr-merge")
-    S.register_strategy(name, strategy, replace=True)
+    modes = {"rr": RegionKeep(round_robin=True), "least1": RegionKeep(least_one=True),
+             "rr-merge": RegionKeep(round_robin=True, merge=True), "region-draw": RegionDraw(),
+             "base-ratio": BaseRatio(), "teach-draw": TeachDraw()}
+    mode = argv[0] if argv[0] in modes else ""
+    name = {"": "regions-keep", "rr": "regions-keep-rr", "least1": "regions-keep-least1",
+            "rr-merge": "regions-keep-rr-merge"}.get(mode, mode)
+    S.register_strategy(name, modes.get(mode, RegionKeep()), replace=True)
     args = argv[1:] if mode else argv
     print_rows(args[0], tuple(int(c) for c in args[1].split(",")), args[2], name)
 
