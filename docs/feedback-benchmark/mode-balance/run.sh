@@ -24,3 +24,13 @@ for half in 316-331 332-347; do
 done
 wait
 cat $here/rows-rr.part.* > $here/rows-regions-keep-rr-heldout-316-347.jsonl && rm $here/rows-rr.part.*
+# The guided sample at 256 particles (the pool at 64): the default and UCB, design seeds.
+for strategy in fkc-explore ucb; do
+  name=$([ $strategy = ucb ] && echo n256-ucb || echo n256)
+  out=$here/rows-$name-design.jsonl
+  for c in multimodal:3,8 multimodal:2,5 multimodal:0,6 multimodal-3:0,4,7 multimodal-3:1,4,9 \
+      multimodal-3:0,8,9; do for half in 200-207 208-215; do echo "${c%%:*} ${c##*:} $half"; done
+  done | xargs -P 2 -L 1 bash -c "python $here/particles.py 256 $strategy \"\$0\" \"\$1\" \
+    \"\$2\" > $out.part.\$0.\$1.\$2"
+  cat $out.part.* > $out && rm -f $out.part.*
+done
