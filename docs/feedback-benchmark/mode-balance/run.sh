@@ -2,8 +2,9 @@
 # The seven kept-pick rules (variant.py) on design seeds 200-215 over every instance they
 # were measured on, two processes at a time, then -rr on 0s, 8s and 9s' held-out seeds 316-347.
 # Run from the repository root; then `python docs/feedback-benchmark/mode-balance/summary.py`.
-# The probes: starve.py 0,8,9 200-215; mean_shift.py 0,8,9 212 and 3,8 207 at 0.2,0.3,0.35,0.4;
-# sampler_balance.py LIKED 64 0-31 (0,8,9 3,8 0,4,7 1,4,9) and LIKED 256 0-31.
+# The probes: starve.py 0,8,9 200-215 and 1,4,9 200-215; mean_shift.py 0,8,9 212 and 3,8 207
+# at 0.2,0.3,0.35,0.4; sampler_balance.py LIKED 64 0-31 (0,8,9 3,8 0,4,7 1,4,9) and LIKED 256
+# 0-31.
 set -e
 export FULL=1
 here=docs/feedback-benchmark/mode-balance
@@ -23,7 +24,8 @@ for half in 316-331 332-347; do
   python $here/variant.py rr multimodal-3 0,8,9 $half > $here/rows-rr.part.$half &
 done
 wait
-cat $here/rows-rr.part.* > $here/rows-regions-keep-rr-heldout-316-347.jsonl && rm $here/rows-rr.part.*
+cat $here/rows-rr.part.* > $here/rows-regions-keep-rr-heldout-316-347.jsonl
+rm $here/rows-rr.part.*
 # The guided sample at 256 particles (the pool at 64): the default and UCB, design seeds.
 for strategy in fkc-explore ucb; do
   name=$([ $strategy = ucb ] && echo n256-ucb || echo n256)
