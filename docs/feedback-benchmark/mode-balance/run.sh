@@ -8,17 +8,14 @@
 set -e
 export FULL=1
 here=docs/feedback-benchmark/mode-balance
+source docs/feedback-benchmark/design_runs.sh
 combos="multimodal:3,8 multimodal:2,5 multimodal:0,6 multimodal-3:0,4,7 multimodal-3:1,4,9
 multimodal-3:0,8,9 rare-mode:3,8 rare-between:3,8 small-budget:3,8"
 for variant in :regions-keep rr:regions-keep-rr least1:regions-keep-least1 \
     rr-merge:regions-keep-rr-merge region-draw:region-draw base-ratio:base-ratio \
     teach-draw:teach-draw; do
   arg=${variant%%:*} name=${variant##*:}
-  out=$here/rows-$name-design.jsonl
-  for c in $combos; do for half in 200-207 208-215; do echo "${c%%:*} ${c##*:} $half"; done
-  done | xargs -P 2 -L 1 bash -c "python $here/variant.py $arg \"\$0\" \"\$1\" \"\$2\" \
-    > $out.part.\$0.\$1.\$2"
-  cat $out.part.* > $out && rm -f $out.part.*
+  design_runs $here/variant.py "$arg" $here/rows-$name-design.jsonl
 done
 for half in 316-331 332-347; do
   python $here/variant.py rr multimodal-3 0,8,9 $half > $here/rows-rr.part.$half &
@@ -27,12 +24,9 @@ wait
 cat $here/rows-rr.part.* > $here/rows-regions-keep-rr-heldout-316-347.jsonl
 rm $here/rows-rr.part.*
 # The guided sample at 256 particles (the pool at 64): the default and UCB, design seeds.
+combos="multimodal:3,8 multimodal:2,5 multimodal:0,6 multimodal-3:0,4,7 multimodal-3:1,4,9
+multimodal-3:0,8,9"
 for strategy in fkc-explore ucb; do
   name=$([ $strategy = ucb ] && echo n256-ucb || echo n256)
-  out=$here/rows-$name-design.jsonl
-  for c in multimodal:3,8 multimodal:2,5 multimodal:0,6 multimodal-3:0,4,7 multimodal-3:1,4,9 \
-      multimodal-3:0,8,9; do for half in 200-207 208-215; do echo "${c%%:*} ${c##*:} $half"; done
-  done | xargs -P 2 -L 1 bash -c "python $here/particles.py 256 $strategy \"\$0\" \"\$1\" \
-    \"\$2\" > $out.part.\$0.\$1.\$2"
-  cat $out.part.* > $out && rm -f $out.part.*
+  design_runs "$here/particles.py 256" $strategy $here/rows-$name-design.jsonl
 done

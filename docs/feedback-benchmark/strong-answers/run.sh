@@ -1,0 +1,14 @@
+#!/bin/bash
+# The default and the strong-answer variant (variant.py) on design seeds 200-215 over every
+# instance the kept-pick rules were measured on, two processes at a time, on one machine (the
+# rows depend on the processor). Run from the repository root; then
+# `python docs/feedback-benchmark/strong-answers/summary.py`.
+set -e
+export FULL=1
+here=docs/feedback-benchmark/strong-answers
+source docs/feedback-benchmark/design_runs.sh
+combos="multimodal:3,8 multimodal:2,5 multimodal:0,6 multimodal-3:0,4,7 multimodal-3:1,4,9
+multimodal-3:0,8,9 rare-mode:3,8 rare-between:3,8 small-budget:3,8"
+for name in ${VARIANTS:-fkc-explore strong16}; do
+  design_runs $here/variant.py $name $here/rows-$name-design.jsonl
+done
