@@ -9,8 +9,7 @@ set -e
 export FULL=1
 here=docs/feedback-benchmark/mode-balance
 source docs/feedback-benchmark/design_runs.sh
-combos="multimodal:3,8 multimodal:2,5 multimodal:0,6 multimodal-3:0,4,7 multimodal-3:1,4,9
-multimodal-3:0,8,9 rare-mode:3,8 rare-between:3,8 small-budget:3,8"
+combos=$ALL_COMBOS
 for variant in :regions-keep rr:regions-keep-rr least1:regions-keep-least1 \
     rr-merge:regions-keep-rr-merge region-draw:region-draw base-ratio:base-ratio \
     teach-draw:teach-draw; do
