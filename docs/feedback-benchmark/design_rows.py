@@ -8,6 +8,7 @@ the bench's own); bold where the interval excludes 0.
 """
 
 import json
+import platform
 from pathlib import Path
 
 from fkc_align.bench import interval
@@ -72,6 +73,17 @@ def report(rows: dict, title: str, variants: list[str], pooled: bool = False) ->
     if pooled:
         for (v, m), d in pool.items():
             print(f"digits pooled {v} {m} ({len(d)} runs): {fmt(interval(d))}")
+
+
+def cpu_name() -> str:
+    """The processor's model name (Linux), or ``platform.processor()``: the loop's rows differ
+    between processors, so a variant's rows and the default's are run on one machine."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            return next(line.split(":", 1)[1].strip() for line in f
+                        if line.startswith("model name"))
+    except (OSError, StopIteration):
+        return platform.processor()
 
 
 def scenario(name: str, liked: tuple[int, ...]):

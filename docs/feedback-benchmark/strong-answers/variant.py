@@ -17,7 +17,6 @@ answers gets no kept pick and can starve. The variants lower the strong threshol
     python docs/feedback-benchmark/strong-answers/variant.py MODE SCENARIO LIKED SEEDS
 """
 
-import platform
 import sys
 from pathlib import Path
 
@@ -28,7 +27,7 @@ from fkc_align import strategies as S
 
 sys.path.insert(0, str(Path(__file__).parent.parent))
 
-from design_rows import print_rows  # noqa: E402
+from design_rows import cpu_name, print_rows  # noqa: E402
 
 
 def strong_threshold(answers: torch.Tensor, div: float) -> float | None:
@@ -59,16 +58,6 @@ class StrongRange(S.FKCExplore):
             return super().pick(view)
         finally:
             S.liked_answers = default
-
-
-def cpu_name() -> str:
-    """The processor's model name (Linux), or ``platform.processor()``."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            return next(line.split(":", 1)[1].strip() for line in f
-                        if line.startswith("model name"))
-    except (OSError, StopIteration):
-        return platform.processor()
 
 
 def main(argv: list[str]) -> None:
