@@ -1,7 +1,8 @@
-"""Paired differences against the default on the design seeds 200-215 of the variations
-variants (``variant.py``): every digits instance, the rare modes, the small budget, then each
-digits metric pooled. The default's rows are ``strong-answers/rows-fkc-explore-design.jsonl``,
-made on the same machine as these.
+"""Paired differences against the default of the variations variants (``variant.py``): on the
+design seeds 200-215 (the default's rows: ``strong-answers/rows-fkc-explore-design.jsonl``,
+made on the same machine as these) and on held-out seeds 300-315 (``heldout.sh``): every
+digits instance, the rare modes, the small budget, each digits metric pooled; then the UNet's
+off-manifold share of hits and UCB's and Thompson's hit-rate lead.
 
     python docs/feedback-benchmark/variations/summary.py
 """
@@ -12,18 +13,58 @@ from pathlib import Path
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE.parent))
 
-from design_rows import load, report  # noqa: E402
+from design_rows import fmt, load, report  # noqa: E402
+
+from fkc_align.bench import interval  # noqa: E402
+
+
+def rows_of(pattern: str, extra: list[Path]) -> dict:
+    rows: dict = {}
+    for path in [*extra, *sorted(HERE.glob(pattern))]:
+        load(path, rows)
+    return rows
+
+
+def rival_gaps(rows: dict, title: str, variants: list[str]) -> None:
+    """Per digits instance: each rival's hit rate minus each variant's, and coverage."""
+    print(f"== {title}")
+    insts = sorted({k[:2] for k in rows if k[0].startswith("multimodal")})
+    for rival in ("ucb", "thompson"):
+        for v in variants:
+            for inst in insts:
+                seeds = [k[3] for k in rows if k[:3] == (*inst, rival)
+                         and (*inst, v, k[3]) in rows]
+                if len(seeds) < 2:
+                    continue
+                cells = [f"{m} {fmt(interval([rows[(*inst, rival, s)][m] - rows[(*inst, v, s)][m] for s in seeds]))}"  # noqa: E501
+                         for m in ("hit_rate", "coverage")]
+                print(f"{rival} - {v} {inst[0]} {list(inst[1])} ({len(seeds)} seeds): "
+                      + "; ".join(cells))
+
+
+def off_manifold(rows: dict) -> None:
+    print("== digits UNet: off-manifold share of the hits (runs with hits), hit rate")
+    for v in sorted({k[2] for k in rows if k[0] == "digits-unet"}):
+        got = [r for k, r in rows.items() if k[0] == "digits-unet" and k[2] == v]
+        share = [r["off_manifold_share"] for r in got if r["off_manifold_share"] is not None]
+        print(f"{v}: off-manifold {fmt(interval(share))} over {len(share)} runs with hits; "
+              f"hit rate {fmt(interval([r['hit_rate'] for r in got]))}")
 
 
 def main() -> None:
-    rows: dict = {}
-    load(HERE.parent / "strong-answers" / "rows-fkc-explore-design.jsonl", rows)
-    for name in sorted(HERE.glob("rows-*.jsonl")):
-        load(name, rows)
-    cpus = sorted({r.get("cpu", "?") for r in rows.values()})
+    design = rows_of("rows-*-design.jsonl",
+                     [HERE.parent / "strong-answers" / "rows-fkc-explore-design.jsonl"])
+    held = rows_of("rows-*-heldout-300-315.jsonl", [])
+    cpus = sorted({r.get("cpu", "?") for r in [*design.values(), *held.values()]})
     print(f"== rows made on {cpus}")
-    for v in sorted({k[2] for k in rows} - {"fkc-explore"}):
-        report(rows, f"{v} - fkc-explore", [v], pooled=True)
+    variants = sorted({k[2] for k in design} - {"fkc-explore", "ucb", "thompson"})
+    for v in variants:
+        report(design, f"design seeds 200-215: {v} - fkc-explore", [v], pooled=True)
+    rival_gaps(design, "design seeds 200-215: the rivals' lead", ["fkc-explore", "var3"])
+    for v in sorted({k[2] for k in held} - {"fkc-explore", "ucb", "thompson"}):
+        report(held, f"held-out seeds 300-315: {v} - fkc-explore", [v], pooled=True)
+    rival_gaps(held, "held-out seeds 300-315: the rivals' lead", ["fkc-explore", "var3"])
+    off_manifold(held)
 
 
 if __name__ == "__main__":
