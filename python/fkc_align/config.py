@@ -33,15 +33,15 @@ from typing import Any
 BUILTIN_REGISTERED = ("fkc-explore", "greedy", "ucb", "thompson", "fkc-explore-uniform",
                       "fkc-explore-lam0", "fkc-explore-nokeep", "fkc-explore-sample",
                       "fkc-explore-nodecay", "fkc-explore-farthest", "fkc-explore-noclusters",
-                      "fkc-explore-regions")
+                      "fkc-explore-regions", "fkc-explore-novariations")
 EPS_GREEDY = ("fkc-eps", "fkc")  # the plain ε-greedy rule; "fkc" is its earlier name
 PLANNED_HERE = (*EPS_GREEDY, "random")  # strategies outside the registry
 # the built-in names (a strategy registered later is accepted by RunConfig.resolve too)
 STRATEGIES = (*BUILTIN_REGISTERED, *PLANNED_HERE)
 DEFAULT_STRATEGY = "fkc-explore"
 # what `fkc-align bench` runs by default, and with --quick
-BENCH_STRATEGIES = ("fkc-explore", "fkc-explore-uniform", "fkc-explore-lam0", "greedy", "ucb",
-                    "thompson", "fkc-eps", "random")
+BENCH_STRATEGIES = ("fkc-explore", "fkc-explore-uniform", "fkc-explore-lam0",
+                    "fkc-explore-novariations", "greedy", "ucb", "thompson", "fkc-eps", "random")
 QUICK_STRATEGIES = ("fkc-explore", "greedy", "random")
 
 

@@ -11,8 +11,10 @@ sharded loop pick the same particles from the same generator state.
 - every registered strategy (:mod:`fkc_align.strategies`: ``fkc-explore``, ``greedy``,
   ``ucb``, ``thompson``, the ablations, yours): an unguided pool when the strategy asks for one,
   then the guided sample with exact weights (``weights="smc"``, ESS resampling) at the
-  strategy's ``lam``; both are gathered on every rank into a
-  :class:`~fkc_align.strategies.RoundView` and the strategy's ``pick`` chooses.
+  strategy's ``lam``, then the variations of the liked answers the strategy asks for
+  (``fkc-explore``: SDEdit of its strong liked answers, candidates for its kept picks); all are
+  gathered on every rank into a :class:`~fkc_align.strategies.RoundView` and the strategy's
+  ``pick`` chooses.
 """
 
 from __future__ import annotations
@@ -23,11 +25,11 @@ from dataclasses import dataclass
 
 import torch
 
-from fkc_kernels import LinearTilt
+from fkc_kernels import FKCSampler, LinearTilt
 
 from .config import RoundPlan, RunConfig
 from .particles import Particles
-from .pick_rules import region_picks
+from .pick_rules import median_liked, region_picks
 from .strategies import RoundView, get_strategy
 from .tasks import Task
 
@@ -221,11 +223,50 @@ def _round_view(particles, task, cfg, plan, model, asked_x, asked_r, gen, strat,
     in_pool = torch.cat([torch.zeros(len(xg), dtype=torch.bool, device=x.device),
                          torch.ones(len(xu), dtype=torch.bool, device=x.device)])
     log_w = torch.cat([wg.float(), torch.full((len(xu),), -math.inf, device=x.device)])
+    features = feats(x).float()
+    xv = _variations(task, cfg, getattr(strat, "variations", None), asked_x, asked_r, gen, kw)
+    n_var = 0 if xv is None else len(xv)
+    if n_var:  # after the guided sample and the pool: rows the draw and exploration skip
+        xv = xv.to(device=x.device, dtype=x.dtype)
+        x = torch.cat([x, xv])
+        in_pool = torch.cat([in_pool, torch.zeros(n_var, dtype=torch.bool, device=x.device)])
+        log_w = torch.cat([log_w, torch.full((n_var,), -math.inf, device=x.device)])
+        features = torch.cat([features, feats(xv).float().to(features.device)])
+        members = torch.cat([members, _member_predictions(model, xv).to(members.device)], 1)
+    in_variations = torch.arange(len(x), device=x.device) >= len(x) - n_var
     return RoundView(round=plan.round, n_show=plan.n_show, n_exploit=plan.n_exploit,
                      n_explore=plan.n_explore, x=x, log_w=log_w, in_pool=in_pool,
-                     features=feats(x).float(), members=members,
+                     features=features, members=members,
                      asked_x=asked_x, asked_features=feats(asked_x.to(x.device)).float(),
-                     asked_r=asked_r, lam=lam, spent=spent, spread=spread, generator=gen)
+                     asked_r=asked_r, lam=lam, spent=spent, spread=spread, generator=gen,
+                     in_variations=in_variations)
+
+
+def _variations(task: Task, cfg: RunConfig, spec, asked_x: torch.Tensor,
+                asked_r: torch.Tensor, gen: torch.Generator, kw: dict) -> torch.Tensor | None:
+    """``(m, *S)`` the variations ``spec`` (a :class:`~fkc_align.strategies.Variations`, or
+    None) asks for: each of the ``spec.max_answers`` most recent answers at least the median
+    liked answer, ``spec.per_answer`` times, noised to the forward time of ``spec.tau`` and
+    denoised by the base model, unguided (SDEdit). None when ``spec`` is None or no answer is
+    liked yet.
+
+    Every rank makes all of them with the single-process sampler from the round's generator
+    (the same state on every rank), so every rank holds the same rows, those of one process.
+    """
+    if spec is None or not len(asked_r):
+        return None
+    tau = median_liked(asked_r)
+    if tau is None:
+        return None
+    strong = torch.nonzero(asked_r.to(asked_x.device) >= tau)[:, 0][-spec.max_answers:]
+    x0 = asked_x[strong].repeat_interleave(spec.per_answer, 0)
+    sampler = FKCSampler(task.score_fn, _zero_reward, task.schedule, LinearTilt(0.0), cfg.n_steps,
+                         weights="seed", resample=None, reward_at="x", backend=kw["backend"],
+                         dw_clip=None, w_clip=None)
+    start = min(max(int(round(cfg.n_steps * (1.0 - spec.tau))), 0), cfg.n_steps - 1)
+    noisy = sampler.noised(x0, start, generator=gen)
+    return sampler.sample(generator=gen, device=kw["device"], latents=noisy,
+                          start_step=start).x
 
 
 def _flat(x: torch.Tensor) -> torch.Tensor:

@@ -26,7 +26,8 @@ with the budget; ``lam`` from the budget spent and the ensemble's spread), its a
 ``fkc-explore-lam0`` (no guidance), ``fkc-explore-nokeep``, ``fkc-explore-noclusters`` (novelty
 exploration only, the previous rule), ``fkc-explore-farthest`` (kept picks by farthest liked
 answer, the previous rule), ``fkc-explore-sample`` (a plain weighted draw) and
-``fkc-explore-nodecay``, ``greedy`` (top by predicted reward), ``ucb`` (bootstrap ensemble mean
+``fkc-explore-nodecay`` and ``fkc-explore-novariations`` (kept picks without variations of
+the liked answers), ``greedy`` (top by predicted reward), ``ucb`` (bootstrap ensemble mean
 + β·std over guided ∪ pool) and ``thompson`` (one random ensemble member per pick). ``fkc-eps``
 (Algorithm 1) and ``random`` are planned by :mod:`fkc_align.config` itself.
 """
@@ -69,6 +70,9 @@ class RoundView:
         lam: the guidance strength the guided sample was drawn with; spent: share of the
             budget used before this round; spread: mean ensemble std over the pool (z units).
         generator: the round's generator (draw from it for anything random).
+        in_variations: ``(n,)`` bool, the variations of liked answers a strategy with
+            ``variations`` asked for (after the guided sample and the pool, not in the pool,
+            log-weight ``-inf``); None: no such rows.
     """
 
     round: int
@@ -87,6 +91,14 @@ class RoundView:
     spent: float
     spread: float
     generator: torch.Generator
+    in_variations: torch.Tensor | None = None
+
+    @property
+    def variation_rows(self) -> torch.Tensor:
+        """``(n,)`` bool: :attr:`in_variations`, all False when None."""
+        if self.in_variations is None:
+            return torch.zeros(len(self.x), dtype=torch.bool, device=self.x.device)
+        return self.in_variations
 
     @property
     def mean(self) -> torch.Tensor:
@@ -112,6 +124,28 @@ class StrategyPicks:
     score: torch.Tensor
 
 
+@dataclass(frozen=True)
+class Variations:
+    """Variations of the liked answers that a strategy asks each round to make (SDEdit): each
+    of the ``max_answers`` most recent strong liked answers (at least the median liked answer,
+    :func:`~fkc_align.pick_rules.median_liked`), ``per_answer`` times, noised to the forward
+    time of ``tau`` (the share of the sampler's steps left) and denoised by the base model,
+    unguided. They reach the strategy as the rows ``RoundView.in_variations``."""
+
+    tau: float = 0.3
+    per_answer: int = 2
+    max_answers: int = 32
+
+    def __post_init__(self) -> None:
+        if isinstance(self.tau, bool) or not isinstance(self.tau, (int, float)) \
+                or not 0.0 < self.tau < 1.0:
+            raise ValueError(f"tau: expected a float in (0, 1), got {self.tau!r}")
+        for name in ("per_answer", "max_answers"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"{name}: expected an int >= 1, got {v!r}")
+
+
 @runtime_checkable
 class Strategy(Protocol):
     """A pick rule for guided rounds (see the module docstring for an example).
@@ -121,7 +155,9 @@ class Strategy(Protocol):
     uniform weights), ``ensemble`` (default number of bootstrap reward networks). Optional:
     ``cold_start`` (``"uniform"``, the default: round 0 shows ``k`` unguided samples;
     ``"regions"``: it draws an unguided sample of ``n_pool`` and shows one typical member of
-    each of its ``k`` regions, :func:`~fkc_align.pick_rules.region_picks`).
+    each of its ``k`` regions, :func:`~fkc_align.pick_rules.region_picks`); ``variations``
+    (a :class:`Variations`: each round also makes variations of the liked answers, the rows
+    ``RoundView.in_variations``; None or absent: none).
     """
 
     explores: bool
@@ -146,6 +182,7 @@ class BaseStrategy:
     weighted = True
     ensemble = 1
     cold_start = "uniform"
+    variations = None
 
     def guidance(self, lam_max: float, spent: float, spread: float) -> float:
         return lam_max
@@ -216,8 +253,10 @@ class FKCExplore(BaseStrategy):
       exploitation picks, one per strong liked answer at most (the upper half of the liked
       answers, :func:`~fkc_align.pick_rules.liked_answers`). Each goes to the liked answer where
       liked answers and picks are least dense (``order="density"``) and shows the best
-      predicted of its ``near`` nearest candidates (guided sample ∪ pool): every liked mode is
-      asked about as often as the others, the first one found no more.
+      predicted of its ``near`` nearest candidates (guided sample ∪ pool ∪ the round's
+      ``variations`` of the strong liked answers, SDEdit at ``tau`` 0.3): every liked mode is
+      asked about as often as the others, the first one found no more, and a variation of a
+      liked answer is a candidate of its own class where two liked classes overlap.
     - **The draw** (:func:`~fkc_align.pick_rules.draw_by_weight`): the remaining exploitation
       picks, by the exact FKC weights over the clusters of the guided particles predicted at
       least as good as the median liked answer, the best predicted of each drawn cluster. It
@@ -237,8 +276,8 @@ class FKCExplore(BaseStrategy):
     ``lam = lam_max · (0.75 + 0.25·spent) · clip(1 - spread, 0.25, 1)``: weaker while few
     answers are in and while the bootstrap networks disagree on the base model's samples, where
     the tilt would follow noise. ``use_weights=False`` / ``guided=False`` / ``keep=False`` /
-    ``order="farthest"`` / ``best=False`` / ``decay=False`` / ``clusters=0`` are the
-    ablations.
+    ``order="farthest"`` / ``best=False`` / ``decay=False`` / ``clusters=0`` /
+    ``variations=None`` are the ablations.
     """
 
     explores = True
@@ -248,10 +287,15 @@ class FKCExplore(BaseStrategy):
                  adaptive_lam: bool = True, uncertainty: bool = True, keep: bool = True,
                  best: bool = True, decay: bool = True, eps_max: float = 0.25,
                  keep_share: float = 1.0, order: str = "density", near: int = 4,
-                 clusters: int = 10, cold_start: str = "uniform") -> None:
+                 clusters: int = 10, cold_start: str = "uniform",
+                 variations: Variations | None = Variations()) -> None:
         if cold_start not in ("regions", "uniform"):
             raise ValueError(f"cold_start: expected 'regions' or 'uniform', got {cold_start!r}")
+        if variations is not None and not isinstance(variations, Variations):
+            raise TypeError(f"variations: expected a Variations or None, got "
+                            f"{type(variations).__name__}")
         self.cold_start = cold_start
+        self.variations = variations if keep else None  # only kept picks read them
         self.weighted = use_weights
         self.guided = guided
         self.adaptive_lam = adaptive_lam
@@ -283,7 +327,8 @@ class FKCExplore(BaseStrategy):
         return min(int(round(view.n_show * eps)), view.n_show)
 
     def pick(self, view: RoundView) -> StrategyPicks:
-        guided = torch.nonzero(~view.in_pool)[:, 0]
+        # the draw is the tilted target's: the guided sample's rows only
+        guided = torch.nonzero(~view.in_pool & ~view.variation_rows)[:, 0]
         n_explore = self.n_explore(view)
         n_exploit = view.n_show - n_explore
         anchors = (liked_answers(view.asked_features, view.asked_r, strong=True) if self.keep
@@ -328,6 +373,10 @@ def register_strategy(name: str, strategy: Strategy, *, replace: bool = False) -
     if cold_start not in ("uniform", "regions"):
         raise ValueError(f"strategy.cold_start: expected 'uniform' or 'regions', got "
                          f"{cold_start!r}")
+    variations = getattr(strategy, "variations", None)
+    if variations is not None and not isinstance(variations, Variations):
+        raise TypeError(f"strategy.variations: expected a fkc_align.strategies.Variations or "
+                        f"None, got {type(variations).__name__}")
     _REGISTRY[name] = strategy
 
 
@@ -353,8 +402,9 @@ register_strategy("fkc-explore-nodecay", FKCExplore(decay=False))
 register_strategy("fkc-explore-farthest", FKCExplore(order="farthest"))
 register_strategy("fkc-explore-noclusters", FKCExplore(clusters=0))
 register_strategy("fkc-explore-regions", FKCExplore(cold_start="regions"))
+register_strategy("fkc-explore-novariations", FKCExplore(variations=None))
 
 __all__ = ["UCB", "BaseStrategy", "FKCExplore", "Greedy", "RoundView", "Strategy",
-           "StrategyPicks", "Thompson", "draw_by_weight", "explore_picks", "get_strategy",
-           "keep_picks", "liked_answers", "liked_threshold", "likely_liked", "register_strategy",
-           "registered", "unexplored_picks"]
+           "StrategyPicks", "Thompson", "Variations", "draw_by_weight", "explore_picks",
+           "get_strategy", "keep_picks", "liked_answers", "liked_threshold", "likely_liked",
+           "register_strategy", "registered", "unexplored_picks"]
