@@ -51,6 +51,26 @@ def off_manifold(rows: dict) -> None:
               f"hit rate {fmt(interval([r['hit_rate'] for r in got]))}")
 
 
+def ablations(held: dict) -> None:
+    """Each ablation (and greedy) minus the new default (var3's rows), per scenario, held out."""
+    metrics = {"multimodal": ("hit_rate", "coverage", "balance", "distinct_nearest"),
+               "multimodal-3": ("hit_rate", "coverage", "balance", "distinct_nearest"),
+               "digits-unet": ("hit_rate", "off_manifold_share", "eval_hit_rate")}
+    print("== held-out seeds 300-315: ablation - the new default (var3)")
+    for v in ("fkc-explore-uniform", "fkc-explore-lam0", "fkc-explore-noclusters", "greedy"):
+        for inst in sorted({k[:2] for k in held}):
+            seeds = [k[3] for k in held if k[:3] == (*inst, v) and (*inst, "var3", k[3]) in held]
+            cells = []
+            for m in metrics.get(inst[0], ("hit_rate", "found", "first_hit", "eval_hit_rate")):
+                d = [held[(*inst, v, s)][m] - held[(*inst, "var3", s)][m] for s in seeds
+                     if held[(*inst, v, s)][m] is not None
+                     and held[(*inst, "var3", s)][m] is not None]
+                if len(d) > 1:
+                    cells.append(f"{m} {fmt(interval(d))}")
+            if cells:
+                print(f"{v} {inst[0]} {list(inst[1])} ({len(seeds)} seeds): " + "; ".join(cells))
+
+
 def main() -> None:
     design = rows_of("rows-*-design.jsonl",
                      [HERE.parent / "strong-answers" / "rows-fkc-explore-design.jsonl"])
@@ -65,6 +85,23 @@ def main() -> None:
         report(held, f"held-out seeds 300-315: {v} - fkc-explore", [v], pooled=True)
     rival_gaps(held, "held-out seeds 300-315: the rivals' lead", ["fkc-explore", "var3"])
     off_manifold(held)
+    ablations(held)
+    # seeds 316-347 ran after the change: the library's default there is var3, and
+    # -novariations the old default; named here as on seeds 300-315
+    more = dict(held)
+    for path in sorted(HERE.glob("rows-*-heldout-316-347.jsonl")):
+        load(path, more, rename={"fkc-explore": "var3", "fkc-explore-novariations": "fkc-explore"})
+    if len(more) > len(held):
+        more = {k: r for k, r in more.items() if k[0].startswith("multimodal")
+                and list(k[1]) not in ([3, 8],)}
+        report(more, "held-out seeds 300-347: var3 - fkc-explore", ["var3"], pooled=True)
+        rival_gaps(more, "held-out seeds 300-347: the rivals' lead", ["fkc-explore", "var3"])
+        for v in ("fkc-explore", "var3", "ucb", "thompson"):
+            for inst in sorted({k[:2] for k in more}):
+                got = [r for k, r in more.items() if k[:3] == (*inst, v)]
+                cells = [f"{m} {fmt(interval([r[m] for r in got]))}"
+                         for m in ("hit_rate", "coverage", "balance")]
+                print(f"{v} {inst[0]} {list(inst[1])} ({len(got)} seeds): " + "; ".join(cells))
 
 
 if __name__ == "__main__":
