@@ -199,7 +199,8 @@ REWARD_MODELS = "python/fkc_align/reward_models.py"
 CONFIG = "python/fkc_align/config.py"
 # the loop's own tests, without the web page, CLI and store tests (they do not pick)
 APP = tuple(f"tests/app/test_align_{name}.py" for name in
-            ("pick_rules", "strategies", "loop", "bench", "targets", "report", "reward_models"))
+            ("pick_rules", "strategies", "variations", "loop", "bench", "targets", "report",
+             "reward_models"))
 
 APP_MUTANTS = [
     Mutant(PICK_RULES, "return top - 0.25 * (top - low) if top > low else None",
@@ -356,6 +357,16 @@ APP_MUTANTS = [
            "the ensemble's mean is its first member"),
     Mutant(CONFIG, "n_top, n_random = epsilon_greedy_split(min(rnd, cfg.total_steps),",
            "n_top, n_random = epsilon_greedy_split(0,", APP, "the ε split never decays"),
+    Mutant(PICKS, "[:, 0][-spec.max_answers:]", "[:, 0][:spec.max_answers]", APP,
+           "variations of the oldest strong answers, not the most recent"),
+    Mutant(PICKS, "repeat_interleave(spec.per_answer, 0)", "repeat_interleave(1, 0)", APP,
+           "variations: one per answer whatever per_answer says"),
+    Mutant(PICKS, "torch.nonzero(asked_r.to(asked_x.device) >= tau)",
+           "torch.nonzero(asked_r.to(asked_x.device) >= tau - 1e9)", APP,
+           "variations of every answer, liked or not"),
+    Mutant(STRATEGIES, "guided = torch.nonzero(~view.in_pool & ~view.variation_rows)[:, 0]",
+           "guided = torch.nonzero(~view.in_pool)[:, 0]", APP,
+           "the tilted draw can show a variation"),
 ]
 
 JSONL = "python/fkc_align/store/jsonl.py"

@@ -32,7 +32,7 @@ _WHERE = {
     **dict.fromkeys(("summary_table", "write_report"), "report"),
     **dict.fromkeys(("RewardEnsemble", "RewardModel", "make_reward_model",
                      "train_reward_model"), "reward_models"),
-    **dict.fromkeys(("BaseStrategy", "RoundView", "Strategy", "StrategyPicks",
+    **dict.fromkeys(("BaseStrategy", "RoundView", "Strategy", "StrategyPicks", "Variations",
                      "register_strategy"), "strategies"),
     "Task": "tasks",
 }
