@@ -29,30 +29,21 @@ class RegionsOnly(S.FKCExplore):
     """The default (with variations), its novelty exploration picks made kept picks."""
 
     def pick(self, view):
-        guided = torch.nonzero(~view.in_pool & ~view.variation_rows)[:, 0]
-        n_explore = self.n_explore(view)
-        n_exploit = view.n_show - n_explore
+        out = super().pick(view)
+        idx = out.index.tolist()
+        n_exploit = view.n_show - self.n_explore(view)
+        exploit = idx[:n_exploit]
+        regions = R.unexplored_picks(view.features, view.in_pool, view.asked_features, exploit,
+                                     view.n_show - n_exploit, self.clusters)
         anchors = R.liked_answers(view.asked_features, view.asked_r, strong=True)
-        n_keep = min(len(anchors), n_exploit)
-        chosen: list[int] = []
-        if n_exploit - n_keep:
-            guided = R.likely_liked(guided, view.mean, view.asked_r, n_exploit - n_keep)
-            local = R.draw_by_weight(view.features[guided], view.log_w[guided],
-                                     n_exploit - n_keep, view.generator,
-                                     score=view.mean[guided])
-            chosen = guided[torch.tensor(local, dtype=torch.int64)].tolist()
-        chosen += R.keep_picks(view.features, anchors, chosen, n_keep, view.mean, near=self.near)
-        explore = R.unexplored_picks(view.features, view.in_pool, view.asked_features, chosen,
-                                     view.n_show - len(chosen), self.clusters)
-        extra = R.keep_picks(view.features, anchors, chosen + explore,
-                             view.n_show - len(chosen) - len(explore), view.mean, near=self.near)
-        chosen += extra + explore
-        chosen += R.explore_picks(view.features, view.in_pool, view.asked_features, chosen,
-                                  view.n_show - len(chosen), view.std)
-        idx = torch.tensor(chosen, dtype=torch.int64, device=view.x.device)
-        n_top = n_exploit + len(extra)
-        labels = ["top"] * n_top + ["explore"] * (len(chosen) - n_top)
-        return StrategyPicks(idx, labels, view.mean[idx].float())
+        extra = R.keep_picks(view.features, anchors, exploit + regions,
+                             view.n_show - n_exploit - len(regions), view.mean, near=self.near)
+        if len(extra) < view.n_show - n_exploit - len(regions):
+            return out  # no liked answer to keep yet: the default's novelty picks stay
+        chosen = exploit + extra + regions
+        t = torch.tensor(chosen, dtype=torch.int64, device=view.x.device)
+        labels = ["top"] * (n_exploit + len(extra)) + ["explore"] * len(regions)
+        return StrategyPicks(t, labels, view.mean[t].float())
 
 
 def main(argv: list[str]) -> None:
