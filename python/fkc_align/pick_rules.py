@@ -51,8 +51,9 @@ def likely_liked(rows: torch.Tensor, mean: torch.Tensor, answers: torch.Tensor,
 
 def liked_answers(features: torch.Tensor, answers: torch.Tensor,
                   strong: bool = False) -> torch.Tensor:
-    """``(l, F)`` the features of the liked answers: those in the top quarter of the range
-    of answers (``features (a, F)``, ``answers (a,)``); empty before two answers differ.
+    """``(l, ...)`` the rows of ``features`` ``(a, ...)`` (the answers' features, or the asked
+    particles themselves) whose answer ``(a,)`` is liked: in the top quarter of the range of
+    answers; empty before two answers differ.
     ``strong``: only the upper half of those (at least the median liked answer), so that a
     borderline answer does not become a mode of its own."""
     tau = median_liked(answers) if strong else liked_threshold(answers)

@@ -29,7 +29,7 @@ from fkc_kernels import FKCSampler, LinearTilt
 
 from .config import RoundPlan, RunConfig
 from .particles import Particles
-from .pick_rules import median_liked, region_picks
+from .pick_rules import liked_answers, region_picks
 from .strategies import RoundView, get_strategy
 from .tasks import Task
 
@@ -253,13 +253,12 @@ def _variations(task: Task, cfg: RunConfig, spec, asked_x: torch.Tensor,
     Every rank makes all of them with the single-process sampler from the round's generator
     (the same state on every rank), so every rank holds the same rows, those of one process.
     """
-    if spec is None or not len(asked_r):
+    if spec is None:
         return None
-    tau = median_liked(asked_r)
-    if tau is None:
+    strong = liked_answers(asked_x, asked_r, strong=True)[-spec.max_answers:]
+    if not len(strong):
         return None
-    strong = torch.nonzero(asked_r.to(asked_x.device) >= tau)[:, 0][-spec.max_answers:]
-    x0 = asked_x[strong].repeat_interleave(spec.per_answer, 0)
+    x0 = strong.repeat_interleave(spec.per_answer, 0)
     sampler = FKCSampler(task.score_fn, _zero_reward, task.schedule, LinearTilt(0.0), cfg.n_steps,
                          weights="seed", resample=None, reward_at="x", backend=kw["backend"],
                          dw_clip=None, w_clip=None)
