@@ -29,6 +29,7 @@ feedback. The rules, by ``MODE`` (strategy name in brackets):
 
 import sys
 from pathlib import Path
+from unittest.mock import patch
 
 import torch
 
@@ -152,11 +153,8 @@ class BaseRatio(S.FKCExplore):
         def by_ratio(features, anchors, chosen, m, score=None, near=4, order="density"):
             return base_ratio_picks(view, anchors, chosen, m, near)
 
-        default, S.keep_picks = S.keep_picks, by_ratio  # the name the default's pick() calls
-        try:
+        with patch.object(S, "keep_picks", by_ratio):  # the name the default's pick() calls
             return super().pick(view)
-        finally:
-            S.keep_picks = default
 
 
 def under_learned(view, anchors, strong, near=4):
@@ -182,11 +180,8 @@ class TeachDraw(S.FKCExplore):
                 return out
             return under_learned(view, out, R.median_liked(answers), self.near)
 
-        default, S.liked_answers = S.liked_answers, unlearned  # read by the default's pick()
-        try:
+        with patch.object(S, "liked_answers", unlearned):  # the name the default's pick() calls
             return super().pick(view)
-        finally:
-            S.liked_answers = default
 
 
 class RegionDraw(S.FKCExplore):
@@ -198,11 +193,8 @@ class RegionDraw(S.FKCExplore):
             out = R.liked_answers(features, answers, strong)
             return one_per_region(view, out, self.clusters) if strong else out
 
-        default, S.liked_answers = S.liked_answers, thinned  # the name the default's pick() calls
-        try:
+        with patch.object(S, "liked_answers", thinned):  # the name the default's pick() calls
             return super().pick(view)
-        finally:
-            S.liked_answers = default
 
 
 class RegionKeep(S.FKCExplore):
@@ -222,11 +214,8 @@ class RegionKeep(S.FKCExplore):
             return region_keep_picks(view, anchors, chosen, m, self.clusters, near,
                                      self.round_robin, self.merge)
 
-        default, S.keep_picks = S.keep_picks, by_region  # the name the default's pick() calls
-        try:
+        with patch.object(S, "keep_picks", by_region):  # the name the default's pick() calls
             return super().pick(view)
-        finally:
-            S.keep_picks = default
 
 
 def main(argv: list[str]) -> None:

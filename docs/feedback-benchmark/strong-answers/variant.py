@@ -19,6 +19,7 @@ answers gets no kept pick and can starve. The variants lower the strong threshol
 
 import sys
 from pathlib import Path
+from unittest.mock import patch
 
 import torch
 
@@ -53,11 +54,8 @@ class StrongRange(S.FKCExplore):
             tau = strong_threshold(answers, self.div)
             return features[:0] if tau is None else features[answers.to(features.device) >= tau]
 
-        default, S.liked_answers = S.liked_answers, wider  # the name the default's pick() calls
-        try:
+        with patch.object(S, "liked_answers", wider):  # the name the default's pick() calls
             return super().pick(view)
-        finally:
-            S.liked_answers = default
 
 
 def main(argv: list[str]) -> None:
