@@ -3,6 +3,10 @@
     bash docs/feedback-benchmark/lam-sweep-16/run.sh        # the rows (about 25 min, 2 cores)
     python docs/feedback-benchmark/lam-sweep-16/summary.py  # the tables, the figure
 
+Both take a folder (``run.sh OUT``, ``summary.py OUT``) for another sweep's rows, tables and
+figure: ``lam-sweep-variations/`` holds the sweep of the default with variations of the liked
+answers (this folder's rows are the default before them, ``fkc-explore-novariations`` now).
+
 The default strategy (``fkc-explore``) at ``fkc-align bench``'s own sizes with ``lam_max`` set
 for every scenario (``LAM``): ``lam<λ>.jsonl`` holds the first instance (3s and 8s, 0s 4s 7s,
 the rare modes, the small budget), ``other-lam<λ>.jsonl`` the second (2s and 5s; 1s, 4s and
@@ -13,6 +17,7 @@ own default ``lam_max`` (8 for digits, 4 for the mixtures) on the same seeds
 
 import json
 import math
+import sys
 from pathlib import Path
 
 from fkc_align.bench import interval
@@ -36,11 +41,11 @@ CASES = (
 PAIRED = ("hit_rate", "coverage", "balance", "found", "eval_hit_rate")
 
 
-def load(prefix: str, scenario: str) -> dict[float, dict[int, dict]]:
-    """``{λ: {seed: row}}`` of one scenario of one instance."""
+def load(folder: Path, prefix: str, scenario: str) -> dict[float, dict[int, dict]]:
+    """``{λ: {seed: row}}`` of one scenario of one instance, from the rows in ``folder``."""
     out: dict[float, dict[int, dict]] = {}
     for lam in LAMS:
-        path = HERE / f"{prefix}{lam:g}.jsonl"
+        path = folder / f"{prefix}{lam:g}.jsonl"
         if not path.exists():
             continue
         for line in open(path):
@@ -117,16 +122,17 @@ def figure(data: list, path: Path) -> None:
     plt.close(fig)
 
 
-def main() -> None:
+def main(argv: list[str]) -> None:
+    folder = Path(argv[0]) if argv else HERE
     data, lines = [], []
     for scenario, prefix, title, base, metrics in CASES:
-        rows = load(prefix, scenario)
+        rows = load(folder, prefix, scenario)
         if rows:
             data.append((title, rows, base, metrics))
             lines += table(title, rows, base, metrics)
     print("\n".join(lines))
-    figure(data, HERE / "lam-sweep.png")
+    figure(data, folder / "lam-sweep.png")
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

@@ -1,7 +1,7 @@
 #!/bin/bash
 # The default and the region-radius variants (variant.py) on design seeds 200-215, every
 # instance, two processes at a time, on one machine. Run from the repository root; then
-# `python docs/feedback-benchmark/region-radius/summary.py`.
+# `python docs/feedback-benchmark/region-radius/summary.py` (its output: summary.txt).
 set -e
 export FULL=1
 here=docs/feedback-benchmark/region-radius
