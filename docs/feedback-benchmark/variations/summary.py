@@ -51,12 +51,13 @@ def off_manifold(rows: dict) -> None:
               f"hit rate {fmt(interval([r['hit_rate'] for r in got]))}")
 
 
-def ablations(held: dict) -> None:
-    """Each ablation (and greedy) minus the new default (var3's rows), per scenario, held out."""
+def ablations(held: dict, seeds: str = "300-315") -> None:
+    """Each ablation (and greedy) minus the new default (var3's rows), per scenario, held out
+    (``seeds``: the title's seed range)."""
     metrics = {"multimodal": ("hit_rate", "coverage", "balance", "distinct_nearest"),
                "multimodal-3": ("hit_rate", "coverage", "balance", "distinct_nearest"),
                "digits-unet": ("hit_rate", "off_manifold_share", "eval_hit_rate")}
-    print("== held-out seeds 300-315: ablation - the new default (var3)")
+    print(f"== held-out seeds {seeds}: ablation - the new default (var3)")
     for v in ("fkc-explore-uniform", "fkc-explore-lam0", "fkc-explore-noclusters", "greedy"):
         for inst in sorted({k[:2] for k in held}):
             seeds = [k[3] for k in held if k[:3] == (*inst, v) and (*inst, "var3", k[3]) in held]
@@ -72,8 +73,11 @@ def ablations(held: dict) -> None:
 
 
 def main() -> None:
-    design = rows_of("rows-*-design.jsonl",
-                     [HERE.parent / "strong-answers" / "rows-fkc-explore-design.jsonl"])
+    # the var* variants and UCB against the default before variations (regions-only's rows
+    # are against var3: regions_only_summary.py)
+    design = rows_of("rows-var*-design.jsonl",
+                     [HERE.parent / "strong-answers" / "rows-fkc-explore-design.jsonl",
+                      HERE / "rows-ucb-design.jsonl"])
     held = rows_of("rows-*-heldout-300-315.jsonl", [])
     cpus = sorted({r.get("cpu", "?") for r in [*design.values(), *held.values()]})
     print(f"== rows made on {cpus}")
@@ -96,6 +100,15 @@ def main() -> None:
                 and list(k[1]) not in ([3, 8],)}
         report(more, "held-out seeds 300-347: var3 - fkc-explore", ["var3"], pooled=True)
         rival_gaps(more, "held-out seeds 300-347: the rivals' lead", ["fkc-explore", "var3"])
+        ablations(more, "300-347 (ablations-316-347.sh)")
+    # the rare modes and the UNet: 316-347's default is the library's fkc-explore (var3)
+    rare = {k: r for k, r in held.items() if not k[0].startswith("multimodal")}
+    for path in sorted(HERE.glob("rows-*-rare-unet-316-347.jsonl")):
+        load(path, rare, rename={"fkc-explore": "var3"})
+    if any(k[3] >= 316 for k in rare):
+        ablations(rare, "300-347 (ablations-rare-unet-316-347.sh)")
+        off_manifold({k: r for k, r in rare.items()
+                      if k[2] in ("var3", "fkc-explore-lam0", "fkc-explore-uniform")})
         for v in ("fkc-explore", "var3", "ucb", "thompson"):
             for inst in sorted({k[:2] for k in more}):
                 got = [r for k, r in more.items() if k[:3] == (*inst, v)]
