@@ -3,7 +3,8 @@
 # 300-315 (every instance and the UNet) and 316-347 (the five multi-class instances), two
 # processes at a time; the default's rows on the same seeds are region-radius/'s (design) and
 # variations/'s (held out), made on the same processor model. Run from the repository root;
-# then `python docs/feedback-benchmark/keep-candidates/summary.py`.
+# then `python docs/feedback-benchmark/keep-candidates/summary.py`. The held-out part was
+# stopped after the design rows showed a loss (docs/feedback-benchmark.md); its rows are not kept.
 set -e
 export FULL=1
 here=docs/feedback-benchmark/keep-candidates
