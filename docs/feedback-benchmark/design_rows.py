@@ -44,6 +44,18 @@ def design_defaults() -> dict:
     return load(BENCH / "cold-start" / "rows-design.jsonl", rows, FIRST)
 
 
+def current_default_heldout() -> dict:
+    """The variations default's held-out rows, named ``fkc-explore`` (seeds 300-315: var3's
+    rows; 316-347: the library default's), with UCB's and Thompson's on the same seeds, all
+    made on the 2-core Intel Xeon (``variations/``)."""
+    var = BENCH / "variations"
+    rows = load(var / "rows-var3-heldout-300-315.jsonl", {}, rename={"var3": "fkc-explore"})
+    for name in ("fkc-explore-heldout-316-347", "ucb-heldout-300-315", "ucb-heldout-316-347",
+                 "thompson-heldout-300-315", "thompson-heldout-316-347"):
+        load(var / f"rows-{name}.jsonl", rows)
+    return rows
+
+
 def fmt(d: dict) -> str:
     s = f"{d['mean']:+.3f} ± {d['ci95']:.3f}"
     return f"**{s}**" if d["ci95"] is not None and abs(d["mean"]) > d["ci95"] else s

@@ -14,7 +14,7 @@ HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE.parent / "variations"))
 
-from design_rows import load, report  # noqa: E402
+from design_rows import current_default_heldout, load, report  # noqa: E402
 from summary import off_manifold, rival_gaps  # noqa: E402
 
 VAR = HERE.parent / "variations"
@@ -28,11 +28,7 @@ def main() -> None:
             load(path, design)
     report(design, "design seeds 200-215: keep-nopool - default", ["keep-nopool"], pooled=True)
     rival_gaps(design, "design seeds 200-215: UCB's lead", ["fkc-explore", "keep-nopool"])
-    held: dict = {}
-    load(VAR / "rows-var3-heldout-300-315.jsonl", held, rename={"var3": "fkc-explore"})
-    for name in ("fkc-explore-heldout-316-347", "ucb-heldout-300-315", "ucb-heldout-316-347",
-                 "thompson-heldout-300-315", "thompson-heldout-316-347"):
-        load(VAR / f"rows-{name}.jsonl", held)
+    held = current_default_heldout()
     for path in sorted(HERE.glob("rows-keep-nopool-heldout-*.jsonl")):
         load(path, held)
     if any(k[2] == "keep-nopool" for k in held):
