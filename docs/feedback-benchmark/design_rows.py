@@ -61,6 +61,18 @@ def fmt(d: dict) -> str:
     return f"**{s}**" if d["ci95"] is not None and abs(d["mean"]) > d["ci95"] else s
 
 
+def paired(rows: dict, inst: tuple, variant: str, base: str,
+           metrics: tuple[str, ...]) -> tuple[list[int], dict[str, list[float]]]:
+    """The seeds where instance ``inst`` (scenario, liked) has rows of both ``variant`` and
+    ``base``, and per metric the paired differences ``variant − base`` over the seeds where
+    both have a value."""
+    seeds = [k[3] for k in rows if k[:3] == (*inst, variant) and (*inst, base, k[3]) in rows]
+    diffs = {m: [rows[(*inst, variant, s)][m] - rows[(*inst, base, s)][m] for s in seeds
+                 if rows[(*inst, variant, s)][m] is not None
+                 and rows[(*inst, base, s)][m] is not None] for m in metrics}
+    return seeds, diffs
+
+
 def report(rows: dict, title: str, variants: list[str], pooled: bool = False) -> None:
     """Per instance and variant, each metric's paired difference against ``fkc-explore``;
     ``pooled``: then each digits metric over every digits instance's runs."""
@@ -69,13 +81,9 @@ def report(rows: dict, title: str, variants: list[str], pooled: bool = False) ->
     for inst in sorted({(k[0], k[1]) for k in rows if k[2] in variants}):
         digits = inst[0].startswith("multimodal")
         for v in variants:
-            seeds = [k[3] for k in rows if (k[0], k[1], k[2]) == (*inst, v)
-                     and (*inst, "fkc-explore", k[3]) in rows]
+            seeds, diffs = paired(rows, inst, v, "fkc-explore", DIGITS if digits else OTHER)
             cells = []
-            for m in DIGITS if digits else OTHER:
-                d = [rows[(*inst, v, s)][m] - rows[(*inst, "fkc-explore", s)][m] for s in seeds
-                     if rows[(*inst, v, s)][m] is not None
-                     and rows[(*inst, "fkc-explore", s)][m] is not None]
+            for m, d in diffs.items():
                 if len(d) > 1:
                     cells.append(f"{m} {fmt(interval(d))}")
                 if digits:
@@ -105,6 +113,18 @@ def scenario(name: str, liked: tuple[int, ...]):
 
     kw = {"multimodal-3": {"liked3": liked}, "multimodal": {"liked": liked}}.get(name, {})
     return next(s for s in bench.scenarios(**kw) if s.name == name)
+
+
+def variant_rows(argv: list[str], strategies: dict) -> None:
+    """An experiment's command line ``MODE SCENARIO LIKED SEEDS``: register ``strategies[MODE]``
+    as ``MODE`` when it names one (else ``MODE`` is a built-in strategy, run as it is), then
+    print its rows (:func:`print_rows`), each naming this machine's processor."""
+    from fkc_align import strategies as S
+
+    if argv[0] in strategies:
+        S.register_strategy(argv[0], strategies[argv[0]], replace=True)
+    print_rows(argv[1], tuple(int(c) for c in argv[2].split(",")), argv[3], argv[0],
+               cpu=cpu_name())
 
 
 def print_rows(name: str, liked: tuple[int, ...], seeds: str, strategy: str,

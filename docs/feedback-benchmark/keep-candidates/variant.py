@@ -18,7 +18,7 @@ from fkc_align import strategies as S
 
 sys.path.insert(0, str(Path(__file__).parent.parent))
 
-from design_rows import cpu_name, print_rows  # noqa: E402
+from design_rows import variant_rows  # noqa: E402
 
 FAR = 1e6  # a pool row's features for the kept picks: never among an answer's nearest
 
@@ -39,10 +39,7 @@ class KeepNoPool(S.FKCExplore):
 
 
 def main(argv: list[str]) -> None:
-    if argv[0] == "keep-nopool":
-        S.register_strategy(argv[0], KeepNoPool(), replace=True)
-    print_rows(argv[1], tuple(int(c) for c in argv[2].split(",")), argv[3], argv[0],
-               cpu=cpu_name())
+    variant_rows(argv, {"keep-nopool": KeepNoPool()})
 
 
 if __name__ == "__main__":

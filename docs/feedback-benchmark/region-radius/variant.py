@@ -34,7 +34,7 @@ from fkc_align import strategies as S
 sys.path.insert(0, str(Path(__file__).parent.parent))
 sys.path.insert(0, str(Path(__file__).parent.parent / "variations"))
 
-from design_rows import cpu_name, print_rows  # noqa: E402
+from design_rows import variant_rows  # noqa: E402
 from regions_only import RegionsOnly  # noqa: E402
 
 
@@ -73,12 +73,12 @@ MODES = {"rad-max": (1.0, 0.0, False), "rad-med": (0.5, 0.0, False),
 
 
 def main(argv: list[str]) -> None:
+    strategies = {}
     if argv[0] in MODES:  # else a built-in strategy (fkc-explore), run as it is
         quantile, size_power, only = MODES[argv[0]]
         R.unvisited_regions = radius_regions(quantile, size_power)
-        S.register_strategy(argv[0], RegionsOnly() if only else S.FKCExplore(), replace=True)
-    print_rows(argv[1], tuple(int(c) for c in argv[2].split(",")), argv[3], argv[0],
-               cpu=cpu_name())
+        strategies[argv[0]] = RegionsOnly() if only else S.FKCExplore()
+    variant_rows(argv, strategies)
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ from fkc_align import strategies as S
 
 sys.path.insert(0, str(Path(__file__).parent.parent))
 
-from design_rows import cpu_name, print_rows  # noqa: E402
+from design_rows import variant_rows  # noqa: E402
 
 
 def strong_threshold(answers: torch.Tensor, div: float) -> float | None:
@@ -59,11 +59,7 @@ class StrongRange(S.FKCExplore):
 
 
 def main(argv: list[str]) -> None:
-    modes = {"strong16": StrongRange(16.0), "strong8": StrongRange(8.0)}
-    if argv[0] != "fkc-explore":
-        S.register_strategy(argv[0], modes[argv[0]], replace=True)
-    print_rows(argv[1], tuple(int(c) for c in argv[2].split(",")), argv[3], argv[0],
-               cpu=cpu_name())
+    variant_rows(argv, {"strong16": StrongRange(16.0), "strong8": StrongRange(8.0)})
 
 
 if __name__ == "__main__":

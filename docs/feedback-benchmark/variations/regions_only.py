@@ -22,7 +22,7 @@ from fkc_align.strategies import StrategyPicks
 
 sys.path.insert(0, str(Path(__file__).parent.parent))
 
-from design_rows import cpu_name, print_rows  # noqa: E402
+from design_rows import variant_rows  # noqa: E402
 
 
 class RegionsOnly(S.FKCExplore):
@@ -47,10 +47,7 @@ class RegionsOnly(S.FKCExplore):
 
 
 def main(argv: list[str]) -> None:
-    if argv[0] == "regions-only":
-        S.register_strategy(argv[0], RegionsOnly(), replace=True)
-    print_rows(argv[1], tuple(int(c) for c in argv[2].split(",")), argv[3], argv[0],
-               cpu=cpu_name())
+    variant_rows(argv, {"regions-only": RegionsOnly()})
 
 
 if __name__ == "__main__":

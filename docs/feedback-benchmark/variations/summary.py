@@ -13,7 +13,7 @@ from pathlib import Path
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE.parent))
 
-from design_rows import fmt, load, report  # noqa: E402
+from design_rows import fmt, load, paired, report  # noqa: E402
 
 from fkc_align.bench import interval  # noqa: E402
 
@@ -60,14 +60,9 @@ def ablations(held: dict, seeds: str = "300-315") -> None:
     print(f"== held-out seeds {seeds}: ablation - the new default (var3)")
     for v in ("fkc-explore-uniform", "fkc-explore-lam0", "fkc-explore-noclusters", "greedy"):
         for inst in sorted({k[:2] for k in held}):
-            seeds = [k[3] for k in held if k[:3] == (*inst, v) and (*inst, "var3", k[3]) in held]
-            cells = []
-            for m in metrics.get(inst[0], ("hit_rate", "found", "first_hit", "eval_hit_rate")):
-                d = [held[(*inst, v, s)][m] - held[(*inst, "var3", s)][m] for s in seeds
-                     if held[(*inst, v, s)][m] is not None
-                     and held[(*inst, "var3", s)][m] is not None]
-                if len(d) > 1:
-                    cells.append(f"{m} {fmt(interval(d))}")
+            seeds, diffs = paired(held, inst, v, "var3", metrics.get(
+                inst[0], ("hit_rate", "found", "first_hit", "eval_hit_rate")))
+            cells = [f"{m} {fmt(interval(d))}" for m, d in diffs.items() if len(d) > 1]
             if cells:
                 print(f"{v} {inst[0]} {list(inst[1])} ({len(seeds)} seeds): " + "; ".join(cells))
 

@@ -29,12 +29,11 @@ added to the round view; the variants are now the library's own ``FKCExplore(var
 import sys
 from pathlib import Path
 
-from fkc_align import strategies as S
 from fkc_align.strategies import FKCExplore, Variations
 
 sys.path.insert(0, str(Path(__file__).parent.parent))
 
-from design_rows import cpu_name, print_rows  # noqa: E402
+from design_rows import variant_rows  # noqa: E402
 
 MODES = {"var2": FKCExplore(variations=Variations(0.2, 2)),
          "var1": FKCExplore(variations=Variations(0.2, 1)),
@@ -44,10 +43,7 @@ MODES = {"var2": FKCExplore(variations=Variations(0.2, 2)),
 
 
 def main(argv: list[str]) -> None:
-    if argv[0] in MODES:  # else a built-in strategy (fkc-explore, ucb, ...), run as it is
-        S.register_strategy(argv[0], MODES[argv[0]], replace=True)
-    print_rows(argv[1], tuple(int(c) for c in argv[2].split(",")), argv[3], argv[0],
-               cpu=cpu_name())
+    variant_rows(argv, MODES)  # a name not in MODES: a built-in (fkc-explore, ucb, ...)
 
 
 if __name__ == "__main__":
