@@ -245,6 +245,10 @@ def test_the_exploration_share_decays_with_the_budget_spent_and_a_small_budget()
     assert s.n_explore(view(16, 0.25)) == 2  # budget 64: 8·0.25·0.75 = 1.5
     assert s.n_explore(view(48, 0.75)) == 0  # 8·0.25·0.25 = 0.5, rounded to even
     assert s.n_explore(view(8, 0.25)) == 1  # budget 32: half of 1.5
+    # a whole run: budget 64, k 8 (8·0.25·(1 − r/8) = 1.75, 1.5, 1.25, 1, 0.75, 0.5, 0.25)
+    assert [s.n_explore(view(8 * r, r / 8)) for r in range(1, 8)] == [2, 2, 1, 1, 1, 0, 0]
+    # budget 48 (the rare modes'): the share times 48/64
+    assert [s.n_explore(view(8 * r, r / 6)) for r in range(1, 6)] == [1, 1, 1, 0, 0]
     assert strategies.FKCExplore(decay=False).n_explore(view(8, 0.25)) == 3
 
 

@@ -1,0 +1,80 @@
+"""Issue 19's targets for the current default over every held-out seed it has rows for, on
+this processor model: 300-315 and 316-347 (``variations/``) and the fresh 348-379
+(``front-explore/``, run beside the `front` schedule). Per digits instance: the default's hit
+rate, coverage and balance against their bars, and UCB's and Thompson's paired hit-rate lead;
+the rare modes' found rate; the small budget's hit rate against greedy's and random's where
+they ran on the same seeds. Each line names its seeds.
+
+    python docs/feedback-benchmark/heldout-80/targets.py
+"""
+
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).parent
+sys.path.insert(0, str(HERE.parent))
+
+from design_rows import current_default_heldout, fmt, load, paired  # noqa: E402
+
+from fkc_align.bench import interval  # noqa: E402
+
+VAR = HERE.parent / "variations"
+FRONT = HERE.parent / "front-explore"
+# 0.6 × the ideal balance of the tilted target (docs/feedback-benchmark.md)
+BALANCE_BAR = {(3, 8): 0.52, (2, 5): 0.59, (0, 6): 0.60, (0, 4, 7): 0.60, (1, 4, 9): 0.57,
+               (0, 8, 9): 0.51}
+
+
+def all_rows() -> dict:
+    rows = current_default_heldout()
+    for name in ("fkc-explore-rare-unet-316-347", "fkc-explore-small-budget-316-347",
+                 "greedy-small-budget-316-347", "greedy-heldout-300-315",
+                 "random-heldout-300-315"):
+        load(VAR / f"rows-{name}.jsonl", rows)
+    for name in ("fkc-explore", "ucb", "thompson"):
+        load(FRONT / f"rows-{name}-heldout-348-379.jsonl", rows)
+    load(FRONT / "rows-fkc-explore-unet-heldout-348-363.jsonl", rows)
+    return rows
+
+
+def span(seeds: list[int]) -> str:
+    return f"{len(seeds)} seeds, {min(seeds)}-{max(seeds)}"
+
+
+def values(rows: dict, inst: tuple, name: str, metric: str) -> tuple[list[int], list[float]]:
+    got = sorted((k[3], r[metric]) for k, r in rows.items()
+                 if k[:3] == (*inst, name) and r[metric] is not None)
+    return [s for s, _ in got], [v for _, v in got]
+
+
+def main() -> None:
+    rows = all_rows()
+    print("== the current default over its held-out seeds (mean ± 95% interval)")
+    for inst in sorted({k[:2] for k in rows if k[0].startswith("multimodal")}):
+        seeds, hit = values(rows, inst, "fkc-explore", "hit_rate")
+        cells = [f"hit rate {fmt(interval(hit))}"]
+        for metric, bar in (("coverage", 0.75), ("balance", BALANCE_BAR[inst[1]])):
+            cells.append(f"{metric} {fmt(interval(values(rows, inst, 'fkc-explore', metric)[1]))}"
+                         f" (bar {bar})")
+        for rival in ("ucb", "thompson"):
+            s, d = paired(rows, inst, rival, "fkc-explore", ("hit_rate",))
+            cells.append(f"{rival} lead {fmt(interval(d['hit_rate']))} ({len(s)})")
+        print(f"{inst[0]} {list(inst[1])} ({span(seeds)}): " + "; ".join(cells))
+    for sc in ("rare-mode", "rare-between", "small-budget", "digits-unet"):
+        inst = (sc, ())
+        metric = "hit_rate" if sc == "small-budget" else "found"
+        seeds, v = values(rows, inst, "fkc-explore", metric)
+        cells = [f"{metric} {fmt(interval(v))}"]
+        for rival in ("random", "greedy"):
+            s, d = paired(rows, inst, "fkc-explore", rival, (metric,))
+            if len(s) > 1:
+                cells.append(f"− {rival} {fmt(interval(d[metric]))} ({span(s)})")
+        if sc == "digits-unet":
+            share = values(rows, inst, "fkc-explore", "off_manifold_share")[1]
+            cells.append(f"off-manifold share {fmt(interval(share))} ({len(share)} runs "
+                         f"with hits)")
+        print(f"{sc} ({span(seeds)}): " + "; ".join(cells))
+
+
+if __name__ == "__main__":
+    main()
