@@ -12,6 +12,9 @@ of liked classes found first in the run falls about fivefold from round 1 to rou
 - ``cut``: the default's share, none after round 3 (2, 2, 1: the late picks made kept picks
   without the earlier third pick; ``cut375`` of "Where the UCB gap comes from", now on the
   variations default);
+- ``front-radgs``: ``front``, and a pool region counts as visited only by an answer inside its
+  extent, the unvisited ones ordered by gap × √size (``rad-max-gs`` of region-radius/, which
+  lifted the balance of 0s, 8s and 9s, where ``front`` loses it; design seeds only);
 - a built-in strategy's name (``fkc-explore``): it as it is, the baseline run beside them.
 
     python docs/feedback-benchmark/front-explore/variant.py MODE SCENARIO LIKED SEEDS
@@ -20,9 +23,11 @@ of liked classes found first in the run falls about fivefold from round 1 to rou
 import sys
 from pathlib import Path
 
+from fkc_align import pick_rules as R
 from fkc_align import strategies as S
 
 sys.path.insert(0, str(Path(__file__).parent.parent))
+sys.path.insert(0, str(Path(__file__).parent.parent / "region-radius"))
 
 from design_rows import variant_rows  # noqa: E402
 
@@ -46,7 +51,12 @@ class Front(S.FKCExplore):
 
 
 def main(argv: list[str]) -> None:
-    variant_rows(argv, {"front": Front(0.5, 0.55), "cut": Front(None, 0.5)})
+    if argv[0] == "front-radgs":
+        from variant import radius_regions  # region-radius/variant.py, first on sys.path
+
+        R.unvisited_regions = radius_regions(1.0, 0.5)
+    variant_rows(argv, {"front": Front(0.5, 0.55), "cut": Front(None, 0.5),
+                        "front-radgs": Front(0.5, 0.55)})
 
 
 if __name__ == "__main__":
