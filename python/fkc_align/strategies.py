@@ -27,9 +27,10 @@ with the budget; ``lam`` from the budget spent and the ensemble's spread), its a
 exploration only, the previous rule), ``fkc-explore-farthest`` (kept picks by farthest liked
 answer, the previous rule), ``fkc-explore-sample`` (a plain weighted draw) and
 ``fkc-explore-nodecay`` and ``fkc-explore-novariations`` (kept picks without variations of
-the liked answers), ``greedy`` (top by predicted reward), ``ucb`` (bootstrap ensemble mean
-+ β·std over guided ∪ pool) and ``thompson`` (one random ensemble member per pick). ``fkc-eps``
-(Algorithm 1) and ``random`` are planned by :mod:`fkc_align.config` itself.
+the liked answers), the variant ``fkc-explore-early`` (the same exploration spent in
+rounds 1-3: more hits, less balance), ``greedy`` (top by predicted reward), ``ucb`` (bootstrap
+ensemble mean + β·std over guided ∪ pool) and ``thompson`` (one random ensemble member per
+pick). ``fkc-eps`` (Algorithm 1) and ``random`` are planned by :mod:`fkc_align.config` itself.
 """
 
 from __future__ import annotations
@@ -261,8 +262,10 @@ class FKCExplore(BaseStrategy):
       picks, by the exact FKC weights over the clusters of the guided particles predicted at
       least as good as the median liked answer, the best predicted of each drawn cluster. It
       makes every exploitation pick while no answer is liked yet.
-    - **Exploration**: ``eps_max·(1 - spent)·min(1, budget/64)`` of the round, from the
-      unguided pool: first a typical member of each of the pool's ``clusters`` regions that
+    - **Exploration**: ``eps_max·max(0, 1 - spent/explore_until)·min(1, budget/64)`` of the
+      round (the default 0.25 and 1: 2, 2, 1, 1, 1 picks in rounds 1-5 of a budget of 64 with
+      k = 8; ``fkc-explore-early``, 0.5 and 0.55: 3, 2, 1 in rounds 1-3), from the unguided
+      pool: first a typical member of each of the pool's ``clusters`` regions that
       no answer falls in yet, the farthest first
       (:func:`~fkc_align.pick_rules.unexplored_picks`), then by nearest-distance novelty
       times ensemble uncertainty (:func:`~fkc_align.pick_rules.explore_picks`).
@@ -286,6 +289,7 @@ class FKCExplore(BaseStrategy):
     def __init__(self, *, use_weights: bool = True, guided: bool = True,
                  adaptive_lam: bool = True, uncertainty: bool = True, keep: bool = True,
                  best: bool = True, decay: bool = True, eps_max: float = 0.25,
+                 explore_until: float = 1.0,
                  keep_share: float = 1.0, order: str = "density", near: int = 4,
                  clusters: int = 10, cold_start: str = "uniform",
                  variations: Variations | None = Variations()) -> None:
@@ -303,7 +307,12 @@ class FKCExplore(BaseStrategy):
         self.keep = keep
         self.best = best
         self.decay = decay
+        if isinstance(explore_until, bool) or not isinstance(explore_until, (int, float)) \
+                or not 0.0 < explore_until <= 1.0:
+            raise ValueError(f"explore_until: expected a share of the budget in (0, 1], got "
+                             f"{explore_until!r}")
         self.eps_max = eps_max
+        self.explore_until = float(explore_until)
         self.keep_share = keep_share
         self.order = order
         self.near = near
@@ -318,12 +327,14 @@ class FKCExplore(BaseStrategy):
             max(1.0 - spread, 0.25), 1.0)
 
     def n_explore(self, view: RoundView) -> int:
-        """The round's exploration picks: the plan's ε split, or (``decay``) ``eps_max·(1 -
-        spent)·min(1, budget/64)`` of ``n_show`` with the budget read from ``spent``."""
+        """The round's exploration picks: the plan's ε split, or (``decay``) ``eps_max·max(0,
+        1 - spent/explore_until)·min(1, budget/64)`` of ``n_show`` with the budget read from
+        ``spent``."""
         if not self.decay or view.n_explore == 0:
             return view.n_explore
         budget = len(view.asked_r) / view.spent if view.spent > 0 else 64.0
-        eps = self.eps_max * (1.0 - min(view.spent, 1.0)) * min(1.0, budget / 64.0)
+        eps = self.eps_max * max(0.0, 1.0 - view.spent / self.explore_until) * min(
+            1.0, budget / 64.0)
         return min(int(round(view.n_show * eps)), view.n_show)
 
     def pick(self, view: RoundView) -> StrategyPicks:
@@ -403,6 +414,8 @@ register_strategy("fkc-explore-farthest", FKCExplore(order="farthest"))
 register_strategy("fkc-explore-noclusters", FKCExplore(clusters=0))
 register_strategy("fkc-explore-regions", FKCExplore(cold_start="regions"))
 register_strategy("fkc-explore-novariations", FKCExplore(variations=None))
+# exploration spent early: more hits, less balance (docs/feedback-benchmark.md)
+register_strategy("fkc-explore-early", FKCExplore(eps_max=0.5, explore_until=0.55))
 
 __all__ = ["UCB", "BaseStrategy", "FKCExplore", "Greedy", "RoundView", "Strategy",
            "StrategyPicks", "Thompson", "Variations", "draw_by_weight", "explore_picks",

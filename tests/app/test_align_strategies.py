@@ -250,6 +250,17 @@ def test_the_exploration_share_decays_with_the_budget_spent_and_a_small_budget()
     # budget 48 (the rare modes'): the share times 48/64
     assert [s.n_explore(view(8 * r, r / 6)) for r in range(1, 6)] == [1, 1, 1, 0, 0]
     assert strategies.FKCExplore(decay=False).n_explore(view(8, 0.25)) == 3
+    # fkc-explore-early: 8·0.5·(1 − spent/0.55) = 3.1, 2.2, 1.3, 0.4 in rounds 1-4, 0 after
+    early = strategies.get_strategy("fkc-explore-early")
+    assert [early.n_explore(view(8 * r, r / 8)) for r in range(1, 8)] == [3, 2, 1, 0, 0, 0, 0]
+    assert [early.n_explore(view(8 * r, r / 6)) for r in range(1, 6)] == [2, 1, 0, 0, 0]
+
+
+@pytest.mark.parametrize("bad", [0.0, -0.5, 1.5, True, "0.5"])
+def test_the_exploration_window_is_checked_by_name(bad):
+    with pytest.raises(ValueError, match=r"explore_until: expected a share of the budget in \(0, "
+                                         r"1\], got"):
+        strategies.FKCExplore(explore_until=bad)
 
 
 def test_the_regions_cold_start_shows_one_member_per_region_of_an_unguided_pool(monkeypatch):
