@@ -1,6 +1,8 @@
 """README's held-out table from this folder's rows (seeds 300-315, one machine): mean ± 95%
 t-interval per strategy. The default is var3's rows (variations became the default; check.sh
-shows the library's default gives them), ``-novariations`` the earlier default's.
+shows the library's default gives them), ``-novariations`` the earlier default's, ``-early``
+the variant ``fkc-explore-early`` (``front``'s rows in ../front-explore/, bit for bit the
+library variant's).
 
     python docs/feedback-benchmark/variations/table.py
 """
@@ -11,7 +13,7 @@ from pathlib import Path
 from fkc_align.bench import interval
 
 HERE = Path(__file__).parent
-COLUMNS = {"fkc-explore": "var3", "-novariations": "fkc-explore",
+COLUMNS = {"fkc-explore": "var3", "-early": "front", "-novariations": "fkc-explore",
            "-uniform": "fkc-explore-uniform", "-lam0": "fkc-explore-lam0",
            "-noclusters": "fkc-explore-noclusters", "greedy": "greedy", "ucb": "ucb",
            "thompson": "thompson", "random": "random"}
@@ -39,7 +41,8 @@ ROWS = [  # (label, scenario, liked, metric)
 
 def load() -> dict:
     rows: dict = {}
-    for path in HERE.glob("rows-*-heldout-300-315.jsonl"):
+    for path in [*HERE.glob("rows-*-heldout-300-315.jsonl"),
+                 *(HERE.parent / "front-explore").glob("rows-front-posthoc*-300-315.jsonl")]:
         for line in open(path):
             r = json.loads(line)
             liked = r["liked"] if r["scenario"].startswith("multimodal") else None
