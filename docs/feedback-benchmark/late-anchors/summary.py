@@ -1,0 +1,35 @@
+"""Paired differences of ``front-iso`` (``variant.py``) against the default and against
+``fkc-explore-early`` (``front``) on the design seeds 200-215: the default's rows are
+``region-radius/rows-fkc-explore-design.jsonl``, ``front``'s ``front-explore/
+rows-front-design.jsonl``, UCB's ``variations/rows-ucb-design.jsonl`` (one processor model).
+
+    python docs/feedback-benchmark/late-anchors/summary.py
+"""
+
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).parent
+sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE.parent / "variations"))
+
+from design_rows import load, report  # noqa: E402
+from summary import rival_gaps  # noqa: E402
+
+
+def main() -> None:
+    rows: dict = {}
+    for path in (HERE.parent / "region-radius" / "rows-fkc-explore-design.jsonl",
+                 HERE.parent / "front-explore" / "rows-front-design.jsonl",
+                 HERE.parent / "variations" / "rows-ucb-design.jsonl",
+                 *sorted(HERE.glob("rows-*-design.jsonl"))):
+        load(path, rows)
+    report(rows, "design seeds 200-215: variant - default", ["front", "front-iso"], pooled=True)
+    as_base = {(k[0], k[1], "fkc-explore" if k[2] == "front" else k[2], k[3]): r
+               for k, r in rows.items() if k[2] in ("front", "front-iso")}
+    report(as_base, "design seeds 200-215: front-iso - front", ["front-iso"], pooled=True)
+    rival_gaps(rows, "design seeds 200-215: UCB's lead", ["fkc-explore", "front", "front-iso"])
+
+
+if __name__ == "__main__":
+    main()
