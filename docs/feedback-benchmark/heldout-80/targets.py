@@ -5,7 +5,11 @@ rate, coverage and balance against their bars, and UCB's and Thompson's paired h
 the rare modes' found rate; the small budget's hit rate against greedy's and random's where
 they ran on the same seeds. Each line names its seeds.
 
-    python docs/feedback-benchmark/heldout-80/targets.py
+    python docs/feedback-benchmark/heldout-80/targets.py            # 80 seeds: targets.txt
+    python docs/feedback-benchmark/heldout-80/targets.py --with-380  # 112: targets-112.txt
+
+``--with-380`` adds the default's and UCB's rows on the fresh seeds 380-411 (``late-anchors/``,
+run beside ``front-iso``; no Thompson there).
 """
 
 import sys
@@ -25,7 +29,7 @@ BALANCE_BAR = {(3, 8): 0.52, (2, 5): 0.59, (0, 6): 0.60, (0, 4, 7): 0.60, (1, 4,
                (0, 8, 9): 0.51}
 
 
-def all_rows() -> dict:
+def all_rows(with_380: bool = False) -> dict:
     rows = current_default_heldout()
     for name in ("fkc-explore-rare-unet-316-347", "fkc-explore-small-budget-316-347",
                  "greedy-small-budget-316-347", "greedy-heldout-300-315",
@@ -34,6 +38,9 @@ def all_rows() -> dict:
     for name in ("fkc-explore", "ucb", "thompson"):
         load(FRONT / f"rows-{name}-heldout-348-379.jsonl", rows)
     load(FRONT / "rows-fkc-explore-unet-heldout-348-363.jsonl", rows)
+    if with_380:
+        for name in ("fkc-explore", "ucb"):
+            load(HERE.parent / "late-anchors" / f"rows-{name}-heldout-380-411.jsonl", rows)
     return rows
 
 
@@ -48,7 +55,7 @@ def values(rows: dict, inst: tuple, name: str, metric: str) -> tuple[list[int], 
 
 
 def main() -> None:
-    rows = all_rows()
+    rows = all_rows("--with-380" in sys.argv[1:])
     print("== the current default over its held-out seeds (mean ± 95% interval)")
     for inst in sorted({k[:2] for k in rows if k[0].startswith("multimodal")}):
         seeds, hit = values(rows, inst, "fkc-explore", "hit_rate")
