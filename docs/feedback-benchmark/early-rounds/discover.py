@@ -37,18 +37,27 @@ class LoggedDefault(S.FKCExplore):
         return out
 
 
-def main(name: str, liked: str, seeds: str) -> None:
+def logged_runs(name: str, liked: tuple[int, ...], seeds: str, strategy: str,
+                logged: S.Strategy):
+    """Run ``logged`` (a strategy that appends to :data:`PICKS`) as ``strategy`` on scenario
+    ``name`` for seeds ``A-B``, one thread; yield ``(task, picks)`` per seed, ``picks`` that
+    run's ``(round, kinds, x, asked_x)`` entries."""
     torch.set_num_threads(1)
-    liked_t = tuple(int(c) for c in liked.split(","))
-    sc = scenario(name, liked_t)
+    sc = scenario(name, liked)
     task = sc.task()
     a, b = (int(s) for s in seeds.split("-"))
-    S.register_strategy("logged-default", LoggedDefault(), replace=True)
-    count = defaultdict(lambda: [0, 0, 0])  # picks, hits, first of their class
+    S.register_strategy(strategy, logged, replace=True)
     for seed in range(a, b + 1):
         PICKS.clear()
-        bench.run_one(sc, "logged-default", {"strategy": "logged-default"}, seed)
-        for rnd, kinds, x, asked in PICKS:
+        bench.run_one(sc, strategy, {"strategy": strategy}, seed)
+        yield task, list(PICKS)
+
+
+def main(name: str, liked: str, seeds: str) -> None:
+    liked_t = tuple(int(c) for c in liked.split(","))
+    count = defaultdict(lambda: [0, 0, 0])  # picks, hits, first of their class
+    for task, picks in logged_runs(name, liked_t, seeds, "logged-default", LoggedDefault()):
+        for rnd, kinds, x, asked in picks:
             seen = set(task.liked_mode(asked).tolist())
             for kind, mode in zip(kinds, task.liked_mode(x).tolist(), strict=True):
                 c = count[(rnd, kind)]

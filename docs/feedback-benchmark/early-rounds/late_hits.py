@@ -10,30 +10,17 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-import torch
-
-from fkc_align import bench
-from fkc_align import strategies as S
-
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parent.parent))
 
-from design_rows import scenario  # noqa: E402
-from discover import PICKS, LoggedDefault  # noqa: E402
+from discover import LoggedDefault, logged_runs  # noqa: E402
 
 
 def main(name: str, liked: str, seeds: str) -> None:
-    torch.set_num_threads(1)
     liked_t = tuple(int(c) for c in liked.split(","))
-    sc = scenario(name, liked_t)
-    task = sc.task()
-    a, b = (int(s) for s in seeds.split("-"))
-    S.register_strategy("logged-default", LoggedDefault(), replace=True)
     count = defaultdict(lambda: [0, 0])  # hits, hits on the rarest liked class so far
-    for seed in range(a, b + 1):
-        PICKS.clear()
-        bench.run_one(sc, "logged-default", {"strategy": "logged-default"}, seed)
-        for rnd, kinds, x, asked in PICKS:
+    for task, picks in logged_runs(name, liked_t, seeds, "logged-default", LoggedDefault()):
+        for rnd, kinds, x, asked in picks:
             if rnd < 3:
                 continue
             before = task.liked_mode(asked).tolist()

@@ -10,54 +10,30 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-import torch
-
-from fkc_align import bench
 from fkc_align import strategies as S
-from fkc_align.pick_rules import liked_answers
 
+sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parent.parent))
 
-from design_rows import scenario  # noqa: E402
-
-PICKS: list[tuple[int, list[str], torch.Tensor]] = []
+from discover import PICKS, LoggedDefault, logged_runs  # noqa: E402
 
 
-class RoundsDefault(S.FKCExplore):
-    """The default, logging each pick's round and kind: ``draw``, ``keep`` or ``explore``."""
+class LoggedUCB(S.UCB):
+    """UCB, logging its picks as discover.py's ``LoggedDefault`` does (kind ``ucb``)."""
 
     def pick(self, view):
         out = super().pick(view)
-        n_exploit = view.n_show - self.n_explore(view)
-        n_keep = min(len(liked_answers(view.asked_features, view.asked_r, strong=True)),
-                     n_exploit)
-        kinds = ["draw" if pos < n_exploit - n_keep else "keep" if pos < n_exploit
-                 else "explore" for pos in range(len(out.index))]
-        PICKS.append((view.round, kinds, view.x[out.index].clone()))
-        return out
-
-
-class RoundsUCB(S.UCB):
-    def pick(self, view):
-        out = super().pick(view)
-        PICKS.append((view.round, ["ucb"] * len(out.index), view.x[out.index].clone()))
+        PICKS.append((view.round, ["ucb"] * len(out.index), view.x[out.index].clone(),
+                      view.asked_x.clone()))
         return out
 
 
 def main(name: str, liked: str, seeds: str) -> None:
-    torch.set_num_threads(1)
     liked_t = tuple(int(c) for c in liked.split(","))
-    sc = scenario(name, liked_t)
-    task = sc.task()
-    a, b = (int(s) for s in seeds.split("-"))
-    S.register_strategy("rounds-default", RoundsDefault(), replace=True)
-    S.register_strategy("rounds-ucb", RoundsUCB(), replace=True)
-    for strat in ("rounds-default", "rounds-ucb"):
+    for strat, logged in (("rounds-default", LoggedDefault()), ("rounds-ucb", LoggedUCB())):
         count = defaultdict(lambda: [0, 0])
-        for seed in range(a, b + 1):
-            PICKS.clear()
-            bench.run_one(sc, strat, {"strategy": strat}, seed)
-            for rnd, kinds, x in PICKS:
+        for task, picks in logged_runs(name, liked_t, seeds, strat, logged):
+            for rnd, kinds, x, _ in picks:
                 for kind, hit in zip(kinds, task.is_hit(x).tolist(), strict=True):
                     for key in ((rnd, kind), (rnd, "all")):
                         count[key][0] += 1

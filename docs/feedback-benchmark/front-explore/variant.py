@@ -32,22 +32,15 @@ sys.path.insert(0, str(Path(__file__).parent.parent / "region-radius"))
 from design_rows import variant_rows  # noqa: E402
 
 
-class Front(S.FKCExplore):
-    """The default with exploration share ``start·max(0, 1 − spent/stop)·min(1, budget/64)``
-    (``start`` None: the default's share, cut to none once ``spent >= stop``)."""
+class Cut(S.FKCExplore):
+    """The default, with no exploration once ``spent >= stop``."""
 
-    def __init__(self, start: float | None, stop: float) -> None:
+    def __init__(self, stop: float) -> None:
         super().__init__()
-        self.start, self.stop = start, stop
+        self.stop = stop
 
     def n_explore(self, view):
-        if view.n_explore == 0:
-            return 0
-        if self.start is None:
-            return super().n_explore(view) if view.spent < self.stop else 0
-        budget = len(view.asked_r) / view.spent if view.spent > 0 else 64.0
-        eps = self.start * max(0.0, 1.0 - view.spent / self.stop) * min(1.0, budget / 64.0)
-        return min(int(round(view.n_show * eps)), view.n_show)
+        return super().n_explore(view) if view.spent < self.stop else 0
 
 
 def main(argv: list[str]) -> None:
@@ -55,8 +48,9 @@ def main(argv: list[str]) -> None:
         from variant import radius_regions  # region-radius/variant.py, first on sys.path
 
         R.unvisited_regions = radius_regions(1.0, 0.5)
-    variant_rows(argv, {"front": Front(0.5, 0.55), "cut": Front(None, 0.5),
-                        "front-radgs": Front(0.5, 0.55)})
+    # front is the library's fkc-explore-early share, which was built from it
+    front = S.FKCExplore(eps_max=0.5, explore_until=0.55)
+    variant_rows(argv, {"front": front, "cut": Cut(0.5), "front-radgs": front})
 
 
 if __name__ == "__main__":
