@@ -143,3 +143,27 @@ def print_rows(name: str, liked: tuple[int, ...], seeds: str, strategy: str,
         row = bench.run_one(sc, strategy, {"strategy": strategy}, seed)
         row["strategy"] = label or strategy
         print(json.dumps({**row, "liked": list(liked), **extra}), flush=True)
+
+
+# 0.6 × the ideal balance of the tilted target, per digits instance (docs/feedback-benchmark.md);
+# the coverage bar is 0.75
+BALANCE_BAR = {(3, 8): 0.52, (2, 5): 0.59, (0, 6): 0.60, (0, 4, 7): 0.60, (1, 4, 9): 0.57,
+               (0, 8, 9): 0.51}
+
+
+def means(rows: dict, names: list[str], seeds: str = "348-379") -> None:
+    """Each strategy's mean ± 95% interval per instance: the digits' hit rate, coverage and
+    balance (against the bars: coverage 0.75, balance ``BALANCE_BAR``), the rare modes' found
+    and the small budget's hit rate."""
+    print(f"== held-out seeds {seeds}: means (coverage bar 0.75; balance bar in brackets)")
+    for inst in sorted({k[:2] for k in rows}):
+        metrics = (("hit_rate", "coverage", "balance") if inst[0].startswith("multimodal")
+                   else ("found", "hit_rate"))
+        for name in names:
+            got = [r for k, r in rows.items() if k[:2] == inst and k[2] == name]
+            if not got:
+                continue
+            cells = [f"{m} {fmt(interval([r[m] for r in got if r[m] is not None]))}"
+                     for m in metrics]
+            bar = f" [{BALANCE_BAR[inst[1]]}]" if inst[1] in BALANCE_BAR else ""
+            print(f"{inst[0]} {list(inst[1])}{bar} {name} ({len(got)} runs): " + "; ".join(cells))

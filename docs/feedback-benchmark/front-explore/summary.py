@@ -12,39 +12,14 @@ every held-out seed (``heldout-300-347.sh``: 300-347 paired with ``variations/``
 import sys
 from pathlib import Path
 
-from fkc_align.bench import interval
-
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE.parent / "variations"))
 
-from design_rows import current_default_heldout, fmt, load, report  # noqa: E402
+from design_rows import current_default_heldout, load, means, report  # noqa: E402
 from summary import off_manifold, rival_gaps  # noqa: E402
 
 BASE = ("fkc-explore", "ucb", "thompson")
-# coverage bar, and 0.6 × the ideal balance of the tilted target (docs/feedback-benchmark.md)
-BALANCE_BAR = {(3, 8): 0.52, (2, 5): 0.59, (0, 6): 0.60, (0, 4, 7): 0.60, (1, 4, 9): 0.57,
-               (0, 8, 9): 0.51}
-
-
-def means(rows: dict, names: list[str], seeds: str = "348-379") -> None:
-    """Each strategy's mean ± 95% interval per instance: the digits' hit rate, coverage and
-    balance (against the bars: coverage 0.75, balance ``BALANCE_BAR``), the rare modes' found
-    and the small budget's hit rate."""
-    print(f"== held-out seeds {seeds}: means (coverage bar 0.75; balance bar in brackets)")
-    for inst in sorted({k[:2] for k in rows}):
-        metrics = (("hit_rate", "coverage", "balance") if inst[0].startswith("multimodal")
-                   else ("found", "hit_rate"))
-        for name in names:
-            got = [r for k, r in rows.items() if k[:2] == inst and k[2] == name]
-            if not got:
-                continue
-            cells = [f"{m} {fmt(interval([r[m] for r in got if r[m] is not None]))}"
-                     for m in metrics]
-            bar = f" [{BALANCE_BAR[inst[1]]}]" if inst[1] in BALANCE_BAR else ""
-            print(f"{inst[0]} {list(inst[1])}{bar} {name} ({len(got)} runs): " + "; ".join(cells))
-
-
 def rows_of(paths: list[Path]) -> dict:
     rows: dict = {}
     for path in paths:

@@ -18,17 +18,12 @@ from pathlib import Path
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE.parent))
 
-from design_rows import current_default_heldout, fmt, load, paired  # noqa: E402
+from design_rows import BALANCE_BAR, current_default_heldout, fmt, load, paired  # noqa: E402
 
 from fkc_align.bench import interval  # noqa: E402
 
 VAR = HERE.parent / "variations"
 FRONT = HERE.parent / "front-explore"
-# 0.6 × the ideal balance of the tilted target (docs/feedback-benchmark.md)
-BALANCE_BAR = {(3, 8): 0.52, (2, 5): 0.59, (0, 6): 0.60, (0, 4, 7): 0.60, (1, 4, 9): 0.57,
-               (0, 8, 9): 0.51}
-
-
 def all_rows(with_380: bool = False) -> dict:
     rows = current_default_heldout()
     for name in ("fkc-explore-rare-unet-316-347", "fkc-explore-small-budget-316-347",

@@ -8,7 +8,6 @@ against the default run beside it, UCB's lead over each, and each one's means ag
     python docs/feedback-benchmark/late-anchors/summary.py
 """
 
-import importlib.util
 import sys
 from pathlib import Path
 
@@ -16,18 +15,8 @@ HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE.parent / "variations"))
 
-from design_rows import load, report  # noqa: E402
+from design_rows import load, means, report  # noqa: E402
 from summary import rival_gaps  # noqa: E402  (variations/summary.py)
-
-
-def means(rows: dict, names: list[str], seeds: str) -> None:
-    """front-explore/summary.py's table of means against the bars (a second ``summary``
-    module, so loaded by path)."""
-    spec = importlib.util.spec_from_file_location(
-        "front_explore_summary", HERE.parent / "front-explore" / "summary.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    module.means(rows, names, seeds)
 
 
 def main() -> None:
