@@ -1,0 +1,53 @@
+"""Paired differences of ``keep-floor`` and ``front-floor`` (``variant.py``) against the
+default, and of ``front-floor`` against ``fkc-explore-early`` (``front``), on the design seeds
+200-215: the default's rows are ``region-radius/rows-fkc-explore-design.jsonl``, ``front``'s
+``front-explore/rows-front-design.jsonl``, UCB's ``variations/rows-ucb-design.jsonl`` (one
+processor model); then, where they exist, the held-out rows of ``heldout.sh`` (fresh seeds
+412-443): each variant against the default run beside it, UCB's lead over each, and each
+one's means against the bars.
+
+    python docs/feedback-benchmark/keep-floor/summary.py
+"""
+
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).parent
+sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE.parent / "variations"))
+
+from design_rows import load, means, report  # noqa: E402
+from summary import rival_gaps  # noqa: E402  (variations/summary.py)
+
+VARIANTS = ["keep-floor", "front-floor"]
+HELD = "412-443"
+
+
+def main() -> None:
+    rows: dict = {}
+    for path in (HERE.parent / "region-radius" / "rows-fkc-explore-design.jsonl",
+                 HERE.parent / "front-explore" / "rows-front-design.jsonl",
+                 HERE.parent / "variations" / "rows-ucb-design.jsonl",
+                 *sorted(HERE.glob("rows-*-design.jsonl"))):
+        load(path, rows)
+    present = [v for v in VARIANTS if any(k[2] == v for k in rows)]
+    report(rows, "design seeds 200-215: variant - default", ["front", *present], pooled=True)
+    if "front-floor" in present:
+        as_base = {(k[0], k[1], "fkc-explore" if k[2] == "front" else k[2], k[3]): r
+                   for k, r in rows.items() if k[2] in ("front", "front-floor")}
+        report(as_base, "design seeds 200-215: front-floor - front", ["front-floor"],
+               pooled=True)
+    rival_gaps(rows, "design seeds 200-215: UCB's lead", ["fkc-explore", "front", *present])
+    held: dict = {}
+    for path in sorted(HERE.glob(f"rows-*-heldout-{HELD}.jsonl")):
+        load(path, held)
+    tried = [v for v in VARIANTS if any(k[2] == v for k in held)]
+    if tried:
+        report(held, f"held-out seeds {HELD}: variant - default", tried, pooled=True)
+        rival_gaps(held, f"held-out seeds {HELD}: UCB's and Thompson's lead",
+                   ["fkc-explore", *tried])
+        means(held, ["fkc-explore", *tried, "ucb", "thompson"], HELD)
+
+
+if __name__ == "__main__":
+    main()
