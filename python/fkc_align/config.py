@@ -33,7 +33,8 @@ from typing import Any
 BUILTIN_REGISTERED = ("fkc-explore", "greedy", "ucb", "thompson", "fkc-explore-uniform",
                       "fkc-explore-lam0", "fkc-explore-nokeep", "fkc-explore-sample",
                       "fkc-explore-nodecay", "fkc-explore-farthest", "fkc-explore-noclusters",
-                      "fkc-explore-regions", "fkc-explore-novariations", "fkc-explore-early")
+                      "fkc-explore-regions", "fkc-explore-novariations", "fkc-explore-nofloor",
+                      "fkc-explore-early")
 EPS_GREEDY = ("fkc-eps", "fkc")  # the plain ε-greedy rule; "fkc" is its earlier name
 PLANNED_HERE = (*EPS_GREEDY, "random")  # strategies outside the registry
 # the built-in names (a strategy registered later is accepted by RunConfig.resolve too)

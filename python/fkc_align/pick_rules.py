@@ -3,7 +3,8 @@
 - what counts as liked: :func:`liked_threshold`, :func:`median_liked`, :func:`liked_answers`,
   :func:`likely_liked`;
 - exploitation: :func:`draw_by_weight` (the weighted particle set, spread over its clusters by
-  weight) and :func:`keep_picks` (one pick near a liked answer, the least served first);
+  weight) and :func:`keep_picks` (one pick near a liked answer, the least served first, after
+  :func:`floor_picks`: one for each liked region no pick of the round reaches);
 - exploration: :func:`unexplored_picks` (a typical member of each region nobody has asked
   about yet, :func:`unvisited_regions`) and :func:`explore_picks` (nearest-distance novelty
   times ensemble uncertainty); the cold start: :func:`region_picks` (one typical member of
@@ -64,7 +65,7 @@ def liked_answers(features: torch.Tensor, answers: torch.Tensor,
 
 def keep_picks(features: torch.Tensor, anchors: torch.Tensor, chosen: list[int],
                m: int, score: torch.Tensor | None = None, near: int = 4,
-               order: str = "density") -> list[int]:
+               order: str = "density", floor: int = 0) -> list[int]:
     """``m`` picks that keep the liked answers ``anchors`` ``(l, F)`` served, one at a time.
 
     Each goes to the least served liked answer and takes, for it, the nearest row of
@@ -76,9 +77,61 @@ def keep_picks(features: torch.Tensor, anchors: torch.Tensor, chosen: list[int],
     liked answer farthest from every pick so far (a mode's share then follows its spread in
     feature space, not its count). Either way a liked mode the reward model has not learned
     yet still gets picks.
+
+    ``floor``: before that order, up to ``floor`` picks go to the liked regions no pick of the
+    round reaches (:func:`floor_picks`), so that a liked mode served in earlier rounds still
+    gets a pick in this one while a mode found late catches up.
     """
     if order not in ("density", "farthest"):
         raise ValueError(f"order: expected 'density' or 'farthest', got {order!r}")
+    if isinstance(floor, bool) or not isinstance(floor, int) or floor < 0:
+        raise ValueError(f"floor: expected a number of picks >= 0, got {floor!r}")
+    first = floor_picks(features, anchors, chosen, min(floor, m), score, near)
+    return first + _ordered_picks(features, anchors, chosen + first, m - len(first), score,
+                                  near, order)
+
+
+def floor_picks(features: torch.Tensor, anchors: torch.Tensor, chosen: list[int], m: int,
+                score: torch.Tensor | None = None, near: int = 4) -> list[int]:
+    """Up to ``m`` picks, one for each region of the liked answers ``anchors`` ``(l, F)`` that
+    no pick reaches: farthest first, the liked answer farthest from every row of ``chosen``
+    and of these picks gets the nearest row of ``features`` ``(n, F)`` (with ``score``: the best
+    scored of its ``near`` nearest) while it is farther than the kernel width (:func:`_bandwidth`)
+    from them; the liked answers within the width of it count as served."""
+    picks: list[int] = []
+    if m <= 0 or not len(anchors):
+        return picks
+    h = _bandwidth(anchors)
+    taken = torch.zeros(len(features), dtype=torch.bool, device=features.device)
+    taken[chosen] = True
+    gap = (torch.cdist(anchors, features[chosen]).min(1).values if chosen
+           else torch.full((len(anchors),), math.inf, device=features.device))
+    while len(picks) < m and bool((~taken).any()):
+        a = int(torch.argmax(gap))
+        if float(gap[a]) <= h:
+            break
+        i = _near_pick(features, anchors[a:a + 1], taken, score, near)
+        picks.append(i)
+        taken[i] = True
+        gap = torch.minimum(gap, torch.cdist(anchors, features[i:i + 1])[:, 0])
+        gap = torch.minimum(gap, torch.cdist(anchors, anchors[a:a + 1])[:, 0])
+    return picks
+
+
+def _near_pick(features: torch.Tensor, anchor: torch.Tensor, taken: torch.Tensor,
+               score: torch.Tensor | None, near: int) -> int:
+    """The row of ``features`` nearest ``anchor`` ``(1, F)`` not ``taken``; with ``score`` the
+    best scored of the ``near`` nearest."""
+    d = torch.cdist(features, anchor)[:, 0].masked_fill(taken, math.inf)
+    if score is None:
+        return int(torch.argmin(d))
+    close = torch.argsort(d, stable=True)[:min(near, int((~taken).sum()))]
+    return int(close[torch.argmax(score[close])])
+
+
+def _ordered_picks(features: torch.Tensor, anchors: torch.Tensor, chosen: list[int], m: int,
+                   score: torch.Tensor | None, near: int, order: str) -> list[int]:
+    """:func:`keep_picks`' picks in ``order``, after ``chosen``."""
     picks: list[int] = []
     if m <= 0 or not len(anchors):
         return picks
@@ -93,11 +146,7 @@ def keep_picks(features: torch.Tensor, anchors: torch.Tensor, chosen: list[int],
             a = int(torch.argmin(crowd - 1e-6 * gap.clamp(max=1e6)))
         else:
             a = int(torch.argmax(gap))
-        d = torch.cdist(features, anchors[a:a + 1])[:, 0].masked_fill(taken, math.inf)
-        i = int(torch.argmin(d))
-        if score is not None:
-            close = torch.argsort(d, stable=True)[:min(near, int((~taken).sum()))]
-            i = int(close[torch.argmax(score[close])])
+        i = _near_pick(features, anchors[a:a + 1], taken, score, near)
         picks.append(i)
         taken[i] = True
         gap = torch.minimum(gap, torch.cdist(anchors, features[i:i + 1])[:, 0])

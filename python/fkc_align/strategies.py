@@ -25,12 +25,13 @@ with the budget; ``lam`` from the budget spent and the ensemble's spread), its a
 ``fkc-explore-uniform`` (guided SDE without the corrector: no resampling, uniform weights),
 ``fkc-explore-lam0`` (no guidance), ``fkc-explore-nokeep``, ``fkc-explore-noclusters`` (novelty
 exploration only, the previous rule), ``fkc-explore-farthest`` (kept picks by farthest liked
-answer, the previous rule), ``fkc-explore-sample`` (a plain weighted draw) and
-``fkc-explore-nodecay`` and ``fkc-explore-novariations`` (kept picks without variations of
-the liked answers), the variant ``fkc-explore-early`` (the same exploration spent in
-rounds 1-3: more hits, less balance), ``greedy`` (top by predicted reward), ``ucb`` (bootstrap
-ensemble mean + β·std over guided ∪ pool) and ``thompson`` (one random ensemble member per
-pick). ``fkc-eps`` (Algorithm 1) and ``random`` are planned by :mod:`fkc_align.config` itself.
+answer, the previous rule), ``fkc-explore-sample`` (a plain weighted draw),
+``fkc-explore-nodecay``, ``fkc-explore-novariations`` (kept picks without variations of
+the liked answers) and ``fkc-explore-nofloor`` (kept picks by density alone), the variant
+``fkc-explore-early`` (the same exploration spent in rounds 1-3: more hits, less balance),
+``greedy`` (top by predicted reward), ``ucb`` (bootstrap ensemble mean + β·std over guided ∪
+pool) and ``thompson`` (one random ensemble member per pick). ``fkc-eps`` (Algorithm 1) and
+``random`` are planned by :mod:`fkc_align.config` itself.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ import torch
 from .pick_rules import (
     draw_by_weight,
     explore_picks,
+    floor_picks,
     keep_picks,
     liked_answers,
     liked_threshold,
@@ -257,7 +259,11 @@ class FKCExplore(BaseStrategy):
       predicted of its ``near`` nearest candidates (guided sample ∪ pool ∪ the round's
       ``variations`` of the strong liked answers, SDEdit at ``tau`` 0.3): every liked mode is
       asked about as often as the others, the first one found no more, and a variation of a
-      liked answer is a candidate of its own class where two liked classes overlap.
+      liked answer is a candidate of its own class where two liked classes overlap. Before
+      that order, ``ceil(keep_floor·kept)`` of them go farthest first to the regions of the
+      strong liked answers (a kernel width around each) that no pick of the round reaches
+      (:func:`~fkc_align.pick_rules.floor_picks`): a mode served in earlier rounds still gets
+      a pick while one found late catches up.
     - **The draw** (:func:`~fkc_align.pick_rules.draw_by_weight`): the remaining exploitation
       picks, by the exact FKC weights over the clusters of the guided particles predicted at
       least as good as the median liked answer, the best predicted of each drawn cluster. It
@@ -280,7 +286,7 @@ class FKCExplore(BaseStrategy):
     answers are in and while the bootstrap networks disagree on the base model's samples, where
     the tilt would follow noise. ``use_weights=False`` / ``guided=False`` / ``keep=False`` /
     ``order="farthest"`` / ``best=False`` / ``decay=False`` / ``clusters=0`` /
-    ``variations=None`` are the ablations.
+    ``variations=None`` / ``keep_floor=0`` are the ablations.
     """
 
     explores = True
@@ -289,7 +295,7 @@ class FKCExplore(BaseStrategy):
     def __init__(self, *, use_weights: bool = True, guided: bool = True,
                  adaptive_lam: bool = True, uncertainty: bool = True, keep: bool = True,
                  best: bool = True, decay: bool = True, eps_max: float = 0.25,
-                 explore_until: float = 1.0,
+                 explore_until: float = 1.0, keep_floor: float = 0.5,
                  keep_share: float = 1.0, order: str = "density", near: int = 4,
                  clusters: int = 10, cold_start: str = "uniform",
                  variations: Variations | None = Variations()) -> None:
@@ -311,8 +317,13 @@ class FKCExplore(BaseStrategy):
                 or not 0.0 < explore_until <= 1.0:
             raise ValueError(f"explore_until: expected a share of the budget in (0, 1], got "
                              f"{explore_until!r}")
+        if isinstance(keep_floor, bool) or not isinstance(keep_floor, (int, float)) \
+                or not 0.0 <= keep_floor <= 1.0:
+            raise ValueError(f"keep_floor: expected a share of the kept picks in [0, 1], got "
+                             f"{keep_floor!r}")
         self.eps_max = eps_max
         self.explore_until = float(explore_until)
+        self.keep_floor = float(keep_floor)
         self.keep_share = keep_share
         self.order = order
         self.near = near
@@ -354,7 +365,8 @@ class FKCExplore(BaseStrategy):
                                    n_exploit - n_keep, view.generator, score=score)
             chosen = guided[torch.tensor(local, dtype=torch.int64)].tolist()
         chosen += keep_picks(view.features, anchors, chosen, n_keep,
-                             view.mean if self.best else None, near=self.near, order=self.order)
+                             view.mean if self.best else None, near=self.near, order=self.order,
+                             floor=math.ceil(n_keep * self.keep_floor))
         std = view.std if self.uncertainty else None
         if self.clusters:
             chosen += unexplored_picks(view.features, view.in_pool, view.asked_features, chosen,
@@ -414,10 +426,13 @@ register_strategy("fkc-explore-farthest", FKCExplore(order="farthest"))
 register_strategy("fkc-explore-noclusters", FKCExplore(clusters=0))
 register_strategy("fkc-explore-regions", FKCExplore(cold_start="regions"))
 register_strategy("fkc-explore-novariations", FKCExplore(variations=None))
-# exploration spent early: more hits, less balance (docs/feedback-benchmark.md)
-register_strategy("fkc-explore-early", FKCExplore(eps_max=0.5, explore_until=0.55))
+register_strategy("fkc-explore-nofloor", FKCExplore(keep_floor=0.0))
+# exploration spent early: more hits, less balance (docs/feedback-benchmark.md); measured and
+# kept without the kept picks' floor, which added nothing to it on the design seeds
+register_strategy("fkc-explore-early", FKCExplore(eps_max=0.5, explore_until=0.55,
+                                                  keep_floor=0.0))
 
 __all__ = ["UCB", "BaseStrategy", "FKCExplore", "Greedy", "RoundView", "Strategy",
            "StrategyPicks", "Thompson", "Variations", "draw_by_weight", "explore_picks",
-           "get_strategy", "keep_picks", "liked_answers", "liked_threshold", "likely_liked",
-           "register_strategy", "registered", "unexplored_picks"]
+           "floor_picks", "get_strategy", "keep_picks", "liked_answers", "liked_threshold",
+           "likely_liked", "register_strategy", "registered", "unexplored_picks"]

@@ -13,6 +13,7 @@ from fkc_align.pick_rules import (
     _kmeans,
     draw_by_weight,
     explore_picks,
+    floor_picks,
     keep_picks,
     region_picks,
     unexplored_picks,
@@ -309,3 +310,32 @@ def test_the_draw_lays_particles_out_by_cluster_whatever_their_row_order(seed):
     w = torch.tensor([0.5, 0.25, 0.25])[mode] / 30
     got = draw_by_weight(f, torch.log(w), 8, torch.Generator().manual_seed(200 + seed))
     assert torch.bincount(mode[got], minlength=3).tolist() == [4, 2, 2]
+
+
+def test_the_floor_gives_a_mode_answered_often_a_kept_pick_every_round():
+    # mode A answered five times at one spot, mode C once: the density order gives C every
+    # kept pick of the round (A looks served), so a round shows no A. With a floor of one, A's
+    # region (no pick of the round within the kernel width) gets the first kept pick
+    f, mode = _modes([8, 8], [(0.0, 0.0), (0.0, 6.0)], spread=0.3, seed=1)
+    anchors = torch.cat([f[0:1].repeat(5, 1), f[8:9]])
+    assert mode[keep_picks(f, anchors, [], 3)].tolist() == [1, 1, 1]
+    first = keep_picks(f, anchors, [], 3, floor=1)
+    assert mode[first].tolist() == [0, 1, 1] and first[0] == 0
+    # the floor serves each unreached region once: two regions, two floor picks, whatever m
+    assert sorted(mode[floor_picks(f, anchors, [], 5)].tolist()) == [0, 1]
+    assert mode[keep_picks(f, anchors, [], 3, floor=3)].tolist()[:2] in ([0, 1], [1, 0])
+    # a region some pick of the round already reaches gets no floor pick
+    assert floor_picks(f, anchors, [0], 5) == [8]
+    assert floor_picks(f, anchors, [0, 8], 5) == []
+    assert floor_picks(f, anchors[:0], [], 2) == [] and floor_picks(f, anchors, [], 0) == []
+    # the answers around a served one count as served even when the pick shown for it (the
+    # best scored of its near rows, not row 0) lies beyond the kernel width
+    score = -torch.arange(16.0)
+    score[0] = -100.0
+    picked = floor_picks(f, anchors, [], 5, score)
+    assert len(picked) == 2 and 0 not in picked
+    assert len(keep_picks(f, anchors, [], 1, floor=2)) == 1
+    for bad in (-1, True, 0.5):
+        with pytest.raises(ValueError, match=f"floor: expected a number of picks >= 0, got "
+                                             f"{bad!r}"):
+            keep_picks(f, anchors, [], 2, floor=bad)

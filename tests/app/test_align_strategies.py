@@ -378,3 +378,29 @@ def test_rounds_of_random_after_the_cold_start_are_labelled_random(monkeypatch):
                                torch.zeros(3 * rnd, 2), torch.Generator().manual_seed(rnd),
                                backend="reference", device=torch.device("cpu"))
         assert out.picks == [label] * 3
+
+
+@pytest.mark.parametrize("keep_floor,modes", [(0.0, [1, 1, 1]), (0.3, [0, 1, 1]),
+                                              (0.5, [0, 1, 1]), (1.0, [0, 1, 1])])
+def test_the_kept_picks_floor_reaches_the_mode_answered_most(keep_floor, modes):
+    # mode A (rows 0-7) liked five times at row 0, mode C (rows 8-15) once at row 8, two
+    # misses far away; three kept picks. The density order alone sends all three to C; a floor
+    # of ceil(3·keep_floor) picks (0.3: one) gives A's region one first
+    gen = torch.Generator().manual_seed(1)
+    x = torch.cat([0.3 * torch.randn(8, 2, generator=gen),
+                   torch.tensor([0.0, 6.0]) + 0.3 * torch.randn(8, 2, generator=gen)])
+    asked = torch.cat([x[0:1].repeat(5, 1), x[8:9], torch.full((2, 2), 20.0)])
+    view = RoundView(round=3, n_show=3, n_exploit=3, n_explore=0, x=x, log_w=torch.zeros(16),
+                     in_pool=torch.zeros(16, dtype=torch.bool), features=x,
+                     members=torch.zeros(2, 16), asked_x=asked, asked_features=asked,
+                     asked_r=torch.tensor([1.0] * 6 + [-5.0, -5.0]), lam=1.0, spent=0.5,
+                     spread=0.0, generator=torch.Generator().manual_seed(0))
+    out = strategies.FKCExplore(decay=False, keep_floor=keep_floor).pick(view)
+    assert (out.index >= 8).long().tolist() == modes, out.index.tolist()
+
+
+@pytest.mark.parametrize("bad", [-0.1, 1.5, True, "0.5"])
+def test_the_kept_picks_floor_is_checked_by_name(bad):
+    with pytest.raises(ValueError, match=r"keep_floor: expected a share of the kept picks in "
+                                         r"\[0, 1\], got"):
+        strategies.FKCExplore(keep_floor=bad)
