@@ -224,13 +224,8 @@ APP_MUTANTS = [
            APP, "kept picks: the worst predicted of the near candidates"),
     Mutant(PICK_RULES, "crowd = crowd + _kernel(anchors, features[i:i + 1], h)[:, 0]",
            "crowd = crowd", APP, "kept picks: a pick does not add to its liked answer's density"),
-    Mutant(PICK_RULES, "    taken[chosen] = True\n    gap = (torch.cdist(anchors, features[chosen])"
-           ".min(1).values if chosen\n           else torch.full((len(anchors),), math.inf, "
-           "device=features.device))\n    h = _bandwidth(anchors)\n    crowd",
-           "    gap = (torch.cdist(anchors, features[chosen]).min(1).values if chosen\n"
-           "           else torch.full((len(anchors),), math.inf, device=features.device))\n"
-           "    h = _bandwidth(anchors)\n    crowd",
-           APP, "kept picks may repeat the draw's picks"),
+    Mutant(PICK_RULES, "    taken[chosen] = True\n",
+           "", APP, "kept picks may repeat the draw's picks"),
     Mutant(PICK_RULES, "        if float(gap[a]) <= h:\n            break\n",
            "        if float(gap[a]) <= math.inf:\n            break\n",
            APP, "kept picks' floor: never picks"),

@@ -102,10 +102,7 @@ def floor_picks(features: torch.Tensor, anchors: torch.Tensor, chosen: list[int]
     if m <= 0 or not len(anchors):
         return picks
     h = _bandwidth(anchors)
-    taken = torch.zeros(len(features), dtype=torch.bool, device=features.device)
-    taken[chosen] = True
-    gap = (torch.cdist(anchors, features[chosen]).min(1).values if chosen
-           else torch.full((len(anchors),), math.inf, device=features.device))
+    taken, gap = _round_so_far(features, anchors, chosen)
     while len(picks) < m and bool((~taken).any()):
         a = int(torch.argmax(gap))
         if float(gap[a]) <= h:
@@ -116,6 +113,18 @@ def floor_picks(features: torch.Tensor, anchors: torch.Tensor, chosen: list[int]
         gap = torch.minimum(gap, torch.cdist(anchors, features[i:i + 1])[:, 0])
         gap = torch.minimum(gap, torch.cdist(anchors, anchors[a:a + 1])[:, 0])
     return picks
+
+
+def _round_so_far(features: torch.Tensor, anchors: torch.Tensor,
+                  chosen: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(taken, gap)``: the rows of ``features`` ``(n, F)`` the round has picked (``chosen``),
+    ``(n,)`` bool, and each liked answer's distance to the nearest of them, ``(l,)`` (inf
+    before any pick)."""
+    taken = torch.zeros(len(features), dtype=torch.bool, device=features.device)
+    taken[chosen] = True
+    gap = (torch.cdist(anchors, features[chosen]).min(1).values if chosen
+           else torch.full((len(anchors),), math.inf, device=features.device))
+    return taken, gap
 
 
 def _near_pick(features: torch.Tensor, anchor: torch.Tensor, taken: torch.Tensor,
@@ -135,10 +144,7 @@ def _ordered_picks(features: torch.Tensor, anchors: torch.Tensor, chosen: list[i
     picks: list[int] = []
     if m <= 0 or not len(anchors):
         return picks
-    taken = torch.zeros(len(features), dtype=torch.bool, device=features.device)
-    taken[chosen] = True
-    gap = (torch.cdist(anchors, features[chosen]).min(1).values if chosen
-           else torch.full((len(anchors),), math.inf, device=features.device))
+    taken, gap = _round_so_far(features, anchors, chosen)
     h = _bandwidth(anchors)
     crowd = _kernel(anchors, torch.cat([anchors, features[chosen]]), h).sum(1)
     for _ in range(min(m, int((~taken).sum()))):
