@@ -2,10 +2,11 @@
 # `python SCRIPT ARG SCENARIO LIKED SEEDS` for every "scenario:liked" in $combos and each seed
 # range in $HALVES (both halves of the design seeds 200-215 unless set), two processes at a
 # time, and gathers the rows into OUT.
-# Every instance the kept-pick rules were measured on: six digits instances, the two rare-mode
-# layouts and the small budget (whose liked classes go unused).
-ALL_COMBOS="multimodal:3,8 multimodal:2,5 multimodal:0,6 multimodal-3:0,4,7 multimodal-3:1,4,9
-multimodal-3:0,8,9 rare-mode:3,8 rare-between:3,8 small-budget:3,8"
+# The six digits instances, and every instance the kept-pick rules were measured on: those,
+# the two rare-mode layouts and the small budget (whose liked classes go unused).
+DIGITS_COMBOS="multimodal:3,8 multimodal:2,5 multimodal:0,6 multimodal-3:0,4,7 multimodal-3:1,4,9
+multimodal-3:0,8,9"
+ALL_COMBOS="$DIGITS_COMBOS rare-mode:3,8 rare-between:3,8 small-budget:3,8"
 design_runs() {
   local script=$1 arg=$2 out=$3
   for c in $combos; do for half in ${HALVES:-200-207 208-215}; do echo "${c%%:*} ${c##*:} $half"; done

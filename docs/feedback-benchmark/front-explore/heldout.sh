@@ -7,8 +7,6 @@ set -e
 export FULL=1
 here=docs/feedback-benchmark/front-explore
 source docs/feedback-benchmark/design_runs.sh
-digits="multimodal:3,8 multimodal:2,5 multimodal:0,6 multimodal-3:0,4,7 multimodal-3:1,4,9
-multimodal-3:0,8,9"
 for name in ${VARIANTS:-fkc-explore front}; do
   HALVES="348-363 364-379" combos=$ALL_COMBOS \
     design_runs $here/variant.py $name $here/rows-$name-heldout-348-379.jsonl
@@ -16,6 +14,6 @@ for name in ${VARIANTS:-fkc-explore front}; do
     design_runs $here/variant.py $name $here/rows-$name-unet-heldout-348-363.jsonl
 done
 for name in ${RIVALS:-ucb thompson}; do
-  HALVES="348-363 364-379" combos=$digits \
+  HALVES="348-363 364-379" combos=$DIGITS_COMBOS \
     design_runs $here/variant.py $name $here/rows-$name-heldout-348-379.jsonl
 done

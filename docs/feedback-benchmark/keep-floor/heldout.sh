@@ -6,13 +6,11 @@ set -e
 export FULL=1
 here=docs/feedback-benchmark/keep-floor
 source docs/feedback-benchmark/design_runs.sh
-digits="multimodal:3,8 multimodal:2,5 multimodal:0,6 multimodal-3:0,4,7 multimodal-3:1,4,9
-multimodal-3:0,8,9"
 for name in fkc-explore ${CANDIDATE:-keep-floor}; do
   HALVES="412-427 428-443" combos=$ALL_COMBOS \
     design_runs $here/variant.py $name $here/rows-$name-heldout-412-443.jsonl
 done
 for name in ucb thompson; do
-  HALVES="412-427 428-443" combos=$digits \
+  HALVES="412-427 428-443" combos=$DIGITS_COMBOS \
     design_runs $here/variant.py $name $here/rows-$name-heldout-412-443.jsonl
 done

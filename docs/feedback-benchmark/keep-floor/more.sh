@@ -8,7 +8,5 @@ set -e
 export FULL=1
 here=docs/feedback-benchmark/keep-floor
 source docs/feedback-benchmark/design_runs.sh
-digits="multimodal:3,8 multimodal:2,5 multimodal:0,6 multimodal-3:0,4,7 multimodal-3:1,4,9
-multimodal-3:0,8,9"
-HALVES="316-331 332-347 348-363 364-379 380-395 396-411" combos=$digits \
+HALVES="316-331 332-347 348-363 364-379 380-395 396-411" combos=$DIGITS_COMBOS \
   design_runs $here/variant.py fkc-explore $here/rows-fkc-explore-more-316-411.jsonl

@@ -6,11 +6,9 @@ set -e
 export FULL=1
 here=docs/feedback-benchmark/late-anchors
 source docs/feedback-benchmark/design_runs.sh
-digits="multimodal:3,8 multimodal:2,5 multimodal:0,6 multimodal-3:0,4,7 multimodal-3:1,4,9
-multimodal-3:0,8,9"
 for name in fkc-explore front-iso; do
   HALVES="380-395 396-411" combos=$ALL_COMBOS \
     design_runs $here/variant.py $name $here/rows-$name-heldout-380-411.jsonl
 done
-HALVES="380-395 396-411" combos=$digits \
+HALVES="380-395 396-411" combos=$DIGITS_COMBOS \
   design_runs $here/variant.py ucb $here/rows-ucb-heldout-380-411.jsonl
