@@ -44,6 +44,18 @@ def design_defaults() -> dict:
     return load(BENCH / "cold-start" / "rows-design.jsonl", rows, FIRST)
 
 
+def design_base_rows() -> dict:
+    """The design-seed rows (200-215) the experiments since ``front-explore/`` compare against,
+    made on one processor model: the default's before the floor (``region-radius/``), ``front``'s
+    (``fkc-explore-early``, ``front-explore/``) and UCB's (``variations/``)."""
+    rows: dict = {}
+    for path in (BENCH / "region-radius" / "rows-fkc-explore-design.jsonl",
+                 BENCH / "front-explore" / "rows-front-design.jsonl",
+                 BENCH / "variations" / "rows-ucb-design.jsonl"):
+        load(path, rows)
+    return rows
+
+
 def current_default_heldout() -> dict:
     """The variations default's held-out rows, named ``fkc-explore`` (seeds 300-315: var3's
     rows; 316-347: the library default's), with UCB's and Thompson's on the same seeds, all

@@ -20,7 +20,7 @@ HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE.parent / "variations"))
 
-from design_rows import OTHER, fmt, load, means, report  # noqa: E402
+from design_rows import OTHER, design_base_rows, fmt, load, means, report  # noqa: E402
 from summary import off_manifold, rival_gaps  # noqa: E402  (variations/summary.py)
 
 VARIANTS = ["keep-floor", "front-floor"]
@@ -28,11 +28,8 @@ HELD = "412-443"
 
 
 def main() -> None:
-    rows: dict = {}
-    for path in (HERE.parent / "region-radius" / "rows-fkc-explore-design.jsonl",
-                 HERE.parent / "front-explore" / "rows-front-design.jsonl",
-                 HERE.parent / "variations" / "rows-ucb-design.jsonl",
-                 *sorted(HERE.glob("rows-*-design.jsonl"))):
+    rows = design_base_rows()
+    for path in sorted(HERE.glob("rows-*-design.jsonl")):
         load(path, rows)
     present = [v for v in VARIANTS if any(k[2] == v for k in rows)]
     report(rows, "design seeds 200-215: variant - default", ["front", *present], pooled=True)

@@ -15,16 +15,13 @@ HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE.parent / "variations"))
 
-from design_rows import load, means, report  # noqa: E402
+from design_rows import design_base_rows, load, means, report  # noqa: E402
 from summary import rival_gaps  # noqa: E402  (variations/summary.py)
 
 
 def main() -> None:
-    rows: dict = {}
-    for path in (HERE.parent / "region-radius" / "rows-fkc-explore-design.jsonl",
-                 HERE.parent / "front-explore" / "rows-front-design.jsonl",
-                 HERE.parent / "variations" / "rows-ucb-design.jsonl",
-                 *sorted(HERE.glob("rows-*-design.jsonl"))):
+    rows = design_base_rows()
+    for path in sorted(HERE.glob("rows-*-design.jsonl")):
         load(path, rows)
     report(rows, "design seeds 200-215: variant - default", ["front", "front-iso"], pooled=True)
     as_base = {(k[0], k[1], "fkc-explore" if k[2] == "front" else k[2], k[3]): r

@@ -14,17 +14,12 @@ HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE.parent / "variations"))
 
-from design_rows import load, report  # noqa: E402
+from design_rows import design_base_rows, load, report  # noqa: E402
 from summary import rival_gaps  # noqa: E402  (variations/summary.py)
 
 
 def main() -> None:
-    rows: dict = {}
-    for path in (HERE.parent / "region-radius" / "rows-fkc-explore-design.jsonl",
-                 HERE.parent / "front-explore" / "rows-front-design.jsonl",
-                 HERE.parent / "variations" / "rows-ucb-design.jsonl",
-                 HERE / "rows-guided-novel-design.jsonl"):
-        load(path, rows)
+    rows = load(HERE / "rows-guided-novel-design.jsonl", design_base_rows())
     report(rows, "design seeds 200-215: variant - default", ["front", "guided-novel"],
            pooled=True)
     rival_gaps(rows, "design seeds 200-215: UCB's lead", ["fkc-explore", "front",
