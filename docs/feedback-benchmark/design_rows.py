@@ -140,10 +140,10 @@ def variant_rows(argv: list[str], strategies: dict) -> None:
 
 
 def print_rows(name: str, liked: tuple[int, ...], seeds: str, strategy: str,
-               label: str | None = None, **extra) -> None:
+               label: str | None = None, options: dict | None = None, **extra) -> None:
     """Run ``strategy`` on scenario ``name`` for seeds ``A-B`` (one thread, as the bench's
     workers) and print one JSON row per run, named ``label`` and carrying ``liked`` and
-    ``extra``."""
+    ``extra``; ``options`` are more ``run_active`` arguments (e.g. ``explore_lam``)."""
     import torch
 
     from fkc_align import bench
@@ -152,7 +152,7 @@ def print_rows(name: str, liked: tuple[int, ...], seeds: str, strategy: str,
     sc = scenario(name, liked)
     a, b = (int(s) for s in seeds.split("-"))
     for seed in range(a, b + 1):
-        row = bench.run_one(sc, strategy, {"strategy": strategy}, seed)
+        row = bench.run_one(sc, strategy, {"strategy": strategy, **(options or {})}, seed)
         row["strategy"] = label or strategy
         print(json.dumps({**row, "liked": list(liked), **extra}), flush=True)
 
@@ -163,11 +163,11 @@ BALANCE_BAR = {(3, 8): 0.52, (2, 5): 0.59, (0, 6): 0.60, (0, 4, 7): 0.60, (1, 4,
                (0, 8, 9): 0.51}
 
 
-def means(rows: dict, names: list[str], seeds: str = "348-379") -> None:
+def means(rows: dict, names: list[str], seeds: str = "348-379", kind: str = "held-out") -> None:
     """Each strategy's mean ± 95% interval per instance: the digits' hit rate, coverage and
     balance (against the bars: coverage 0.75, balance ``BALANCE_BAR``), the rare modes' found
-    and the small budget's hit rate."""
-    print(f"== held-out seeds {seeds}: means (coverage bar 0.75; balance bar in brackets)")
+    and the small budget's hit rate; ``kind`` names the seeds in the title."""
+    print(f"== {kind} seeds {seeds}: means (coverage bar 0.75; balance bar in brackets)")
     for inst in sorted({k[:2] for k in rows}):
         metrics = (("hit_rate", "coverage", "balance") if inst[0].startswith("multimodal")
                    else ("found", "hit_rate"))
