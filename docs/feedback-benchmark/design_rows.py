@@ -9,6 +9,7 @@ the bench's own); bold where the interval excludes 0.
 
 import json
 import platform
+import sys
 from pathlib import Path
 
 from fkc_align.bench import interval
@@ -179,3 +180,33 @@ def means(rows: dict, names: list[str], seeds: str = "348-379", kind: str = "hel
                      for m in metrics]
             bar = f" [{BALANCE_BAR[inst[1]]}]" if inst[1] in BALANCE_BAR else ""
             print(f"{inst[0]} {list(inst[1])}{bar} {name} ({len(got)} runs): " + "; ".join(cells))
+
+
+def design_summary(folder: Path, held: str) -> None:
+    """An experiment folder's summary: its variants' rows (``rows-*-design.jsonl``) against the
+    library default's on the design seeds 200-215 (``keep-floor``'s rows, the default since
+    4457ec4) and UCB's (``variations/``; one processor model), UCB's lead over each and the
+    means against the bars; then, where the folder has them, its held-out rows
+    (``rows-*-heldout-HELD.jsonl``): each variant against the default run beside it, UCB's and
+    Thompson's lead over each, and the means."""
+    sys.path.insert(0, str(BENCH / "variations"))
+    from summary import rival_gaps  # variations/summary.py
+
+    rows = load(BENCH / "keep-floor" / "rows-keep-floor-design.jsonl", {},
+                rename={"keep-floor": "fkc-explore"})
+    load(BENCH / "variations" / "rows-ucb-design.jsonl", rows)
+    for path in sorted(folder.glob("rows-*-design.jsonl")):
+        load(path, rows)
+    variants = sorted({k[2] for k in rows} - {"fkc-explore", "ucb"})
+    report(rows, "design seeds 200-215: variant - default", variants, pooled=True)
+    rival_gaps(rows, "design seeds 200-215: UCB's lead", ["fkc-explore", *variants])
+    means(rows, ["fkc-explore", *variants, "ucb"], "200-215", kind="design")
+    rows = {}
+    for path in sorted(folder.glob(f"rows-*-heldout-{held}.jsonl")):
+        load(path, rows)
+    tried = sorted({k[2] for k in rows} - {"fkc-explore", "ucb", "thompson"})
+    if tried:
+        report(rows, f"held-out seeds {held}: variant - default", tried, pooled=True)
+        rival_gaps(rows, f"held-out seeds {held}: UCB's and Thompson's lead",
+                   ["fkc-explore", *tried])
+        means(rows, ["fkc-explore", *tried, "ucb", "thompson"], held)

@@ -1,0 +1,12 @@
+#!/bin/bash
+# regions-cut (variant.py) on design seeds 200-215, every instance, two processes at a time;
+# the default's rows are keep-floor/'s (the library default since 4457ec4), made on the same
+# processor model. Run from the repository root; then `python .../regions-cut/summary.py`.
+set -e
+export FULL=1
+here=docs/feedback-benchmark/regions-cut
+source docs/feedback-benchmark/design_runs.sh
+combos=${COMBOS:-$ALL_COMBOS}
+for name in ${VARIANTS:-regions rcut375 cut375}; do
+  design_runs $here/variant.py $name $here/rows-$name-design.jsonl
+done
