@@ -210,3 +210,8 @@ def design_summary(folder: Path, held: str) -> None:
         rival_gaps(rows, f"held-out seeds {held}: UCB's and Thompson's lead",
                    ["fkc-explore", *tried])
         means(rows, ["fkc-explore", *tried, "ucb", "thompson"], held)
+
+
+if __name__ == "__main__":
+    # python docs/feedback-benchmark/design_rows.py FOLDER [HELD-OUT SEEDS]: design_summary
+    design_summary(BENCH / sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else "444-475")

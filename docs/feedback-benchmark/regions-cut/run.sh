@@ -1,7 +1,8 @@
 #!/bin/bash
 # regions-cut (variant.py) on design seeds 200-215, every instance, two processes at a time;
 # the default's rows are keep-floor/'s (the library default since 4457ec4), made on the same
-# processor model. Run from the repository root; then `python .../regions-cut/summary.py`.
+# processor model. Run from the repository root; then
+# `python docs/feedback-benchmark/design_rows.py regions-cut`.
 set -e
 export FULL=1
 here=docs/feedback-benchmark/regions-cut
