@@ -140,6 +140,20 @@ def variant_rows(argv: list[str], strategies: dict) -> None:
                cpu=cpu_name())
 
 
+def patched_rows(argv: list[str], prefix: str, patch) -> None:
+    """An experiment's command line ``MODE SCENARIO LIKED SEEDS`` for a variant that changes
+    the library in place: when ``MODE`` is ``prefix`` followed by a number, call
+    ``patch(number)`` and print the default's rows named ``MODE``; else ``MODE`` is a built-in
+    strategy, run as it is. Each row names this machine's processor."""
+    mode, name, liked, seeds = argv
+    liked_t = tuple(int(c) for c in liked.split(","))
+    if mode.startswith(prefix):
+        patch(float(mode[len(prefix):]))
+        print_rows(name, liked_t, seeds, "fkc-explore", label=mode, cpu=cpu_name())
+    else:
+        print_rows(name, liked_t, seeds, mode, cpu=cpu_name())
+
+
 def print_rows(name: str, liked: tuple[int, ...], seeds: str, strategy: str,
                label: str | None = None, options: dict | None = None, **extra) -> None:
     """Run ``strategy`` on scenario ``name`` for seeds ``A-B`` (one thread, as the bench's

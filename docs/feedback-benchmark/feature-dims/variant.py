@@ -22,20 +22,14 @@ from fkc_align.tasks import digits_data
 
 sys.path.insert(0, str(Path(__file__).parent.parent))
 
-from design_rows import cpu_name, print_rows  # noqa: E402
+from design_rows import patched_rows  # noqa: E402
 
 
-def main(argv: list[str]) -> None:
-    mode, name, liked, seeds = argv
-    liked_t = tuple(int(c) for c in liked.split(","))
-    if mode.startswith("pca"):
-        n, pca = int(mode[len("pca"):]), digits_data._digits_pca
-        # digits_features reads the module's _digits_pca when called
-        digits_data._digits_pca = lambda n_components=n: pca(n_components)
-        print_rows(name, liked_t, seeds, "fkc-explore", label=mode, cpu=cpu_name())
-    else:
-        print_rows(name, liked_t, seeds, mode, cpu=cpu_name())
+def components(n: float) -> None:
+    """``digits_features`` reads the module's ``_digits_pca`` when called."""
+    pca = digits_data._digits_pca
+    digits_data._digits_pca = lambda n_components=int(n): pca(n_components)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    patched_rows(sys.argv[1:], "pca", components)

@@ -22,21 +22,15 @@ from fkc_align import pick_rules
 
 sys.path.insert(0, str(Path(__file__).parent.parent))
 
-from design_rows import cpu_name, print_rows  # noqa: E402
+from design_rows import patched_rows  # noqa: E402
 
 
-def main(argv: list[str]) -> None:
-    mode, name, liked, seeds = argv
-    liked_t = tuple(int(c) for c in liked.split(","))
-    if mode.startswith("h"):
-        factor, width = float(mode[1:]), pick_rules._bandwidth
-        # the kept picks and the floor read the module's _bandwidth when called
-        pick_rules._bandwidth = lambda anchors: (width(anchors) * factor / 2.0
-                                                 if len(anchors) >= 2 else width(anchors))
-        print_rows(name, liked_t, seeds, "fkc-explore", label=mode, cpu=cpu_name())
-    else:
-        print_rows(name, liked_t, seeds, mode, cpu=cpu_name())
+def widen(factor: float) -> None:
+    """The kept picks and the floor read the module's ``_bandwidth`` when called."""
+    width = pick_rules._bandwidth
+    pick_rules._bandwidth = lambda anchors: (width(anchors) * factor / 2.0
+                                             if len(anchors) >= 2 else width(anchors))
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    patched_rows(sys.argv[1:], "h", widen)
