@@ -16,7 +16,8 @@ instances are one argument away):
 Every strategy runs on the same seeds (paired); per run it records: hit rate (over the queries
 after the cold start), found and queries to the first hit (``budget + 1`` when never found),
 coverage and balance of the liked modes, distinct nearest training points among the hits, the
-share of hits off the data manifold (farther from every training point than ``manifold_radius``)
+share of hits off the data manifold (farther from every training image than the base model's
+own samples are 99% of the time, :mod:`fkc_align.manifold`; ``manifold_radius`` overrides it)
 and the returned reward model's quality: the hit rate of a fresh guided sample (an oracle
 evaluation outside the budget). The summary gives each mean with a 95% t-interval over seeds and
 the paired differences against greedy and random. ``fkc-align bench`` prints it and writes
@@ -81,9 +82,6 @@ def _build_task(name: str, params: tuple) -> _tasks.Task:
     return _tasks.TASKS[name](**kwargs)
 
 
-# a sample of the smoothed digits lies about 0.1·√64 = 0.8 from its training image; twice that
-# is off the data manifold
-DIGITS_MANIFOLD_RADIUS = 1.6
 # the UNet's base samples at 30 steps are off the manifold (see manifold.py) about as often as
 # held-out real digits; at 20 steps several times as often
 UNET_STEPS = 30
@@ -118,23 +116,23 @@ def scenarios(liked: tuple[int, ...] = (3, 8), layout: int = 0, target: int = 8,
         Scenario("multimodal", "digits-liked", {"liked": list(liked)},
                  budget=16 if quick else 64, k=8, **size,
                  description=f"digits, the user likes {sorted(liked)} equally (capped reward)",
-                 manifold_radius=DIGITS_MANIFOLD_RADIUS, run_options=train),
+                 run_options=train),
         Scenario("multimodal-3", "digits-liked", {"liked": list(liked3)},
                  budget=16 if quick else 64, k=8, **size,
                  description=f"digits, the user likes {sorted(liked3)} equally (capped reward)",
-                 manifold_radius=DIGITS_MANIFOLD_RADIUS, run_options=train),
+                 run_options=train),
         Scenario("rare-mode", "rare-mode", {"layout": layout},
                  budget=16 if quick else 48, k=8, **gmm_size,
                  description="a liked mode of 1.5% mass far from the common modes, behind a decoy",
-                 manifold_radius=None, run_options=train),
+                 run_options=train),
         Scenario("rare-between", "rare-mode", {"layout": layout, "between": True},
                  budget=16 if quick else 48, k=8, **gmm_size,
                  description="a liked mode of 1.5% mass between two common modes, and a decoy",
-                 manifold_radius=None, run_options=train),
+                 run_options=train),
         Scenario("small-budget", "digits", {"target": target, "confidence": confidence},
                  budget=16 if quick else 32, k=8, **size,
                  description=f"digits, a hit is a confident {target} (p >= {confidence})",
-                 manifold_radius=DIGITS_MANIFOLD_RADIUS, run_options=train),
+                 run_options=train),
     ] + ([] if quick else [unet])
 
 
@@ -161,17 +159,21 @@ def tilted_balance(task: _tasks.Task, lam: float, draws: int = 16, seed: int = 0
 
 def _data_points(scenario: Scenario, task: _tasks.Task) -> tuple[torch.Tensor | None,
                                                                  float | None]:
-    """The training points the base model was built from and the off-manifold radius:
-    digits-unet: the UNet's 1500 training images and the 99% quantile of held-out real digits'
-    nearest distances (:mod:`fkc_align.manifold`); other digits: every image and the scenario's
-    radius; else ``(None, None)``."""
-    if task.name == "digits-unet":
-        from .manifold import unet_reference
+    """The training points the base model was built from and the off-manifold radius
+    (:mod:`fkc_align.manifold`): digits-unet: the UNet's 1500 training images and the 99%
+    quantile of held-out real digits' nearest distances; the smoothed digits: every image and
+    the 99% quantile of the base model's own unguided samples' nearest distances at the
+    scenario's step count (``scenario.manifold_radius`` instead, when set); else
+    ``(None, None)``."""
+    from . import manifold
 
-        return unet_reference()
+    if task.name == "digits-unet":
+        return manifold.unet_reference()
     if task.name.startswith("digits"):
-        images, _ = _tasks.load_digits_data()
-        return images.reshape(len(images), -1), scenario.manifold_radius
+        train, radius = manifold.smoothed_digits_reference(
+            float(task.params["smoothing_std"]), scenario.n_steps)
+        return train, (radius if scenario.manifold_radius is None
+                       else scenario.manifold_radius)
     return None, None
 
 

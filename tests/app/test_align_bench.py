@@ -86,6 +86,49 @@ def test_tilted_balance_is_even_for_an_even_user_and_drops_for_a_favoured_class(
         bench.tilted_balance(favoured, 4.0), rel=1e-6)
 
 
+def test_smoothed_digits_are_off_the_manifold_as_often_as_the_base_models_own_samples():
+    from fkc_align import manifold
+    from fkc_align.loop import ActiveResult
+    from fkc_align.tasks import digits_liked
+
+    sc = bench.scenarios()[0]  # multimodal: the smoothed digits at the scenario's 20 steps
+    task = digits_liked((3, 8))
+    train, radius = manifold.smoothed_digits_reference(0.1, sc.n_steps)
+    assert train.shape == (1797, 64)
+    # a 20-step sample keeps noise: its own radius is well above the smoothing's 0.1·√64
+    assert 2.0 < radius < 3.5
+    assert manifold.smoothed_digits_reference(0.1, 50)[1] < 1.5  # 50 steps denoise further
+    # unguided samples of another seed: off about 1% of the time, against every one of them for
+    # the smoothing's radius alone (what the scenarios used before)
+    base = _base_samples(sc.n_steps, 256, seed=7)
+    assert manifold.off_manifold_share(base, train, radius) <= 0.03
+    assert manifold.off_manifold_share(base, train, 1.6) >= 0.95
+    res = ActiveResult(rounds=[], observed_x=base, observed_r=torch.zeros(256),
+                       observed_round=torch.ones(256, dtype=torch.int64),
+                       reward_model=torch.nn.Identity(), settings={}, summary={},
+                       observed_answer_index=torch.arange(256))
+    assert bench.run_metrics(sc, task, res, {})["off_manifold_share"] <= 0.05
+    # twice the noise a sample keeps is off; an explicit radius overrides the calibration
+    far = train[:8].reshape(8, 1, 8, 8) + radius * torch.ones(8, 1, 8, 8)
+    assert manifold.off_manifold_share(far, train, radius) == 1.0
+    assert bench._data_points(bench.Scenario(**{**sc.__dict__, "manifold_radius": 9.0}),
+                              task)[1] == 9.0
+    with pytest.raises(ValueError, match="quantile: expected a fraction"):
+        manifold.smoothed_digits_reference(0.1, 20, quantile=0.0)
+
+
+def _base_samples(n_steps: int, n: int, seed: int) -> torch.Tensor:
+    """``n`` unguided samples of the smoothed digits in ``n_steps`` steps (the default
+    backend, as the loop draws them)."""
+    from fkc_align.tasks.digits import _digits_base
+    from fkc_kernels import FKCSampler, LinearTilt
+
+    score_fn, schedule = _digits_base(0.1)
+    sampler = FKCSampler(score_fn, lambda x: (x.new_zeros(len(x)), torch.zeros_like(x)),
+                         schedule, LinearTilt(0.0), n_steps)
+    return sampler.sample(n, (1, 8, 8), generator=torch.Generator().manual_seed(seed)).x
+
+
 def test_off_manifold_measure_trusts_the_data_not_the_oracle():
     from fkc_align import manifold
     from fkc_align.tasks.unet_model import digits_split
