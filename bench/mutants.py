@@ -194,6 +194,7 @@ STRATEGIES = "python/fkc_align/strategies.py"
 PICKS = "python/fkc_align/picks.py"
 RESULTS = "python/fkc_align/results.py"
 BENCH = "python/fkc_align/bench.py"
+MANIFOLD = "python/fkc_align/manifold.py"
 LOOP = "python/fkc_align/loop.py"
 REWARD_MODELS = "python/fkc_align/reward_models.py"
 CONFIG = "python/fkc_align/config.py"
@@ -355,6 +356,12 @@ APP_MUTANTS = [
            APP, "paired differences reversed"),
     Mutant(BENCH, "w = torch.exp(lam * (z - z.max()))",
            "w = torch.exp(lam * (r - r.max()))", APP, "ideal balance: raw reward, not z"),
+    Mutant(BENCH, "return train, (radius if scenario.manifold_radius is None",
+           "return train, (1.6 if scenario.manifold_radius is None",
+           APP, "smoothed digits: the fixed radius again"),
+    Mutant(MANIFOLD, "near = torch.cdist(x.reshape(n, -1).float(), train).min(1).values.double()",
+           "near = torch.cdist(x.reshape(n, -1).float(), train).mean(1).double()",
+           APP, "smoothed digits' radius from the mean distance, not the nearest"),
     Mutant(LOOP, "records = [r for r in store.records() if r.round <= rnd]",
            "records = [r for r in store.records() if r.round == rnd]", APP,
            "the reward model trained on the last round's answers only"),
