@@ -36,31 +36,38 @@ def unet_reference(quantile: float = HELD_OUT_QUANTILE) -> tuple[torch.Tensor, f
     return x_train.reshape(len(x_train), -1).float(), float(torch.quantile(d_held, quantile))
 
 
+def smoothed_digits_samples(smoothing_std: float, n_steps: int, n: int, seed: int,
+                            backend: str = "reference") -> torch.Tensor:
+    """``(n, 1, 8, 8)`` unguided samples of the smoothed-digits base model
+    (:func:`fkc_align.tasks.digits`, ``smoothing_std``) drawn in ``n_steps`` steps, seeded."""
+    from fkc_kernels import FKCSampler, LinearTilt
+
+    from .tasks.digits import _digits_base
+
+    def no_reward(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:  # (r, grad r)
+        return x.new_zeros(len(x)), torch.zeros_like(x)
+
+    score_fn, schedule = _digits_base(smoothing_std)
+    sampler = FKCSampler(score_fn, no_reward, schedule, LinearTilt(0.0), n_steps,
+                         backend=backend)
+    return sampler.sample(n, (1, 8, 8), generator=torch.Generator().manual_seed(seed)).x
+
+
 @functools.lru_cache(maxsize=8)
 def smoothed_digits_reference(smoothing_std: float, n_steps: int, n: int = 512,
                               quantile: float = HELD_OUT_QUANTILE,
                               seed: int = 0) -> tuple[torch.Tensor, float]:
     """``(images (1797, 64) float32, radius)``: every digit image, flattened, and the
-    ``quantile`` of the nearest-image distances of ``n`` unguided samples of the smoothed-digits
-    base model (:func:`fkc_align.tasks.digits`, ``smoothing_std``) drawn in ``n_steps`` steps
-    (seeded; the reference backend, so the radius does not depend on the kernels built)."""
+    ``quantile`` of the nearest-image distances of ``n`` of the base model's unguided samples
+    (:func:`smoothed_digits_samples`; the reference backend, so the radius does not depend on
+    the kernels built)."""
     if not 0.0 < quantile < 1.0:
         raise ValueError(f"quantile: expected a fraction in (0, 1), got {quantile}")
-    from fkc_kernels import FKCSampler, LinearTilt
-
-    from .tasks.digits import _digits_base
     from .tasks.digits_data import load_digits_data
 
     images, _ = load_digits_data()
     train = images.reshape(len(images), -1).float()
-    score_fn, schedule = _digits_base(smoothing_std)
-    def no_reward(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:  # (r, grad r)
-        return x.new_zeros(len(x)), torch.zeros_like(x)
-
-    sampler = FKCSampler(score_fn, no_reward, schedule, LinearTilt(0.0), n_steps,
-                         backend="reference")
-    x = sampler.sample(n, tuple(images.shape[1:]),
-                       generator=torch.Generator().manual_seed(seed)).x
+    x = smoothed_digits_samples(smoothing_std, n_steps, n, seed)
     near = torch.cdist(x.reshape(n, -1).float(), train).min(1).values.double()
     return train, float(torch.quantile(near, quantile))
 

@@ -100,7 +100,7 @@ def test_smoothed_digits_are_off_the_manifold_as_often_as_the_base_models_own_sa
     assert manifold.smoothed_digits_reference(0.1, 50)[1] < 1.5  # 50 steps denoise further
     # unguided samples of another seed: off about 1% of the time, against every one of them for
     # the smoothing's radius alone (what the scenarios used before)
-    base = _base_samples(sc.n_steps, 256, seed=7)
+    base = manifold.smoothed_digits_samples(0.1, sc.n_steps, 256, seed=7, backend="auto")
     assert manifold.off_manifold_share(base, train, radius) <= 0.03
     assert manifold.off_manifold_share(base, train, 1.6) >= 0.95
     res = ActiveResult(rounds=[], observed_x=base, observed_r=torch.zeros(256),
@@ -115,18 +115,6 @@ def test_smoothed_digits_are_off_the_manifold_as_often_as_the_base_models_own_sa
                               task)[1] == 9.0
     with pytest.raises(ValueError, match="quantile: expected a fraction"):
         manifold.smoothed_digits_reference(0.1, 20, quantile=0.0)
-
-
-def _base_samples(n_steps: int, n: int, seed: int) -> torch.Tensor:
-    """``n`` unguided samples of the smoothed digits in ``n_steps`` steps (the default
-    backend, as the loop draws them)."""
-    from fkc_align.tasks.digits import _digits_base
-    from fkc_kernels import FKCSampler, LinearTilt
-
-    score_fn, schedule = _digits_base(0.1)
-    sampler = FKCSampler(score_fn, lambda x: (x.new_zeros(len(x)), torch.zeros_like(x)),
-                         schedule, LinearTilt(0.0), n_steps)
-    return sampler.sample(n, (1, 8, 8), generator=torch.Generator().manual_seed(seed)).x
 
 
 def test_off_manifold_measure_trusts_the_data_not_the_oracle():
