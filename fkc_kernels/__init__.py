@@ -23,6 +23,7 @@ from .ops import (
     systematic_resample,
 )
 from .reference.philox import philox_normal
+from .rewards import zero_reward
 from .sampler import FKCSampler, SampleResult
 from .schedules import (
     DiscreteVPSchedule,
@@ -79,4 +80,5 @@ __all__ = [
     "tau_to_timestep",
     "timestep_to_tau",
     "x0_from_score",
+    "zero_reward",
 ]

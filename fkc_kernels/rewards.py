@@ -15,6 +15,12 @@ RewardFn = Callable[[torch.Tensor], "torch.Tensor | tuple[torch.Tensor, torch.Te
 GRAD_MODES = ("autograd", "none")
 
 
+def zero_reward(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The reward of unguided sampling: ``(r (n,), grad_r (n, *S))``, both zero, on ``x``'s
+    device and in its dtype. With ``LinearTilt(0.0)`` a sampler then draws the base model."""
+    return x.new_zeros(x.shape[0]), torch.zeros_like(x)
+
+
 def check_batch_size(name: str, value) -> int | None:
     """``None`` or an int >= 1 (micro-batch sizes)."""
     if value is None:

@@ -14,6 +14,7 @@ from fkc_kernels import (
     fkc_step,
     score_from_eps,
     score_from_x0,
+    zero_reward,
 )
 
 VP = VPSchedule()
@@ -87,6 +88,19 @@ def test_untilted_sampler_recovers_gmm():
     right = out.x[out.x[:, 0] > 0, 0]
     assert abs(right.mean().item() - 2.0) < 0.05 and abs(right.std().item() - 0.3) < 0.05
     assert torch.allclose(out.w, torch.zeros_like(out.w))  # lambda = 0: no reweighting
+
+
+def test_zero_reward_is_zero_in_the_particles_dtype_and_draws_the_base_model():
+    x = torch.randn(5, 2, 3, dtype=torch.float64)
+    r, grad = zero_reward(x)
+    assert r.shape == (5,) and r.dtype == torch.float64 and not r.any()
+    assert grad.shape == x.shape and grad.dtype == torch.float64 and not grad.any()
+    # untilted, any reward leaves the particles alone: zero_reward draws what they draw
+    score = gaussian_vp_score(1.0, 0.5)
+    drawn = [FKCSampler(score, reward, VP, LinearTilt(0.0), n_steps=20, weights="smc")
+             .sample(64, 2, generator=torch.Generator().manual_seed(3)).x
+             for reward in (zero_reward, lambda x: x.sum(-1))]
+    assert torch.equal(drawn[0], drawn[1])
 
 
 def test_tilt_moves_mass_between_gmm_modes():

@@ -4,7 +4,13 @@ the potential-only mode, extra_dw with FKC's classifier-free-guidance weight."""
 import pytest
 import torch
 
-from fkc_kernels import FKCSampler, LinearTilt, VPSchedule, cfg_log_weight_increment
+from fkc_kernels import (
+    FKCSampler,
+    LinearTilt,
+    VPSchedule,
+    cfg_log_weight_increment,
+    zero_reward,
+)
 
 VP = VPSchedule()
 
@@ -169,9 +175,6 @@ def test_cfg_weight_corrects_classifier_free_guidance_to_the_product():
 
     def cfg_dw(x, s, c):
         return cfg_log_weight_increment(s_u(x, c.tau), s_c(x, c.tau), w_cfg, h=c.h, g=c.g)
-
-    def zero_reward(x):
-        return torch.zeros(x.shape[0]), torch.zeros_like(x)
 
     results = {}
     for name, extra in (("fkc", cfg_dw), ("plain", None)):

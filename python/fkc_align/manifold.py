@@ -40,15 +40,12 @@ def smoothed_digits_samples(smoothing_std: float, n_steps: int, n: int, seed: in
                             backend: str = "reference") -> torch.Tensor:
     """``(n, 1, 8, 8)`` unguided samples of the smoothed-digits base model
     (:func:`fkc_align.tasks.digits`, ``smoothing_std``) drawn in ``n_steps`` steps, seeded."""
-    from fkc_kernels import FKCSampler, LinearTilt
+    from fkc_kernels import FKCSampler, LinearTilt, zero_reward
 
     from .tasks.digits import _digits_base
 
-    def no_reward(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:  # (r, grad r)
-        return x.new_zeros(len(x)), torch.zeros_like(x)
-
     score_fn, schedule = _digits_base(smoothing_std)
-    sampler = FKCSampler(score_fn, no_reward, schedule, LinearTilt(0.0), n_steps,
+    sampler = FKCSampler(score_fn, zero_reward, schedule, LinearTilt(0.0), n_steps,
                          backend=backend)
     return sampler.sample(n, (1, 8, 8), generator=torch.Generator().manual_seed(seed)).x
 

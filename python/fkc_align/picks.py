@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import torch
 
-from fkc_kernels import FKCSampler, LinearTilt
+from fkc_kernels import FKCSampler, LinearTilt, zero_reward
 
 from .config import RoundPlan, RunConfig
 from .particles import Particles
@@ -49,10 +49,6 @@ class RoundPicks:
     score: torch.Tensor
 
 
-def _zero_reward(x: torch.Tensor):
-    return torch.zeros(x.shape[0], device=x.device), torch.zeros_like(x)
-
-
 def draw(particles: Particles, task: Task, cfg: RunConfig, model: torch.nn.Module | None,
          lam: float, n: int, gen: torch.Generator, *, backend: str, device: torch.device,
          on_step: Callable[[], None] | None = None, weights: str = "seed",
@@ -61,7 +57,7 @@ def draw(particles: Particles, task: Task, cfg: RunConfig, model: torch.nn.Modul
     ``model`` is None or ``lam`` is 0), with the sampler's ``weights`` and ``resample``
     settings. Returns ``(x (n_r, *S), w (n_r,))``."""
     guided = model is not None and lam > 0
-    reward_fn = model if guided else _zero_reward
+    reward_fn = model if guided else zero_reward
 
     def score_fn(x, tau):
         if on_step is not None:
@@ -259,7 +255,7 @@ def _variations(task: Task, cfg: RunConfig, spec, asked_x: torch.Tensor,
     if not len(strong):
         return None
     x0 = strong.repeat_interleave(spec.per_answer, 0)
-    sampler = FKCSampler(task.score_fn, _zero_reward, task.schedule, LinearTilt(0.0), cfg.n_steps,
+    sampler = FKCSampler(task.score_fn, zero_reward, task.schedule, LinearTilt(0.0), cfg.n_steps,
                          weights="seed", resample=None, reward_at="x", backend=kw["backend"],
                          dw_clip=None, w_clip=None)
     start = min(max(int(round(cfg.n_steps * (1.0 - spec.tau))), 0), cfg.n_steps - 1)

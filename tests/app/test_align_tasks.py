@@ -133,7 +133,7 @@ def test_digits_confident_hits_are_a_subset_of_labelled_hits():
 
 def test_rare_mode_weights_layout_and_decoy():
     from fkc_align.tasks import rare_mode
-    from fkc_kernels import FKCSampler, LinearTilt
+    from fkc_kernels import FKCSampler, LinearTilt, zero_reward
 
     task = rare_mode(dim=3, n_common=4, rare_weight=0.05, layout=1)
     other = rare_mode(dim=3, n_common=4, rare_weight=0.05, layout=2)
@@ -143,10 +143,7 @@ def test_rare_mode_weights_layout_and_decoy():
     assert task.is_hit(x[r.argmax()][None]).item() and float(r.max()) > 0.8
     assert not torch.allclose(task.oracle(x[:100]), other.oracle(x[:100]))  # another layout
     # unguided samples of the base model: about rare_weight of them in the liked mode
-    def zero(x):
-        return torch.zeros(x.shape[0]), torch.zeros_like(x)
-
-    sampler = FKCSampler(task.score_fn, zero, task.schedule, LinearTilt(0.0), 30)
+    sampler = FKCSampler(task.score_fn, zero_reward, task.schedule, LinearTilt(0.0), 30)
     base = sampler.sample(4000, task.shape, generator=torch.Generator().manual_seed(1)).x
     share = task.is_hit(base).float().mean().item()
     assert 0.035 < share < 0.065, share  # 0.05 ± 3.5 binomial standard deviations

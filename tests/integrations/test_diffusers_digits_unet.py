@@ -38,12 +38,9 @@ def test_the_weights_ship_with_the_package():
 def test_digits_unet_task_samples_digits_through_the_diffusers_path():
     task = TASKS["digits-unet"](3)
     assert task.name == "digits-unet" and task.identity == {"name": "digits-unet", "target": 3}
-    from fkc_kernels import FKCSampler, LinearTilt
+    from fkc_kernels import FKCSampler, LinearTilt, zero_reward
 
-    def no_reward(x):
-        return torch.zeros(x.shape[0]), torch.zeros_like(x)
-
-    sampler = FKCSampler(task.score_fn, no_reward, task.schedule, LinearTilt(0.0), 25,
+    sampler = FKCSampler(task.score_fn, zero_reward, task.schedule, LinearTilt(0.0), 25,
                          weights="smc")
     x = sampler.sample(200, task.shape, generator=torch.Generator().manual_seed(0)).x
     q = sample_quality(x)

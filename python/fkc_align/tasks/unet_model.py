@@ -155,16 +155,13 @@ def sample_fkc_path(unet, scheduler, n: int, n_steps: int = 50, seed: int = 0) -
     """Unguided samples through the path the ``digits-unet`` task takes: ``FKCSampler`` with
     :class:`fkc_kernels.diffusers.UNetScore` on the scheduler's discrete schedule (lambda = 0,
     Euler-Maruyama steps)."""
-    from fkc_kernels import FKCSampler, LinearTilt
+    from fkc_kernels import FKCSampler, LinearTilt, zero_reward
     from fkc_kernels.diffusers import UNetScore, schedule_from_scheduler
 
     schedule = schedule_from_scheduler(scheduler)
     score = UNetScore(unet, schedule, prediction_type=scheduler.config.prediction_type)
 
-    def no_reward(x):
-        return torch.zeros(x.shape[0]), torch.zeros_like(x)
-
-    sampler = FKCSampler(score, no_reward, schedule, LinearTilt(0.0), n_steps, weights="smc")
+    sampler = FKCSampler(score, zero_reward, schedule, LinearTilt(0.0), n_steps, weights="smc")
     return sampler.sample(n, (1, 8, 8), generator=torch.Generator().manual_seed(seed)).x
 
 
