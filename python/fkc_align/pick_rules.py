@@ -240,20 +240,34 @@ def unvisited_regions(features: torch.Tensor, allowed: torch.Tensor, asked: torc
     (``asked`` ``(a, F)``) or of a ``chosen`` row. Empty with fewer than two clusters or
     nothing asked or chosen.
     """
-    rows = torch.nonzero(allowed)[:, 0]
-    c = min(clusters, len(rows) // 4)
-    seen = torch.cat([asked, features[chosen]]) if chosen else asked
-    if c < 2 or not len(seen):
+    split = pool_regions(features, allowed, asked, chosen, clusters)
+    if split is None:
         return []
-    f = features[rows].float()
-    labels = _kmeans(f, c)
-    present, cent = _centroids(f, labels, c)
+    rows, _, labels, present, cent, seen = split
     near = torch.cdist(seen.float(), cent)
     visited = set(near.argmin(1).tolist())
     gap = near.min(0).values
     order = sorted((j for j in range(len(present)) if j not in visited),
                    key=lambda j: (-float(gap[j]), j))
     return [(rows[torch.nonzero(labels == present[j])[:, 0]], cent[j]) for j in order]
+
+
+def pool_regions(features: torch.Tensor, allowed: torch.Tensor, asked: torch.Tensor,
+                 chosen: list[int], clusters: int = 10):
+    """The split :func:`unvisited_regions` makes, for rules that count visits their own way:
+    ``(rows, f, labels, present, centroids, seen)``: the ``allowed`` rows' indices ``(m,)``,
+    their features ``(m, F)`` float32, k-means labels ``(m,)`` into ``clusters`` (at most a
+    quarter of ``m``), the non-empty labels and their centroids ``(len(present), F)``, and the
+    asked and ``chosen`` rows' features; None with fewer than two clusters or nothing seen."""
+    rows = torch.nonzero(allowed)[:, 0]
+    c = min(clusters, len(rows) // 4)
+    seen = torch.cat([asked, features[chosen]]) if chosen else asked
+    if c < 2 or not len(seen):
+        return None
+    f = features[rows].float()
+    labels = _kmeans(f, c)
+    present, cent = _centroids(f, labels, c)
+    return rows, f, labels, present, cent, seen
 
 
 def region_picks(features: torch.Tensor, m: int) -> list[int]:

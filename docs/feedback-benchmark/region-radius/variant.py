@@ -45,14 +45,10 @@ def radius_regions(quantile: float, size_power: float = 0.0):
     the default's farthest first)."""
 
     def unvisited(features, allowed, asked, chosen, clusters=10):
-        rows = torch.nonzero(allowed)[:, 0]
-        c = min(clusters, len(rows) // 4)
-        seen = torch.cat([asked, features[chosen]]) if chosen else asked
-        if c < 2 or not len(seen):
+        split = R.pool_regions(features, allowed, asked, chosen, clusters)
+        if split is None:
             return []
-        f = features[rows].float()
-        labels = R._kmeans(f, c)
-        present, cent = R._centroids(f, labels, c)
+        rows, f, labels, present, cent, seen = split
         radius = torch.stack([torch.cdist(f[labels == p], cent[j:j + 1])[:, 0]
                               .quantile(quantile) for j, p in enumerate(present)])
         near = torch.cdist(seen.float(), cent)
