@@ -155,7 +155,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
     # the options that need no scenario are checked before torch is imported
     seeds = [0, 1] if args.quick and args.seeds == "100-115" else parse_seeds(args.seeds)
     liked = parse_liked(args.liked)
-    liked3 = parse_liked(args.liked3)
+    liked3 = parse_liked(args.liked3, "--liked3", count=3)
+    if args.layout < 0:
+        raise ValueError(f"--layout: expected a seed >= 0, got {args.layout}")
     default = QUICK_STRATEGIES if args.quick else BENCH_STRATEGIES
     names = ([n.strip() for n in args.strategies.split(",") if n.strip()]
              if args.strategies is not None else list(default))

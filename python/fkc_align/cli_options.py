@@ -56,16 +56,23 @@ def flag_message(message: str) -> str:
     return message
 
 
-def parse_liked(text: str | None) -> tuple[int, ...]:
-    """``--liked`` (``"3,8"``) as digit classes; the default (3, 8) when not given."""
+def parse_liked(text: str | None, flag: str = "--liked",
+                count: int | None = None) -> tuple[int, ...]:
+    """``flag`` (``"3,8"``) as digit classes, exactly ``count`` of them when given; the
+    default (3, 8) when not given."""
     if text is None:
         return DEFAULT_LIKED
     try:
         liked = tuple(int(c) for c in text.split(",") if c.strip())
     except ValueError:
         liked = ()
+    example = ",".join(map(str, (0, 4, 7, 9)[:count])) if count else "3,8"
     if not liked or any(not 0 <= c <= 9 for c in liked):
-        raise ValueError(f"--liked: expected digits 0-9 like 3,8, got {text!r}")
+        raise ValueError(f"{flag}: expected digits 0-9 like {example}, got {text!r}")
+    if len(set(liked)) != len(liked):
+        raise ValueError(f"{flag}: expected distinct digits like {example}, got {text!r}")
+    if count is not None and len(liked) != count:
+        raise ValueError(f"{flag}: expected {count} digits like {example}, got {text!r}")
     return liked
 
 

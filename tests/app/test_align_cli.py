@@ -175,6 +175,10 @@ COLD_BOUND_S = 15.0  # generous for a loaded 2-core box; measured 0.2-0.4 s ther
     (["bench", "--seeds", "abc"], "--seeds: expected seeds >= 0 like 100-131 or 0,3,5, got "
                                   "'abc'"),
     (["bench", "--jobs", "0"], "--jobs: expected an int >= 1, got 0"),
+    (["bench", "--liked3", "1,2"], "--liked3: expected 3 digits like 0,4,7, got '1,2'"),
+    (["bench", "--liked3", "1,x,2"], "--liked3: expected digits 0-9 like 0,4,7, got '1,x,2'"),
+    (["bench", "--liked", "3,3"], "--liked: expected distinct digits like 3,8, got '3,3'"),
+    (["bench", "--layout", "-1"], "--layout: expected a seed >= 0, got -1"),
 ])
 def test_bad_options_are_answered_before_torch_is_imported(tmp_path, argv, message):
     t0 = time.perf_counter()
