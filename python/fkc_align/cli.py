@@ -167,10 +167,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.jobs < 1:
         raise ValueError(f"--jobs: expected an int >= 1, got {args.jobs}")
     check_backend_name(args.backend)
+    chosen = [c.strip() for c in args.scenarios.split(",") if c.strip()]
+    if not chosen:
+        raise ValueError(f"--scenarios: expected comma-separated scenario names, got "
+                         f"{args.scenarios!r}")
     print("fkc-align bench: loading torch and the scenarios...", flush=True)
     from . import bench
 
-    chosen = [c.strip() for c in args.scenarios.split(",") if c.strip()]
     all_scenarios = {sc.name: sc for sc in bench.scenarios(
         liked=liked, layout=args.layout, target=args.target, confidence=args.confidence,
         quick=args.quick, liked3=liked3)}
