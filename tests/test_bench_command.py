@@ -77,11 +77,11 @@ def test_table_names_the_machine_versions_and_backends(capsys):
 
 
 @pytest.mark.parametrize("args,message", [
-    (["--shape", "4096"], "argument --shape: expected NxD (particles x dims, e.g. 4096x3072) "
-                          "with positive integers, got '4096'"),
+    (["--shape", "4096"], "argument --shape: expected NxD, positive particles x dims (e.g. "
+                          "4096x3072), got '4096'"),
     (["--shape", "0x8"], "argument --shape: expected NxD"),
     (["--select", "64"], "argument --select: expected N:k"),
-    (["--reps", "-2"], "argument --reps: expected a positive integer"),
+    (["--reps", "-2"], "argument --reps: expected a positive integer, got '-2'"),
     (["--backend", "gpu"], "--backend: expected 'all' or one of ['reference', 'triton', 'cpu', "
                            "'cuda'], got 'gpu'"),
     (["--skip", "all"], "argument --skip: invalid choice: 'all'"),

@@ -37,16 +37,16 @@ def _positive_ints(text: str, sep: str, what: str, count: int) -> tuple[int, ...
     except ValueError:
         values = ()
     if len(values) != count or any(v <= 0 for v in values):
-        raise argparse.ArgumentTypeError(f"expected {what} with positive integers, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
     return values
 
 
 def _shape(text: str) -> tuple[int, int]:
-    return _positive_ints(text, "x", "NxD (particles x dims, e.g. 4096x3072)", 2)
+    return _positive_ints(text, "x", "NxD, positive particles x dims (e.g. 4096x3072)", 2)
 
 
 def _select_case(text: str) -> tuple[int, int]:
-    return _positive_ints(text, ":", "N:k (particles:picked, e.g. 65536:64)", 2)
+    return _positive_ints(text, ":", "N:k, positive particles:picked (e.g. 65536:64)", 2)
 
 
 def _count(text: str) -> int:
