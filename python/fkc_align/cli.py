@@ -158,6 +158,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
     liked3 = parse_liked(args.liked3, "--liked3", count=3)
     if args.layout < 0:
         raise ValueError(f"--layout: expected a seed >= 0, got {args.layout}")
+    if not 0.0 < args.confidence < 1.0:  # NaN fails too
+        raise ValueError(f"--confidence: expected a probability in (0, 1), got {args.confidence}")
+    if not 0 <= args.target <= 9:
+        raise ValueError(f"--target: expected a digit 0-9, got {args.target}")
     default = QUICK_STRATEGIES if args.quick else BENCH_STRATEGIES
     names = ([n.strip() for n in args.strategies.split(",") if n.strip()]
              if args.strategies is not None else list(default))

@@ -179,6 +179,8 @@ COLD_BOUND_S = 15.0  # generous for a loaded 2-core box; measured 0.2-0.4 s ther
     (["bench", "--liked3", "1,x,2"], "--liked3: expected digits 0-9 like 0,4,7, got '1,x,2'"),
     (["bench", "--liked", "3,3"], "--liked: expected distinct digits like 3,8, got '3,3'"),
     (["bench", "--layout", "-1"], "--layout: expected a seed >= 0, got -1"),
+    (["bench", "--confidence", "nan"], "--confidence: expected a probability in (0, 1), got nan"),
+    (["bench", "--target", "10"], "--target: expected a digit 0-9, got 10"),
     (["bench", "--scenarios", " , "], "--scenarios: expected comma-separated scenario names, "
                                       "got ' , '"),
 ])
