@@ -33,14 +33,13 @@ class Traced(S.FKCExplore):
         out = super().pick(view)
         n_exp = out.labels.count("explore")
         chosen = out.index[:len(out.index) - n_exp].tolist()
-        rows = torch.nonzero(view.in_pool)[:, 0]
-        f = view.features[rows].float()
-        c = min(self.clusters, len(rows) // 4)
-        labels = R._kmeans(f, c)
-        present, cent = R._centroids(f, labels, c)
+        split = R.pool_regions(view.features, view.in_pool, view.asked_features, chosen,
+                               self.clusters)
+        if split is None:
+            return out
+        rows, _, labels, present, cent, seen = split
         seen_x = torch.cat([view.asked_x, view.x[chosen]])
-        seen = torch.cat([view.asked_features, view.features[chosen]]).float()
-        near = torch.cdist(seen, cent)
+        near = torch.cdist(seen.float(), cent)
         owner = near.argmin(1)
         gap = near.min(0).values
         d_pool, d_seen = digits(view.x[rows]), digits(seen_x)

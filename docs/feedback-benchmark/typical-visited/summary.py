@@ -49,8 +49,7 @@ def main() -> None:
     iv = {m: interval(d) for m, d in pool.items()}
     for m in pool:
         print(f"pooled digits {m} ({len(pool[m])} runs): {fmt(iv[m])}")
-    found = {n: sum(diffs_found for diffs_found in paired(rows, (n, ()), "typ1-gs", "fkc-explore",
-                                                          ("found",))[1]["found"])
+    found = {n: sum(paired(rows, (n, ()), "typ1-gs", "fkc-explore", ("found",))[1]["found"])
              for n in ("rare-mode", "rare-between")}
     small = interval(paired(rows, ("small-budget", ()), "typ1-gs", "fkc-explore",
                             ("hit_rate",))[1]["hit_rate"])
