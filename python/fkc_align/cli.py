@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from .cli_options import (
     BACKENDS,
     DEFAULT_LIKED,
+    DEFAULT_LIKED3,
     DEFAULT_TARGET,
     DIGIT_TASKS,
     FEEDBACK_FILE,
@@ -141,7 +142,7 @@ def add_bench_parser(sub) -> None:
                        f"random and fkc-explore; default: {','.join(BENCH_STRATEGIES)}; "
                        f"with --quick: {','.join(QUICK_STRATEGIES)})")
     bench.add_argument("--liked", default="3,8", help="multimodal: the liked digit classes")
-    bench.add_argument("--liked3", default="0,4,7",
+    bench.add_argument("--liked3", default=",".join(map(str, DEFAULT_LIKED3)),
                        help="multimodal-3: the three liked digit classes")
     bench.add_argument("--layout", type=int, default=0, help="rare-mode: the mode layout seed")
     bench.add_argument("--target", type=int, default=8, help="small-budget: the rare digit")
@@ -155,7 +156,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     # the options that need no scenario are checked before torch is imported
     seeds = [0, 1] if args.quick and args.seeds == "100-115" else parse_seeds(args.seeds)
     liked = parse_liked(args.liked)
-    liked3 = parse_liked(args.liked3, "--liked3", count=3)
+    liked3 = parse_liked(args.liked3, "--liked3", count=3, default=DEFAULT_LIKED3)
     if args.layout < 0:
         raise ValueError(f"--layout: expected a seed >= 0, got {args.layout}")
     if not 0.0 < args.confidence < 1.0:  # NaN fails too
