@@ -226,6 +226,22 @@ def design_summary(folder: Path, held: str) -> None:
         means(rows, ["fkc-explore", *tried, "ucb", "thompson"], held)
 
 
+def variants_summary(folder: Path, variants: list[str]) -> None:
+    """Print ``variants``' rows (``folder/rows-VARIANT-design.jsonl``) against the library
+    default's on the design seeds 200-215 (``keep-floor``'s rows and, for 3s 6s 9s,
+    ``typical-visited``'s; one processor model), on the instances the variants ran: the paired
+    differences, pooled over the digits instances, then the means."""
+    rows = load(BENCH / "keep-floor" / "rows-keep-floor-design.jsonl", {},
+                rename={"keep-floor": "fkc-explore"})
+    load(BENCH / "typical-visited" / "rows-fkc-explore-design-3-6-9.jsonl", rows)
+    for v in variants:
+        load(folder / f"rows-{v}-design.jsonl", rows)
+    tried = {k[:2] for k in rows if k[2] in variants}
+    rows = {k: r for k, r in rows.items() if k[:2] in tried}
+    report(rows, "design seeds 200-215: variant - default", variants, pooled=True)
+    means(rows, ["fkc-explore", *variants], "200-215", kind="design")
+
+
 if __name__ == "__main__":
     # python docs/feedback-benchmark/design_rows.py FOLDER [HELD-OUT SEEDS]: design_summary
     design_summary(BENCH / sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else "444-475")

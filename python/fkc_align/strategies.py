@@ -349,6 +349,17 @@ class FKCExplore(BaseStrategy):
         return min(int(round(view.n_show * eps)), view.n_show)
 
     def pick(self, view: RoundView) -> StrategyPicks:
+        chosen, n_exploit = self.exploit(view)
+        chosen = self.explore(view, chosen)
+        idx = torch.tensor(chosen, dtype=torch.int64, device=view.x.device)
+        labels = ["top"] * n_exploit + ["explore"] * (len(chosen) - n_exploit)
+        return StrategyPicks(idx, labels, view.mean[idx].float())
+
+    def exploit(self, view: RoundView) -> tuple[list[int], int]:
+        """The round's exploitation picks, the tilted draw's then the kept picks, as row
+        indices into ``view.x``, and how many the round has (``n_show`` less
+        :meth:`n_explore`); fewer rows when the candidates run out. A subclass that changes
+        only the exploration overrides :meth:`explore` and keeps this."""
         # the draw is the tilted target's: the guided sample's rows only
         guided = torch.nonzero(~view.in_pool & ~view.variation_rows)[:, 0]
         n_explore = self.n_explore(view)
@@ -367,15 +378,21 @@ class FKCExplore(BaseStrategy):
         chosen += keep_picks(view.features, anchors, chosen, n_keep,
                              view.mean if self.best else None, near=self.near, order=self.order,
                              floor=math.ceil(n_keep * self.keep_floor))
+        return chosen, n_exploit
+
+    def explore(self, view: RoundView, chosen: list[int]) -> list[int]:
+        """``chosen`` (the round's picks so far) followed by the exploration picks that fill
+        the round to ``n_show``, from the pool: the unvisited regions' typical members, then
+        novelty times the ensemble's disagreement. A subclass that changes only the
+        exploitation overrides :meth:`exploit` and keeps this."""
+        chosen = list(chosen)
         std = view.std if self.uncertainty else None
         if self.clusters:
             chosen += unexplored_picks(view.features, view.in_pool, view.asked_features, chosen,
                                        view.n_show - len(chosen), self.clusters)
         chosen += explore_picks(view.features, view.in_pool, view.asked_features, chosen,
                                 view.n_show - len(chosen), std)
-        idx = torch.tensor(chosen, dtype=torch.int64, device=view.x.device)
-        labels = ["top"] * n_exploit + ["explore"] * (len(chosen) - n_exploit)
-        return StrategyPicks(idx, labels, view.mean[idx].float())
+        return chosen
 
 
 _REGISTRY: dict[str, Strategy] = {}

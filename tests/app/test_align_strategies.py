@@ -59,29 +59,54 @@ def test_ensemble_picks_use_every_member():
     torch.testing.assert_close(ucb.score, (members.mean(0) + members.std(0))[[0, 4]])
 
 
-def test_fkc_explore_exploits_by_weight_and_explores_the_pool():
-    # 12 guided particles in two modes (weights 3/4 and 1/4) and 4 pool particles; 4 exploit
-    # picks are 3 + 1 by weight (not the 4 highest predictions, which all sit in mode 1), the
-    # explore pick is the pool particle farthest from what was asked
+def _two_mode_view(seed: int = 0) -> RoundView:
+    """12 guided particles in two modes (weights 3/4 at x = 0 and 1/4 at x = 5, predictions
+    favouring x = 5), 4 pool particles, (9, 9) asked; 4 exploitation picks and 1 exploration."""
     gx = torch.cat([torch.tensor([[0.0, 0.0]]) + 0.01 * torch.arange(6.0)[:, None],
                     torch.tensor([[5.0, 5.0]]) + 0.01 * torch.arange(6.0)[:, None]])
     px = torch.tensor([[1.0, 1.0], [9.0, 9.0], [-3.0, 0.0], [5.0, 4.0]])
     x = torch.cat([gx, px])
-    in_pool = torch.arange(16) >= 12
     log_w = torch.cat([torch.full((6,), math.log(0.75 / 6)), torch.full((6,), math.log(0.25 / 6)),
                        torch.full((4,), -math.inf)])
-    members = torch.stack([x[:, 0], x[:, 0]])  # predictions favour mode 1 (x = 5)
-    view = RoundView(round=2, n_show=5, n_exploit=4, n_explore=1, x=x, log_w=log_w,
-                     in_pool=in_pool, features=x, members=members,
+    return RoundView(round=2, n_show=5, n_exploit=4, n_explore=1, x=x, log_w=log_w,
+                     in_pool=torch.arange(16) >= 12, features=x,
+                     members=torch.stack([x[:, 0], x[:, 0]]),
                      asked_x=torch.tensor([[9.0, 9.0]]), asked_features=torch.tensor([[9.0, 9.0]]),
                      asked_r=torch.zeros(1), lam=1.0, spent=0.5, spread=0.0,
-                     generator=torch.Generator().manual_seed(0))
-    out = strategies.FKCExplore(decay=False).pick(view)
+                     generator=torch.Generator().manual_seed(seed))
+
+
+def test_fkc_explore_exploits_by_weight_and_explores_the_pool():
+    # 4 exploit picks are 3 + 1 by weight (not the 4 highest predictions, which all sit in
+    # mode 1), the explore pick is the pool particle farthest from what was asked
+    out = strategies.FKCExplore(decay=False).pick(_two_mode_view())
     idx = out.index.tolist()
     assert out.labels == ["top"] * 4 + ["explore"]
     assert sum(i < 6 for i in idx[:4]) == 3 and sum(6 <= i < 12 for i in idx[:4]) == 1
     # (-3, 0) is 3 from the exploit picks near (0, 0); (9, 9) itself was asked
     assert idx[4] == 14
+
+
+def test_a_subclass_replaces_one_half_of_the_default():
+    # overriding explore keeps the default's exploitation picks (the same rows from the same
+    # generator state) and shows the subclass's exploration row, labelled "explore"; overriding
+    # exploit keeps the default's exploration after the subclass's rows
+    class LastPoolRow(strategies.FKCExplore):
+        def explore(self, view, chosen):
+            return chosen + [len(view.x) - 1]
+
+    class FirstRows(strategies.FKCExplore):
+        def exploit(self, view):
+            return [0, 1, 2, 3], 4
+
+    default = strategies.FKCExplore(decay=False).pick(_two_mode_view()).index.tolist()
+    mine = LastPoolRow(decay=False).pick(_two_mode_view())
+    assert mine.index.tolist() == default[:4] + [15]
+    assert mine.labels == ["top"] * 4 + ["explore"]
+    first = FirstRows(decay=False).pick(_two_mode_view())
+    # with no pick near (5, 5), the pool's (5, 4) is now the farthest from everything seen
+    assert first.index.tolist() == [0, 1, 2, 3, 15]
+    assert first.labels == ["top"] * 4 + ["explore"]
 
 
 def test_adaptive_lam_grows_with_the_budget_and_shrinks_with_the_spread():

@@ -23,7 +23,6 @@ The far variations are never candidates of the kept picks or the tilted draw.
     python docs/feedback-benchmark/far-variations/variant.py MODE SCENARIO LIKED SEEDS
 """
 
-import math
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -32,14 +31,7 @@ import torch
 
 from fkc_align import picks as P
 from fkc_align import strategies as S
-from fkc_align.pick_rules import (
-    draw_by_weight,
-    explore_picks,
-    keep_picks,
-    liked_answers,
-    likely_liked,
-    unexplored_picks,
-)
+from fkc_align.pick_rules import explore_picks, unexplored_picks
 
 sys.path.insert(0, str(Path(__file__).parent.parent))
 
@@ -70,19 +62,20 @@ class FarExplore(S.FKCExplore):
         super().__init__()
         self.first_only = first_only
 
-    def pick(self, view: S.RoundView) -> S.StrategyPicks:
+    def exploit(self, view: S.RoundView) -> tuple[list[int], int]:
+        """The default's, blind to the far variations (the view's last ``FAR["n"]`` rows)."""
+        keep = len(view.x) - FAR["n"]
+        return super().exploit(replace(
+            view, x=view.x[:keep], log_w=view.log_w[:keep], in_pool=view.in_pool[:keep],
+            features=view.features[:keep], members=view.members[:, :keep],
+            in_variations=view.variation_rows[:keep]))
+
+    def explore(self, view: S.RoundView, chosen: list[int]) -> list[int]:
         n_far = FAR["n"]
-        keep = len(view.x) - n_far
-        sub = replace(view, x=view.x[:keep], log_w=view.log_w[:keep],
-                      in_pool=view.in_pool[:keep], features=view.features[:keep],
-                      members=view.members[:, :keep],
-                      in_variations=view.variation_rows[:keep])
-        chosen, n_exploit = self.exploit(sub)
-        n_explore = view.n_show - n_exploit
         far = torch.zeros(len(view.x), dtype=torch.bool, device=view.x.device)
-        far[keep:] = True
-        std = view.std
-        if self.first_only and n_far and n_explore:
+        far[len(view.x) - n_far:] = True
+        chosen, std = list(chosen), view.std
+        if self.first_only and n_far and self.n_explore(view):
             chosen += explore_picks(view.features, far, view.asked_features, chosen, 1, std)
         chosen += unexplored_picks(view.features, view.in_pool, view.asked_features, chosen,
                                    view.n_show - len(chosen), self.clusters)
@@ -91,25 +84,7 @@ class FarExplore(S.FKCExplore):
                                     view.n_show - len(chosen), std)
         chosen += explore_picks(view.features, view.in_pool, view.asked_features, chosen,
                                 view.n_show - len(chosen), std)
-        idx = torch.tensor(chosen, dtype=torch.int64, device=view.x.device)
-        labels = ["top"] * n_exploit + ["explore"] * (len(chosen) - n_exploit)
-        return S.StrategyPicks(idx, labels, view.mean[idx].float())
-
-    def exploit(self, view: S.RoundView) -> tuple[list[int], int]:
-        """The default's exploitation picks (the tilted draw, then the kept picks)."""
-        guided = torch.nonzero(~view.in_pool & ~view.variation_rows)[:, 0]
-        n_exploit = view.n_show - self.n_explore(view)
-        anchors = liked_answers(view.asked_features, view.asked_r, strong=True)
-        n_keep = min(len(anchors), int(n_exploit * self.keep_share))
-        chosen: list[int] = []
-        if n_exploit - n_keep:
-            guided = likely_liked(guided, view.mean, view.asked_r, n_exploit - n_keep)
-            local = draw_by_weight(view.features[guided], view.log_w[guided],
-                                   n_exploit - n_keep, view.generator, score=view.mean[guided])
-            chosen = guided[torch.tensor(local, dtype=torch.int64)].tolist()
-        chosen += keep_picks(view.features, anchors, chosen, n_keep, view.mean, near=self.near,
-                             order=self.order, floor=math.ceil(n_keep * self.keep_floor))
-        return chosen, n_exploit
+        return chosen
 
 
 MODES = {"far-none": (None, False), "far5-all": (0.5, False), "far6-all": (0.6, False),
