@@ -29,6 +29,14 @@ CASES = {
         "assert r.rounds[-1]['queries_used'] == 64, r.rounds[-1]\n"
         "assert r.settings['strategy'] == 'most-uncertain', r.settings\n",
     ),
+    "a variant of the default": (
+        "",
+        [],
+        "from fkc_align import run_active, tasks\n"
+        "r = run_active(tasks.gmm(), budget=16, k=4, strategy='novelty-only', progress=False)\n"
+        "assert r.settings['strategy'] == 'novelty-only', r.settings\n"
+        "assert r.rounds[-1]['queries_used'] == 16, r.rounds[-1]\n",
+    ),
     "the run lock and an answering page": (
         "from fkc_align import RunConfig, tasks\n"
         "task = tasks.gmm()\nrun_dir = 'run'\nreward = 0.0\n"
