@@ -242,6 +242,55 @@ def variants_summary(folder: Path, variants: list[str]) -> None:
     means(rows, ["fkc-explore", *variants], "200-215", kind="design")
 
 
+def rule_verdict(folder: Path, variant: str, seeds: str) -> None:
+    """A held-out run's verdict under the experiments' five-part adoption rule (their
+    ``rule.md``): ``variant`` − ``fkc-explore`` on ``folder/rows-{both}-heldout-SEEDS.jsonl``,
+    per instance and pooled over the digits instances, the bars each meets (coverage 0.75,
+    balance ``BALANCE_BAR`` and 0.57 for 3s 6s 9s), then each condition."""
+    bars = {**BALANCE_BAR, (3, 6, 9): 0.57}
+    rows: dict = {}
+    for v in ("fkc-explore", variant):
+        load(folder / f"rows-{v}-heldout-{seeds}.jsonl", rows)
+
+    def mean(inst, strategy, metric):
+        vals = [r[metric] for k, r in rows.items() if k[:3] == (*inst, strategy)]
+        return sum(vals) / len(vals)
+
+    pool, ok3 = {m: [] for m in ("hit_rate", "coverage", "balance")}, True
+    for inst in sorted({(k[0], k[1]) for k in rows}):
+        digits = inst[0].startswith("multimodal")
+        metrics = ("hit_rate", "coverage", "balance") if digits else ("hit_rate", "found")
+        used, diffs = paired(rows, inst, variant, "fkc-explore", metrics)
+        line = f"{inst[0]} {list(inst[1])} ({len(used)} seeds): " + "; ".join(
+            f"{m} {fmt(interval(d))}" for m, d in diffs.items())
+        if digits:
+            for m in pool:
+                pool[m] += diffs[m]
+            for m, bar in (("coverage", 0.75), ("balance", bars[inst[1]])):
+                d, v = mean(inst, "fkc-explore", m), mean(inst, variant, m)
+                line += f" | {m} {d:.2f} -> {v:.2f} (bar {bar})"
+                ok3 = ok3 and not d >= bar > v
+        else:
+            line += (f" | found {mean(inst, 'fkc-explore', 'found'):.3f} -> "
+                     f"{mean(inst, variant, 'found'):.3f}")
+        print(line)
+    iv = {m: interval(d) for m, d in pool.items()}
+    for m in pool:
+        print(f"pooled digits {m} ({len(pool[m])} runs): {fmt(iv[m])}")
+    found = {n: sum(paired(rows, (n, ()), variant, "fkc-explore", ("found",))[1]["found"])
+             for n in ("rare-mode", "rare-between")}
+    small = interval(paired(rows, ("small-budget", ()), variant, "fkc-explore",
+                            ("hit_rate",))[1]["hit_rate"])
+    print("1 pooled coverage up, interval above 0:",
+          iv["coverage"]["mean"] - iv["coverage"]["ci95"] > 0)
+    print("2 hit rate down <= 0.01, balance down <= 0.02:",
+          iv["hit_rate"]["mean"] >= -0.01 and iv["balance"]["mean"] >= -0.02)
+    print("3 no instance falls under a bar the default meets:", ok3)
+    print("4 each rare mode found in at most two runs fewer:",
+          all(v >= -2 for v in found.values()), found)
+    print("5 small budget hit rate down <= 0.03:", small["mean"] >= -0.03, fmt(small))
+
+
 if __name__ == "__main__":
     # python docs/feedback-benchmark/design_rows.py FOLDER [HELD-OUT SEEDS]: design_summary
     design_summary(BENCH / sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else "444-475")
