@@ -5,8 +5,9 @@ share under the floor"). One JSON row per run.
 Once the strong liked answers outnumber the exploitation picks, every exploitation pick is a
 kept pick, and the draw from the tilted target makes none ("A kept pick for every liked
 region"): a liked class no answer anchors can then be shown only by the exploration. With
-``keep_share`` below 1 the draw makes at least the rest in every round. Measured once before
-the floor, on the design seeds (``var3-half``, "Variations of the liked answers"). Modes:
+``keep_share`` below 1 the draw makes at least the rest in every round. Measured twice under
+older defaults, on the design seeds only (``heldout-third/keep_share.py``; ``var3-half``,
+"Variations of the liked answers"). Modes:
 
 - ``shareS`` (``share0.75``, ``share0.5``): the default with ``keep_share=S``;
 - a built-in strategy's name: it as it is.

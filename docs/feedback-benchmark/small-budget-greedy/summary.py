@@ -6,18 +6,18 @@ over all 128).
 """
 
 import json
+import sys
 from pathlib import Path
 
-from fkc_align.bench import interval
-
 here = Path(__file__).parent
+sys.path.insert(0, str(here.parent))
+
+from design_rows import fmt  # noqa: E402
+
+from fkc_align.bench import interval  # noqa: E402
+
 NAMES = ("fkc-explore", "greedy", "random")
 RANGES = ((316, 347), (348, 379), (380, 411), (412, 443), (316, 443))
-
-
-def fmt(d: dict) -> str:
-    s = f"{d['mean']:+.3f} ± {d['ci95']:.3f}"
-    return f"**{s}**" if abs(d["mean"]) > d["ci95"] else s
 
 
 def main() -> None:

@@ -36,16 +36,16 @@ def uncovered_picks(features, allowed, asked, chosen, m, std, clusters=10):
     split = R.pool_regions(features, allowed, asked, chosen, clusters)
     if split is None or m <= 0:
         return []
-    rows, f, labels, present, _, seen = split
+    rows, f, labels, _, _, seen = split
     nn = torch.cdist(f, f)
     nn.fill_diagonal_(math.inf)
     h = float(nn.min(1).values.median())
     d = torch.cdist(f, seen.float()).min(1).values
     s = std[rows].float()
+    taken = torch.tensor([r in chosen for r in rows.tolist()], dtype=torch.bool)
     picks: list[int] = []
     for _ in range(m):
-        gain = s * torch.clamp(d / h, max=1.0)
-        gain[[i for i, r in enumerate(rows.tolist()) if r in chosen or r in picks]] = 0.0
+        gain = torch.where(taken, 0.0, s * torch.clamp(d / h, max=1.0))
         mass = torch.zeros(int(labels.max()) + 1).index_add_(0, labels, gain)
         j = int(torch.argmax(mass))
         if float(mass[j]) <= 0:
@@ -53,6 +53,7 @@ def uncovered_picks(features, allowed, asked, chosen, m, std, clusters=10):
         inside = torch.nonzero(labels == j)[:, 0]
         i = int(inside[int(torch.argmax(gain[inside]))])
         picks.append(int(rows[i]))
+        taken[i] = True
         d = torch.minimum(d, torch.cdist(f, f[i:i + 1])[:, 0])
     return picks
 

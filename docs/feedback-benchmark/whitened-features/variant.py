@@ -1,6 +1,6 @@
 """The default with the digits' novelty representation whitened: each of the 16 principal
 components divided by its standard deviation to the power ``p`` (docs/feedback-benchmark.md,
-"Whitened features"). One JSON row per run.
+"The features' weighting: whitened and sharpened"). One JSON row per run.
 
 In the 16 components as they are, the first few (the broad strokes) dominate every distance,
 and the 9s sit in the middle of them, close to 3s, 4s, 5s, 7s and 8s: exploration reaches them
